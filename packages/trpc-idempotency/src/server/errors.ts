@@ -1,0 +1,108 @@
+import { TRPCError } from '@trpc/server';
+import type { TRPCErrorShape } from '@trpc/server/unstable-core-do-not-import';
+import {
+  IDEMPOTENCY_REASONS,
+  type IdempotencyErrorData,
+  type IdempotencyReason,
+} from '../shared/reasons';
+import { IdempotencyKeyInvalidError } from './keyFormat';
+
+/**
+ * The `TRPCError` of every idempotency-specific failure, carrying its reason
+ * so the error formatter can put it in `error.data`.
+ * @see README.md#errors
+ */
+export class IdempotencyError extends TRPCError {
+  readonly reason: IdempotencyReason;
+  readonly retryAfterMs: number | undefined;
+  constructor(opts: {
+    code: TRPCError['code'];
+    reason: IdempotencyReason;
+    message: string;
+    retryAfterMs?: number;
+    cause?: unknown;
+  }) {
+    super({ code: opts.code, message: opts.message, cause: opts.cause });
+    this.reason = opts.reason;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+/** SPEC 2.3: the key was first used with another procedure or input. */
+export function keyReusedError(opts: { key: string; path: string; firstPath: string }) {
+  const what =
+    opts.firstPath === opts.path ? 'with different input' : `with procedure \`${opts.firstPath}\``;
+  return new IdempotencyError({
+    code: 'UNPROCESSABLE_CONTENT',
+    reason: IDEMPOTENCY_REASONS.keyReused,
+    message: `idempotency key was first used ${what}; use a new key for a new operation`,
+  });
+}
+
+/** SPEC 3.3: the first request with this key is still running. */
+export function inProgressError(opts: { retryAfterMs: number }) {
+  return new IdempotencyError({
+    code: 'CONFLICT',
+    reason: IDEMPOTENCY_REASONS.inProgress,
+    message: `a request with this idempotency key is still in progress; retry with the same key after ${opts.retryAfterMs} ms`,
+    retryAfterMs: opts.retryAfterMs,
+  });
+}
+
+/** SPEC 4.5: the outcome cannot be stored, so it could not be replayed. */
+export function responseNotStorableError(opts: { path: string; cause: unknown }) {
+  const why = opts.cause instanceof Error ? opts.cause.message : String(opts.cause);
+  return new IdempotencyError({
+    code: 'INTERNAL_SERVER_ERROR',
+    reason: IDEMPOTENCY_REASONS.responseNotStorable,
+    message: `the result of \`${opts.path}\` could not be stored for replay: ${why}`,
+    cause: opts.cause,
+  });
+}
+
+/** The reason and retry hint of an idempotency error, if `error` is one. */
+export function getIdempotencyErrorData(error: unknown): IdempotencyErrorData | undefined {
+  if (error instanceof IdempotencyError) {
+    return error.retryAfterMs === undefined
+      ? { reason: error.reason }
+      : { reason: error.reason, retryAfterMs: error.retryAfterMs };
+  }
+  if (error instanceof TRPCError && error.cause instanceof IdempotencyKeyInvalidError) {
+    return { reason: IDEMPOTENCY_REASONS.keyInvalid };
+  }
+  return undefined;
+}
+
+/**
+ * Per-procedure error formatter the builder installs: idempotency errors get
+ * `data.reason` (and `data.retryAfterMs`); other errors fall through to the
+ * user's own formatters. The input-validation error of a bad key says only
+ * what the key parser said.
+ */
+export function formatIdempotencyError(opts: { error: TRPCError; shape: TRPCErrorShape }) {
+  const data = getIdempotencyErrorData(opts.error);
+  if (!data) return undefined;
+  return {
+    ...opts.shape,
+    message: opts.error.message,
+    data: { ...opts.shape.data, ...data },
+  };
+}
+
+/**
+ * `responseMeta` helper for tRPC HTTP adapters: a `Retry-After` header (in
+ * whole seconds, rounded up) when a response carries an in-progress conflict.
+ * @see README.md#retry-after
+ */
+export function idempotencyResponseHeaders(opts: { errors: readonly TRPCError[] }) {
+  let retryAfterMs: number | undefined;
+  for (const error of opts.errors) {
+    const data = getIdempotencyErrorData(error);
+    if (data?.retryAfterMs !== undefined) {
+      retryAfterMs = Math.max(retryAfterMs ?? 0, data.retryAfterMs);
+    }
+  }
+  return retryAfterMs === undefined
+    ? undefined
+    : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+}

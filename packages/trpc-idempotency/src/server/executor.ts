@@ -1,0 +1,402 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getTRPCErrorFromUnknown } from '@trpc/server';
+import { inProgressError, keyReusedError, responseNotStorableError } from './errors';
+import type { IdempotencyEventHandler } from './events';
+import type { OutcomeCodec } from './outcome';
+import type { IdempotencyRecord, StoredOutcome } from './record';
+import { type AnyIdempotencyStore, type ClaimResult, LeaseLostError } from './store';
+
+/** SPEC 3.3: what a request does when its key is in progress elsewhere. */
+export interface InFlightOptions {
+  /** `wait` (default): poll until the owner finishes, up to `timeoutMs`; `reject`: CONFLICT at once. */
+  policy?: 'wait' | 'reject';
+  /** Longest wait for another process's execution, in ms. Default 5000. */
+  timeoutMs?: number;
+  /** Upper bound of the `retryAfterMs` hint in a CONFLICT, in ms. Default 1000. */
+  retryAfterMs?: number;
+}
+
+/** Everything the state machine needs, resolved from the builder's options. */
+export interface ExecutorOptions {
+  store: AnyIdempotencyStore;
+  /** Transactional executions go through `store.inTransaction` when the store has it. */
+  transactional: boolean;
+  codec: OutcomeCodec;
+  clock: () => number;
+  ttlMs: number;
+  leaseMs: number;
+  inFlight: Required<InFlightOptions>;
+  isFinalError: (error: unknown) => boolean;
+  onEvent: IdempotencyEventHandler | undefined;
+}
+
+/** One idempotent request, identified and fingerprinted. */
+export interface IdempotentCall {
+  scope: string;
+  key: string;
+  path: string;
+  fingerprint: string;
+}
+
+/**
+ * What the handler sees as `ctx.idempotency`.
+ * @see README.md#the-handler
+ */
+export interface IdempotencyHandle {
+  /** The client's idempotency key. */
+  readonly key: string;
+  /** The scope the record lives in (from the `scope` option). */
+  readonly scope: string;
+  /** 1 for the first execution, higher after lease take-overs. */
+  readonly attempt: number;
+  /**
+   * Extends this execution's lease by `leaseMs` from now. Long-running
+   * handlers call it before their lease runs out; it rejects if the lease was
+   * already lost to another owner (then stop: the other owner answers).
+   */
+  renewLease(): Promise<void>;
+  /**
+   * A stable key for a downstream service (a payment gateway, an email API)
+   * derived from this scope, key and `namespace`: pass it on so retries of the
+   * downstream call are deduplicated there too (SPEC 5.4).
+   */
+  downstreamKey(namespace: string): string;
+}
+
+/**
+ * The handle of a transactional execution. `commit` runs the handler's
+ * writes and completes the record in one transaction (SPEC 5.1).
+ */
+export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'async'>
+  extends IdempotencyHandle {
+  /**
+   * Runs `write` inside one database transaction that also stores its result
+   * as this key's outcome: both commit, or neither does. Call it once, and
+   * return its result from the handler. With a `sync` store (SQLite) `write`
+   * must be synchronous: do the async preparation before calling `commit`.
+   */
+  commit<R>(
+    write: (tx: TTx) => R,
+    ...syncOnly: TKind extends 'sync'
+      ? R extends PromiseLike<unknown>
+        ? ['commit() runs a synchronous SQLite transaction: do async work before calling it']
+        : []
+      : []
+  ): Promise<Awaited<R>>;
+}
+
+/** Raised inside the commit transaction so it rolls back; mapped to SPEC 4.5's error. */
+class OutcomeNotStorableError extends Error {
+  override readonly name = 'OutcomeNotStorableError';
+}
+
+interface Running {
+  path: string;
+  fingerprint: string;
+  outcome: Promise<StoredOutcome>;
+}
+
+// Executions running in this process, per store, so duplicates join instead of polling.
+const runningByStore = new WeakMap<AnyIdempotencyStore, Map<string, Running>>();
+
+const processId = randomUUID().slice(0, 8);
+let ownerSeq = 0;
+const nextOwner = () => `${processId}-${(++ownerSeq).toString(36)}`;
+
+const POLL_FIRST_MS = 10;
+const POLL_MAX_MS = 250;
+const RETRY_AFTER_MIN_MS = 50;
+
+/** The idempotency state machine (SPEC 3), written once above any store. */
+export function createExecutor(opts: ExecutorOptions) {
+  const { store, codec, clock } = opts;
+  let running = runningByStore.get(store);
+  if (!running) {
+    running = new Map();
+    runningByStore.set(store, running);
+  }
+  const inProcess = running;
+
+  const emit: IdempotencyEventHandler = (event) => opts.onEvent?.(event);
+
+  /** Run `handler` at most once for `call`, answering every duplicate identically. */
+  async function execute(
+    call: IdempotentCall,
+    handler: (handle: IdempotencyHandle & { commit: unknown }) => Promise<unknown>,
+  ): Promise<unknown> {
+    const arrivedAt = performance.now();
+    const id = `${call.scope}\u0000${call.key}`;
+    const joined = inProcess.get(id);
+    if (joined) {
+      if (joined.path !== call.path || joined.fingerprint !== call.fingerprint) {
+        emit({ type: 'mismatch', ...eventBase(call, arrivedAt) });
+        throw keyReusedError({ key: call.key, path: call.path, firstPath: joined.path });
+      }
+      const outcome = await joined.outcome;
+      emit({ type: 'joined', ...eventBase(call, arrivedAt) });
+      return codec.replay(outcome);
+    }
+
+    let settle!: { resolve: (o: StoredOutcome) => void; reject: (e: unknown) => void };
+    const outcome = new Promise<StoredOutcome>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // Nobody may have joined: a rejection without listeners must not crash the process.
+    outcome.catch(() => {});
+    inProcess.set(id, { path: call.path, fingerprint: call.fingerprint, outcome });
+    try {
+      const stored =
+        opts.transactional && store.inTransaction
+          ? await store.inTransaction((txStore) => acquire(txStore, call, handler, arrivedAt))
+          : await acquire(store, call, handler, arrivedAt);
+      settle.resolve(stored);
+      return codec.replay(stored);
+    } catch (error) {
+      settle.reject(error);
+      throw error;
+    } finally {
+      inProcess.delete(id);
+    }
+  }
+
+  /** Claim the record, or wait for its owner, or replay it (SPEC 3.1–3.4). */
+  async function acquire(
+    store: AnyIdempotencyStore,
+    call: IdempotentCall,
+    handler: (handle: IdempotencyHandle & { commit: unknown }) => Promise<unknown>,
+    arrivedAt: number,
+  ): Promise<StoredOutcome> {
+    let pollMs = POLL_FIRST_MS;
+    for (;;) {
+      const now = clock();
+      const claim = await store.claim({
+        ...call,
+        owner: nextOwner(),
+        now,
+        leaseExpiresAt: now + opts.leaseMs,
+        expiresAt: now + opts.ttlMs,
+      });
+      if (claim.acquired) return run(store, call, claim, handler, arrivedAt);
+
+      const { record } = claim;
+      if (record.path !== call.path || record.fingerprint !== call.fingerprint) {
+        emit({ type: 'mismatch', ...eventBase(call, arrivedAt) });
+        throw keyReusedError({ key: call.key, path: call.path, firstPath: record.path });
+      }
+      if (record.state === 'completed' && record.outcome) {
+        emit({
+          type: 'replayed',
+          outcome: record.outcome.kind,
+          waitedMs: waitedSince(arrivedAt, pollMs),
+          ...eventBase(call, arrivedAt),
+        });
+        return record.outcome;
+      }
+
+      // In progress in another process: poll with backoff, within the wait bound.
+      const waited = performance.now() - arrivedAt;
+      const remaining = opts.inFlight.timeoutMs - waited;
+      if (opts.inFlight.policy === 'reject' || remaining <= 0) {
+        const retryAfterMs = retryHint(record, clock());
+        emit({ type: 'conflict', retryAfterMs, ...eventBase(call, arrivedAt) });
+        throw inProgressError({ retryAfterMs });
+      }
+      await sleep(Math.min(pollMs, remaining));
+      pollMs = Math.min(pollMs * 2, POLL_MAX_MS);
+    }
+  }
+
+  function retryHint(record: IdempotencyRecord, now: number) {
+    const leaseLeft = record.leaseExpiresAt - now;
+    return Math.round(
+      Math.max(RETRY_AFTER_MIN_MS, Math.min(leaseLeft, opts.inFlight.retryAfterMs)),
+    );
+  }
+
+  /** This request owns the record: run the handler and store its outcome. */
+  async function run(
+    store: AnyIdempotencyStore,
+    call: IdempotentCall,
+    claim: Extract<ClaimResult, { acquired: true }>,
+    handler: (handle: IdempotencyHandle & { commit: unknown }) => Promise<unknown>,
+    arrivedAt: number,
+  ): Promise<StoredOutcome> {
+    const { owner, attempt } = claim.record;
+    const fenced = { scope: call.scope, key: call.key, owner };
+    const waitedMs = performance.now() - arrivedAt;
+    let committed: StoredOutcome | undefined;
+    let committing = false;
+
+    const handle = {
+      key: call.key,
+      scope: call.scope,
+      attempt,
+      async renewLease() {
+        const renewed = await store.renewLease({
+          ...fenced,
+          leaseExpiresAt: clock() + opts.leaseMs,
+        });
+        if (!renewed) throw new LeaseLostError(call);
+      },
+      downstreamKey(namespace: string) {
+        return createHash('sha256')
+          .update(`${call.scope}\u0000${call.key}\u0000${namespace}`)
+          .digest('base64url');
+      },
+      async commit(write: (tx: unknown) => unknown) {
+        if (committed || committing) {
+          throw new Error('commit() may be called only once per execution');
+        }
+        committing = true;
+        const now = clock();
+        let encoded: StoredOutcome | undefined;
+        const result = await store.commit(
+          { ...fenced, now, expiresAt: now + opts.ttlMs },
+          write,
+          (value) => {
+            if (isThenable(value)) {
+              throw new TypeError(
+                'the commit() callback returned a promise: it runs inside a synchronous transaction, so do async work before calling commit()',
+              );
+            }
+            try {
+              encoded = codec.encodeResult(value);
+            } catch (cause) {
+              throw new OutcomeNotStorableError(errorMessage(cause), { cause });
+            }
+            return encoded;
+          },
+        );
+        // Only now is it durable: a rolled-back commit must not count as the outcome.
+        committed = encoded;
+        return result;
+      },
+    };
+
+    const executed = (outcome: StoredOutcome) => {
+      emit({
+        type: 'executed',
+        outcome: outcome.kind,
+        attempt,
+        takenOver: claim.takenOver,
+        waitedMs,
+        ...eventBase(call, arrivedAt),
+      });
+      return outcome;
+    };
+
+    let value: unknown;
+    try {
+      value = await handler(handle);
+    } catch (error) {
+      // Effects and outcome already committed together: that is the answer, as for every replay.
+      if (committed) return executed(committed);
+      return executed(await failed(store, call, fenced, attempt, error, arrivedAt));
+    }
+    if (committed) return executed(committed);
+
+    let outcome: StoredOutcome;
+    try {
+      outcome = codec.encodeResult(value);
+    } catch (cause) {
+      await releaseQuietly(store, fenced);
+      throw responseNotStorableError({ path: call.path, cause });
+    }
+    await completeOrFence(store, call, fenced, attempt, outcome, arrivedAt);
+    return executed(outcome);
+  }
+
+  /** SPEC 4.2–4.4: store a final error, release on a transient one. */
+  async function failed(
+    store: AnyIdempotencyStore,
+    call: IdempotentCall,
+    fenced: { scope: string; key: string; owner: string },
+    attempt: number,
+    error: unknown,
+    arrivedAt: number,
+  ): Promise<StoredOutcome> {
+    if (error instanceof LeaseLostError) {
+      emit({ type: 'fenced', attempt, ...eventBase(call, arrivedAt) });
+      throw inProgressError({ retryAfterMs: opts.inFlight.retryAfterMs });
+    }
+    if (error instanceof OutcomeNotStorableError) {
+      await releaseQuietly(store, fenced);
+      throw responseNotStorableError({ path: call.path, cause: error.cause });
+    }
+    if (!opts.isFinalError(error)) {
+      await releaseQuietly(store, fenced);
+      emit({ type: 'released', attempt, ...eventBase(call, arrivedAt) });
+      throw error;
+    }
+    let outcome: StoredOutcome;
+    try {
+      outcome = codec.encodeError(getTRPCErrorFromUnknown(error));
+    } catch (cause) {
+      await releaseQuietly(store, fenced);
+      throw responseNotStorableError({ path: call.path, cause });
+    }
+    await completeOrFence(store, call, fenced, attempt, outcome, arrivedAt);
+    return outcome;
+  }
+
+  async function completeOrFence(
+    store: AnyIdempotencyStore,
+    call: IdempotentCall,
+    fenced: { scope: string; key: string; owner: string },
+    attempt: number,
+    outcome: StoredOutcome,
+    arrivedAt: number,
+  ) {
+    const now = clock();
+    const completed = await store.complete({
+      ...fenced,
+      outcome,
+      now,
+      expiresAt: now + opts.ttlMs,
+    });
+    if (!completed) {
+      // A new owner took over after our lease ran out: its outcome is the one clients get.
+      emit({ type: 'fenced', attempt, ...eventBase(call, arrivedAt) });
+      throw inProgressError({ retryAfterMs: opts.inFlight.retryAfterMs });
+    }
+  }
+
+  /**
+   * Releasing is best effort: if the store is unreachable the record stays
+   * in progress until its lease expires and a retry takes it over, which is
+   * the same recovery as a crash. The caller's own error is the one to report.
+   */
+  async function releaseQuietly(
+    store: AnyIdempotencyStore,
+    fenced: { scope: string; key: string; owner: string },
+  ) {
+    try {
+      await store.release(fenced);
+    } catch {
+      // see above: the lease bounds how long the key stays blocked
+    }
+  }
+
+  return { execute };
+}
+
+function eventBase(call: IdempotentCall, arrivedAt: number) {
+  return { scope: call.scope, path: call.path, durationMs: performance.now() - arrivedAt };
+}
+
+function waitedSince(arrivedAt: number, pollMs: number) {
+  return pollMs === POLL_FIRST_MS ? 0 : performance.now() - arrivedAt;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function errorMessage(cause: unknown) {
+  return cause instanceof Error ? cause.message : String(cause);
+}

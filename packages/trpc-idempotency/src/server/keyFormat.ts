@@ -1,0 +1,69 @@
+import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
+
+/**
+ * The accepted shape of an idempotency key.
+ * @see README.md#options
+ */
+export interface KeyFormat {
+  /** Default 16. */
+  minLength?: number;
+  /** Default 255. */
+  maxLength?: number;
+  /** Characters allowed; default `/^[A-Za-z0-9._:-]+$/` (UUIDs, ULIDs, prefixed ids). */
+  pattern?: RegExp;
+  /** How the pattern reads in an error message; default `letters, digits and . _ : -`. */
+  patternDescription?: string;
+}
+
+const DEFAULT_PATTERN = /^[A-Za-z0-9._:-]+$/;
+
+/** The input the key parser accepts at the call site (optional: a link may add it). */
+// Type aliases, not interfaces: tRPC merges object inputs only when they are `Record`-compatible.
+export type IdempotencyKeyInput = {
+  idempotencyKey?: string;
+};
+/** The input the resolver sees: the key is always there. */
+export type IdempotencyKeyOutput = {
+  idempotencyKey: string;
+};
+
+/** Thrown by the key parser; tRPC wraps it in a `BAD_REQUEST` as its `cause`. */
+export class IdempotencyKeyInvalidError extends Error {
+  override readonly name = 'IdempotencyKeyInvalidError';
+}
+
+/**
+ * Builds the tRPC input parser for `{ idempotencyKey }`. It is a parse
+ * function with zod-style type markers, so the key is optional in the input
+ * type callers see (SPEC 7.2) and required in the parsed input.
+ */
+export function createKeyParser(format: KeyFormat = {}) {
+  const min = format.minLength ?? 16;
+  const max = format.maxLength ?? 255;
+  const pattern = format.pattern ?? DEFAULT_PATTERN;
+  const described = format.patternDescription ?? 'letters, digits and . _ : -';
+  const rule = `a string of ${min}–${max} characters (${described})`;
+  const fail = (problem: string): never => {
+    throw new IdempotencyKeyInvalidError(
+      `\`${IDEMPOTENCY_KEY_FIELD}\` ${problem}: it must be ${rule}`,
+    );
+  };
+
+  const parse = (input: unknown): IdempotencyKeyOutput => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      return fail('is missing because the input is not an object');
+    }
+    const key = (input as Record<string, unknown>)[IDEMPOTENCY_KEY_FIELD];
+    if (key === undefined || key === null || key === '') return fail('is missing');
+    if (typeof key !== 'string') return fail(`is a ${typeof key}`);
+    if (key.length < min) return fail(`is too short (${key.length} characters)`);
+    if (key.length > max) return fail(`is too long (${key.length} characters)`);
+    if (!pattern.test(key)) return fail('contains characters that are not allowed');
+    return { [IDEMPOTENCY_KEY_FIELD]: key };
+  };
+  return { parse } as {
+    parse: typeof parse;
+    _input: IdempotencyKeyInput;
+    _output: IdempotencyKeyOutput;
+  };
+}

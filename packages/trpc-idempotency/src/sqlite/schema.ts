@@ -1,0 +1,34 @@
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The idempotency records table for SQLite. Export it into your own
+ * drizzle-kit schema, or apply the shipped migrations with
+ * `migrateSqliteIdempotencyStore`. All instants are epoch milliseconds.
+ * @see README.md#storage
+ */
+export const idempotencyRecords = sqliteTable(
+  'idempotency_records',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    path: text('path').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    state: text('state', { enum: ['in_progress', 'completed'] }).notNull(),
+    owner: text('owner').notNull(),
+    attempt: integer('attempt').notNull(),
+    leaseExpiresAtMs: integer('lease_expires_at_ms').notNull(),
+    expiresAtMs: integer('expires_at_ms').notNull(),
+    createdAtMs: integer('created_at_ms').notNull(),
+    completedAtMs: integer('completed_at_ms'),
+    outcomeKind: text('outcome_kind', { enum: ['result', 'error'] }),
+    response: text('response'),
+  },
+  (table) => [
+    primaryKey({ columns: [table.scope, table.key] }),
+    // Purge walks expired records by this index, so its cost does not grow with the table.
+    index('idempotency_records_expires_at_idx').on(table.expiresAtMs),
+  ],
+);
+
+/** A row of {@link idempotencyRecords}. */
+export type SqliteIdempotencyRow = typeof idempotencyRecords.$inferSelect;

@@ -1,0 +1,246 @@
+import type Database from 'better-sqlite3';
+import { and, eq, gt, lte, or, sql } from 'drizzle-orm';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import type { IdempotencyRecord, StoredOutcome } from '../server/record';
+import { type IdempotencyStore, LeaseLostError } from '../server/store';
+import { type SqliteIdempotencyRow, idempotencyRecords as t } from './schema';
+
+// biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
+type AnySqliteDatabase = BetterSQLite3Database<any> & { $client: Database.Database };
+
+/** The transaction handle of a Drizzle better-sqlite3 database. */
+export type inferSqliteTransaction<TDb extends AnySqliteDatabase> = Parameters<
+  Parameters<TDb['transaction']>[0]
+>[0];
+
+/**
+ * Options of {@link sqliteIdempotencyStore}.
+ * @see README.md#sqlite
+ */
+export interface SqliteIdempotencyStoreOptions<TDb extends AnySqliteDatabase> {
+  /** Your Drizzle database (better-sqlite3). The store shares its connection. */
+  db: TDb;
+  /**
+   * Apply WAL journaling, a busy timeout and `synchronous = NORMAL` to the
+   * connection. Default true; pass false if you manage pragmas yourself.
+   */
+  pragmas?: boolean;
+  /** How long a statement waits for another process's write lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+  /** Records deleted per purge batch. Default 1000. */
+  purgeBatchSize?: number;
+}
+
+/** The SQLite store: an {@link IdempotencyStore} whose transactions are synchronous. */
+export interface SqliteIdempotencyStore<TTx> extends IdempotencyStore<TTx> {
+  readonly transactionKind: 'sync';
+}
+
+/**
+ * An idempotency store in SQLite, on the user's own Drizzle better-sqlite3
+ * database. Every statement is prepared once. Transactional commits run as
+ * one synchronous `BEGIN IMMEDIATE` transaction, so no other request's
+ * statement can run inside it, nothing uncommitted is ever visible, and no
+ * lock is held across an `await` (SPEC 5.2).
+ * @see README.md#sqlite
+ */
+export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
+  opts: SqliteIdempotencyStoreOptions<TDb>,
+): SqliteIdempotencyStore<inferSqliteTransaction<TDb>> {
+  const { db } = opts;
+  if (opts.pragmas ?? true) {
+    const client = db.$client;
+    client.pragma('journal_mode = WAL');
+    client.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+    client.pragma('synchronous = NORMAL');
+  }
+  const purgeBatchSize = opts.purgeBatchSize ?? 1000;
+  const p = (name: string) => sql.placeholder(name);
+  const ownedInProgress = and(
+    eq(t.scope, p('scope')),
+    eq(t.key, p('key')),
+    eq(t.owner, p('owner')),
+    eq(t.state, 'in_progress'),
+  );
+
+  // Insert, or replace an expired record, or take over an expired lease with
+  // the same path and input. Anything else is left alone and returns no row.
+  const claimStatement = db
+    .insert(t)
+    .values({
+      scope: p('scope'),
+      key: p('key'),
+      path: p('path'),
+      fingerprint: p('fingerprint'),
+      state: 'in_progress',
+      owner: p('owner'),
+      attempt: 1,
+      leaseExpiresAtMs: p('leaseExpiresAt'),
+      expiresAtMs: p('expiresAt'),
+      createdAtMs: p('now'),
+    })
+    .onConflictDoUpdate({
+      target: [t.scope, t.key],
+      set: {
+        attempt: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN 1 ELSE ${t.attempt} + 1 END`,
+        createdAtMs: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN excluded.created_at_ms ELSE ${t.createdAtMs} END`,
+        path: sql`excluded.path`,
+        fingerprint: sql`excluded.fingerprint`,
+        state: 'in_progress',
+        owner: sql`excluded.owner`,
+        leaseExpiresAtMs: sql`excluded.lease_expires_at_ms`,
+        expiresAtMs: sql`excluded.expires_at_ms`,
+        completedAtMs: null,
+        outcomeKind: null,
+        response: null,
+      },
+      setWhere: or(
+        lte(t.expiresAtMs, p('now')),
+        and(
+          eq(t.state, 'in_progress'),
+          lte(t.leaseExpiresAtMs, p('now')),
+          sql`${t.path} = excluded.path`,
+          sql`${t.fingerprint} = excluded.fingerprint`,
+        ),
+      ),
+    })
+    .returning()
+    .prepare();
+
+  const findStatement = db
+    .select()
+    .from(t)
+    .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), gt(t.expiresAtMs, p('now'))))
+    .prepare();
+
+  const completeStatement = db
+    .update(t)
+    .set({
+      state: 'completed',
+      outcomeKind: sql`${p('outcomeKind')}`,
+      response: sql`${p('response')}`,
+      completedAtMs: sql`${p('now')}`,
+      leaseExpiresAtMs: sql`${p('now')}`,
+      expiresAtMs: sql`${p('expiresAt')}`,
+    })
+    .where(ownedInProgress)
+    .prepare();
+
+  const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
+
+  const renewStatement = db
+    .update(t)
+    .set({
+      leaseExpiresAtMs: sql`${p('leaseExpiresAt')}`,
+      expiresAtMs: sql`max(${t.expiresAtMs}, ${p('leaseExpiresAt')})`,
+    })
+    .where(ownedInProgress)
+    .prepare();
+
+  // An in-progress record whose lease is still live is never purged, even past its expiry.
+  const purgeStatement = db
+    .delete(t)
+    .where(
+      sql`rowid IN (SELECT rowid FROM ${t} WHERE ${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}) LIMIT ${p('limit')})`,
+    )
+    .prepare();
+
+  const completeRow = (opts: {
+    scope: string;
+    key: string;
+    owner: string;
+    outcome: StoredOutcome;
+    now: number;
+    expiresAt: number;
+  }) =>
+    completeStatement.run({
+      scope: opts.scope,
+      key: opts.key,
+      owner: opts.owner,
+      outcomeKind: opts.outcome.kind,
+      response: opts.outcome.body,
+      now: opts.now,
+      expiresAt: opts.expiresAt,
+    }).changes === 1;
+
+  const find = (id: { scope: string; key: string; now: number }) => {
+    const row = findStatement.get(id);
+    return row ? toRecord(row) : undefined;
+  };
+
+  return {
+    transactionKind: 'sync',
+    async claim(claim) {
+      const row = claimStatement.get({ ...claim });
+      if (row) {
+        return { acquired: true, record: toRecord(row), takenOver: row.attempt > 1 };
+      }
+      const record = find(claim);
+      if (record) return { acquired: false, record };
+      // Deleted between the two statements (released or purged): claim again.
+      const retried = claimStatement.get({ ...claim });
+      if (retried) {
+        return { acquired: true, record: toRecord(retried), takenOver: retried.attempt > 1 };
+      }
+      const raced = find(claim);
+      if (!raced) throw new Error('idempotency record vanished twice during one claim');
+      return { acquired: false, record: raced };
+    },
+    async find(id) {
+      return find(id);
+    },
+    async renewLease(renew) {
+      return renewStatement.run({ ...renew }).changes === 1;
+    },
+    async complete(complete) {
+      return completeRow(complete);
+    },
+    async release(fenced) {
+      return releaseStatement.run({ ...fenced }).changes === 1;
+    },
+    async commit(commit, write, encode) {
+      return db.transaction(
+        (tx) => {
+          const result = write(tx as inferSqliteTransaction<TDb>);
+          const outcome = encode(result);
+          // Fencing: completing fails if the lease was lost, and throwing rolls the writes back.
+          if (!completeRow({ ...commit, outcome })) throw new LeaseLostError(commit);
+          return result;
+        },
+        { behavior: 'immediate' },
+      );
+    },
+    async purge(purge) {
+      const limit = purge.limit ?? Number.POSITIVE_INFINITY;
+      let deleted = 0;
+      while (deleted < limit) {
+        const batch = Math.min(purgeBatchSize, limit - deleted);
+        const { changes } = purgeStatement.run({ now: purge.now, limit: batch });
+        deleted += changes;
+        if (changes < batch) break;
+      }
+      return deleted;
+    },
+  };
+}
+
+function toRecord(row: SqliteIdempotencyRow): IdempotencyRecord {
+  return {
+    scope: row.scope,
+    key: row.key,
+    path: row.path,
+    fingerprint: row.fingerprint,
+    state: row.state,
+    owner: row.owner,
+    attempt: row.attempt,
+    leaseExpiresAt: row.leaseExpiresAtMs,
+    expiresAt: row.expiresAtMs,
+    createdAt: row.createdAtMs,
+    outcome:
+      row.outcomeKind === 'error'
+        ? { kind: 'error', body: row.response ?? '' }
+        : row.outcomeKind === 'result'
+          ? { kind: 'result', body: row.response }
+          : null,
+  };
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'tsdown';
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    sqlite: 'src/sqlite/index.ts',
+    client: 'src/client/index.ts',
+  },
+  format: ['esm'],
+  dts: true,
+  platform: 'neutral',
+  target: 'node20',
+  clean: true,
+});
