@@ -79,9 +79,11 @@ export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'asy
   commit<R>(
     write: (tx: TTx) => R,
     ...syncOnly: TKind extends 'sync'
-      ? R extends PromiseLike<unknown>
-        ? ['commit() runs a synchronous SQLite transaction: do async work before calling it']
-        : []
+      ? [R] extends [never]
+        ? []
+        : [R] extends [PromiseLike<unknown>]
+          ? ['commit() runs a synchronous SQLite transaction: do async work before calling it']
+          : []
       : []
   ): Promise<Awaited<R>>;
 }

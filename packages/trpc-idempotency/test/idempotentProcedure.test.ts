@@ -1,0 +1,535 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  type IdempotencyEvent,
+  type IdempotentProcedureOptions,
+  idempotentProcedure,
+} from '../src';
+import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+
+type Ctx = { user: string };
+const t = initTRPC.context<Ctx>().create();
+
+type Options = Partial<
+  Omit<IdempotentProcedureOptions<unknown, Ctx, never, 'transactional'>, 'procedure'>
+>;
+
+/** A router with one transactional mutation that records an entry per execution. */
+function ledgerFixture(
+  database: ReturnType<typeof sqliteTestDatabase>,
+  opts: Options & { handler?: (input: { label: string; amount: number }) => Promise<void> } = {},
+) {
+  const events: IdempotencyEvent[] = [];
+  let executions = 0;
+  const { handler, ...builderOptions } = opts;
+  const idempotent = idempotentProcedure({
+    procedure: t.procedure,
+    store: database.store,
+    scope: ({ ctx }) => ctx.user,
+    onEvent: (event) => events.push(event),
+    ...builderOptions,
+  });
+  const router = t.router({
+    record: idempotent
+      .input(z.object({ label: z.string(), amount: z.number().int() }))
+      .mutation(async ({ input, ctx }) => {
+        executions++;
+        await handler?.(input);
+        return ctx.idempotency.commit((tx) => {
+          const row = tx.insert(entries).values(input).returning().get();
+          return { id: row.id, label: row.label, amount: row.amount, execution: executions };
+        });
+      }),
+    other: idempotent.input(z.object({ label: z.string() })).mutation(() => ({ other: true })),
+  });
+  const callerFor = (user: string) => t.createCallerFactory(router)({ user });
+  return { router, caller: callerFor('alice'), callerFor, events, executions: () => executions };
+}
+
+describe('idempotentProcedure', () => {
+  it('runs the handler once for 50 concurrent calls with one key, and answers all alike', async () => {
+    using database = sqliteTestDatabase();
+    const app = ledgerFixture(database, { handler: () => new Promise((r) => setTimeout(r, 20)) });
+    const idempotencyKey = newKey();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        app.caller.record({ idempotencyKey, label: 'rent', amount: 100 }),
+      ),
+    );
+    expect(app.executions()).toBe(1);
+    expect(database.countEntries()).toBe(1);
+    expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(app.events.filter((e) => e.type === 'joined')).toHaveLength(49);
+  });
+
+  it('executes again for a different key with the same payload', async () => {
+    using database = sqliteTestDatabase();
+    const app = ledgerFixture(database);
+    const first = await app.caller.record({ idempotencyKey: newKey(), label: 'x', amount: 1 });
+    const second = await app.caller.record({ idempotencyKey: newKey(), label: 'x', amount: 1 });
+    expect(app.executions()).toBe(2);
+    expect(second.id).not.toBe(first.id);
+    expect(database.countEntries()).toBe(2);
+  });
+
+  it('replays a completed key without running the handler', async () => {
+    using database = sqliteTestDatabase();
+    const app = ledgerFixture(database);
+    const idempotencyKey = newKey();
+    const first = await app.caller.record({ idempotencyKey, label: 'x', amount: 5 });
+    const retry = await app.caller.record({ idempotencyKey, label: 'x', amount: 5 });
+    expect(retry).toEqual(first);
+    expect(app.executions()).toBe(1);
+    expect(app.events.map((e) => e.type)).toEqual(['executed', 'replayed']);
+  });
+
+  it('keeps scopes apart: the same key from another principal is a new operation', async () => {
+    using database = sqliteTestDatabase();
+    const app = ledgerFixture(database);
+    const idempotencyKey = newKey();
+    const alice = await app.callerFor('alice').record({ idempotencyKey, label: 'a', amount: 1 });
+    // Different input too: for bob it must not be a mismatch, just his own operation.
+    const bob = await app.callerFor('bob').record({ idempotencyKey, label: 'b', amount: 2 });
+    expect(bob.label).toBe('b');
+    expect(alice.label).toBe('a');
+    expect(app.executions()).toBe(2);
+    expect(database.countRecords()).toBe(2);
+  });
+
+  it('ignores key order when fingerprinting', async () => {
+    using database = sqliteTestDatabase();
+    const app = ledgerFixture(database);
+    const idempotencyKey = newKey();
+    await app.caller.record({ idempotencyKey, label: 'x', amount: 3 });
+    await app.caller.record({ amount: 3, label: 'x', idempotencyKey } as never);
+    expect(app.executions()).toBe(1);
+  });
+
+  it('fingerprints the input as it arrived, so a handler mutating it does not break replay', async () => {
+    using database = sqliteTestDatabase();
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: database.store,
+      scope: ({ ctx }) => ctx.user,
+    });
+    let executions = 0;
+    const router = t.router({
+      mutate: idempotent.input(z.object({ tags: z.array(z.string()) })).mutation(({ input }) => {
+        executions++;
+        input.tags.push('added-by-handler');
+        return { tags: input.tags };
+      }),
+    });
+    const caller = t.createCallerFactory(router)({ user: 'u' });
+    const idempotencyKey = newKey();
+    const first = await caller.mutate({ idempotencyKey, tags: ['a'] });
+    const retry = await caller.mutate({ idempotencyKey, tags: ['a'] });
+    expect(retry).toEqual(first);
+    expect(executions).toBe(1);
+  });
+
+  describe('key reuse (SPEC 2.3)', () => {
+    it('answers UNPROCESSABLE_CONTENT for other input, and leaves the record alone', async () => {
+      using database = sqliteTestDatabase();
+      const app = ledgerFixture(database);
+      const idempotencyKey = newKey();
+      const first = await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      const error = await app.caller
+        .record({ idempotencyKey, label: 'x', amount: 2 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TRPCError);
+      expect(error).toMatchObject({
+        code: 'UNPROCESSABLE_CONTENT',
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+        message: expect.stringContaining('different input'),
+      });
+      expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 1 })).toEqual(first);
+      expect(app.executions()).toBe(1);
+    });
+
+    it('answers UNPROCESSABLE_CONTENT for another procedure, naming the first', async () => {
+      using database = sqliteTestDatabase();
+      const app = ledgerFixture(database);
+      const idempotencyKey = newKey();
+      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await expect(app.caller.other({ idempotencyKey, label: 'x' })).rejects.toMatchObject({
+        code: 'UNPROCESSABLE_CONTENT',
+        message: expect.stringContaining('`record`'),
+      });
+    });
+
+    it('detects a mismatch against an execution still running in this process', async () => {
+      using database = sqliteTestDatabase();
+      const hold = gate();
+      const app = ledgerFixture(database, { handler: () => hold.opened });
+      const idempotencyKey = newKey();
+      const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await expect(
+        app.caller.record({ idempotencyKey, label: 'x', amount: 9 }),
+      ).rejects.toMatchObject({ code: 'UNPROCESSABLE_CONTENT' });
+      hold.open();
+      await first;
+      expect(app.executions()).toBe(1);
+    });
+  });
+
+  describe('key validation (SPEC 1.3)', () => {
+    it.each([
+      ['missing', undefined, 'is missing'],
+      ['empty', '', 'is missing'],
+      ['too short', 'short', 'too short'],
+      ['too long', 'k'.repeat(256), 'too long'],
+      ['with a space', 'has a space in it ok', 'not allowed'],
+      ['with a control character', 'line\nbreak-0123456789', 'not allowed'],
+      ['SQL-looking', "x'; DROP TABLE idempotency_records;--", 'not allowed'],
+      ['not a string', 1234567890123456, 'is a number'],
+    ])('rejects a key %s with BAD_REQUEST and stores nothing', async (_label, key, problem) => {
+      using database = sqliteTestDatabase();
+      const app = ledgerFixture(database);
+      const error = await app.caller
+        .record({ idempotencyKey: key as string, label: 'x', amount: 1 })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'BAD_REQUEST' });
+      expect((error as Error).message).toContain('`idempotencyKey`');
+      expect((error as Error).message).toContain(problem);
+      expect((error as Error).message).toContain('16–255 characters');
+      expect(app.executions()).toBe(0);
+      expect(database.countRecords()).toBe(0);
+    });
+
+    it('accepts UUIDs, ULIDs and prefixed UUIDs', async () => {
+      using database = sqliteTestDatabase();
+      const app = ledgerFixture(database);
+      for (const idempotencyKey of [
+        crypto.randomUUID(),
+        '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+        `transfer:${crypto.randomUUID()}`,
+      ]) {
+        await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      }
+      expect(app.executions()).toBe(3);
+    });
+
+    it('takes a configured key format', async () => {
+      using database = sqliteTestDatabase();
+      const app = ledgerFixture(database, {
+        keyFormat: { minLength: 4, maxLength: 8, pattern: /^[a-z]+$/, patternDescription: 'a–z' },
+      });
+      await app.caller.record({ idempotencyKey: 'abcd', label: 'x', amount: 1 });
+      await expect(
+        app.caller.record({ idempotencyKey: 'abcdefghi', label: 'x', amount: 1 }),
+      ).rejects.toThrow('4–8 characters (a–z)');
+    });
+  });
+
+  it('stores nothing when the procedure’s own input validation rejects the request (SPEC 4.6)', async () => {
+    using database = sqliteTestDatabase();
+    const app = ledgerFixture(database);
+    const idempotencyKey = newKey();
+    await expect(
+      app.caller.record({ idempotencyKey, label: 'x', amount: 1.5 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(database.countRecords()).toBe(0);
+    // The corrected request may use the same key.
+    await app.caller.record({ idempotencyKey, label: 'x', amount: 2 });
+    expect(app.executions()).toBe(1);
+  });
+
+  describe('outcomes (SPEC 4)', () => {
+    it('stores a final error and replays it identically; a commit’s writes roll back', async () => {
+      using database = sqliteTestDatabase();
+      const idempotent = idempotentProcedure({
+        procedure: t.procedure,
+        store: database.store,
+        scope: ({ ctx }) => ctx.user,
+      });
+      let executions = 0;
+      const router = t.router({
+        pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
+          executions++;
+          return ctx.idempotency.commit((tx) => {
+            tx.insert(entries).values({ label: 'attempt', amount: input.amount }).run();
+            throw new TRPCError({
+              code: 'PRECONDITION_FAILED',
+              message: 'insufficient funds',
+              cause: Object.assign(new Error('balance too low'), { shortBy: 42 }),
+            });
+          });
+        }),
+      });
+      const caller = t.createCallerFactory(router)({ user: 'u' });
+      const idempotencyKey = newKey();
+      const first = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
+      const retry = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
+      expect(first).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
+      expect(retry).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
+      expect(retry.cause).toMatchObject({ message: 'balance too low', shortBy: 42 });
+      expect(first.cause).toMatchObject({ message: 'balance too low', shortBy: 42 });
+      expect(executions).toBe(1);
+      expect(database.countEntries()).toBe(0);
+    });
+
+    it.each([
+      ['an INTERNAL_SERVER_ERROR', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR' })],
+      ['a TOO_MANY_REQUESTS', () => new TRPCError({ code: 'TOO_MANY_REQUESTS' })],
+      ['a TIMEOUT', () => new TRPCError({ code: 'TIMEOUT' })],
+      ['a plain Error', () => new Error('database connection lost')],
+    ])('releases the key after %s; the retry executes and no writes remain', async (_l, fail) => {
+      using database = sqliteTestDatabase();
+      let failures = 1;
+      const idempotent = idempotentProcedure({
+        procedure: t.procedure,
+        store: database.store,
+        scope: ({ ctx }) => ctx.user,
+      });
+      let executions = 0;
+      const router = t.router({
+        pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
+          executions++;
+          return ctx.idempotency.commit((tx) => {
+            tx.insert(entries).values({ label: 'pay', amount: input.amount }).run();
+            if (failures-- > 0) throw fail();
+            return { paid: input.amount };
+          });
+        }),
+      });
+      const caller = t.createCallerFactory(router)({ user: 'u' });
+      const idempotencyKey = newKey();
+      await expect(caller.pay({ idempotencyKey, amount: 7 })).rejects.toBeDefined();
+      expect(database.countEntries()).toBe(0);
+      expect(database.countRecords()).toBe(0);
+      expect(await caller.pay({ idempotencyKey, amount: 7 })).toEqual({ paid: 7 });
+      expect(executions).toBe(2);
+      expect(database.countEntries()).toBe(1);
+    });
+
+    it('takes a predicate for which errors are final', async () => {
+      using database = sqliteTestDatabase();
+      let executions = 0;
+      const idempotent = idempotentProcedure({
+        procedure: t.procedure,
+        store: database.store,
+        scope: ({ ctx }) => ctx.user,
+        isFinalError: (error) => error instanceof Error && error.message === 'card declined',
+      });
+      const router = t.router({
+        charge: idempotent.mutation(() => {
+          executions++;
+          throw new Error('card declined');
+        }),
+      });
+      const caller = t.createCallerFactory(router)({ user: 'u' });
+      const idempotencyKey = newKey();
+      await expect(caller.charge({ idempotencyKey })).rejects.toThrow('card declined');
+      await expect(caller.charge({ idempotencyKey })).rejects.toThrow('card declined');
+      expect(executions).toBe(1);
+    });
+
+    it('is loud about a result larger than maxResponseBytes, and stores nothing', async () => {
+      using database = sqliteTestDatabase();
+      const app = ledgerFixture(database, { maxResponseBytes: 64 });
+      const error = await app.caller
+        .record({ idempotencyKey: newKey(), label: 'x'.repeat(100), amount: 1 })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'INTERNAL_SERVER_ERROR',
+        reason: 'IDEMPOTENCY_RESPONSE_NOT_STORABLE',
+        message: expect.stringContaining('more than maxResponseBytes (64)'),
+      });
+      expect(database.countEntries()).toBe(0);
+      expect(database.countRecords()).toBe(0);
+    });
+
+    it('is loud about an unserializable result (lease mode, no commit)', async () => {
+      using database = sqliteTestDatabase();
+      const idempotent = idempotentProcedure({
+        procedure: t.procedure,
+        store: database.store,
+        scope: ({ ctx }) => ctx.user,
+        mode: 'lease',
+      });
+      const router = t.router({
+        big: idempotent.mutation(() => ({ amount: 10n })),
+      });
+      const caller = t.createCallerFactory(router)({ user: 'u' });
+      await expect(caller.big({ idempotencyKey: newKey() })).rejects.toMatchObject({
+        code: 'INTERNAL_SERVER_ERROR',
+        message: expect.stringMatching(/could not be stored for replay: .*BigInt/),
+      });
+      expect(database.countRecords()).toBe(0);
+    });
+
+    it('replays a Date as a Date with superjson as the transformer', async () => {
+      using database = sqliteTestDatabase();
+      const tj = initTRPC.context<Ctx>().create({ transformer: superjson });
+      const idempotent = idempotentProcedure({
+        procedure: tj.procedure,
+        store: database.store,
+        scope: ({ ctx }) => ctx.user,
+        transformer: superjson,
+      });
+      const at = new Date('2026-11-26T12:00:00.000Z');
+      const router = tj.router({
+        stamp: idempotent.mutation(() => ({ at, tags: new Set(['a']) })),
+      });
+      const caller = tj.createCallerFactory(router)({ user: 'u' });
+      const idempotencyKey = newKey();
+      const first = await caller.stamp({ idempotencyKey });
+      const retry = await caller.stamp({ idempotencyKey });
+      expect(retry.at).toBeInstanceOf(Date);
+      expect(retry.at.getTime()).toBe(at.getTime());
+      expect(retry.tags).toEqual(new Set(['a']));
+      expect(retry).toEqual(first);
+    });
+  });
+
+  describe('in-flight duplicates (SPEC 3.3)', () => {
+    it('waits for another process’s execution by polling, then replays', async () => {
+      using database = sqliteTestDatabase();
+      const hold = gate();
+      const first = ledgerFixture(database, { handler: () => hold.opened });
+      const other = ledgerFixture({ ...database, ...database.openSecond() });
+      const idempotencyKey = newKey();
+      const running = first.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      const waiting = other.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      setTimeout(() => hold.open(), 100);
+      const [a, b] = await Promise.all([running, waiting]);
+      expect(b).toEqual(a);
+      expect(first.executions() + other.executions()).toBe(1);
+      const replayed = other.events.find((e) => e.type === 'replayed');
+      expect(replayed && replayed.type === 'replayed' && replayed.waitedMs).toBeGreaterThan(0);
+    });
+
+    it('answers CONFLICT with retryAfterMs after the wait bound', async () => {
+      using database = sqliteTestDatabase();
+      const hold = gate();
+      const first = ledgerFixture(database, { handler: () => hold.opened });
+      const other = ledgerFixture(
+        { ...database, ...database.openSecond() },
+        { inFlight: { timeoutMs: 50, retryAfterMs: 300 } },
+      );
+      const idempotencyKey = newKey();
+      const running = first.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      const error = await other.caller
+        .record({ idempotencyKey, label: 'x', amount: 1 })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'CONFLICT',
+        reason: 'IDEMPOTENCY_IN_PROGRESS',
+        retryAfterMs: 300,
+      });
+      hold.open();
+      await running;
+      expect(first.executions() + other.executions()).toBe(1);
+    });
+
+    it('answers CONFLICT at once with the reject policy', async () => {
+      using database = sqliteTestDatabase();
+      const hold = gate();
+      const first = ledgerFixture(database, { handler: () => hold.opened });
+      const other = ledgerFixture(
+        { ...database, ...database.openSecond() },
+        { inFlight: { policy: 'reject' } },
+      );
+      const idempotencyKey = newKey();
+      const running = first.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      const started = performance.now();
+      await expect(
+        other.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+      // No polling happened: one claim, straight back (bound generous for a busy machine).
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(other.events.map((e) => e.type)).toEqual(['conflict']);
+      hold.open();
+      await running;
+    });
+
+    it('lets joined duplicates share a transient failure, then executes on retry', async () => {
+      using database = sqliteTestDatabase();
+      let fail = true;
+      const hold = gate();
+      const app = ledgerFixture(database, {
+        handler: async () => {
+          await hold.opened;
+          if (fail) throw new Error('gateway timeout');
+        },
+      });
+      const idempotencyKey = newKey();
+      const calls = [1, 2, 3].map(() =>
+        app.caller.record({ idempotencyKey, label: 'x', amount: 1 }).catch((e: Error) => e),
+      );
+      hold.open();
+      const results = await Promise.all(calls);
+      expect(results.every((r) => r instanceof Error && r.message === 'gateway timeout')).toBe(
+        true,
+      );
+      fail = false;
+      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      expect(app.executions()).toBe(2);
+      expect(database.countEntries()).toBe(1);
+    });
+  });
+
+  describe('expiry (SPEC 3.5)', () => {
+    it('frees a key after its TTL, and purge removes expired records only', async () => {
+      using database = sqliteTestDatabase();
+      const clock = manualClock();
+      const app = ledgerFixture(database, { clock: clock.now, ttlMs: 60_000 });
+      const idempotencyKey = newKey();
+      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      clock.advance(30_000);
+      await app.caller.record({ idempotencyKey: newKey(), label: 'y', amount: 1 });
+      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      expect(app.executions()).toBe(2);
+
+      clock.advance(30_000);
+      // Not purged yet, but a lookup never returns the expired record.
+      expect(
+        await database.store.find({ scope: 'alice', key: idempotencyKey, now: clock.now() }),
+      ).toBeUndefined();
+      // With other input too: the key is simply free.
+      await app.caller.record({ idempotencyKey, label: 'changed', amount: 2 });
+      expect(app.executions()).toBe(3);
+
+      clock.advance(30_001);
+      expect(await database.store.purge({ now: clock.now() })).toBe(1);
+      expect(database.countRecords()).toBe(1);
+    });
+  });
+
+  it('refuses queries and subscriptions', () => {
+    using database = sqliteTestDatabase();
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: database.store,
+      scope: ({ ctx }) => ctx.user,
+    });
+    expect(() => idempotent.query(() => 1)).toThrow(/mutations only/);
+  });
+
+  it('rejects an empty scope as a server misconfiguration', async () => {
+    using database = sqliteTestDatabase();
+    const app = ledgerFixture(database);
+    await expect(
+      app.callerFor('').record({ idempotencyKey: newKey(), label: 'x', amount: 1 }),
+    ).rejects.toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: /scope/ });
+    expect(database.countRecords()).toBe(0);
+  });
+
+  it('validates its options', () => {
+    using database = sqliteTestDatabase();
+    expect(() =>
+      idempotentProcedure({
+        procedure: t.procedure,
+        store: database.store,
+        scope: () => 's',
+        ttlMs: 0,
+      }),
+    ).toThrow(/ttlMs must be a positive/);
+  });
+});

@@ -1,0 +1,254 @@
+import { initTRPC } from '@trpc/server';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type IdempotencyEvent, idempotentProcedure } from '../src';
+import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+
+const t = initTRPC.context<{ user: string }>().create();
+const LEASE_MS = 10_000;
+
+/**
+ * SPEC 3.4: an owner that stops (crash, hang) is taken over after its lease,
+ * and every write that completes or releases is fenced by ownership, so the
+ * zombie cannot overwrite the new owner's outcome. Two stores on one file
+ * stand for two processes; a manual clock stands for time passing.
+ */
+describe('lease mode (SPEC 3.4)', () => {
+  function processOn(
+    handle: { store: ReturnType<typeof sqliteTestDatabase>['store'] },
+    clock: ReturnType<typeof manualClock>,
+    behaviour: { waitFor?: Promise<void>; fail?: () => boolean; name: string },
+  ) {
+    const events: IdempotencyEvent[] = [];
+    let executions = 0;
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: handle.store,
+      scope: ({ ctx }) => ctx.user,
+      mode: 'lease',
+      leaseMs: LEASE_MS,
+      clock: clock.now,
+      inFlight: { timeoutMs: 0 },
+      onEvent: (e) => events.push(e),
+    });
+    const caller = t.createCallerFactory(
+      t.router({
+        charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
+          executions++;
+          await behaviour.waitFor;
+          if (behaviour.fail?.()) throw new Error('gateway unreachable');
+          return { chargedBy: behaviour.name, attempt: ctx.idempotency.attempt };
+        }),
+      }),
+    )({ user: 'u' });
+    return { caller, events, executions: () => executions };
+  }
+
+  it('takes over a crashed owner after its lease and refuses the zombie’s late completion', async () => {
+    using database = sqliteTestDatabase();
+    const clock = manualClock();
+    const hang = gate();
+    const zombie = processOn(database, clock, { waitFor: hang.opened, name: 'zombie' });
+    const rescuer = processOn(database.openSecond(), clock, { name: 'rescuer' });
+    const idempotencyKey = newKey();
+
+    const zombieCall = zombie.caller.charge({ idempotencyKey, amount: 5 }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 10));
+
+    // Within the lease the record is someone else's.
+    await expect(rescuer.caller.charge({ idempotencyKey, amount: 5 })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+
+    clock.advance(LEASE_MS + 1);
+    const rescued = await rescuer.caller.charge({ idempotencyKey, amount: 5 });
+    expect(rescued).toEqual({ chargedBy: 'rescuer', attempt: 2 });
+    expect(rescuer.events.at(-1)).toMatchObject({ type: 'executed', takenOver: true, attempt: 2 });
+
+    // The zombie wakes up and tries to complete: refused, told to retry.
+    hang.open();
+    expect(await zombieCall).toMatchObject({ code: 'CONFLICT', reason: 'IDEMPOTENCY_IN_PROGRESS' });
+    expect(zombie.events.at(-1)).toMatchObject({ type: 'fenced', attempt: 1 });
+
+    // Its retry, like everyone's, gets the rescuer's outcome.
+    expect(await zombie.caller.charge({ idempotencyKey, amount: 5 })).toEqual(rescued);
+    expect(zombie.executions()).toBe(1);
+    expect(rescuer.executions()).toBe(1);
+  });
+
+  it('does not let a zombie’s release after a failure delete the new owner’s record', async () => {
+    using database = sqliteTestDatabase();
+    const clock = manualClock();
+    const hang = gate();
+    const zombie = processOn(database, clock, {
+      waitFor: hang.opened,
+      fail: () => true,
+      name: 'zombie',
+    });
+    const rescuer = processOn(database.openSecond(), clock, { name: 'rescuer' });
+    const idempotencyKey = newKey();
+    const zombieCall = zombie.caller.charge({ idempotencyKey, amount: 1 }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(LEASE_MS + 1);
+    const rescued = await rescuer.caller.charge({ idempotencyKey, amount: 1 });
+    hang.open();
+    expect(await zombieCall).toMatchObject({ message: 'gateway unreachable' });
+    expect(database.countRecords()).toBe(1);
+    expect(await rescuer.caller.charge({ idempotencyKey, amount: 1 })).toEqual(rescued);
+  });
+
+  it('refuses a take-over by a request with other input', async () => {
+    using database = sqliteTestDatabase();
+    const clock = manualClock();
+    const hang = gate();
+    const crashed = processOn(database, clock, { waitFor: hang.opened, name: 'crashed' });
+    const other = processOn(database.openSecond(), clock, { name: 'other' });
+    const idempotencyKey = newKey();
+    const crashedCall = crashed.caller.charge({ idempotencyKey, amount: 1 }).catch(() => null);
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(LEASE_MS + 1);
+    await expect(other.caller.charge({ idempotencyKey, amount: 2 })).rejects.toMatchObject({
+      code: 'UNPROCESSABLE_CONTENT',
+    });
+    hang.open();
+    await crashedCall;
+  });
+
+  it('keeps the record while the owner renews its lease', async () => {
+    using database = sqliteTestDatabase();
+    const clock = manualClock();
+    const renewed = gate();
+    const finish = gate();
+    let executions = 0;
+    const jobCaller = (store: typeof database.store, run: 'renew' | 'steal') => {
+      const idempotent = idempotentProcedure({
+        procedure: t.procedure,
+        store,
+        scope: ({ ctx }) => ctx.user,
+        mode: 'lease',
+        leaseMs: LEASE_MS,
+        clock: clock.now,
+        inFlight: { timeoutMs: 0 },
+      });
+      return t.createCallerFactory(
+        t.router({
+          job: idempotent.mutation(async ({ ctx }) => {
+            executions++;
+            if (run === 'steal') return 'stolen';
+            clock.advance(LEASE_MS - 1);
+            await ctx.idempotency.renewLease();
+            renewed.open();
+            await finish.opened;
+            return 'finished';
+          }),
+        }),
+      )({ user: 'u' });
+    };
+    const owner = jobCaller(database.store, 'renew');
+    const other = jobCaller(database.openSecond().store, 'steal');
+    const idempotencyKey = newKey();
+    const job = owner.job({ idempotencyKey });
+    await renewed.opened;
+    clock.advance(LEASE_MS - 1);
+    // The original lease has passed, the renewed one has not: no take-over.
+    await expect(other.job({ idempotencyKey })).rejects.toMatchObject({ code: 'CONFLICT' });
+    // Once the owner finishes, the other process replays its outcome.
+    finish.open();
+    expect(await job).toBe('finished');
+    expect(await other.job({ idempotencyKey })).toBe('finished');
+    expect(executions).toBe(1);
+  });
+
+  it('rejects renewLease once the lease was lost', async () => {
+    using database = sqliteTestDatabase();
+    const clock = manualClock();
+    const hang = gate();
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: database.store,
+      scope: ({ ctx }) => ctx.user,
+      mode: 'lease',
+      leaseMs: LEASE_MS,
+      clock: clock.now,
+    });
+    const slow = t.createCallerFactory(
+      t.router({
+        charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
+          await hang.opened;
+          await ctx.idempotency.renewLease();
+          return 'never';
+        }),
+      }),
+    )({ user: 'u' });
+    const rescuer = processOn(database.openSecond(), clock, { name: 'rescuer' });
+    const idempotencyKey = newKey();
+    const call = slow.charge({ idempotencyKey, amount: 1 }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(LEASE_MS + 1);
+    await rescuer.caller.charge({ idempotencyKey, amount: 1 });
+    hang.open();
+    expect(await call).toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('fences a zombie’s transactional commit: its writes roll back', async () => {
+    using database = sqliteTestDatabase();
+    const clock = manualClock();
+    const hang = gate();
+    const makeCaller = (store: typeof database.store, waitFor?: Promise<void>) => {
+      const idempotent = idempotentProcedure({
+        procedure: t.procedure,
+        store,
+        scope: ({ ctx }) => ctx.user,
+        leaseMs: LEASE_MS,
+        clock: clock.now,
+      });
+      return t.createCallerFactory(
+        t.router({
+          pay: idempotent.mutation(async ({ ctx }) => {
+            await waitFor;
+            return ctx.idempotency.commit((tx) => {
+              tx.insert(entries).values({ label: 'pay', amount: 1 }).run();
+              return { attempt: ctx.idempotency.attempt };
+            });
+          }),
+        }),
+      )({ user: 'u' });
+    };
+    const zombie = makeCaller(database.store, hang.opened);
+    const rescuer = makeCaller(database.openSecond().store);
+    const idempotencyKey = newKey();
+    const zombieCall = zombie.pay({ idempotencyKey }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(LEASE_MS + 1);
+    expect(await rescuer.pay({ idempotencyKey })).toEqual({ attempt: 2 });
+    hang.open();
+    expect(await zombieCall).toMatchObject({ code: 'CONFLICT' });
+    expect(database.countEntries()).toBe(1);
+  });
+
+  it('derives stable downstream keys per scope, key and namespace', async () => {
+    using database = sqliteTestDatabase();
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: database.store,
+      scope: ({ ctx }) => ctx.user,
+      mode: 'lease',
+    });
+    const router = t.router({
+      keys: idempotent.input(z.object({ n: z.number() })).mutation(({ ctx }) => ({
+        stripe: ctx.idempotency.downstreamKey('stripe'),
+        email: ctx.idempotency.downstreamKey('email'),
+      })),
+    });
+    const factory = t.createCallerFactory(router);
+    const key = newKey();
+    const a = await factory({ user: 'a' }).keys({ idempotencyKey: key, n: 1 });
+    const b = await factory({ user: 'b' }).keys({ idempotencyKey: key, n: 1 });
+    const again = await factory({ user: 'a' }).keys({ idempotencyKey: newKey(), n: 1 });
+    expect(a.stripe).not.toBe(a.email);
+    expect(a.stripe).not.toBe(b.stripe);
+    expect(a.stripe).not.toBe(again.stripe);
+    expect(a.stripe).not.toContain(key);
+    expect(a.stripe).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
