@@ -6,9 +6,10 @@ export default defineConfig({
     sqlite: 'src/sqlite/index.ts',
     client: 'src/client/index.ts',
   },
-  format: ['esm'],
+  format: ['esm', 'cjs'],
   dts: true,
-  platform: 'neutral',
+  platform: 'node',
   target: 'node20',
   clean: true,
+  shims: true,
 });

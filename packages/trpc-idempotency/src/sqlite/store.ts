@@ -224,7 +224,8 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
   };
 }
 
-function toRecord(row: SqliteIdempotencyRow): IdempotencyRecord {
+/** A row as the store-independent record. */
+export function toRecord(row: SqliteIdempotencyRow): IdempotencyRecord {
   return {
     scope: row.scope,
     key: row.key,

@@ -1,0 +1,85 @@
+import Database from 'better-sqlite3';
+import { and, count, eq, lte, min, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { idempotencyRecords as t } from '../sqlite/schema';
+import { sqliteIdempotencyStore, toRecord } from '../sqlite/store';
+import type { IdempotencyAdmin } from './admin';
+
+/** {@link IdempotencyAdmin} on a SQLite file. */
+export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin {
+  const client = new Database(opts.file, { fileMustExist: true });
+  const db = drizzle(client);
+  const tableExists = client
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'idempotency_records'")
+    .get();
+  if (!tableExists) {
+    client.close();
+    throw new Error(`${opts.file} has no idempotency_records table (run the migrations first)`);
+  }
+  // Admin work only: leave the application's pragmas as they are, except waiting for its locks.
+  client.pragma('busy_timeout = 5000');
+  const store = sqliteIdempotencyStore({ db, pragmas: false });
+  const purgeable = (now: number) =>
+    and(
+      lte(t.expiresAtMs, now),
+      sql`(${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${now})`,
+    );
+
+  return {
+    async stats({ now }) {
+      const row = db
+        .select({
+          total: count(),
+          inProgress: sql<number>`coalesce(sum(${t.state} = 'in_progress'), 0)`,
+          expiredLeases: sql<number>`coalesce(sum(${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${now}), 0)`,
+          completed: sql<number>`coalesce(sum(${t.state} = 'completed'), 0)`,
+          oldestCreatedAt: min(t.createdAtMs),
+        })
+        .from(t)
+        .get();
+      const expired = db.select({ n: count() }).from(t).where(purgeable(now)).get();
+      return {
+        total: row?.total ?? 0,
+        inProgress: Number(row?.inProgress ?? 0),
+        expiredLeases: Number(row?.expiredLeases ?? 0),
+        completed: Number(row?.completed ?? 0),
+        expiredAwaitingPurge: expired?.n ?? 0,
+        oldestCreatedAt: row?.oldestCreatedAt ?? null,
+      };
+    },
+    async inspect(id) {
+      const row = db
+        .select()
+        .from(t)
+        .where(and(eq(t.scope, id.scope), eq(t.key, id.key)))
+        .get();
+      return row ? { ...toRecord(row), completedAt: row.completedAtMs } : undefined;
+    },
+    async countPurgeable({ now }) {
+      return db.select({ n: count() }).from(t).where(purgeable(now)).get()?.n ?? 0;
+    },
+    purgeBatch: (opts) => store.purge(opts),
+    async release({ scope, key, now, force }) {
+      return db.transaction(
+        (tx) => {
+          const row = tx
+            .select()
+            .from(t)
+            .where(and(eq(t.scope, scope), eq(t.key, key)))
+            .get();
+          if (!row) return 'not_found';
+          if (row.state === 'completed') return 'completed';
+          if (row.leaseExpiresAtMs > now && !force) return 'lease_live';
+          tx.delete(t)
+            .where(and(eq(t.scope, scope), eq(t.key, key), eq(t.owner, row.owner)))
+            .run();
+          return 'released';
+        },
+        { behavior: 'immediate' },
+      );
+    },
+    async close() {
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,246 @@
+import { parseArgs } from 'node:util';
+import type { IdempotencyAdmin } from '../admin/admin';
+import { DatabaseUnavailableError, openAdmin } from './openAdmin';
+
+/** Exit codes of the `trpc-idempotency` command. */
+export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
+
+interface Io {
+  env: Record<string, string | undefined>;
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  now: () => number;
+}
+
+const USAGE = `Usage: trpc-idempotency <command> [options]
+
+Operate on the idempotency records of a database (SQLite or Postgres).
+
+Commands:
+  stats                   records by state, the oldest record, expired records awaiting purge
+  inspect <scope> <key>   one record: state, path, attempts, lease, expiry
+  purge                   delete expired records in batches
+  release <scope> <key>   delete a stuck in-progress record so its key executes again
+
+Options:
+  --database-url URL      postgres://…, file:PATH or a path (default: $DATABASE_URL)
+  --json                  machine-readable output
+  -h, --help              help for the command
+
+Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 database unavailable.
+`;
+
+const COMMAND_HELP: Record<string, string> = {
+  stats: `Usage: trpc-idempotency stats [--database-url URL] [--json]
+
+Counts records by state: in progress (and how many of those have an expired
+lease, i.e. a crashed owner), completed, and expired ones waiting for purge;
+and the creation time of the oldest record.
+`,
+  inspect: `Usage: trpc-idempotency inspect <scope> <key> [--show-response] [--database-url URL] [--json]
+
+Shows one record: state, path, attempts, owner, lease and expiry. The stored
+response is shown only with --show-response (it may hold personal data).
+`,
+  purge: `Usage: trpc-idempotency purge [--dry-run] [--batch-size N] [--database-url URL] [--json]
+
+Deletes expired records in batches of N (default 1000), with a progress bar
+on a terminal. --dry-run only counts what would be deleted. Records whose
+lease is still live are never deleted.
+`,
+  release: `Usage: trpc-idempotency release <scope> <key> [--force] [--database-url URL] [--json]
+
+Deletes a stuck in-progress record so the next request with its key executes
+again. Refuses while the record's lease is live (its owner may still be
+running) unless --force. Never deletes a completed record.
+`,
+};
+
+/** Runs the command line; returns the exit code. */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    io.stderr.write(`trpc-idempotency: ${(error as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...args] = positionals;
+  if (!command) {
+    (values.help ? io.stdout : io.stderr).write(USAGE);
+    return values.help ? EXIT.ok : EXIT.usage;
+  }
+  const help = COMMAND_HELP[command];
+  if (!help) {
+    io.stderr.write(`trpc-idempotency: unknown command "${command}"\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    io.stdout.write(help);
+    return EXIT.ok;
+  }
+  const expected = command === 'inspect' || command === 'release' ? 2 : 0;
+  if (args.length !== expected) {
+    io.stderr.write(
+      `trpc-idempotency ${command}: expected ${expected === 2 ? '<scope> <key>' : 'no arguments'}, got ${args.length}\n\n${help}`,
+    );
+    return EXIT.usage;
+  }
+  const batchSize = Number(values['batch-size'] ?? 1000);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    io.stderr.write(`trpc-idempotency: --batch-size must be a positive integer\n`);
+    return EXIT.usage;
+  }
+  const databaseUrl = values['database-url'] ?? io.env['DATABASE_URL'];
+  if (!databaseUrl) {
+    io.stderr.write('trpc-idempotency: no database: pass --database-url or set DATABASE_URL\n');
+    return EXIT.usage;
+  }
+
+  let admin: IdempotencyAdmin;
+  try {
+    admin = await openAdmin(databaseUrl);
+  } catch (error) {
+    if (!(error instanceof DatabaseUnavailableError)) throw error;
+    io.stderr.write(`trpc-idempotency: ${error.message}\n`);
+    return EXIT.unavailable;
+  }
+  try {
+    const out = (human: string, json: unknown) =>
+      io.stdout.write(values.json ? `${JSON.stringify(json)}\n` : human);
+    const now = io.now();
+    switch (command) {
+      case 'stats': {
+        const stats = await admin.stats({ now });
+        out(
+          [
+            `records                 ${stats.total}`,
+            `  in progress           ${stats.inProgress} (lease expired: ${stats.expiredLeases})`,
+            `  completed             ${stats.completed}`,
+            `expired, awaiting purge ${stats.expiredAwaitingPurge}`,
+            `oldest record           ${stats.oldestCreatedAt === null ? '—' : `${iso(stats.oldestCreatedAt)} (${ago(now - stats.oldestCreatedAt)} ago)`}`,
+            '',
+          ].join('\n'),
+          stats,
+        );
+        return EXIT.ok;
+      }
+      case 'inspect': {
+        const [scope, key] = args as [string, string];
+        const record = await admin.inspect({ scope, key });
+        if (!record) {
+          io.stderr.write(`no record for scope "${scope}" and key "${key}"\n`);
+          return EXIT.refused;
+        }
+        const { outcome, ...rest } = record;
+        const shown = {
+          ...rest,
+          expired: record.expiresAt <= now,
+          outcome: outcome?.kind ?? null,
+          ...(values['show-response'] ? { response: outcome?.body ?? null } : {}),
+        };
+        const leaseLine =
+          record.state === 'in_progress'
+            ? `${iso(record.leaseExpiresAt)} (${record.leaseExpiresAt > now ? `live, ${ago(record.leaseExpiresAt - now)} left` : 'expired: the next retry takes over'})`
+            : '—';
+        out(
+          [
+            `scope       ${record.scope}`,
+            `key         ${record.key}`,
+            `state       ${record.state}${shown.expired ? ' (expired: lookups ignore it)' : ''}`,
+            `path        ${record.path}`,
+            `attempts    ${record.attempt}`,
+            `owner       ${record.owner}`,
+            `lease       ${leaseLine}`,
+            `created     ${iso(record.createdAt)}`,
+            `completed   ${record.completedAt === null ? '—' : iso(record.completedAt)}`,
+            `expires     ${iso(record.expiresAt)}`,
+            `outcome     ${shown.outcome ?? '—'}`,
+            ...(values['show-response'] ? [`response    ${outcome?.body ?? '—'}`] : []),
+            '',
+          ].join('\n'),
+          shown,
+        );
+        return EXIT.ok;
+      }
+      case 'purge': {
+        const total = await admin.countPurgeable({ now });
+        if (values['dry-run']) {
+          out(`${total} expired records would be purged\n`, { dryRun: true, purgeable: total });
+          return EXIT.ok;
+        }
+        const progress =
+          io.stderr.isTTY && !values.json ? progressBar(io.stderr, total) : undefined;
+        let deleted = 0;
+        for (;;) {
+          const batch = await admin.purgeBatch({ now, limit: batchSize });
+          deleted += batch;
+          progress?.(deleted);
+          if (batch < batchSize) break;
+        }
+        if (progress) io.stderr.write('\n');
+        out(`purged ${deleted} expired records\n`, { purged: deleted });
+        return EXIT.ok;
+      }
+      case 'release': {
+        const [scope, key] = args as [string, string];
+        const result = await admin.release({ scope, key, now, force: Boolean(values.force) });
+        const messages = {
+          released: `released: the next request with this key executes again\n`,
+          not_found: `no record for scope "${scope}" and key "${key}"\n`,
+          completed: `refused: the record is completed; releasing it would let the operation run twice\n`,
+          lease_live: `refused: the lease is live (its owner may still be running); wait for it to expire, or pass --force\n`,
+        } as const;
+        if (result === 'released') {
+          out(messages.released, { result });
+          return EXIT.ok;
+        }
+        if (values.json) io.stdout.write(`${JSON.stringify({ result })}\n`);
+        io.stderr.write(messages[result]);
+        return EXIT.refused;
+      }
+    }
+    return EXIT.usage;
+  } finally {
+    await admin.close();
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      'database-url': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      'show-response': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      'batch-size': { type: 'string' },
+      force: { type: 'boolean' },
+    },
+  });
+}
+
+function progressBar(stream: Io['stderr'], total: number) {
+  const width = 30;
+  return (done: number) => {
+    const ratio = total === 0 ? 1 : Math.min(1, done / total);
+    const filled = Math.round(ratio * width);
+    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} purged`);
+  };
+}
+
+function iso(ms: number) {
+  return new Date(ms).toISOString();
+}
+
+function ago(ms: number) {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172_800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86_400)}d`;
+}

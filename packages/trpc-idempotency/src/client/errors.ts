@@ -1,0 +1,185 @@
+import {
+  IDEMPOTENCY_REASONS,
+  type IdempotencyErrorData,
+  type IdempotencyReason,
+} from '../shared/reasons';
+
+/**
+ * A client error whose `data` carries an idempotency reason, as the type
+ * guards below narrow it. Intersects with `TRPCClientError<TRouter>`.
+ * @see README.md#errors
+ */
+export interface IdempotencyClientError<TReason extends IdempotencyReason = IdempotencyReason> {
+  readonly data: IdempotencyErrorData & { reason: TReason };
+}
+
+/**
+ * The fields the helpers read from an error, whatever produced it: a
+ * `TRPCClientError`, a `TRPCClientErrorLike` or an error shape. All `unknown`,
+ * so each one is checked before use.
+ */
+interface LooseError {
+  name?: unknown;
+  cause?: unknown;
+  shape?: unknown;
+  data?: unknown;
+  meta?: unknown;
+}
+interface LooseData {
+  code?: unknown;
+  httpStatus?: unknown;
+  reason?: unknown;
+  retryAfterMs?: unknown;
+}
+interface LooseResponse {
+  status?: unknown;
+  headers?: unknown;
+}
+
+const KNOWN_REASONS: ReadonlySet<string> = new Set(Object.values(IDEMPOTENCY_REASONS));
+
+/**
+ * HTTP status of the JSON-RPC codes that matter for retrying, for error shapes
+ * without `data.httpStatus`. Every other tRPC code is a 4xx.
+ */
+const STATUS_BY_JSON_RPC_CODE: ReadonlyMap<number, number> = new Map([
+  [-32603, 500],
+  [-32008, 408],
+  [-32029, 429],
+]);
+
+/** `value` if it is an object, to read its fields as `unknown`. */
+function asObject<T extends object>(value: unknown): T | undefined {
+  return typeof value === 'object' && value !== null ? (value as T) : undefined;
+}
+
+function getData(err: LooseError): LooseData | undefined {
+  return asObject<LooseData>(err.data);
+}
+
+/** The HTTP response behind a `TRPCClientError`, when its link exposed one. */
+function getResponse(err: LooseError): LooseResponse | undefined {
+  return asObject<LooseResponse>(asObject<{ response?: unknown }>(err.meta)?.response);
+}
+
+/**
+ * True when the server answered with a tRPC error: the error has a shape or
+ * its data. Without either, the request failed before a tRPC response existed
+ * (connection refused or reset, a proxy's HTML 502, an unparsable body).
+ */
+function hasServerResponse(err: LooseError): boolean {
+  return asObject(err.shape) !== undefined || asObject(err.data) !== undefined;
+}
+
+function isAbortError(err: LooseError): boolean {
+  return err.name === 'AbortError' || asObject<LooseError>(err.cause)?.name === 'AbortError';
+}
+
+function getHttpStatus(err: LooseError): number | undefined {
+  const status = getData(err)?.httpStatus;
+  if (typeof status === 'number') return status;
+  const shapeCode = asObject<{ code?: unknown }>(err.shape)?.code;
+  if (typeof shapeCode === 'number') return STATUS_BY_JSON_RPC_CODE.get(shapeCode) ?? 400;
+  const responseStatus = getResponse(err)?.status;
+  return typeof responseStatus === 'number' ? responseStatus : undefined;
+}
+
+/**
+ * Reads a `Retry-After` header value: delay-seconds or an HTTP-date.
+ * @see https://httpwg.org/specs/rfc9110.html#field.retry-after
+ */
+function parseRetryAfter(value: string): number | undefined {
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Every HTTP-date starts with a day name; `Date.parse` alone would read "-5" as a year.
+  if (!/^[A-Za-z]{3}/.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/**
+ * The idempotency reason in an error's `data.reason`, if it carries a known one.
+ * Accepts a `TRPCClientError`, a `TRPCClientErrorLike` or an error shape.
+ * @see README.md#errors
+ */
+export function getIdempotencyReason(err: unknown): IdempotencyReason | undefined {
+  const error = asObject<LooseError>(err);
+  const reason = error && getData(error)?.reason;
+  return typeof reason === 'string' && KNOWN_REASONS.has(reason)
+    ? (reason as IdempotencyReason)
+    : undefined;
+}
+
+/**
+ * The key is missing, empty, malformed or too long (`BAD_REQUEST`): fix the request.
+ * @see README.md#errors
+ */
+export function isIdempotencyKeyInvalid(
+  err: unknown,
+): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.keyInvalid> {
+  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.keyInvalid;
+}
+
+/**
+ * The key was first used with another procedure or input (`UNPROCESSABLE_CONTENT`):
+ * a new operation needs a new key.
+ * @see README.md#errors
+ */
+export function isIdempotencyKeyReused(
+  err: unknown,
+): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.keyReused> {
+  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.keyReused;
+}
+
+/**
+ * The first request with this key is still running (`CONFLICT`): retry with the
+ * same key after {@link getRetryAfterMs}.
+ * @see README.md#errors
+ */
+export function isIdempotencyInProgress(
+  err: unknown,
+): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.inProgress> {
+  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.inProgress;
+}
+
+/**
+ * The server's retry hint in milliseconds: `data.retryAfterMs`, else the
+ * response's `Retry-After` header when the link exposed the response.
+ * @see README.md#errors
+ */
+export function getRetryAfterMs(err: unknown): number | undefined {
+  const error = asObject<LooseError>(err);
+  if (!error) return undefined;
+  const retryAfterMs = getData(error)?.retryAfterMs;
+  if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
+    return retryAfterMs;
+  }
+  const headers = asObject<{ get?: unknown }>(getResponse(error)?.headers);
+  if (typeof headers?.get !== 'function') return undefined;
+  const value: unknown = headers.get('retry-after');
+  return typeof value === 'string' ? parseRetryAfter(value) : undefined;
+}
+
+/**
+ * Whether retrying with the same key is safe and useful (SPEC 7.3): network
+ * failures without a tRPC response, 5xx, `TIMEOUT`, `TOO_MANY_REQUESTS` and
+ * the in-progress `CONFLICT`. Never other 4xx, a reused key, or an aborted request.
+ * @see README.md#retries
+ */
+export function isRetryableError(err: unknown): boolean {
+  const error = asObject<LooseError>(err);
+  if (!error || isAbortError(error)) return false;
+  const reason = getIdempotencyReason(error);
+  if (reason === IDEMPOTENCY_REASONS.inProgress) return true;
+  // Invalid and reused keys are 4xx. A response that could not be stored is a
+  // 500, but its handler already ran and nothing was kept for replay: a retry
+  // would execute the operation a second time.
+  if (reason !== undefined) return false;
+  if (!hasServerResponse(error)) return true;
+  const code = getData(error)?.code;
+  if (code === 'TIMEOUT' || code === 'TOO_MANY_REQUESTS') return true;
+  const status = getHttpStatus(error);
+  return (
+    status !== undefined && (status === 408 || status === 429 || (status >= 500 && status < 600))
+  );
+}

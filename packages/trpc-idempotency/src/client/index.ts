@@ -1,0 +1,27 @@
+/**
+ * The browser-safe client entry: a link that adds idempotency keys and retries
+ * mutations safely, and helpers to branch on idempotency errors. Imports nothing
+ * from Node.
+ * @see README.md#the-client-link
+ */
+
+export {
+  IDEMPOTENCY_KEY_FIELD,
+  IDEMPOTENCY_REASONS,
+  type IdempotencyErrorData,
+  type IdempotencyReason,
+} from '../shared/reasons';
+export {
+  getIdempotencyReason,
+  getRetryAfterMs,
+  type IdempotencyClientError,
+  isIdempotencyInProgress,
+  isIdempotencyKeyInvalid,
+  isIdempotencyKeyReused,
+  isRetryableError,
+} from './errors';
+export {
+  type IdempotencyLinkOptions,
+  type IdempotencyRetryInfo,
+  idempotencyLink,
+} from './idempotencyLink';
