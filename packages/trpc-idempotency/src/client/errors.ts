@@ -164,7 +164,7 @@ export function getRetryAfterMs(err: unknown): number | undefined {
  * Whether retrying with the same key is safe and useful (SPEC 7.3): network
  * failures without a tRPC response, 5xx, `TIMEOUT`, `TOO_MANY_REQUESTS` and
  * the in-progress `CONFLICT`. Never other 4xx, a reused key, or an aborted request.
- * @see README.md#retries
+ * @see README.md#the-client-link
  */
 export function isRetryableError(err: unknown): boolean {
   const error = asObject<LooseError>(err);

@@ -6,7 +6,7 @@ import { getRetryAfterMs, isRetryableError } from './errors';
 
 /**
  * What {@link IdempotencyLinkOptions.onRetry} is told before each retry.
- * @see README.md#retries
+ * @see README.md#the-client-link
  */
 export interface IdempotencyRetryInfo<TRouter extends AnyRouter = AnyRouter> {
   /** The attempt about to start: 2 for the first retry. */
