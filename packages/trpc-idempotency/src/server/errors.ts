@@ -92,7 +92,7 @@ export function formatIdempotencyError(opts: { error: TRPCError; shape: TRPCErro
 /**
  * `responseMeta` helper for tRPC HTTP adapters: a `Retry-After` header (in
  * whole seconds, rounded up) when a response carries an in-progress conflict.
- * @see README.md#retry-after
+ * @see README.md#errors
  */
 export function idempotencyResponseHeaders(opts: { errors: readonly TRPCError[] }) {
   let retryAfterMs: number | undefined;
