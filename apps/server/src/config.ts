@@ -1,0 +1,70 @@
+import type { InFlightOptions } from 'trpc-idempotency';
+import { defaultDatabaseUrl } from './database';
+import { type LogLevel, parseLogLevel } from './logger';
+
+/** The server's settings, read from the environment. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  busyTimeoutMs: number;
+  logLevel: LogLevel;
+  transferDelayMs: number;
+  inFlight: InFlightOptions;
+  shutdownTimeoutMs: number;
+}
+
+/** Thrown for an environment variable with an unusable value. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Reads the environment (SPEC section 9, plus knobs for tests):
+ * - `PORT` (default 3000; 0 picks a free port), `HOST` (default 127.0.0.1)
+ * - `DATABASE_URL` (default `data/ledger.db` at the repository root)
+ * - `SQLITE_BUSY_TIMEOUT_MS` (default 5000): how long SQLite waits for another
+ *   process's write lock before the request fails with a 500 (and may be retried)
+ * - `LOG_LEVEL`: debug, info (default), warn, error, silent
+ * - `LEDGER_TRANSFER_DELAY_MS` (default 0): fault hook, see the README
+ * - `IDEMPOTENCY_WAIT_MS` (default 5000): how long a duplicate waits for a key
+ *   in progress in another process before answering 409
+ * - `IDEMPOTENCY_RETRY_AFTER_MS` (default 1000): the most a 409 asks clients to wait
+ * - `SHUTDOWN_TIMEOUT_MS` (default 10000): how long a stop waits for in-flight requests
+ */
+export function readConfig(env: Record<string, string | undefined>): ServerConfig {
+  return {
+    port: integer(env, 'PORT', { fallback: 3000, max: 65_535 }),
+    host: nonEmpty(env['HOST']) ?? '127.0.0.1',
+    databaseUrl: nonEmpty(env['DATABASE_URL']) ?? defaultDatabaseUrl(),
+    busyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', { fallback: 5000 }),
+    logLevel: parseLogLevel(nonEmpty(env['LOG_LEVEL'])),
+    transferDelayMs: integer(env, 'LEDGER_TRANSFER_DELAY_MS', { fallback: 0 }),
+    inFlight: {
+      timeoutMs: integer(env, 'IDEMPOTENCY_WAIT_MS', { fallback: 5000 }),
+      retryAfterMs: integer(env, 'IDEMPOTENCY_RETRY_AFTER_MS', { fallback: 1000, min: 1 }),
+    },
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', { fallback: 10_000 }),
+  };
+}
+
+function nonEmpty(value: string | undefined) {
+  const trimmed = value?.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function integer(
+  env: Record<string, string | undefined>,
+  name: string,
+  opts: { fallback: number; min?: number; max?: number },
+) {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return opts.fallback;
+  const min = opts.min ?? 0;
+  const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}; got ${raw}`);
+  }
+  return value;
+}

@@ -1,0 +1,176 @@
+import type { IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { type IdempotencyEvent, type InFlightOptions, idempotentProcedure } from 'trpc-idempotency';
+import { ZodError, z } from 'zod';
+import type { OpenDatabase } from './database';
+import type { Ledger } from './ledger';
+import type { Logger } from './logger';
+
+/**
+ * The request context. `userId` is the `x-user-id` header: a demo stand-in
+ * for real authentication, and the idempotency scope.
+ */
+export interface LedgerContext {
+  userId: string | undefined;
+}
+
+/** Builds the context from the request's `x-user-id` header. */
+export function createContext(opts: { req: IncomingMessage }): LedgerContext {
+  const header = opts.req.headers['x-user-id'];
+  const userId = (Array.isArray(header) ? header[0] : header)?.trim();
+  return { userId: userId === '' ? undefined : userId };
+}
+
+/** One line per invalid field: `amount: Too small: expected number to be >0`. */
+function describeIssues(error: ZodError) {
+  return error.issues
+    .map((issue) =>
+      issue.path.length > 0
+        ? `${issue.path.map(String).join('.')}: ${issue.message}`
+        : issue.message,
+    )
+    .join('; ');
+}
+
+const t = initTRPC.context<LedgerContext>().create({
+  // No stack traces on the wire: the API is public, and a replayed error must
+  // be byte-identical to the original. 5xx stacks go to the log instead.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    if (!(error.cause instanceof ZodError)) return shape;
+    return {
+      ...shape,
+      message: `invalid input: ${describeIssues(error.cause)}`,
+      data: {
+        ...shape.data,
+        issues: error.cause.issues.map((issue) => ({
+          path: issue.path.map(String).join('.'),
+          message: issue.message,
+        })),
+      },
+    };
+  },
+});
+
+/** Counts the handlers running, so a shutdown can wait for them. */
+export interface HandlerTracker {
+  enter(): void;
+  leave(): void;
+}
+
+/** What the router needs to run. */
+export interface LedgerRouterOptions {
+  ledger: Ledger;
+  store: OpenDatabase['store'];
+  logger: Logger;
+  tracker: HandlerTracker;
+  /** Pause of `transfers.create` between its checks and its commit, in ms (fault hook). */
+  transferDelayMs: number;
+  /** How a duplicate waits for a key in progress in another process. */
+  inFlight: InFlightOptions;
+}
+
+const id = z.string().min(1).max(100);
+
+/** Money in minor units: an integer JavaScript represents exactly. */
+const money = z.int();
+
+/** Durations to a tenth of a millisecond, for readable log lines. */
+function roundMs(fields: Record<string, unknown>) {
+  const rounded: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    rounded[name] =
+      name.endsWith('Ms') && typeof value === 'number' ? Math.round(value * 10) / 10 : value;
+  }
+  return rounded;
+}
+
+/** The ledger's tRPC router, as SPEC section 9 fixes it. */
+export function createLedgerRouter(opts: LedgerRouterOptions) {
+  const { ledger, logger, tracker } = opts;
+
+  const publicProcedure = t.procedure.use(async ({ next }) => {
+    tracker.enter();
+    try {
+      return await next();
+    } finally {
+      tracker.leave();
+    }
+  });
+
+  // Authentication comes before the idempotency step: an anonymous request has
+  // no scope to look its key up in, and must not create a record.
+  const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+    if (ctx.userId === undefined) {
+      throw new TRPCError({
+        code: 'UNAUTHORIZED',
+        message: 'mutations need a caller: send the x-user-id header',
+      });
+    }
+    return next({ ctx: { userId: ctx.userId } });
+  });
+
+  const idempotent = idempotentProcedure({
+    procedure: authedProcedure,
+    store: opts.store,
+    scope: ({ ctx }) => ctx.userId,
+    inFlight: opts.inFlight,
+    onEvent: ({ type, ...fields }: IdempotencyEvent) => logger.info(type, roundMs(fields)),
+  });
+
+  return t.router({
+    health: publicProcedure.query(() => ({ ok: true as const })),
+
+    accounts: t.router({
+      open: idempotent
+        .input(z.object({ owner: z.string().min(1).max(100), initialBalance: money.min(0) }))
+        .mutation(({ ctx, input }) =>
+          ctx.idempotency.commit(() =>
+            ledger.openAccount({
+              owner: input.owner,
+              initialBalance: input.initialBalance,
+              openedBy: ctx.userId,
+            }),
+          ),
+        ),
+
+      get: publicProcedure
+        .input(z.object({ id }))
+        .query(({ input }) => ledger.getAccount(input.id)),
+    }),
+
+    transfers: t.router({
+      create: idempotent
+        .input(
+          z
+            .object({ fromAccountId: id, toAccountId: id, amount: money.min(1) })
+            // Input validation: rejected before the idempotency step, so nothing is stored.
+            .refine((input) => input.fromAccountId !== input.toAccountId, {
+              path: ['toAccountId'],
+              message: 'must be a different account than fromAccountId',
+            }),
+        )
+        .mutation(async ({ ctx, input }) => {
+          const request = {
+            fromAccountId: input.fromAccountId,
+            toAccountId: input.toAccountId,
+            amount: input.amount,
+          };
+          // Answer early when the transfer cannot happen; the commit checks again.
+          ledger.checkTransfer(request);
+          if (opts.transferDelayMs > 0) await sleep(opts.transferDelayMs);
+          return ctx.idempotency.commit(() =>
+            ledger.transfer({ ...request, createdBy: ctx.userId }),
+          );
+        }),
+
+      list: publicProcedure
+        .input(z.object({ accountId: id }))
+        .query(({ input }) => ledger.listTransfers(input.accountId)),
+    }),
+  });
+}
+
+/** The ledger API's type, for typed clients. */
+export type AppRouter = ReturnType<typeof createLedgerRouter>;

@@ -1,0 +1,250 @@
+import { TRPCError } from '@trpc/server';
+import { describe, expect, it } from 'vitest';
+import { createLedgerApp } from '../src/app';
+import { newKey } from './helpers/keys';
+import { ledgerAppResource } from './helpers/ledgerApp';
+import { auditLedger, readLedgerFile } from './helpers/ledgerFile';
+
+/** Rejects with a TRPCError of `code`; returns it for more checks. */
+async function rejection(promise: Promise<unknown>, code: TRPCError['code']) {
+  const error = await promise.then(
+    () => expect.fail(`expected ${code}, got a result`),
+    (error: unknown) => error,
+  );
+  expect(error).toBeInstanceOf(TRPCError);
+  expect((error as TRPCError).code).toBe(code);
+  return error as TRPCError;
+}
+
+describe('ledger app in process', () => {
+  it('opens an account once per key and reads it back', async () => {
+    await using ledger = ledgerAppResource();
+    const alice = ledger.caller('alice');
+    const input = { idempotencyKey: newKey(), owner: 'Alice', initialBalance: 500 };
+    const opened = await alice.accounts.open(input);
+    expect(opened).toEqual({
+      id: expect.stringMatching(/^acc_[0-9a-f]{16}$/),
+      owner: 'Alice',
+      balance: 500,
+    });
+    expect(await alice.accounts.open(input)).toEqual(opened);
+    expect(ledger.count('accounts')).toBe(1);
+    // Reads need no user.
+    expect(await ledger.caller(null).accounts.get({ id: opened.id })).toEqual(opened);
+  });
+
+  it('moves money and lists transfers oldest first on both sides', async () => {
+    await using ledger = ledgerAppResource();
+    const alice = ledger.caller();
+    const a = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'A',
+      initialBalance: 100,
+    });
+    const b = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'B',
+      initialBalance: 0,
+    });
+    const first = await alice.transfers.create({
+      idempotencyKey: newKey(),
+      fromAccountId: a.id,
+      toAccountId: b.id,
+      amount: 30,
+    });
+    const second = await alice.transfers.create({
+      idempotencyKey: newKey(),
+      fromAccountId: b.id,
+      toAccountId: a.id,
+      amount: 5,
+    });
+    expect(first).toEqual({
+      id: expect.stringMatching(/^tr_[0-9a-f]{16}$/),
+      fromAccountId: a.id,
+      toAccountId: b.id,
+      amount: 30,
+      createdAt: expect.any(String),
+    });
+    expect(new Date(first.createdAt).toISOString()).toBe(first.createdAt);
+    expect((await alice.accounts.get({ id: a.id })).balance).toBe(75);
+    expect((await alice.accounts.get({ id: b.id })).balance).toBe(25);
+    expect(await alice.transfers.list({ accountId: a.id })).toEqual([first, second]);
+    expect(await alice.transfers.list({ accountId: b.id })).toEqual([first, second]);
+    expect(auditLedger(readLedgerFile(ledger.file))).toEqual([]);
+  });
+
+  it('rejects invalid input before the idempotency step: nothing stored, the key stays free', async () => {
+    await using ledger = ledgerAppResource();
+    const alice = ledger.caller();
+    const idempotencyKey = newKey();
+    for (const input of [
+      { owner: '', initialBalance: 1 },
+      { owner: 'x'.repeat(101), initialBalance: 1 },
+      { owner: 'A', initialBalance: -1 },
+      { owner: 'A', initialBalance: 1.5 },
+      { owner: 'A', initialBalance: 2 ** 53 },
+    ]) {
+      const error = await rejection(
+        alice.accounts.open({ idempotencyKey, ...input }),
+        'BAD_REQUEST',
+      );
+      expect(error.cause?.name).toBe('ZodError');
+    }
+    const account = await alice.accounts.open({ idempotencyKey, owner: 'A', initialBalance: 10 });
+    for (const input of [
+      { fromAccountId: account.id, toAccountId: account.id, amount: 1 },
+      { fromAccountId: account.id, toAccountId: 'acc_other', amount: 0 },
+      { fromAccountId: account.id, toAccountId: 'acc_other', amount: 2.5 },
+      { fromAccountId: '', toAccountId: 'acc_other', amount: 1 },
+    ]) {
+      await rejection(
+        alice.transfers.create({ idempotencyKey: newKey(), ...input }),
+        'BAD_REQUEST',
+      );
+    }
+    expect(ledger.count('idempotency_records')).toBe(1);
+    expect(ledger.count('transfers')).toBe(0);
+  });
+
+  it('needs a user for mutations, and stores nothing without one', async () => {
+    await using ledger = ledgerAppResource();
+    const anonymous = ledger.caller(null);
+    await rejection(
+      anonymous.accounts.open({ idempotencyKey: newKey(), owner: 'A', initialBalance: 1 }),
+      'UNAUTHORIZED',
+    );
+    expect(ledger.count('idempotency_records')).toBe(0);
+  });
+
+  it('stores NOT_FOUND and PRECONDITION_FAILED as final outcomes for their key', async () => {
+    await using ledger = ledgerAppResource();
+    const alice = ledger.caller();
+    const a = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'A',
+      initialBalance: 10,
+    });
+    const b = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'B',
+      initialBalance: 100,
+    });
+
+    const unknown = {
+      idempotencyKey: newKey(),
+      fromAccountId: a.id,
+      toAccountId: 'acc_missing',
+      amount: 1,
+    };
+    const notFound = await rejection(alice.transfers.create(unknown), 'NOT_FOUND');
+    expect(notFound.message).toBe('account acc_missing not found');
+    await rejection(alice.transfers.create(unknown), 'NOT_FOUND');
+
+    const tooMuch = {
+      idempotencyKey: newKey(),
+      fromAccountId: a.id,
+      toAccountId: b.id,
+      amount: 50,
+    };
+    const refused = await rejection(alice.transfers.create(tooMuch), 'PRECONDITION_FAILED');
+    expect(refused.message).toMatch(/^insufficient funds/);
+    // The account can pay now, but this key's answer is final: it replays the refusal.
+    await alice.transfers.create({
+      idempotencyKey: newKey(),
+      fromAccountId: b.id,
+      toAccountId: a.id,
+      amount: 90,
+    });
+    const replayed = await rejection(alice.transfers.create(tooMuch), 'PRECONDITION_FAILED');
+    expect(replayed.message).toBe(refused.message);
+    // A new key is a new operation.
+    await alice.transfers.create({ ...tooMuch, idempotencyKey: newKey() });
+    expect((await alice.accounts.get({ id: a.id })).balance).toBe(50);
+  });
+
+  it('checks funds again inside the commit: a check made before it can be stale', async () => {
+    // Both transfers pass the early check, then wait; only one can commit.
+    await using ledger = ledgerAppResource({ transferDelayMs: 100 });
+    const alice = ledger.caller();
+    const a = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'A',
+      initialBalance: 100,
+    });
+    const b = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'B',
+      initialBalance: 0,
+    });
+    const inputs = [newKey(), newKey()].map((idempotencyKey) => ({
+      idempotencyKey,
+      fromAccountId: a.id,
+      toAccountId: b.id,
+      amount: 60,
+    }));
+    const results = await Promise.allSettled(inputs.map((input) => alice.transfers.create(input)));
+    const fulfilled = results.filter((result) => result.status === 'fulfilled');
+    const rejected = results.flatMap((result) =>
+      result.status === 'rejected' ? [result.reason] : [],
+    );
+    expect(fulfilled).toHaveLength(1);
+    expect(rejected).toHaveLength(1);
+    expect((rejected[0] as TRPCError).code).toBe('PRECONDITION_FAILED');
+    expect((await alice.accounts.get({ id: a.id })).balance).toBe(40);
+    expect(ledger.count('transfers')).toBe(1);
+    // The refusal from inside the commit rolled its writes back and is stored as final.
+    const loser = inputs[results.indexOf(results.find((r) => r.status === 'rejected')!)]!;
+    await rejection(alice.transfers.create(loser), 'PRECONDITION_FAILED');
+    expect(auditLedger(readLedgerFile(ledger.file))).toEqual([]);
+  });
+
+  it('refuses ledger writes outside a commit, where they would lack their idempotency record', async () => {
+    await using ledger = ledgerAppResource();
+    expect(() =>
+      ledger.app.ledger.openAccount({ owner: 'A', initialBalance: 1, openedBy: 'alice' }),
+    ).toThrow(/inside ctx\.idempotency\.commit/);
+  });
+
+  it('close() lets a running transfer finish before closing the database', async () => {
+    await using ledger = ledgerAppResource({ transferDelayMs: 200 });
+    const alice = ledger.caller();
+    const a = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'A',
+      initialBalance: 10,
+    });
+    const b = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'B',
+      initialBalance: 0,
+    });
+    const transfer = alice.transfers.create({
+      idempotencyKey: newKey(),
+      fromAccountId: a.id,
+      toAccountId: b.id,
+      amount: 10,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const closed = ledger.app.close();
+    await expect(transfer).resolves.toMatchObject({ amount: 10 });
+    expect(await closed).toEqual({ forced: false });
+    expect(ledger.app.database.db.$client.open).toBe(false);
+    expect(readLedgerFile(ledger.file).transfers).toHaveLength(1);
+  });
+
+  it('keeps its data and migrations across restarts on the same file', async () => {
+    await using ledger = ledgerAppResource();
+    const opened = await ledger
+      .caller()
+      .accounts.open({ idempotencyKey: newKey(), owner: 'A', initialBalance: 7 });
+    await ledger.app.close();
+    const reopened = createLedgerApp({ databaseUrl: ledger.file });
+    try {
+      expect(
+        await reopened.router.createCaller({ userId: 'bob' }).accounts.get({ id: opened.id }),
+      ).toEqual(opened);
+    } finally {
+      await reopened.close();
+    }
+  });
+});

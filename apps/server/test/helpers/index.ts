@@ -1,0 +1,15 @@
+/**
+ * Test helpers of the ledger server, shared with the client app as
+ * `@ledger/server/testing`: spawn the real server process, and read what it
+ * committed to its SQLite file.
+ */
+
+export { newKey } from './keys';
+export { auditLedger, type LedgerFileSnapshot, readLedgerFile } from './ledgerFile';
+export {
+  type LedgerServerProcess,
+  type LogLine,
+  type ServerExit,
+  type StartLedgerServerOptions,
+  startLedgerServer,
+} from './ledgerServer';

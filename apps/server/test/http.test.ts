@@ -1,0 +1,358 @@
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newKey } from './helpers/keys';
+import { readLedgerFile } from './helpers/ledgerFile';
+import { type LedgerServerProcess, startLedgerServer } from './helpers/ledgerServer';
+
+/** A response read once: status, raw text (for byte comparisons) and parsed body. */
+async function read(response: Response) {
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    // biome-ignore lint/suspicious/noExplicitAny: JSON from the wire, checked by the assertions
+    body: JSON.parse(text) as any,
+  };
+}
+
+async function openAccount(server: LedgerServerProcess, owner: string, initialBalance: number) {
+  const { status, body } = await read(
+    await server.mutate('accounts.open', { idempotencyKey: newKey(), owner, initialBalance }),
+  );
+  expect(status).toBe(200);
+  return body.result.data.id as string;
+}
+
+async function balanceOf(server: LedgerServerProcess, id: string) {
+  return (await read(await server.query('accounts.get', { id }))).body.result.data
+    .balance as number;
+}
+
+/** The real server process driven by raw HTTP: SPEC sections 8 and 9. */
+describe('ledger server over HTTP', () => {
+  let server: LedgerServerProcess;
+  beforeAll(async () => {
+    // A short busy timeout makes the "database locked" transient failure quick to provoke.
+    server = await startLedgerServer({ env: { SQLITE_BUSY_TIMEOUT_MS: '300' } });
+  });
+  afterAll(async () => {
+    // Stops cleanly on SIGINT too.
+    expect(await server.stop('SIGINT')).toEqual({ code: 0, signal: null });
+    await server[Symbol.asyncDispose]();
+  });
+
+  it('answers health, and 404 outside /trpc', async () => {
+    const health = await read(await fetch(`${server.url}/health`));
+    expect(health).toMatchObject({ status: 200, body: { result: { data: { ok: true } } } });
+    expect((await fetch(new URL('/', server.url))).status).toBe(404);
+    expect((await read(await fetch(`${server.url}/nope`))).body.error.data.code).toBe('NOT_FOUND');
+  });
+
+  it('opens accounts and reads them, reads without x-user-id', async () => {
+    const response = await read(
+      await server.mutate('accounts.open', {
+        idempotencyKey: newKey(),
+        owner: 'Ann',
+        initialBalance: 42,
+      }),
+    );
+    expect(response.status).toBe(200);
+    const account = response.body.result.data;
+    expect(account).toEqual({ id: expect.stringMatching(/^acc_/), owner: 'Ann', balance: 42 });
+    const got = await read(await server.query('accounts.get', { id: account.id }));
+    expect(got.body.result.data).toEqual(account);
+    const list = await read(await server.query('transfers.list', { accountId: account.id }));
+    expect(list.body.result.data).toEqual([]);
+  });
+
+  it('UNAUTHORIZED (401) for mutations without x-user-id; nothing stored', async () => {
+    const records = readLedgerFile(server.databaseFile).records.length;
+    const a = await openAccount(server, 'A', 10);
+    const b = await openAccount(server, 'B', 10);
+    for (const [path, input] of [
+      ['accounts.open', { idempotencyKey: newKey(), owner: 'X', initialBalance: 1 }],
+      [
+        'transfers.create',
+        { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 1 },
+      ],
+    ] as const) {
+      const response = await read(await server.mutate(path, input, { user: null }));
+      expect(response.status).toBe(401);
+      expect(response.body.error.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
+    }
+    expect(readLedgerFile(server.databaseFile).records).toHaveLength(records + 2);
+    expect(await balanceOf(server, a)).toBe(10);
+  });
+
+  it('400 IDEMPOTENCY_KEY_INVALID for a missing, empty, short, long or malformed key; nothing runs', async () => {
+    const records = readLedgerFile(server.databaseFile).records.length;
+    for (const idempotencyKey of [
+      undefined,
+      '',
+      'short',
+      'k'.repeat(256),
+      'has spaces in it!!',
+      42,
+    ]) {
+      const response = await read(
+        await server.mutate('accounts.open', { idempotencyKey, owner: 'X', initialBalance: 1 }),
+      );
+      expect(response.status).toBe(400);
+      expect(response.body.error.data).toMatchObject({
+        code: 'BAD_REQUEST',
+        httpStatus: 400,
+        reason: 'IDEMPOTENCY_KEY_INVALID',
+      });
+      expect(response.body.error.message).toContain('`idempotencyKey`');
+    }
+    expect(readLedgerFile(server.databaseFile).records).toHaveLength(records);
+  });
+
+  it('400 BAD_REQUEST for invalid input and a transfer to the same account; the key stays free', async () => {
+    const a = await openAccount(server, 'A', 10);
+    const idempotencyKey = newKey();
+    for (const input of [
+      { fromAccountId: a, toAccountId: a, amount: 1 },
+      { fromAccountId: a, toAccountId: 'acc_x', amount: 0 },
+      { fromAccountId: a, toAccountId: 'acc_x', amount: 1.5 },
+      { fromAccountId: a, toAccountId: 'acc_x', amount: '1' },
+      { fromAccountId: a, amount: 1 },
+    ]) {
+      const response = await read(
+        await server.mutate('transfers.create', { idempotencyKey, ...input }),
+      );
+      expect(response.status).toBe(400);
+      expect(response.body.error.data.code).toBe('BAD_REQUEST');
+      expect(response.body.error.data.reason).toBeUndefined();
+      expect(response.body.error.data.issues.length).toBeGreaterThan(0);
+    }
+    const same = await read(
+      await server.mutate('transfers.create', {
+        idempotencyKey,
+        fromAccountId: a,
+        toAccountId: a,
+        amount: 1,
+      }),
+    );
+    expect(same.body.error.message).toBe(
+      'invalid input: toAccountId: must be a different account than fromAccountId',
+    );
+    // Nothing was stored for the key: the corrected request uses it.
+    const b = await openAccount(server, 'B', 0);
+    const fixed = await server.mutate('transfers.create', {
+      idempotencyKey,
+      fromAccountId: a,
+      toAccountId: b,
+      amount: 1,
+    });
+    expect(fixed.status).toBe(200);
+  });
+
+  it('404 NOT_FOUND for unknown accounts; a transfer’s NOT_FOUND is final and replayed', async () => {
+    expect(
+      (await read(await server.query('accounts.get', { id: 'acc_missing' }))).body.error.data,
+    ).toMatchObject({
+      code: 'NOT_FOUND',
+      httpStatus: 404,
+    });
+    expect((await server.query('transfers.list', { accountId: 'acc_missing' })).status).toBe(404);
+    const a = await openAccount(server, 'A', 10);
+    const input = {
+      idempotencyKey: newKey(),
+      fromAccountId: a,
+      toAccountId: 'acc_missing',
+      amount: 1,
+    };
+    const first = await read(await server.mutate('transfers.create', input));
+    const retry = await read(await server.mutate('transfers.create', input));
+    expect(first.status).toBe(404);
+    expect(first.body.error.message).toBe('account acc_missing not found');
+    expect(retry.text).toBe(first.text);
+  });
+
+  it('412 PRECONDITION_FAILED for insufficient funds, replayed byte-identically', async () => {
+    const a = await openAccount(server, 'A', 10);
+    const b = await openAccount(server, 'B', 100);
+    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 11 };
+    const first = await read(await server.mutate('transfers.create', input));
+    expect(first.status).toBe(412);
+    expect(first.body.error.data).toMatchObject({ code: 'PRECONDITION_FAILED', httpStatus: 412 });
+    expect(first.body.error.message).toMatch(/^insufficient funds/);
+    // Even once the money is there, this key's answer stays what it was.
+    await server.mutate('transfers.create', {
+      idempotencyKey: newKey(),
+      fromAccountId: b,
+      toAccountId: a,
+      amount: 50,
+    });
+    const retry = await read(await server.mutate('transfers.create', input));
+    expect(retry.status).toBe(412);
+    expect(retry.text).toBe(first.text);
+    expect(await balanceOf(server, a)).toBe(60);
+  });
+
+  it('replays a success byte-identically, whatever the order of the input’s fields', async () => {
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
+    const idempotencyKey = newKey();
+    const executedBefore = server.events('executed').length;
+    const first = await read(
+      await server.mutate('transfers.create', {
+        idempotencyKey,
+        fromAccountId: a,
+        toAccountId: b,
+        amount: 30,
+      }),
+    );
+    expect(first.status).toBe(200);
+    expect(first.body.result.data).toEqual({
+      id: expect.stringMatching(/^tr_/),
+      fromAccountId: a,
+      toAccountId: b,
+      amount: 30,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+    const again = await read(
+      await server.mutate('transfers.create', {
+        amount: 30,
+        toAccountId: b,
+        fromAccountId: a,
+        idempotencyKey,
+      }),
+    );
+    expect(again.status).toBe(200);
+    expect(again.text).toBe(first.text);
+    expect(await balanceOf(server, a)).toBe(70);
+    expect(server.events('executed').length - executedBefore).toBe(1);
+    await server.waitForLog(
+      (line) => line.msg === 'replayed' && line['path'] === 'transfers.create',
+    );
+  });
+
+  it('422 IDEMPOTENCY_KEY_REUSED with other input or another procedure; the record is untouched', async () => {
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
+    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 5 };
+    const original = await read(await server.mutate('transfers.create', input));
+    for (const [path, other] of [
+      ['transfers.create', { ...input, amount: 6 }],
+      ['accounts.open', { idempotencyKey: input.idempotencyKey, owner: 'X', initialBalance: 5 }],
+    ] as const) {
+      const response = await read(await server.mutate(path, other));
+      expect(response.status).toBe(422);
+      expect(response.body.error.data).toMatchObject({
+        code: 'UNPROCESSABLE_CONTENT',
+        httpStatus: 422,
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      expect(response.body.error.message).toMatch(/idempotency key was first used/);
+    }
+    expect((await read(await server.mutate('transfers.create', input))).text).toBe(original.text);
+    expect(await balanceOf(server, a)).toBe(95);
+  });
+
+  it('the same key under another x-user-id is a new operation', async () => {
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
+    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 10 };
+    const alice = await read(await server.mutate('transfers.create', input, { user: 'alice' }));
+    const bob = await read(await server.mutate('transfers.create', input, { user: 'bob' }));
+    expect(alice.status).toBe(200);
+    expect(bob.status).toBe(200);
+    expect(bob.body.result.data.id).not.toBe(alice.body.result.data.id);
+    expect(await balanceOf(server, a)).toBe(80);
+  });
+
+  it('two calls with one key in one HTTP batch execute once and answer identically', async () => {
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
+    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 25 };
+    const response = await read(
+      await fetch(`${server.url}/transfers.create,transfers.create?batch=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': 'alice' },
+        body: JSON.stringify({ 0: input, 1: input }),
+      }),
+    );
+    expect(response.status).toBe(200);
+    const [one, two] = response.body;
+    expect(one.result.data.amount).toBe(25);
+    expect(two).toEqual(one);
+    expect(await balanceOf(server, a)).toBe(75);
+    const listed = await read(await server.query('transfers.list', { accountId: a }));
+    expect(listed.body.result.data).toEqual([one.result.data]);
+    await server.waitForLog((line) => line.msg === 'joined' && line['path'] === 'transfers.create');
+  });
+
+  it('500 on a transient failure (database locked by another process); the retry with the key executes', async () => {
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
+    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 1 };
+    const locker = new Database(server.databaseFile);
+    try {
+      locker.exec('BEGIN IMMEDIATE');
+      const failed = await read(await server.mutate('transfers.create', input));
+      expect(failed.status).toBe(500);
+      expect(failed.body.error.data.code).toBe('INTERNAL_SERVER_ERROR');
+      locker.exec('ROLLBACK');
+    } finally {
+      locker.close();
+    }
+    const retried = await server.mutate('transfers.create', input);
+    expect(retried.status).toBe(200);
+    expect(await balanceOf(server, a)).toBe(99);
+    await server.waitForLog((line) => line.level === 'error' && line.msg === 'failed');
+  });
+});
+
+describe('a key in progress in another server process', () => {
+  it('409 IDEMPOTENCY_IN_PROGRESS with retryAfterMs and Retry-After after the wait bound, then replays', async () => {
+    // The first process holds the transfer between its checks and its commit; the
+    // second, on the same database, waits at most 200 ms for it. (Within one process
+    // a duplicate joins the running execution instead, and never gets a 409.)
+    await using slow = await startLedgerServer({ env: { LEDGER_TRANSFER_DELAY_MS: '2000' } });
+    await using other = await startLedgerServer({
+      databaseFile: slow.databaseFile,
+      env: { IDEMPOTENCY_WAIT_MS: '200', IDEMPOTENCY_RETRY_AFTER_MS: '1500' },
+    });
+    const a = await openAccount(other, 'A', 100);
+    const b = await openAccount(other, 'B', 0);
+    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
+    const running = slow.mutate('transfers.create', input);
+    await waitFor(() =>
+      readLedgerFile(slow.databaseFile).records.some(
+        (record) => record.path === 'transfers.create' && record.state === 'in_progress',
+      ),
+    );
+    const conflict = await read(await other.mutate('transfers.create', input));
+    expect(conflict.status).toBe(409);
+    expect(conflict.headers.get('retry-after')).toBe('2');
+    expect(conflict.body.error.data).toMatchObject({
+      code: 'CONFLICT',
+      httpStatus: 409,
+      reason: 'IDEMPOTENCY_IN_PROGRESS',
+      retryAfterMs: 1500,
+    });
+    const original = await read(await running);
+    expect(original.status).toBe(200);
+    const replay = await read(await other.mutate('transfers.create', input));
+    expect(replay.text).toBe(original.text);
+    expect(await balanceOf(other, a)).toBe(60);
+  });
+
+  it('a postgres:// DATABASE_URL stops the server with a clear message', async () => {
+    await expect(
+      startLedgerServer({ env: { DATABASE_URL: 'postgres://localhost/ledger' } }),
+    ).rejects.toThrow(/cannot start: Postgres support: not available yet/);
+  });
+});
+
+/** Polls `condition` every 10 ms, for at most 10 s. */
+async function waitFor(condition: () => boolean) {
+  for (let tries = 0; tries < 1000; tries++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition not met within 10 s');
+}
