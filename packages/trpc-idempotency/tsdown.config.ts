@@ -5,6 +5,8 @@ export default defineConfig({
     index: 'src/index.ts',
     sqlite: 'src/sqlite/index.ts',
     client: 'src/client/index.ts',
+    pg: 'src/pg/index.ts',
+    testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -1,0 +1,36 @@
+import { bigint, index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+
+/**
+ * The idempotency records table for Postgres: the same columns as the SQLite
+ * table, instants as `bigint` epoch milliseconds. Export it into your own
+ * drizzle-kit schema, or apply the shipped migrations with
+ * `migratePgIdempotencyStore`.
+ * @see README.md#postgres
+ */
+export const idempotencyRecords = pgTable(
+  'idempotency_records',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    path: text('path').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    state: text('state', { enum: ['in_progress', 'completed'] }).notNull(),
+    owner: text('owner').notNull(),
+    attempt: integer('attempt').notNull(),
+    leaseExpiresAtMs: bigint('lease_expires_at_ms', { mode: 'number' }).notNull(),
+    expiresAtMs: bigint('expires_at_ms', { mode: 'number' }).notNull(),
+    createdAtMs: bigint('created_at_ms', { mode: 'number' }).notNull(),
+    completedAtMs: bigint('completed_at_ms', { mode: 'number' }),
+    outcomeKind: text('outcome_kind', { enum: ['result', 'error'] }),
+    response: text('response'),
+  },
+  (table) => [
+    // Also the unique index a concurrent duplicate's insert blocks on (SPEC 5.3).
+    primaryKey({ columns: [table.scope, table.key] }),
+    // Purge walks expired records by this index, so its cost does not grow with the table.
+    index('idempotency_records_expires_at_idx').on(table.expiresAtMs),
+  ],
+);
+
+/** A row of {@link idempotencyRecords}. */
+export type PgIdempotencyRow = typeof idempotencyRecords.$inferSelect;

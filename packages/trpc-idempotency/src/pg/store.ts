@@ -1,0 +1,437 @@
+import { and, eq, gt, lte, or, sql } from 'drizzle-orm';
+import type { NodePgDatabase, NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
+import type { PgDatabase, PgTransaction, PgTransactionConfig } from 'drizzle-orm/pg-core';
+import type { Pool } from 'pg';
+import type { IdempotencyRecord, StoredOutcome } from '../server/record';
+import {
+  type ClaimOptions,
+  type ClaimResult,
+  type CompleteOptions,
+  type IdempotencyStore,
+  LeaseLostError,
+} from '../server/store';
+import { type PgIdempotencyRow, idempotencyRecords as t } from './schema';
+
+// biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
+type AnyPgDatabase = NodePgDatabase<any> & { $client: Pool };
+// biome-ignore lint/suspicious/noExplicitAny: a database or a transaction of any schema
+type Queryable = PgDatabase<NodePgQueryResultHKT, any, any>;
+// biome-ignore lint/suspicious/noExplicitAny: a transaction of any schema
+type AnyPgTransaction = PgTransaction<NodePgQueryResultHKT, any, any>;
+
+/** The transaction handle of a Drizzle node-postgres database. */
+export type inferPgTransaction<TDb extends AnyPgDatabase> = Parameters<
+  Parameters<TDb['transaction']>[0]
+>[0];
+
+/**
+ * Options of {@link pgIdempotencyStore}.
+ * @see README.md#postgres
+ */
+export interface PgIdempotencyStoreOptions<TDb extends AnyPgDatabase> {
+  /**
+   * Your Drizzle database on a `pg.Pool` (node-postgres). In transactional
+   * mode every execution holds one pooled connection until it commits.
+   */
+  db: TDb;
+  /**
+   * Transactional mode: how long a duplicate's claim waits on the key's
+   * unique index for the first execution to commit or roll back, in ms, per
+   * attempt. After it the duplicate answers `CONFLICT` (in progress) once the
+   * builder's `inFlight.timeoutMs` is spent. Default 2000.
+   */
+  lockTimeoutMs?: number;
+  /** Records deleted per purge batch. Default 1000. */
+  purgeBatchSize?: number;
+}
+
+/**
+ * The Postgres store: an {@link IdempotencyStore} with asynchronous
+ * transactions, and `inTransaction` to run a whole execution in one.
+ */
+export interface PgIdempotencyStore<TTx> extends IdempotencyStore<TTx> {
+  readonly transactionKind: 'async';
+  /**
+   * Runs one execution in one `READ COMMITTED` transaction on one pooled
+   * connection: committed when `execution` resolves (a result or a stored
+   * final error), rolled back when it rejects. Used by the builder in
+   * transactional mode.
+   */
+  inTransaction<T>(execution: (store: IdempotencyStore<TTx>) => Promise<T>): Promise<T>;
+}
+
+// The claim relies on READ COMMITTED: after waiting on the key's index entry,
+// the duplicate's statements see the first execution's committed record.
+const READ_COMMITTED: PgTransactionConfig = { isolationLevel: 'read committed' };
+const CLAIM_SAVEPOINT = 'trpc_idempotency_claim';
+// Also undoes the claim's SET LOCAL lock_timeout.
+const UNDO_CLAIM = `ROLLBACK TO SAVEPOINT ${CLAIM_SAVEPOINT}; RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}`;
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * An idempotency store in Postgres (or a Postgres-compatible engine) through
+ * Drizzle node-postgres, for several server processes or machines (SPEC 6.3).
+ * Lookups are by primary key with named prepared statements; purge walks the
+ * expiry index in batches.
+ *
+ * In transactional mode each execution runs in one transaction of its own
+ * (`inTransaction`): its claim inserts the record uncommitted, so a
+ * duplicate's claim in another process blocks on the key's unique index until
+ * the first commits (the duplicate replays) or rolls back (it executes),
+ * bounded by `lockTimeoutMs` (SPEC 5.3).
+ * @see README.md#postgres
+ */
+export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
+  opts: PgIdempotencyStoreOptions<TDb>,
+): PgIdempotencyStore<inferPgTransaction<TDb>> {
+  type TTx = inferPgTransaction<TDb>;
+  const { db } = opts;
+  if (!isPool(db.$client)) {
+    throw new TypeError(
+      'pgIdempotencyStore needs a Drizzle database on a pg.Pool: transactions need connections of their own',
+    );
+  }
+  const lockTimeoutMs = positiveInteger('lockTimeoutMs', opts.lockTimeoutMs ?? 2000);
+  const purgeBatchSize = positiveInteger('purgeBatchSize', opts.purgeBatchSize ?? 1000);
+  const pooled = primitivesOn(db, purgeBatchSize);
+  const insertPooled = async (claim: ClaimOptions) => {
+    const row = await pooled.insert(claim);
+    return row && acquiredBy(row);
+  };
+
+  /**
+   * The store one execution's transaction runs on: every primitive uses `tx`.
+   * `release` deletes the record inside the transaction, but what frees the
+   * key is the rollback: the executor rethrows after releasing, so the whole
+   * transaction, the record's insert included, is undone.
+   */
+  function boundTo(tx: AnyPgTransaction): IdempotencyStore<TTx> {
+    const bound = primitivesOn(tx, purgeBatchSize);
+    const savepoint = (statements: string) => tx.execute(sql.raw(statements));
+    // Waits on a concurrent execution's uncommitted record, up to the lock timeout. The
+    // claim's own savepoint catches the timeout, so the outer transaction stays usable.
+    const insertOrWait = async (claim: ClaimOptions): Promise<ClaimResult | undefined> => {
+      await savepoint(`SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+      let row: PgIdempotencyRow | undefined;
+      try {
+        row = await bound.insert(claim);
+      } catch (error) {
+        try {
+          await savepoint(UNDO_CLAIM);
+        } catch {
+          throw error;
+        }
+        if (hasCode(error, LOCK_NOT_AVAILABLE)) return stillRunning(claim);
+        throw error;
+      }
+      await savepoint(
+        row
+          ? // Keep the record; the handler's own statements get the usual lock timeout back.
+            `RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout TO DEFAULT`
+          : // Drop the row lock ON CONFLICT took, so no one waits on this request while it polls.
+            UNDO_CLAIM,
+      );
+      return row && acquiredBy(row);
+    };
+    return {
+      transactionKind: 'async',
+      claim: (claim) => claimWith(claim, insertOrWait, bound.find),
+      find: bound.find,
+      renewLease: bound.renewLease,
+      complete: bound.complete,
+      release: bound.release,
+      purge: bound.purge,
+      // A savepoint: a final error thrown by `write` rolls back the writes only,
+      // and the executor stores that error in the same outer transaction.
+      commit: (commit, write, encode) =>
+        tx.transaction((inner) =>
+          commitOn(inner as TTx, bound.complete, { commit, write, encode }),
+        ),
+    };
+  }
+
+  return {
+    transactionKind: 'async',
+    claim: (claim) => claimWith(claim, insertPooled, pooled.find),
+    find: pooled.find,
+    renewLease: pooled.renewLease,
+    complete: pooled.complete,
+    release: pooled.release,
+    purge: pooled.purge,
+    commit: (commit, write, encode) =>
+      db.transaction(
+        (tx) =>
+          commitOn(tx as TTx, primitivesOn(tx, purgeBatchSize).complete, { commit, write, encode }),
+        READ_COMMITTED,
+      ),
+    inTransaction: (execution) => db.transaction((tx) => execution(boundTo(tx)), READ_COMMITTED),
+  };
+}
+
+/**
+ * Claim: insert or take over in one statement; when that leaves the record
+ * alone, read it. Once more if it vanished in between (released or purged).
+ */
+async function claimWith(
+  claim: ClaimOptions,
+  insert: (claim: ClaimOptions) => Promise<ClaimResult | undefined>,
+  find: (id: ClaimOptions) => Promise<IdempotencyRecord | undefined>,
+): Promise<ClaimResult> {
+  for (let round = 0; round < 2; round++) {
+    const inserted = await insert(claim);
+    if (inserted) return inserted;
+    const record = await find(claim);
+    if (record) return { acquired: false, record };
+  }
+  throw new Error('idempotency record vanished twice during one claim');
+}
+
+/** Write, encode and complete inside `tx`; losing the lease throws, rolling it all back. */
+async function commitOn<TTx, R>(
+  tx: TTx,
+  complete: (opts: CompleteOptions) => Promise<boolean>,
+  step: {
+    commit: Omit<CompleteOptions, 'outcome'>;
+    write: (tx: TTx) => R;
+    encode: (result: R) => StoredOutcome;
+  },
+): Promise<R> {
+  // The executor's encoder refuses promises: it gets the write's resolved value.
+  const result = (await step.write(tx)) as R;
+  const outcome = step.encode(result);
+  if (!(await complete({ ...step.commit, outcome }))) throw new LeaseLostError(step.commit);
+  return result;
+}
+
+/**
+ * A duplicate whose claim timed out waiting for another execution's
+ * uncommitted record: that record is invisible, so answer as if it were in
+ * progress with this request's own input. The executor then waits again or
+ * answers `CONFLICT`; that lease ends before this request's would.
+ */
+function stillRunning(claim: ClaimOptions): ClaimResult {
+  return {
+    acquired: false,
+    record: {
+      scope: claim.scope,
+      key: claim.key,
+      path: claim.path,
+      fingerprint: claim.fingerprint,
+      state: 'in_progress',
+      owner: '',
+      attempt: 1,
+      leaseExpiresAt: claim.leaseExpiresAt,
+      expiresAt: claim.expiresAt,
+      createdAt: claim.now,
+      outcome: null,
+    },
+  };
+}
+
+function acquiredBy(row: PgIdempotencyRow): ClaimResult {
+  return { acquired: true, record: toRecord(row), takenOver: row.attempt > 1 };
+}
+
+/**
+ * The store's statements on a database or one transaction, each built and
+ * named on first use: Postgres parses a named statement once per connection.
+ */
+function primitivesOn(database: Queryable, purgeBatchSize: number) {
+  const p = (name: string) => sql.placeholder(name);
+  const ownedInProgress = and(
+    eq(t.scope, p('scope')),
+    eq(t.key, p('key')),
+    eq(t.owner, p('owner')),
+    eq(t.state, 'in_progress'),
+  );
+
+  // Insert, or replace an expired record, or take over an expired lease with
+  // the same path and input. Anything else is left alone and returns no row.
+  const claimStatement = once(() =>
+    database
+      .insert(t)
+      .values({
+        scope: p('scope'),
+        key: p('key'),
+        path: p('path'),
+        fingerprint: p('fingerprint'),
+        state: 'in_progress',
+        owner: p('owner'),
+        attempt: 1,
+        leaseExpiresAtMs: p('leaseExpiresAt'),
+        expiresAtMs: p('expiresAt'),
+        createdAtMs: p('now'),
+      })
+      .onConflictDoUpdate({
+        target: [t.scope, t.key],
+        set: {
+          attempt: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN 1 ELSE ${t.attempt} + 1 END`,
+          createdAtMs: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN excluded.created_at_ms ELSE ${t.createdAtMs} END`,
+          path: sql`excluded.path`,
+          fingerprint: sql`excluded.fingerprint`,
+          state: 'in_progress',
+          owner: sql`excluded.owner`,
+          leaseExpiresAtMs: sql`excluded.lease_expires_at_ms`,
+          expiresAtMs: sql`excluded.expires_at_ms`,
+          completedAtMs: null,
+          outcomeKind: null,
+          response: null,
+        },
+        setWhere: or(
+          lte(t.expiresAtMs, p('now')),
+          and(
+            eq(t.state, 'in_progress'),
+            lte(t.leaseExpiresAtMs, p('now')),
+            sql`${t.path} = excluded.path`,
+            sql`${t.fingerprint} = excluded.fingerprint`,
+          ),
+        ),
+      })
+      .returning()
+      .prepare('trpc_idempotency_claim'),
+  );
+
+  const findStatement = once(() =>
+    database
+      .select()
+      .from(t)
+      .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), gt(t.expiresAtMs, p('now'))))
+      .prepare('trpc_idempotency_find'),
+  );
+
+  const completeStatement = once(() =>
+    database
+      .update(t)
+      .set({
+        state: 'completed',
+        outcomeKind: sql`${p('outcomeKind')}`,
+        response: sql`${p('response')}`,
+        completedAtMs: sql`${p('now')}`,
+        leaseExpiresAtMs: sql`${p('now')}`,
+        expiresAtMs: sql`${p('expiresAt')}`,
+      })
+      .where(ownedInProgress)
+      .prepare('trpc_idempotency_complete'),
+  );
+
+  const releaseStatement = once(() =>
+    database.delete(t).where(ownedInProgress).prepare('trpc_idempotency_release'),
+  );
+
+  const renewStatement = once(() =>
+    database
+      .update(t)
+      .set({
+        leaseExpiresAtMs: sql`${p('leaseExpiresAt')}`,
+        expiresAtMs: sql`GREATEST(${t.expiresAtMs}, ${p('leaseExpiresAt')})`,
+      })
+      .where(ownedInProgress)
+      .prepare('trpc_idempotency_renew'),
+  );
+
+  // An in-progress record whose lease is still live is never purged, even past
+  // its expiry. Rows another transaction holds are skipped, not waited for.
+  const purgeStatement = once(() =>
+    database
+      .delete(t)
+      .where(
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}) LIMIT ${p('limit')} FOR UPDATE SKIP LOCKED)`,
+      )
+      .prepare('trpc_idempotency_purge'),
+  );
+
+  return {
+    async insert(claim: ClaimOptions): Promise<PgIdempotencyRow | undefined> {
+      const [row] = await claimStatement().execute({ ...claim });
+      return row;
+    },
+    async find(id: { scope: string; key: string; now: number }) {
+      const [row] = await findStatement().execute(id);
+      return row ? toRecord(row) : undefined;
+    },
+    async renewLease(renew: { scope: string; key: string; owner: string; leaseExpiresAt: number }) {
+      return (await renewStatement().execute({ ...renew })).rowCount === 1;
+    },
+    async complete(complete: CompleteOptions) {
+      const { rowCount } = await completeStatement().execute({
+        scope: complete.scope,
+        key: complete.key,
+        owner: complete.owner,
+        outcomeKind: complete.outcome.kind,
+        response: complete.outcome.body,
+        now: complete.now,
+        expiresAt: complete.expiresAt,
+      });
+      return rowCount === 1;
+    },
+    async release(fenced: { scope: string; key: string; owner: string }) {
+      return (await releaseStatement().execute({ ...fenced })).rowCount === 1;
+    },
+    async purge(purge: { now: number; limit?: number }) {
+      const limit = purge.limit ?? Number.POSITIVE_INFINITY;
+      let deleted = 0;
+      while (deleted < limit) {
+        const batch = Math.min(purgeBatchSize, limit - deleted);
+        const { rowCount } = await purgeStatement().execute({ now: purge.now, limit: batch });
+        deleted += rowCount ?? 0;
+        if ((rowCount ?? 0) < batch) break;
+      }
+      return deleted;
+    },
+  };
+}
+
+function toRecord(row: PgIdempotencyRow): IdempotencyRecord {
+  return {
+    scope: row.scope,
+    key: row.key,
+    path: row.path,
+    fingerprint: row.fingerprint,
+    state: row.state,
+    owner: row.owner,
+    attempt: row.attempt,
+    leaseExpiresAt: row.leaseExpiresAtMs,
+    expiresAt: row.expiresAtMs,
+    createdAt: row.createdAtMs,
+    outcome:
+      row.outcomeKind === 'error'
+        ? { kind: 'error', body: row.response ?? '' }
+        : row.outcomeKind === 'result'
+          ? { kind: 'result', body: row.response }
+          : null,
+  };
+}
+
+function once<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => {
+    built ??= { value: build() };
+    return built.value;
+  };
+}
+
+function isPool(client: unknown) {
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    'totalCount' in client &&
+    'idleCount' in client &&
+    typeof (client as { connect?: unknown }).connect === 'function'
+  );
+}
+
+/** Drizzle wraps driver errors: look for the SQLSTATE along the cause chain. */
+function hasCode(error: unknown, code: string): boolean {
+  for (let at = error, depth = 0; at && depth < 5; depth++) {
+    if (typeof at === 'object' && (at as { code?: unknown }).code === code) return true;
+    at = (at as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+function positiveInteger(name: string, value: number) {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new RangeError(`pgIdempotencyStore: ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}

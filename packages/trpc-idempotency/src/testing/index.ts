@@ -1,0 +1,6 @@
+export {
+  type ConformanceFixture,
+  type ConformanceWriteProbe,
+  describeIdempotencyStoreConformance,
+  type IdempotencyStoreConformanceOptions,
+} from './conformance';

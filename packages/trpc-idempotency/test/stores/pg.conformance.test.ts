@@ -1,0 +1,39 @@
+import { sql } from 'drizzle-orm';
+import { integer, pgTable, serial } from 'drizzle-orm/pg-core';
+import { beforeAll } from 'vitest';
+import { type inferPgTransaction, pgIdempotencyStore } from '../../src/pg';
+import { describeIdempotencyStoreConformance } from '../../src/testing';
+import { type PgTestDb, usePostgresDatabase } from './postgres';
+
+const probeRows = pgTable('conformance_probe', {
+  id: serial('id').primaryKey(),
+  value: integer('value').notNull(),
+});
+
+const postgres = usePostgresDatabase();
+let db: PgTestDb;
+
+beforeAll(async () => {
+  db = postgres.connect();
+  await db.execute(
+    sql`CREATE TABLE conformance_probe (id serial PRIMARY KEY, value integer NOT NULL)`,
+  );
+});
+
+describeIdempotencyStoreConformance({
+  name: 'postgres',
+  inTransaction: true,
+  // One database for the file; each test starts from empty tables.
+  async createStore() {
+    await db.execute(sql`TRUNCATE idempotency_records, conformance_probe`);
+    return {
+      store: pgIdempotencyStore({ db }),
+      probe: {
+        write: async (tx: inferPgTransaction<PgTestDb>, value) => {
+          await tx.insert(probeRows).values({ value });
+        },
+        count: () => db.$count(probeRows),
+      },
+    };
+  },
+});
