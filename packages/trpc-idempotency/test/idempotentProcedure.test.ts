@@ -533,3 +533,55 @@ describe('idempotentProcedure', () => {
     ).toThrow(/ttlMs must be a positive/);
   });
 });
+
+describe('in-flight duplicates in the same process (SPEC 3.3)', () => {
+  it('answers CONFLICT at once with the reject policy, then replays once finished', async () => {
+    using database = sqliteTestDatabase();
+    const hold = gate();
+    const app = ledgerFixture(database, {
+      handler: () => hold.opened,
+      inFlight: { policy: 'reject', retryAfterMs: 200 },
+    });
+    const idempotencyKey = newKey();
+    const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+    await expect(
+      app.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
+    ).rejects.toMatchObject({
+      code: 'CONFLICT',
+      reason: 'IDEMPOTENCY_IN_PROGRESS',
+      retryAfterMs: 200,
+    });
+    hold.open();
+    const result = await first;
+    expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 1 })).toEqual(result);
+    expect(app.executions()).toBe(1);
+  });
+
+  it('answers CONFLICT after the wait bound instead of hanging with a stuck handler', async () => {
+    using database = sqliteTestDatabase();
+    const hold = gate();
+    const app = ledgerFixture(database, {
+      handler: () => hold.opened,
+      inFlight: { timeoutMs: 40 },
+    });
+    const idempotencyKey = newKey();
+    const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+    const started = performance.now();
+    await expect(
+      app.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
+    ).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(35);
+    expect(app.events.map((e) => e.type)).toEqual(['conflict']);
+    hold.open();
+    await first;
+    expect(app.executions()).toBe(1);
+  });
+});
+
+it('says what to do when the store is created before its table exists', async () => {
+  const { default: Database } = await import('better-sqlite3');
+  const { drizzle } = await import('drizzle-orm/better-sqlite3');
+  const { sqliteIdempotencyStore } = await import('../src/sqlite');
+  const db = drizzle(new Database(':memory:'));
+  expect(() => sqliteIdempotencyStore({ db })).toThrow(/call migrateSqliteIdempotencyStore\(db\)/);
+});

@@ -20,7 +20,7 @@ function run(argv: string[], opts: { databaseUrl?: string; now?: number; tty?: b
 async function seeded(database: ReturnType<typeof sqliteTestDatabase>) {
   const clock = manualClock();
   const { store } = database;
-  const base = { path: 'pay', fingerprint: 'f', now: clock.now() };
+  const base = { path: 'pay', fingerprint: 'f', now: clock.now(), maxWaitMs: 0 };
   const claim = (key: string, leaseMs: number, ttlMs: number, owner = `o-${key}`) =>
     store.claim({
       ...base,

@@ -111,7 +111,9 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
     // Waits on a concurrent execution's uncommitted record, up to the lock timeout. The
     // claim's own savepoint catches the timeout, so the outer transaction stays usable.
     const insertOrWait = async (claim: ClaimOptions): Promise<ClaimResult | undefined> => {
-      await savepoint(`SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+      // Never wait longer than the request may: 0 would mean no limit in Postgres, so 1 ms at least.
+      const waitMs = Math.max(1, Math.min(lockTimeoutMs, Math.ceil(claim.maxWaitMs)));
+      await savepoint(`SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout = ${waitMs}`);
       let row: PgIdempotencyRow | undefined;
       try {
         row = await bound.insert(claim);
@@ -193,11 +195,11 @@ async function commitOn<TTx, R>(
   step: {
     commit: Omit<CompleteOptions, 'outcome'>;
     write: (tx: TTx) => R;
-    encode: (result: R) => StoredOutcome;
+    encode: (result: Awaited<R>) => StoredOutcome;
   },
-): Promise<R> {
+): Promise<Awaited<R>> {
   // The executor's encoder refuses promises: it gets the write's resolved value.
-  const result = (await step.write(tx)) as R;
+  const result = await step.write(tx);
   const outcome = step.encode(result);
   if (!(await complete({ ...step.commit, outcome }))) throw new LeaseLostError(step.commit);
   return result;

@@ -135,7 +135,16 @@ export function createExecutor(opts: ExecutorOptions) {
         emit({ type: 'mismatch', ...eventBase(call, arrivedAt) });
         throw keyReusedError({ key: call.key, path: call.path, firstPath: joined.path });
       }
-      const outcome = await joined.outcome;
+      // The in-flight policy holds for a duplicate in this process too (SPEC 3.3).
+      const outcome =
+        opts.inFlight.policy === 'reject'
+          ? undefined
+          : await within(joined.outcome, opts.inFlight.timeoutMs);
+      if (!outcome) {
+        const retryAfterMs = opts.inFlight.retryAfterMs;
+        emit({ type: 'conflict', retryAfterMs, ...eventBase(call, arrivedAt) });
+        throw inProgressError({ retryAfterMs });
+      }
       emit({ type: 'joined', ...eventBase(call, arrivedAt) });
       return codec.replay(outcome);
     }
@@ -178,6 +187,10 @@ export function createExecutor(opts: ExecutorOptions) {
         now,
         leaseExpiresAt: now + opts.leaseMs,
         expiresAt: now + opts.ttlMs,
+        maxWaitMs:
+          opts.inFlight.policy === 'reject'
+            ? 0
+            : Math.max(0, opts.inFlight.timeoutMs - (performance.now() - arrivedAt)),
       });
       if (claim.acquired) return run(store, call, claim, handler, arrivedAt);
 
@@ -381,6 +394,17 @@ export function createExecutor(opts: ExecutorOptions) {
   }
 
   return { execute };
+}
+
+/** The promise's value, or `undefined` if it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  const timer = new AbortController();
+  const timeout = sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined);
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    timer.abort();
+  }
 }
 
 function eventBase(call: IdempotentCall, arrivedAt: number) {

@@ -8,6 +8,12 @@ export interface ClaimOptions extends RecordId {
   now: number;
   leaseExpiresAt: number;
   expiresAt: number;
+  /**
+   * How long this request may still wait for a concurrent execution of the
+   * key, in ms (0 with the `reject` policy). A store whose claim can block on
+   * another transaction (Postgres in `inTransaction`) bounds the block by it.
+   */
+  maxWaitMs: number;
 }
 
 /**
@@ -60,14 +66,15 @@ export interface IdempotencyStore<TTx = unknown> {
   /**
    * Transactional mode: in one database transaction, check ownership, run
    * `write` with the transaction handle, and complete the record with the
-   * outcome `encode` derives from `write`'s result. If ownership was lost,
-   * nothing is written and {@link LeaseLostError} is thrown.
+   * outcome `encode` derives from `write`'s result (an async store awaits the
+   * result first). If ownership was lost, nothing is written and
+   * {@link LeaseLostError} is thrown.
    */
   commit<R>(
     opts: Omit<CompleteOptions, 'outcome'>,
     write: (tx: TTx) => R,
-    encode: (result: R) => StoredOutcome,
-  ): Promise<R>;
+    encode: (result: Awaited<R>) => StoredOutcome,
+  ): Promise<Awaited<R>>;
   /** Delete up to `limit` records expired at `now`; returns how many. */
   purge(opts: { now: number; limit?: number }): Promise<number>;
   /**
@@ -77,6 +84,11 @@ export interface IdempotencyStore<TTx = unknown> {
    * rejects. Postgres uses it so a duplicate's claim blocks on the key's unique
    * index until the first execution commits or rolls back (SPEC 5.3). Stores
    * that cannot hold a transaction across awaits (SQLite) leave it out.
+   *
+   * What the executor relies on: after a `commit` that threw inside the
+   * execution, `complete` (with an error outcome) still succeeds in the same
+   * transaction; a `release` inside it is always followed by a rejection, so
+   * the rollback is what frees the key.
    */
   inTransaction?<T>(execution: (store: IdempotencyStore<TTx>) => Promise<T>): Promise<T>;
   /**

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { and, eq, gt, lte, or, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { IdempotencyRecord, StoredOutcome } from '../server/record';
-import { type IdempotencyStore, LeaseLostError } from '../server/store';
+import { type CompleteOptions, type IdempotencyStore, LeaseLostError } from '../server/store';
 import { type SqliteIdempotencyRow, idempotencyRecords as t } from './schema';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
@@ -53,6 +53,15 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     client.pragma('journal_mode = WAL');
     client.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
     client.pragma('synchronous = NORMAL');
+  }
+  // The statements below are prepared now, so a missing table would otherwise be a bare SQLite error.
+  const table = db.$client
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'idempotency_records'")
+    .get();
+  if (!table) {
+    throw new Error(
+      'trpc-idempotency: this database has no idempotency_records table: call migrateSqliteIdempotencyStore(db), or include idempotencyRecords in your own migrations, before creating the store',
+    );
   }
   const purgeBatchSize = opts.purgeBatchSize ?? 1000;
   const p = (name: string) => sql.placeholder(name);
@@ -198,10 +207,16 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     async release(fenced) {
       return releaseStatement.run({ ...fenced }).changes === 1;
     },
-    async commit(commit, write, encode) {
+    async commit<R>(
+      commit: Omit<CompleteOptions, 'outcome'>,
+      write: (tx: inferSqliteTransaction<TDb>) => R,
+      encode: (result: Awaited<R>) => StoredOutcome,
+    ): Promise<Awaited<R>> {
       return db.transaction(
-        (tx) => {
-          const result = write(tx as inferSqliteTransaction<TDb>);
+        (tx): Awaited<R> => {
+          // Synchronous by contract (`transactionKind: 'sync'`): a thenable here is a
+          // misuse that encode refuses, rolling the transaction back.
+          const result = write(tx as inferSqliteTransaction<TDb>) as Awaited<R>;
           const outcome = encode(result);
           // Fencing: completing fails if the lease was lost, and throwing rolls the writes back.
           if (!completeRow({ ...commit, outcome })) throw new LeaseLostError(commit);

@@ -75,6 +75,7 @@ function claimAt(now: number, overrides: Partial<ClaimOptions> = {}): ClaimOptio
     now,
     leaseExpiresAt: now + LEASE_MS,
     expiresAt: now + TTL_MS,
+    maxWaitMs: 5000,
     ...overrides,
   };
 }
@@ -835,6 +836,7 @@ async function checkAgainstModel<TTx>(
           now,
           leaseExpiresAt: now + action.leaseMs,
           expiresAt: now + action.ttlMs,
+          maxWaitMs: 5000,
         };
         const actual = await store.claim(claim);
         const expected = model.claim(claim);

@@ -1,0 +1,64 @@
+import { openDatabase } from '@ledger/server';
+import pg from 'pg';
+import type { LedgerState } from './ledgerCheck';
+
+/**
+ * Whether the example server can run on Postgres yet (`DATABASE_URL=postgres://…`):
+ * until it can, `openDatabase` refuses such a URL with "not available yet".
+ * Probed on a closed port, so nothing is ever reached.
+ */
+export function serverSupportsPostgres(): boolean {
+  try {
+    const opened: unknown = openDatabase('postgres://reliability-probe@127.0.0.1:1/probe');
+    if (opened instanceof Promise) opened.catch(() => {});
+    else (opened as { close?: () => unknown }).close?.();
+    return true;
+  } catch (error) {
+    return !/not available yet/i.test(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * What a ledger's Postgres database holds, read on a connection of its own.
+ * Assumes the server mirrors its SQLite tables and columns in Postgres.
+ */
+export async function readPgLedger(url: string): Promise<LedgerState> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const accounts = await client.query(
+      'SELECT id, owner, balance, opening_balance FROM accounts ORDER BY created_at_ms, id',
+    );
+    const transfers = await client.query(
+      'SELECT id, from_account_id, to_account_id, amount FROM transfers ORDER BY seq',
+    );
+    const records = await client.query(
+      'SELECT scope, key, path, state, attempt, outcome_kind, response FROM idempotency_records ORDER BY scope, key',
+    );
+    return {
+      accounts: accounts.rows.map((row) => ({
+        id: row.id,
+        owner: row.owner,
+        balance: Number(row.balance),
+        openingBalance: Number(row.opening_balance),
+      })),
+      transfers: transfers.rows.map((row) => ({
+        id: row.id,
+        fromAccountId: row.from_account_id,
+        toAccountId: row.to_account_id,
+        amount: Number(row.amount),
+      })),
+      records: records.rows.map((row) => ({
+        scope: row.scope,
+        key: row.key,
+        path: row.path,
+        state: row.state,
+        attempt: Number(row.attempt),
+        outcomeKind: row.outcome_kind,
+        response: row.response,
+      })),
+    };
+  } finally {
+    await client.end();
+  }
+}
