@@ -1,19 +1,37 @@
+import type { IncomingMessage } from 'node:http';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { type InFlightOptions, idempotencyResponseHeaders } from 'trpc-idempotency';
-import { defaultDatabaseUrl, openDatabase } from './database';
-import { createLedger } from './ledger';
+import {
+  DatabaseUrlError,
+  databaseKind,
+  defaultDatabaseUrl,
+  type OpenDatabase,
+  openDatabase,
+  sqlitePath,
+} from './database';
 import { type Logger, silentLogger } from './logger';
+import { createMetrics, type GaugeCollector, METRICS_CONTENT_TYPE, type Metrics } from './metrics';
 import { createContext, createLedgerRouter, type HandlerTracker } from './router';
+import type { OpenSqliteDatabase } from './sqlite/database';
+import { openSqliteDatabase } from './sqlite/database';
 
 /** Options of {@link createLedgerApp}. */
 export interface LedgerAppOptions {
-  /** `file:PATH` or a path (SQLite), or `postgres://…`. Default `data/ledger.db` at the repository root. */
+  /**
+   * `file:PATH` or a path (SQLite), or `postgres://…` / `postgresql://…`
+   * (Postgres, with {@link openLedgerApp} only). Default `data/ledger.db` at the repository root.
+   */
   databaseUrl?: string;
   /** How long SQLite waits for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** Postgres: connections in the pool (one per execution in flight). Default 10. */
+  poolSize?: number;
+  /** Postgres: how long a transfer waits for its accounts' row locks, in ms. Default 5000. */
+  pgLockTimeoutMs?: number;
   /** Default: silent. */
   logger?: Logger;
   /** Fault hook: `transfers.create` pauses this long between its checks and its commit. Default 0. */
@@ -33,25 +51,58 @@ export interface CloseResult {
 }
 
 /**
- * The ledger server, assembled but not listening: the database is open and
- * migrated. `listen()` serves tRPC at `/trpc`; `close()` stops accepting
+ * The ledger server on SQLite, assembled but not listening: the database is
+ * open and migrated (synchronously, like better-sqlite3). `listen()` serves
+ * tRPC at `/trpc` and the metrics at `/metrics`; `close()` stops accepting
  * connections, lets in-flight requests finish, then closes the database.
+ * For Postgres, use {@link openLedgerApp}.
  */
-export function createLedgerApp(opts: LedgerAppOptions = {}) {
+export function createLedgerApp(opts: LedgerAppOptions = {}): LedgerApp<OpenSqliteDatabase> {
+  const url = opts.databaseUrl ?? defaultDatabaseUrl();
+  if (databaseKind(url) !== 'sqlite') {
+    throw new DatabaseUrlError(
+      'createLedgerApp opens SQLite only (synchronously); for a postgres:// URL use `await openLedgerApp(opts)`',
+    );
+  }
+  return assembleLedgerApp(
+    openSqliteDatabase(sqlitePath(url), { busyTimeoutMs: opts.busyTimeoutMs }),
+    opts,
+  );
+}
+
+/**
+ * The ledger server on any database `databaseUrl` names, SQLite or Postgres,
+ * once it is open and migrated; otherwise as {@link createLedgerApp}.
+ */
+export async function openLedgerApp(opts: LedgerAppOptions = {}): Promise<LedgerApp> {
   const logger = opts.logger ?? silentLogger;
-  const database = openDatabase(opts.databaseUrl ?? defaultDatabaseUrl(), {
+  const database = await openDatabase(opts.databaseUrl ?? defaultDatabaseUrl(), {
     busyTimeoutMs: opts.busyTimeoutMs,
+    poolSize: opts.poolSize,
+    lockTimeoutMs: opts.pgLockTimeoutMs,
+    onPoolError: (error) => logger.warn('database connection failed', { message: error.message }),
   });
-  const ledger = createLedger({ db: database.db });
+  return assembleLedgerApp(database, opts);
+}
+
+function assembleLedgerApp<TDatabase extends OpenDatabase>(
+  database: TDatabase,
+  opts: LedgerAppOptions,
+) {
+  const logger = opts.logger ?? silentLogger;
+  const { ledger } = database;
   const handlers = createHandlerTracker();
+  const metrics = createMetrics({ gauges: databaseGauges(database) });
   const router = createLedgerRouter({
     ledger,
     store: database.store,
     logger,
+    metrics,
     tracker: handlers,
     transferDelayMs: opts.transferDelayMs ?? 0,
     inFlight: opts.inFlight ?? {},
   });
+  const routeOf = createRouteNamer(Object.keys(router._def.procedures));
 
   const trpcHandler = createHTTPHandler({
     router,
@@ -73,7 +124,15 @@ export function createLedgerApp(opts: LedgerAppOptions = {}) {
   const unanswered = new Set<ServerResponse>();
 
   const server = createServer((req, res) => {
-    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
+    const route = routeOf(pathname, searchParams);
+    res.once('finish', () =>
+      metrics.observeRequest({ method: req.method ?? '', route, status: res.statusCode }),
+    );
+    if (pathname === '/metrics') {
+      serveMetrics(req, res, metrics);
+      return;
+    }
     if (pathname !== '/trpc' && !pathname.startsWith('/trpc/')) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(
@@ -113,7 +172,9 @@ export function createLedgerApp(opts: LedgerAppOptions = {}) {
     ]);
     clearTimeout(timer);
     if (forced) server.closeAllConnections();
-    database.close();
+    // A pool waits for its connections in use; after a forced stop, not for long.
+    const closed = database.close();
+    await (forced ? Promise.race([closed, sleep(1000)]) : closed);
     return { forced };
   }
 
@@ -122,6 +183,7 @@ export function createLedgerApp(opts: LedgerAppOptions = {}) {
     server,
     database,
     ledger,
+    metrics,
     /** Starts serving; resolves with the tRPC base URL once the port is bound. */
     listen(listenOpts: { port: number; host: string }) {
       return new Promise<{ url: string; port: number }>((resolve, reject) => {
@@ -142,8 +204,63 @@ export function createLedgerApp(opts: LedgerAppOptions = {}) {
   };
 }
 
-/** A ledger app from {@link createLedgerApp}. */
-export type LedgerApp = ReturnType<typeof createLedgerApp>;
+/** `GET /metrics`: the Prometheus text exposition. */
+function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: Metrics) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { message: '/metrics answers GET and HEAD only' } }));
+    return;
+  }
+  const body = metrics.render();
+  res.writeHead(200, {
+    'content-type': METRICS_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The `route` label of a request: a procedure's path, `batch` for a batch of
+ * known procedures, `/metrics`, or `other`. Never the raw URL, which a client
+ * chooses freely: the label's values must stay few.
+ */
+function createRouteNamer(procedures: string[]) {
+  const known = new Set(procedures);
+  return (pathname: string, searchParams: URLSearchParams) => {
+    if (pathname === '/metrics') return '/metrics';
+    if (!pathname.startsWith('/trpc/')) return 'other';
+    const paths = decodeURIComponent(pathname.slice('/trpc/'.length)).split(',');
+    if (!paths.every((path) => known.has(path))) return 'other';
+    return searchParams.get('batch') === '1' ? 'batch' : paths[0]!;
+  };
+}
+
+/** Postgres: the pool's connections in use and idle, and requests waiting for one. */
+function databaseGauges(database: OpenDatabase): GaugeCollector[] {
+  if (database.kind !== 'postgres') return [];
+  const pool = database.db.$client;
+  return [
+    {
+      name: 'db_pool_connections',
+      help: 'Postgres connections of this process by state; one is in use per execution in flight.',
+      collect: () => [
+        { labels: { state: 'in_use' }, value: pool.totalCount - pool.idleCount },
+        { labels: { state: 'idle' }, value: pool.idleCount },
+      ],
+    },
+    {
+      name: 'db_pool_waiting_requests',
+      help: 'Requests of this process waiting for a free Postgres connection: above 0 for long, the pool is too small.',
+      collect: () => [{ labels: {}, value: pool.waitingCount }],
+    },
+  ];
+}
+
+/** A ledger app from {@link createLedgerApp} or {@link openLedgerApp}. */
+export type LedgerApp<TDatabase extends OpenDatabase = OpenDatabase> = ReturnType<
+  typeof assembleLedgerApp<TDatabase>
+>;
 
 function createHandlerTracker(): HandlerTracker & { drained(): Promise<void> } {
   let running = 0;

@@ -8,6 +8,8 @@ export interface ServerConfig {
   host: string;
   databaseUrl: string;
   busyTimeoutMs: number;
+  poolSize: number;
+  pgLockTimeoutMs: number;
   logLevel: LogLevel;
   transferDelayMs: number;
   inFlight: InFlightOptions;
@@ -25,6 +27,10 @@ export class ConfigError extends Error {
  * - `DATABASE_URL` (default `data/ledger.db` at the repository root)
  * - `SQLITE_BUSY_TIMEOUT_MS` (default 5000): how long SQLite waits for another
  *   process's write lock before the request fails with a 500 (and may be retried)
+ * - `DATABASE_POOL_SIZE` (default 10): Postgres connections per process; one
+ *   per execution in flight
+ * - `PG_LOCK_TIMEOUT_MS` (default 5000): how long a transfer on Postgres waits
+ *   for its accounts' row locks before the request fails with a 500
  * - `LOG_LEVEL`: debug, info (default), warn, error, silent
  * - `LEDGER_TRANSFER_DELAY_MS` (default 0): fault hook, see the README
  * - `IDEMPOTENCY_WAIT_MS` (default 5000): how long a duplicate waits for a key
@@ -38,6 +44,13 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     host: nonEmpty(env['HOST']) ?? '127.0.0.1',
     databaseUrl: nonEmpty(env['DATABASE_URL']) ?? defaultDatabaseUrl(),
     busyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', { fallback: 5000 }),
+    poolSize: integer(env, 'DATABASE_POOL_SIZE', { fallback: 10, min: 1, max: 10_000 }),
+    // 0 would mean "no limit" to Postgres.
+    pgLockTimeoutMs: integer(env, 'PG_LOCK_TIMEOUT_MS', {
+      fallback: 5000,
+      min: 1,
+      max: 2_147_483_647,
+    }),
     logLevel: parseLogLevel(nonEmpty(env['LOG_LEVEL'])),
     transferDelayMs: integer(env, 'LEDGER_TRANSFER_DELAY_MS', { fallback: 0 }),
     inFlight: {

@@ -1,30 +1,28 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
-import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import {
-  type inferSqliteTransaction,
-  migrateSqliteIdempotencyStore,
-  type SqliteIdempotencyStore,
-  sqliteIdempotencyStore,
-} from 'trpc-idempotency/sqlite';
-import * as schema from './schema';
+import { type OpenPostgresDatabase, openPostgresDatabase } from './pg/database';
+import { type OpenSqliteDatabase, openSqliteDatabase } from './sqlite/database';
 
-/** The ledger's Drizzle database (SQLite through better-sqlite3). */
-export type LedgerDatabase = BetterSQLite3Database<typeof schema> & {
-  $client: Database.Database;
-};
+export type { OpenPostgresDatabase } from './pg/database';
+export type { OpenSqliteDatabase } from './sqlite/database';
 
-/** An open database: the Drizzle handle, its idempotency store, and how to close both. */
-export interface OpenDatabase {
-  kind: 'sqlite';
-  /** Where the data lives, for the start-up log line. */
-  location: string;
-  db: LedgerDatabase;
-  store: SqliteIdempotencyStore<inferSqliteTransaction<LedgerDatabase>>;
-  close(): void;
+/**
+ * An open database: its Drizzle handle, idempotency store and ledger, and how
+ * to close them. `kind` tells the dialect apart.
+ */
+export type OpenDatabase = OpenSqliteDatabase | OpenPostgresDatabase;
+
+/** Options of {@link openDatabase}; each applies to one dialect only. */
+export interface OpenDatabaseOptions {
+  /** SQLite: how long a statement waits for another process's write lock, in ms. Default 5000. */
+  busyTimeoutMs?: number | undefined;
+  /** Postgres: connections in the pool. Default 10. */
+  poolSize?: number | undefined;
+  /** Postgres: how long a transfer waits for its accounts' row locks, in ms. Default 5000. */
+  lockTimeoutMs?: number | undefined;
+  /** Postgres: an idle pooled connection failed. */
+  onPoolError?: ((error: Error) => void) | undefined;
 }
 
 /** Thrown for a `DATABASE_URL` the server cannot use; the message says why. */
@@ -33,7 +31,6 @@ export class DatabaseUrlError extends Error {
 }
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url));
-const migrationsFolder = join(serverDir, 'drizzle');
 
 /**
  * The default database: `data/ledger.db` at the repository root, wherever the
@@ -51,24 +48,32 @@ export function defaultDatabaseUrl(): string {
 }
 
 /**
- * Opens the database `url` names and applies every migration (the ledger's
- * tables and the idempotency table). `file:PATH` or a plain path selects
- * SQLite, relative paths from the current directory; the folder is created.
- * `postgres://` is recognised but not wired yet. `busyTimeoutMs`: how long
- * a statement waits for another process's write lock (default 5000).
+ * Which database a `DATABASE_URL` selects: `postgres://…` or
+ * `postgresql://…` Postgres; `file:PATH` or a plain path SQLite. Any other
+ * scheme is a {@link DatabaseUrlError}.
  */
-export function openDatabase(url: string, opts: { busyTimeoutMs?: number } = {}): OpenDatabase {
-  if (/^postgres(ql)?:\/\//i.test(url)) {
-    throw new DatabaseUrlError(
-      'Postgres support: not available yet (DATABASE_URL is a postgres:// URL); use a SQLite file path or file:PATH',
-    );
-  }
+export function databaseKind(url: string): OpenDatabase['kind'] {
+  if (/^postgres(ql)?:\/\//i.test(url)) return 'postgres';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     throw new DatabaseUrlError(
       `unsupported DATABASE_URL scheme in ${JSON.stringify(url)}: use file:PATH, a plain path, or postgres://`,
     );
   }
-  return openSqlite(sqlitePath(url), opts.busyTimeoutMs);
+  return 'sqlite';
+}
+
+/**
+ * Opens the database `url` names and applies every migration (the ledger's
+ * tables and the idempotency table): SQLite for `file:PATH` or a plain path
+ * (relative paths from the current directory; the folder is created),
+ * Postgres for `postgres://…` and `postgresql://…`.
+ */
+export async function openDatabase(
+  url: string,
+  opts: OpenDatabaseOptions = {},
+): Promise<OpenDatabase> {
+  if (databaseKind(url) === 'postgres') return openPostgresDatabase(url, opts);
+  return openSqliteDatabase(sqlitePath(url), opts);
 }
 
 /** The file a SQLite `DATABASE_URL` names: `file:PATH`, `file://PATH` or a plain path. */
@@ -77,28 +82,4 @@ export function sqlitePath(url: string): string {
   if (path.trim() === '') throw new DatabaseUrlError('DATABASE_URL names no file');
   if (path === ':memory:') return path;
   return resolve(path);
-}
-
-function openSqlite(file: string, busyTimeoutMs: number | undefined): OpenDatabase {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const client = new Database(file);
-  try {
-    client.pragma('foreign_keys = ON');
-    client.pragma('journal_mode = WAL');
-    const db = drizzle(client, { schema });
-    migrate(db, { migrationsFolder, migrationsTable: '__ledger_migrations' });
-    migrateSqliteIdempotencyStore(db);
-    // After the migrations: the store prepares its statements on its table.
-    const store = sqliteIdempotencyStore({ db, busyTimeoutMs });
-    return {
-      kind: 'sqlite',
-      location: file,
-      db,
-      store,
-      close: () => client.close(),
-    };
-  } catch (error) {
-    client.close();
-    throw error;
-  }
 }

@@ -2,9 +2,26 @@
  * The ledger example server: the app factory for in-process use and the
  * router type for typed clients. The process entry is `main.ts`.
  */
-export { type CloseResult, createLedgerApp, type LedgerApp, type LedgerAppOptions } from './app';
+export {
+  type CloseResult,
+  createLedgerApp,
+  type LedgerApp,
+  type LedgerAppOptions,
+  openLedgerApp,
+} from './app';
 export { readConfig, type ServerConfig } from './config';
-export { DatabaseUrlError, defaultDatabaseUrl, openDatabase } from './database';
-export type { Account, Transfer } from './ledger';
+export {
+  DatabaseUrlError,
+  databaseKind,
+  defaultDatabaseUrl,
+  type OpenDatabase,
+  type OpenDatabaseOptions,
+  type OpenPostgresDatabase,
+  type OpenSqliteDatabase,
+  openDatabase,
+} from './database';
+export type { Account, Ledger, LedgerExecution, Transfer } from './ledger';
 export { createLogger, type Logger, type LogLevel } from './logger';
+export { createMetrics, type Metrics, type MetricsEvent } from './metrics';
+export { PG_APPLICATION_NAME } from './pg/database';
 export type { AppRouter, LedgerContext } from './router';

@@ -1,26 +1,30 @@
 /**
  * The ledger server's entry point: reads the environment, serves, and stops
- * cleanly on SIGINT/SIGTERM. Everything else lives in `createLedgerApp`.
+ * cleanly on SIGINT/SIGTERM. Everything else lives in `openLedgerApp`.
  */
-import { createLedgerApp } from './app';
+import { openLedgerApp } from './app';
 import { readConfig } from './config';
 import { createLogger } from './logger';
 
 async function main() {
   const config = readConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
-  const app = createLedgerApp({
+  const app = await openLedgerApp({
     databaseUrl: config.databaseUrl,
     busyTimeoutMs: config.busyTimeoutMs,
+    poolSize: config.poolSize,
+    pgLockTimeoutMs: config.pgLockTimeoutMs,
     logger,
     transferDelayMs: config.transferDelayMs,
     inFlight: config.inFlight,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   });
-  const { url } = await app.listen({ port: config.port, host: config.host }).catch((error) => {
-    app.database.close();
-    throw error;
-  });
+  const { url } = await app
+    .listen({ port: config.port, host: config.host })
+    .catch(async (error) => {
+      await app.database.close();
+      throw error;
+    });
   logger.info('listening', { url, database: app.database.location, pid: process.pid });
 
   let stopping = false;

@@ -1,11 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initTRPC, TRPCError } from '@trpc/server';
-import { type IdempotencyEvent, type InFlightOptions, idempotentProcedure } from 'trpc-idempotency';
+import {
+  type AnyIdempotencyStore,
+  type IdempotencyEvent,
+  type InFlightOptions,
+  idempotentProcedure,
+} from 'trpc-idempotency';
 import { ZodError, z } from 'zod';
-import type { OpenDatabase } from './database';
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in
@@ -62,8 +67,11 @@ export interface HandlerTracker {
 /** What the router needs to run. */
 export interface LedgerRouterOptions {
   ledger: Ledger;
-  store: OpenDatabase['store'];
+  /** The idempotency store of the ledger's database: its commits are the ledger's transactions. */
+  store: AnyIdempotencyStore;
   logger: Logger;
+  /** Counts every idempotency event. */
+  metrics?: Metrics;
   tracker: HandlerTracker;
   /** Pause of `transfers.create` between its checks and its commit, in ms (fault hook). */
   transferDelayMs: number;
@@ -88,7 +96,7 @@ function roundMs(fields: Record<string, unknown>) {
 
 /** The ledger's tRPC router, as SPEC section 9 fixes it. */
 export function createLedgerRouter(opts: LedgerRouterOptions) {
-  const { ledger, logger, tracker } = opts;
+  const { ledger, logger, tracker, metrics } = opts;
 
   const publicProcedure = t.procedure.use(async ({ next }) => {
     tracker.enter();
@@ -116,7 +124,11 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     store: opts.store,
     scope: ({ ctx }) => ctx.userId,
     inFlight: opts.inFlight,
-    onEvent: ({ type, ...fields }: IdempotencyEvent) => logger.info(type, roundMs(fields)),
+    onEvent: (event: IdempotencyEvent) => {
+      const { type, ...fields } = event;
+      logger.info(type, roundMs(fields));
+      metrics?.observeEvent(event);
+    },
   });
 
   return t.router({
@@ -126,13 +138,11 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
       open: idempotent
         .input(z.object({ owner: z.string().min(1).max(100), initialBalance: money.min(0) }))
         .mutation(({ ctx, input }) =>
-          ctx.idempotency.commit(() =>
-            ledger.openAccount({
-              owner: input.owner,
-              initialBalance: input.initialBalance,
-              openedBy: ctx.userId,
-            }),
-          ),
+          ledger.openAccount(ctx.idempotency, {
+            owner: input.owner,
+            initialBalance: input.initialBalance,
+            openedBy: ctx.userId,
+          }),
         ),
 
       get: publicProcedure
@@ -158,11 +168,9 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
             amount: input.amount,
           };
           // Answer early when the transfer cannot happen; the commit checks again.
-          ledger.checkTransfer(request);
+          await ledger.checkTransfer(request);
           if (opts.transferDelayMs > 0) await sleep(opts.transferDelayMs);
-          return ctx.idempotency.commit(() =>
-            ledger.transfer({ ...request, createdBy: ctx.userId }),
-          );
+          return ledger.transfer(ctx.idempotency, { ...request, createdBy: ctx.userId });
         }),
 
       list: publicProcedure

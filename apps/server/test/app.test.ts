@@ -1,9 +1,12 @@
 import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
-import { createLedgerApp } from '../src/app';
+import { createLedgerApp, openLedgerApp } from '../src/app';
+import type { LedgerExecution } from '../src/ledger';
+import { DIALECTS, useFreshDatabases } from './helpers/databases';
 import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
-import { auditLedger, readLedgerFile } from './helpers/ledgerFile';
+import { readLedger } from './helpers/ledgerDatabase';
+import { auditLedger } from './helpers/ledgerFile';
 
 /** Rejects with a TRPCError of `code`; returns it for more checks. */
 async function rejection(promise: Promise<unknown>, code: TRPCError['code']) {
@@ -16,9 +19,15 @@ async function rejection(promise: Promise<unknown>, code: TRPCError['code']) {
   return error as TRPCError;
 }
 
-describe('ledger app in process', () => {
+const databases = useFreshDatabases();
+
+describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
+  /** The app on a new, empty database of this dialect. */
+  const fresh = async (opts: { transferDelayMs?: number } = {}) =>
+    ledgerAppResource({ ...opts, databaseUrl: await databases.create(dialect) });
+
   it('opens an account once per key and reads it back', async () => {
-    await using ledger = ledgerAppResource();
+    await using ledger = await fresh();
     const alice = ledger.caller('alice');
     const input = { idempotencyKey: newKey(), owner: 'Alice', initialBalance: 500 };
     const opened = await alice.accounts.open(input);
@@ -28,13 +37,13 @@ describe('ledger app in process', () => {
       balance: 500,
     });
     expect(await alice.accounts.open(input)).toEqual(opened);
-    expect(ledger.count('accounts')).toBe(1);
+    expect(await ledger.count('accounts')).toBe(1);
     // Reads need no user.
     expect(await ledger.caller(null).accounts.get({ id: opened.id })).toEqual(opened);
   });
 
   it('moves money and lists transfers oldest first on both sides', async () => {
-    await using ledger = ledgerAppResource();
+    await using ledger = await fresh();
     const alice = ledger.caller();
     const a = await alice.accounts.open({
       idempotencyKey: newKey(),
@@ -70,11 +79,11 @@ describe('ledger app in process', () => {
     expect((await alice.accounts.get({ id: b.id })).balance).toBe(25);
     expect(await alice.transfers.list({ accountId: a.id })).toEqual([first, second]);
     expect(await alice.transfers.list({ accountId: b.id })).toEqual([first, second]);
-    expect(auditLedger(readLedgerFile(ledger.file))).toEqual([]);
+    expect(auditLedger(await readLedger(ledger.databaseUrl))).toEqual([]);
   });
 
   it('rejects invalid input before the idempotency step: nothing stored, the key stays free', async () => {
-    await using ledger = ledgerAppResource();
+    await using ledger = await fresh();
     const alice = ledger.caller();
     const idempotencyKey = newKey();
     for (const input of [
@@ -102,22 +111,22 @@ describe('ledger app in process', () => {
         'BAD_REQUEST',
       );
     }
-    expect(ledger.count('idempotency_records')).toBe(1);
-    expect(ledger.count('transfers')).toBe(0);
+    expect(await ledger.count('idempotency_records')).toBe(1);
+    expect(await ledger.count('transfers')).toBe(0);
   });
 
   it('needs a user for mutations, and stores nothing without one', async () => {
-    await using ledger = ledgerAppResource();
+    await using ledger = await fresh();
     const anonymous = ledger.caller(null);
     await rejection(
       anonymous.accounts.open({ idempotencyKey: newKey(), owner: 'A', initialBalance: 1 }),
       'UNAUTHORIZED',
     );
-    expect(ledger.count('idempotency_records')).toBe(0);
+    expect(await ledger.count('idempotency_records')).toBe(0);
   });
 
   it('stores NOT_FOUND and PRECONDITION_FAILED as final outcomes for their key', async () => {
-    await using ledger = ledgerAppResource();
+    await using ledger = await fresh();
     const alice = ledger.caller();
     const a = await alice.accounts.open({
       idempotencyKey: newKey(),
@@ -163,8 +172,8 @@ describe('ledger app in process', () => {
   });
 
   it('checks funds again inside the commit: a check made before it can be stale', async () => {
-    // Both transfers pass the early check, then wait; only one can commit.
-    await using ledger = ledgerAppResource({ transferDelayMs: 100 });
+    // Both transfers pass the early check (SQLite; Postgres has none), then wait; only one can commit.
+    await using ledger = await fresh({ transferDelayMs: 100 });
     const alice = ledger.caller();
     const a = await alice.accounts.open({
       idempotencyKey: newKey(),
@@ -191,22 +200,36 @@ describe('ledger app in process', () => {
     expect(rejected).toHaveLength(1);
     expect((rejected[0] as TRPCError).code).toBe('PRECONDITION_FAILED');
     expect((await alice.accounts.get({ id: a.id })).balance).toBe(40);
-    expect(ledger.count('transfers')).toBe(1);
+    expect(await ledger.count('transfers')).toBe(1);
     // The refusal from inside the commit rolled its writes back and is stored as final.
     const loser = inputs[results.indexOf(results.find((r) => r.status === 'rejected')!)]!;
     await rejection(alice.transfers.create(loser), 'PRECONDITION_FAILED');
-    expect(auditLedger(readLedgerFile(ledger.file))).toEqual([]);
+    expect(auditLedger(await readLedger(ledger.databaseUrl))).toEqual([]);
   });
 
   it('refuses ledger writes outside a commit, where they would lack their idempotency record', async () => {
-    await using ledger = ledgerAppResource();
-    expect(() =>
-      ledger.app.ledger.openAccount({ owner: 'A', initialBalance: 1, openedBy: 'alice' }),
-    ).toThrow(/inside ctx\.idempotency\.commit/);
+    await using ledger = await fresh();
+    const { database } = ledger.app;
+    // A "commit" that hands the writes the database itself, outside any transaction.
+    const outside = {
+      commit: (async (write: (tx: unknown) => unknown) => write(database.db)) as never,
+    } satisfies LedgerExecution;
+    await expect(
+      database.ledger.openAccount(outside, { owner: 'A', initialBalance: 1, openedBy: 'alice' }),
+    ).rejects.toThrow(/openAccount must run inside ctx\.idempotency\.commit/);
+    await expect(
+      database.ledger.transfer(outside, {
+        fromAccountId: 'acc_a',
+        toAccountId: 'acc_b',
+        amount: 1,
+        createdBy: 'alice',
+      }),
+    ).rejects.toThrow(/transfer must run inside ctx\.idempotency\.commit/);
+    expect(await ledger.count('accounts')).toBe(0);
   });
 
   it('close() lets a running transfer finish before closing the database', async () => {
-    await using ledger = ledgerAppResource({ transferDelayMs: 200 });
+    await using ledger = await fresh({ transferDelayMs: 200 });
     const alice = ledger.caller();
     const a = await alice.accounts.open({
       idempotencyKey: newKey(),
@@ -228,17 +251,20 @@ describe('ledger app in process', () => {
     const closed = ledger.app.close();
     await expect(transfer).resolves.toMatchObject({ amount: 10 });
     expect(await closed).toEqual({ forced: false });
-    expect(ledger.app.database.db.$client.open).toBe(false);
-    expect(readLedgerFile(ledger.file).transfers).toHaveLength(1);
+    const { database } = ledger.app;
+    expect(database.kind === 'sqlite' ? !database.db.$client.open : database.db.$client.ended).toBe(
+      true,
+    );
+    expect((await readLedger(ledger.databaseUrl)).transfers).toHaveLength(1);
   });
 
-  it('keeps its data and migrations across restarts on the same file', async () => {
-    await using ledger = ledgerAppResource();
+  it('keeps its data and migrations across restarts on the same database', async () => {
+    await using ledger = await fresh();
     const opened = await ledger
       .caller()
       .accounts.open({ idempotencyKey: newKey(), owner: 'A', initialBalance: 7 });
     await ledger.app.close();
-    const reopened = createLedgerApp({ databaseUrl: ledger.file });
+    const reopened = await openLedgerApp({ databaseUrl: ledger.databaseUrl });
     try {
       expect(
         await reopened.router.createCaller({ userId: 'bob' }).accounts.get({ id: opened.id }),
@@ -246,5 +272,20 @@ describe('ledger app in process', () => {
     } finally {
       await reopened.close();
     }
+  });
+});
+
+describe('createLedgerApp', () => {
+  it('opens SQLite synchronously, and sends a postgres:// URL to openLedgerApp', async () => {
+    const app = createLedgerApp({ databaseUrl: await databases.create('sqlite') });
+    try {
+      expect(app.database.kind).toBe('sqlite');
+      expect(app.database.db.$client.open).toBe(true);
+    } finally {
+      await app.close();
+    }
+    expect(() => createLedgerApp({ databaseUrl: 'postgres://localhost/ledger' })).toThrow(
+      /openLedgerApp/,
+    );
   });
 });

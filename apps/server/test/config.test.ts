@@ -1,10 +1,19 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../src/config';
-import { DatabaseUrlError, defaultDatabaseUrl, openDatabase, sqlitePath } from '../src/database';
+import {
+  DatabaseUrlError,
+  databaseKind,
+  defaultDatabaseUrl,
+  openDatabase,
+  sqlitePath,
+} from '../src/database';
 
 const repositoryRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -15,6 +24,8 @@ describe('readConfig', () => {
       host: '127.0.0.1',
       databaseUrl: `file:${join(repositoryRoot, 'data', 'ledger.db')}`,
       busyTimeoutMs: 5000,
+      poolSize: 10,
+      pgLockTimeoutMs: 5000,
       logLevel: 'info',
       transferDelayMs: 0,
       inFlight: { timeoutMs: 5000, retryAfterMs: 1000 },
@@ -29,6 +40,8 @@ describe('readConfig', () => {
         HOST: '::1',
         DATABASE_URL: 'file:/tmp/x.db',
         SQLITE_BUSY_TIMEOUT_MS: '100',
+        DATABASE_POOL_SIZE: '3',
+        PG_LOCK_TIMEOUT_MS: '250',
         LOG_LEVEL: 'SILENT',
         LEDGER_TRANSFER_DELAY_MS: '250',
         IDEMPOTENCY_WAIT_MS: '0',
@@ -40,6 +53,8 @@ describe('readConfig', () => {
       host: '::1',
       databaseUrl: 'file:/tmp/x.db',
       busyTimeoutMs: 100,
+      poolSize: 3,
+      pgLockTimeoutMs: 250,
       logLevel: 'silent',
       transferDelayMs: 250,
       inFlight: { timeoutMs: 0, retryAfterMs: 1500 },
@@ -54,6 +69,9 @@ describe('readConfig', () => {
       /LEDGER_TRANSFER_DELAY_MS/,
     );
     expect(() => readConfig({ IDEMPOTENCY_RETRY_AFTER_MS: '0' })).toThrow(/from 1/);
+    expect(() => readConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE.*from 1/);
+    // 0 would mean "wait forever" to Postgres.
+    expect(() => readConfig({ PG_LOCK_TIMEOUT_MS: '0' })).toThrow(/PG_LOCK_TIMEOUT_MS.*from 1/);
     expect(() => readConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
   });
 });
@@ -72,20 +90,72 @@ describe('openDatabase', () => {
     expect(() => sqlitePath('file:')).toThrow(DatabaseUrlError);
   });
 
-  it('says Postgres is not available yet, and refuses other schemes', () => {
-    expect(() => openDatabase('postgres://user@localhost/ledger')).toThrow(
-      'Postgres support: not available yet',
-    );
-    expect(() => openDatabase('postgresql://localhost/ledger')).toThrow(/not available yet/);
-    expect(() => openDatabase('mysql://localhost/ledger')).toThrow(
+  it('selects Postgres for postgres:// and postgresql://, SQLite for files, and refuses other schemes', async () => {
+    expect(databaseKind('postgres://user@localhost/ledger')).toBe('postgres');
+    expect(databaseKind('postgresql://localhost/ledger')).toBe('postgres');
+    expect(databaseKind('POSTGRES://localhost/ledger')).toBe('postgres');
+    expect(databaseKind('file:/tmp/a.db')).toBe('sqlite');
+    expect(databaseKind('data/a.db')).toBe('sqlite');
+    expect(() => databaseKind('mysql://localhost/ledger')).toThrow(DatabaseUrlError);
+    await expect(openDatabase('mysql://localhost/ledger')).rejects.toThrow(
       /unsupported DATABASE_URL scheme/,
     );
   });
 
-  it('creates the folder and migrates a new file', () => {
+  it('names an unreachable Postgres database, without its password', async () => {
+    const error = await openDatabase('postgres://ledger:s3cret@127.0.0.1:1/ledger').then(
+      () => expect.fail('expected a rejection'),
+      (error: unknown) => error as Error,
+    );
+    expect(error.message).toMatch(
+      /^cannot open the Postgres database postgres:\/\/ledger@127\.0\.0\.1:1\/ledger: .*ECONNREFUSED/,
+    );
+    expect(error.message).not.toContain('s3cret');
+  });
+
+  it('reopens a file migrated from the former migrations folder without migrating it again', async () => {
+    // Before Postgres, the SQLite migrations lived in drizzle/ itself; they moved to
+    // drizzle/sqlite unchanged, and drizzle tracks them by timestamp and hash, not by path.
+    const dir = mkdtempSync(join(tmpdir(), 'ledger-moved-'));
+    try {
+      const formerFolder = join(dir, 'drizzle');
+      cpSync(fileURLToPath(new URL('../drizzle/sqlite', import.meta.url)), formerFolder, {
+        recursive: true,
+      });
+      const file = join(dir, 'ledger.db');
+      const client = new Database(file);
+      migrate(drizzle(client), {
+        migrationsFolder: formerFolder,
+        migrationsTable: '__ledger_migrations',
+      });
+      client
+        .prepare(
+          "INSERT INTO accounts (id, owner, balance, opening_balance, opened_by, created_at_ms) VALUES ('acc_old', 'Old', 5, 5, 'alice', 0)",
+        )
+        .run();
+      client.close();
+
+      const database = await openDatabase(`file:${file}`);
+      if (database.kind !== 'sqlite') expect.fail('a file is SQLite');
+      expect(await database.ledger.getAccount('acc_old')).toEqual({
+        id: 'acc_old',
+        owner: 'Old',
+        balance: 5,
+      });
+      expect(
+        database.db.$client.prepare('SELECT count(*) AS n FROM __ledger_migrations').get(),
+      ).toEqual({ n: 1 });
+      await database.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('creates the folder and migrates a new file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ledger-open-'));
     try {
-      const database = openDatabase(`file:${join(dir, 'nested', 'deeper', 'ledger.db')}`);
+      const database = await openDatabase(`file:${join(dir, 'nested', 'deeper', 'ledger.db')}`);
+      if (database.kind !== 'sqlite') expect.fail('a file is SQLite');
       const tables = database.db.$client
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .pluck()
@@ -94,7 +164,7 @@ describe('openDatabase', () => {
         expect.arrayContaining(['accounts', 'transfers', 'idempotency_records']),
       );
       expect(database.db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
-      database.close();
+      await database.close();
       expect(existsSync(join(dir, 'nested', 'deeper', 'ledger.db'))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,10 @@
-import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, useFreshDatabases } from './helpers/databases';
 import { newKey } from './helpers/keys';
-import { readLedgerFile } from './helpers/ledgerFile';
+import { executionsInFlight, holdWriteLock, readLedger } from './helpers/ledgerDatabase';
 import { type LedgerServerProcess, startLedgerServer } from './helpers/ledgerServer';
 
 /** A response read once: status, raw text (for byte comparisons) and parsed body. */
@@ -29,12 +32,21 @@ async function balanceOf(server: LedgerServerProcess, id: string) {
     .balance as number;
 }
 
-/** The real server process driven by raw HTTP: SPEC sections 8 and 9. */
-describe('ledger server over HTTP', () => {
+async function recordCount(server: LedgerServerProcess) {
+  return (await readLedger(server.databaseUrl)).records.length;
+}
+
+const databases = useFreshDatabases();
+
+/** The real server process driven by raw HTTP: SPEC sections 8 and 9, on each database. */
+describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
   let server: LedgerServerProcess;
   beforeAll(async () => {
-    // A short busy timeout makes the "database locked" transient failure quick to provoke.
-    server = await startLedgerServer({ env: { SQLITE_BUSY_TIMEOUT_MS: '300' } });
+    server = await startLedgerServer({
+      databaseUrl: await databases.create(dialect),
+      // Short lock waits make the "database locked" transient failure quick to provoke.
+      env: { SQLITE_BUSY_TIMEOUT_MS: '300', PG_LOCK_TIMEOUT_MS: '300' },
+    });
   });
   afterAll(async () => {
     // Stops cleanly on SIGINT too.
@@ -67,7 +79,7 @@ describe('ledger server over HTTP', () => {
   });
 
   it('UNAUTHORIZED (401) for mutations without x-user-id; nothing stored', async () => {
-    const records = readLedgerFile(server.databaseFile).records.length;
+    const records = await recordCount(server);
     const a = await openAccount(server, 'A', 10);
     const b = await openAccount(server, 'B', 10);
     for (const [path, input] of [
@@ -81,12 +93,12 @@ describe('ledger server over HTTP', () => {
       expect(response.status).toBe(401);
       expect(response.body.error.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
     }
-    expect(readLedgerFile(server.databaseFile).records).toHaveLength(records + 2);
+    expect(await recordCount(server)).toBe(records + 2);
     expect(await balanceOf(server, a)).toBe(10);
   });
 
   it('400 IDEMPOTENCY_KEY_INVALID for a missing, empty, short, long or malformed key; nothing runs', async () => {
-    const records = readLedgerFile(server.databaseFile).records.length;
+    const records = await recordCount(server);
     for (const idempotencyKey of [
       undefined,
       '',
@@ -106,7 +118,7 @@ describe('ledger server over HTTP', () => {
       });
       expect(response.body.error.message).toContain('`idempotencyKey`');
     }
-    expect(readLedgerFile(server.databaseFile).records).toHaveLength(records);
+    expect(await recordCount(server)).toBe(records);
   });
 
   it('400 BAD_REQUEST for invalid input and a transfer to the same account; the key stays free', async () => {
@@ -289,15 +301,14 @@ describe('ledger server over HTTP', () => {
     const a = await openAccount(server, 'A', 100);
     const b = await openAccount(server, 'B', 0);
     const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 1 };
-    const locker = new Database(server.databaseFile);
+    // SQLite: the write lock; Postgres: the payer's row lock.
+    const lock = await holdWriteLock({ databaseUrl: server.databaseUrl, accountId: a });
     try {
-      locker.exec('BEGIN IMMEDIATE');
       const failed = await read(await server.mutate('transfers.create', input));
       expect(failed.status).toBe(500);
       expect(failed.body.error.data.code).toBe('INTERNAL_SERVER_ERROR');
-      locker.exec('ROLLBACK');
     } finally {
-      locker.close();
+      await lock.release();
     }
     const retried = await server.mutate('transfers.create', input);
     expect(retried.status).toBe(200);
@@ -306,25 +317,24 @@ describe('ledger server over HTTP', () => {
   });
 });
 
-describe('a key in progress in another server process', () => {
+describe.each(DIALECTS)('a key in progress in another server process on %s', (dialect) => {
   it('409 IDEMPOTENCY_IN_PROGRESS with retryAfterMs and Retry-After after the wait bound, then replays', async () => {
     // The first process holds the transfer between its checks and its commit; the
     // second, on the same database, waits at most 200 ms for it. (Within one process
     // a duplicate joins the running execution instead, and never gets a 409.)
-    await using slow = await startLedgerServer({ env: { LEDGER_TRANSFER_DELAY_MS: '2000' } });
+    await using slow = await startLedgerServer({
+      databaseUrl: await databases.create(dialect),
+      env: { LEDGER_TRANSFER_DELAY_MS: '2000' },
+    });
     await using other = await startLedgerServer({
-      databaseFile: slow.databaseFile,
+      databaseUrl: slow.databaseUrl,
       env: { IDEMPOTENCY_WAIT_MS: '200', IDEMPOTENCY_RETRY_AFTER_MS: '1500' },
     });
     const a = await openAccount(other, 'A', 100);
     const b = await openAccount(other, 'B', 0);
     const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
     const running = slow.mutate('transfers.create', input);
-    await waitFor(() =>
-      readLedgerFile(slow.databaseFile).records.some(
-        (record) => record.path === 'transfers.create' && record.state === 'in_progress',
-      ),
-    );
+    await waitFor(async () => (await executionsInFlight(slow.databaseUrl)) === 1);
     const conflict = await read(await other.mutate('transfers.create', input));
     expect(conflict.status).toBe(409);
     expect(conflict.headers.get('retry-after')).toBe('2');
@@ -340,18 +350,36 @@ describe('a key in progress in another server process', () => {
     expect(replay.text).toBe(original.text);
     expect(await balanceOf(other, a)).toBe(60);
   });
+});
 
-  it('a postgres:// DATABASE_URL stops the server with a clear message', async () => {
-    await expect(
-      startLedgerServer({ env: { DATABASE_URL: 'postgres://localhost/ledger' } }),
-    ).rejects.toThrow(/cannot start: Postgres support: not available yet/);
+describe.each(DIALECTS)('starting the server on %s', (dialect) => {
+  it('a database it cannot open stops the server with a message naming it', async () => {
+    if (dialect === 'postgres') {
+      await expect(
+        startLedgerServer({ databaseUrl: 'postgres://ledger:s3cret@127.0.0.1:1/ledger' }),
+      ).rejects.toThrow(
+        /cannot start: cannot open the Postgres database postgres:\/\/ledger@127\.0\.0\.1:1\/ledger: .*ECONNREFUSED/,
+      );
+      return;
+    }
+    // A regular file where the database's folder should be.
+    const dir = mkdtempSync(join(tmpdir(), 'ledger-unopenable-'));
+    try {
+      writeFileSync(join(dir, 'file'), '');
+      const file = join(dir, 'file', 'ledger.db');
+      await expect(startLedgerServer({ databaseUrl: `file:${file}` })).rejects.toThrow(
+        `cannot start: cannot open the SQLite database ${file}: EEXIST`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
 /** Polls `condition` every 10 ms, for at most 10 s. */
-async function waitFor(condition: () => boolean) {
+async function waitFor(condition: () => boolean | Promise<boolean>) {
   for (let tries = 0; tries < 1000; tries++) {
-    if (condition()) return;
+    if (await condition()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error('condition not met within 10 s');

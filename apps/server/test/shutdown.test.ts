@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { DIALECTS, useFreshDatabases } from './helpers/databases';
 import { newKey } from './helpers/keys';
-import { auditLedger, readLedgerFile } from './helpers/ledgerFile';
+import { executionsInFlight, readLedger, serverSessions } from './helpers/ledgerDatabase';
+import { auditLedger } from './helpers/ledgerFile';
 import { startLedgerServer } from './helpers/ledgerServer';
 
 /** A fresh connection (no keep-alive pool): does the server still accept one? */
@@ -17,9 +19,14 @@ function connect(url: string) {
   });
 }
 
-describe('graceful stop', () => {
+const databases = useFreshDatabases();
+
+describe.each(DIALECTS)('graceful stop on %s', (dialect) => {
   it('on SIGTERM: stops accepting, finishes in-flight transfers, closes the database, exits 0', async () => {
-    await using server = await startLedgerServer({ env: { LEDGER_TRANSFER_DELAY_MS: '1500' } });
+    await using server = await startLedgerServer({
+      databaseUrl: await databases.create(dialect),
+      env: { LEDGER_TRANSFER_DELAY_MS: '1500' },
+    });
     const open = async (owner: string) => {
       const response = await server.mutate('accounts.open', {
         idempotencyKey: newKey(),
@@ -39,11 +46,9 @@ describe('graceful stop', () => {
     );
     // All six are past their checks, holding before their commit.
     for (let tries = 0; ; tries++) {
-      const inProgress = readLedgerFile(server.databaseFile).records.filter(
-        (record) => record.state === 'in_progress',
-      );
-      if (inProgress.length === 6) break;
-      if (tries > 1000) throw new Error(`only ${inProgress.length} transfers in flight`);
+      const inFlight = await executionsInFlight(server.databaseUrl);
+      if (inFlight === 6) break;
+      if (tries > 1000) throw new Error(`only ${inFlight} transfers in flight`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
 
@@ -56,10 +61,20 @@ describe('graceful stop', () => {
     expect(await exit).toEqual({ code: 0, signal: null });
     expect(server.logs.at(-1)).toMatchObject({ msg: 'stopped', forced: false });
 
-    // The last connection closed cleanly: SQLite checkpointed and removed the write-ahead log.
-    expect(existsSync(`${server.databaseFile}-wal`)).toBe(false);
-    // Reopened afterwards: every transfer whole, with its completed record.
-    const snapshot = readLedgerFile(server.databaseFile);
+    if (dialect === 'sqlite') {
+      // The last connection closed cleanly: SQLite checkpointed and removed the write-ahead log.
+      expect(existsSync(`${server.databaseFile}-wal`)).toBe(false);
+    } else {
+      // The pool ended: its sessions are gone (their backends exit just after the goodbye).
+      let sessions = await serverSessions(server.databaseUrl);
+      for (let tries = 0; sessions > 0 && tries < 200; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        sessions = await serverSessions(server.databaseUrl);
+      }
+      expect(sessions).toBe(0);
+    }
+    // Read afterwards: every transfer whole, with its completed record.
+    const snapshot = await readLedger(server.databaseUrl);
     expect(snapshot.transfers).toHaveLength(6);
     expect(auditLedger(snapshot)).toEqual([]);
     expect(snapshot.accounts.reduce((sum, account) => sum + account.balance, 0)).toBe(3000);

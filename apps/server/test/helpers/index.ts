@@ -1,10 +1,16 @@
 /**
  * Test helpers of the ledger server, shared with the client app as
  * `@ledger/server/testing`: spawn the real server process, and read what it
- * committed to its SQLite file.
+ * committed to its database (a SQLite file or Postgres).
  */
 
 export { newKey } from './keys';
+export {
+  executionsInFlight,
+  holdWriteLock,
+  readLedger,
+  serverSessions,
+} from './ledgerDatabase';
 export { auditLedger, type LedgerFileSnapshot, readLedgerFile } from './ledgerFile';
 export {
   type LedgerServerProcess,

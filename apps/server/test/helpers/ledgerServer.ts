@@ -28,6 +28,11 @@ export interface StartLedgerServerOptions {
    * is removed on dispose.
    */
   databaseFile?: string;
+  /**
+   * Any `DATABASE_URL`, e.g. a `postgres://…` database several processes
+   * share. Takes the place of `databaseFile`, which is then empty.
+   */
+  databaseUrl?: string;
   /** How long to wait for the `listening` line. Default 30 s. */
   startTimeoutMs?: number;
 }
@@ -44,7 +49,7 @@ let exitHookInstalled = false;
 
 /**
  * Spawns the real ledger server (`src/main.ts` through tsx) on a free port
- * with its own SQLite file, and resolves once it listens. `await using`
+ * with its own SQLite file (or on `databaseUrl`), and resolves once it listens. `await using`
  * kills it (if still running) and removes its temp folder.
  *
  * ```ts
@@ -53,8 +58,10 @@ let exitHookInstalled = false;
  * ```
  */
 export async function startLedgerServer(opts: StartLedgerServerOptions = {}) {
-  const tempDir = opts.databaseFile ? undefined : mkdtempSync(join(tmpdir(), 'ledger-server-'));
-  const databaseFile = opts.databaseFile ?? join(tempDir!, 'ledger.db');
+  const ownFile = !opts.databaseUrl && !opts.databaseFile;
+  const tempDir = ownFile ? mkdtempSync(join(tmpdir(), 'ledger-server-')) : undefined;
+  const databaseFile = opts.databaseUrl ? '' : (opts.databaseFile ?? join(tempDir!, 'ledger.db'));
+  const databaseUrl = opts.databaseUrl ?? `file:${databaseFile}`;
   const removeTemp = () => {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   };
@@ -69,7 +76,7 @@ export async function startLedgerServer(opts: StartLedgerServerOptions = {}) {
         HOST: '127.0.0.1',
         PORT: '0',
         LOG_LEVEL: 'info',
-        DATABASE_URL: `file:${databaseFile}`,
+        DATABASE_URL: databaseUrl,
         ...opts.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -156,7 +163,10 @@ export async function startLedgerServer(opts: StartLedgerServerOptions = {}) {
     url,
     port,
     pid: child.pid!,
+    /** The SQLite file; empty when started with `databaseUrl`. */
     databaseFile,
+    /** The `DATABASE_URL` the process runs on. */
+    databaseUrl,
     /** Every line logged so far, parsed. */
     logs,
     waitForLog,

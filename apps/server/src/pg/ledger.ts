@@ -1,0 +1,174 @@
+import { eq, inArray, or, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
+import type { inferPgTransaction } from 'trpc-idempotency/pg';
+import {
+  accountNotFound,
+  assertTransferPossible,
+  type Ledger,
+  newId,
+  type TransferRequest,
+  toTransfer,
+} from '../ledger';
+import type { PgLedgerDatabase } from './database';
+import { accounts, transfers } from './schema';
+
+/** The transaction a Postgres ledger write runs in: a savepoint of the execution's transaction. */
+export type PgLedgerTransaction = inferPgTransaction<PgLedgerDatabase>;
+
+/**
+ * The ledger on Postgres, for one or several server processes on one
+ * database. Reads go through the pool. Writes run in the execution's own
+ * transaction (the idempotency store's `inTransaction`), inside the savepoint
+ * `commit` opens, so they commit with the completed idempotency record.
+ *
+ * A transfer locks both account rows (`SELECT … ORDER BY id FOR UPDATE`)
+ * before it checks and moves anything: concurrent transfers on an account,
+ * from any process, take turns, and the check sees the balance as the
+ * previous one committed it, so a balance never goes negative and money is
+ * conserved. Every transfer locks in the same order, by id, so two transfers
+ * in opposite directions cannot deadlock. `lockTimeoutMs` bounds the wait
+ * for those locks: past it the request fails with a 500 and stores nothing.
+ */
+export function createPgLedger(opts: {
+  db: PgLedgerDatabase;
+  lockTimeoutMs: number;
+  clock?: () => number;
+}): Ledger {
+  const { db } = opts;
+  const clock = opts.clock ?? Date.now;
+  const p = (name: string) => sql.placeholder(name);
+  const lockTimeout = String(opts.lockTimeoutMs);
+
+  const findAccount = db
+    .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+    .from(accounts)
+    .where(eq(accounts.id, p('id')))
+    .prepare('ledger_find_account');
+  const transfersOf = db
+    .select({
+      id: transfers.id,
+      fromAccountId: transfers.fromAccountId,
+      toAccountId: transfers.toAccountId,
+      amount: transfers.amount,
+      createdAtMs: transfers.createdAtMs,
+    })
+    .from(transfers)
+    .where(or(eq(transfers.fromAccountId, p('id')), eq(transfers.toAccountId, p('id'))))
+    .orderBy(transfers.seq)
+    .prepare('ledger_transfers_of');
+
+  // Statements of a transaction are built on its handle; their names let each
+  // connection parse them once.
+  const statementsOn = (tx: PgLedgerTransaction) => ({
+    insertAccount: tx
+      .insert(accounts)
+      .values({
+        id: p('id'),
+        owner: p('owner'),
+        balance: p('balance'),
+        openingBalance: p('balance'),
+        openedBy: p('openedBy'),
+        createdAtMs: p('now'),
+      })
+      .prepare('ledger_insert_account'),
+    // Row locks in id order: the same order in every transfer, so none can deadlock.
+    lockAccounts: tx
+      .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+      .from(accounts)
+      .where(inArray(accounts.id, [p('fromAccountId'), p('toAccountId')]))
+      .orderBy(accounts.id)
+      .for('update')
+      .prepare('ledger_lock_accounts'),
+    moveMoney: tx
+      .update(accounts)
+      .set({
+        balance: sql`CASE WHEN ${accounts.id} = ${p('fromAccountId')} THEN ${accounts.balance} - ${p('amount')} ELSE ${accounts.balance} + ${p('amount')} END`,
+      })
+      .where(inArray(accounts.id, [p('fromAccountId'), p('toAccountId')]))
+      .prepare('ledger_move_money'),
+    insertTransfer: tx
+      .insert(transfers)
+      .values({
+        id: p('id'),
+        fromAccountId: p('fromAccountId'),
+        toAccountId: p('toAccountId'),
+        amount: p('amount'),
+        createdBy: p('createdBy'),
+        createdAtMs: p('now'),
+      })
+      .prepare('ledger_insert_transfer'),
+  });
+
+  /** Writes outside a transaction would commit without their idempotency record. */
+  function inTransaction(what: string, tx: PgLedgerTransaction) {
+    if (!(tx instanceof PgTransaction)) {
+      throw new Error(`${what} must run inside ctx.idempotency.commit(), in its transaction`);
+    }
+    return statementsOn(tx);
+  }
+
+  async function mustFind(id: string) {
+    const [account] = await findAccount.execute({ id });
+    if (!account) throw accountNotFound(id);
+    return account;
+  }
+
+  return {
+    dialect: 'postgres',
+
+    getAccount: mustFind,
+
+    async listTransfers(accountId) {
+      await mustFind(accountId);
+      return (await transfersOf.execute({ id: accountId })).map(toTransfer);
+    },
+
+    // No early check: the handler runs inside the execution's transaction,
+    // which holds one pooled connection, and a read here would need a second.
+    // With as many transfers in flight as the pool has connections, each
+    // would wait for another's connection, forever. The commit checks anyway.
+    async checkTransfer() {},
+
+    openAccount: (execution, request) =>
+      execution.commit(async (tx: PgLedgerTransaction) => {
+        const { insertAccount } = inTransaction('openAccount', tx);
+        const id = newId('acc');
+        await insertAccount.execute({
+          id,
+          owner: request.owner,
+          balance: request.initialBalance,
+          openedBy: request.openedBy,
+          now: clock(),
+        });
+        return { id, owner: request.owner, balance: request.initialBalance };
+      }),
+
+    transfer: (execution, request) =>
+      execution.commit(async (tx: PgLedgerTransaction) => {
+        const statements = inTransaction('transfer', tx);
+        // Local to the savepoint: a refusal rolls it back with the writes.
+        await tx.execute(sql`SELECT set_config('lock_timeout', ${lockTimeout}, true)`);
+        const locked = await statements.lockAccounts.execute(pair(request));
+        assertTransferPossible(request, {
+          from: locked.find((account) => account.id === request.fromAccountId),
+          to: locked.find((account) => account.id === request.toAccountId),
+        });
+        const id = newId('tr');
+        const now = clock();
+        await statements.moveMoney.execute({ ...pair(request), amount: request.amount });
+        await statements.insertTransfer.execute({
+          id,
+          fromAccountId: request.fromAccountId,
+          toAccountId: request.toAccountId,
+          amount: request.amount,
+          createdBy: request.createdBy,
+          now,
+        });
+        return toTransfer({ ...request, id, createdAtMs: now });
+      }),
+  };
+}
+
+function pair(request: TransferRequest) {
+  return { fromAccountId: request.fromAccountId, toAccountId: request.toAccountId };
+}

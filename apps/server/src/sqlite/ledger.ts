@@ -1,0 +1,149 @@
+import { eq, or, sql } from 'drizzle-orm';
+import {
+  type Account,
+  accountNotFound,
+  assertTransferPossible,
+  type Ledger,
+  newId,
+  type OpenAccountRequest,
+  type Transfer,
+  type TransferRequest,
+  toTransfer,
+} from '../ledger';
+import type { SqliteLedgerDatabase } from './database';
+import { accounts, transfers } from './schema';
+
+/**
+ * The ledger on SQLite, as statements prepared once. better-sqlite3 has one
+ * connection, so the writes run inside whatever transaction is open on it:
+ * the idempotency commit (one synchronous `BEGIN IMMEDIATE` block) calls them
+ * from its callback, and they commit or roll back with the idempotency
+ * record. The checks inside the commit run under SQLite's write lock, which
+ * no other process can hold at the same time.
+ */
+export function createSqliteLedger(opts: {
+  db: SqliteLedgerDatabase;
+  clock?: () => number;
+}): Ledger {
+  const { db } = opts;
+  const clock = opts.clock ?? Date.now;
+  const p = (name: string) => sql.placeholder(name);
+
+  const findAccount = db
+    .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+    .from(accounts)
+    .where(eq(accounts.id, p('id')))
+    .prepare();
+  const insertAccount = db
+    .insert(accounts)
+    .values({
+      id: p('id'),
+      owner: p('owner'),
+      balance: p('balance'),
+      openingBalance: p('balance'),
+      openedBy: p('openedBy'),
+      createdAtMs: p('now'),
+    })
+    .prepare();
+  const addToBalance = db
+    .update(accounts)
+    .set({ balance: sql`${accounts.balance} + ${p('delta')}` })
+    .where(eq(accounts.id, p('id')))
+    .prepare();
+  const insertTransfer = db
+    .insert(transfers)
+    .values({
+      id: p('id'),
+      fromAccountId: p('fromAccountId'),
+      toAccountId: p('toAccountId'),
+      amount: p('amount'),
+      createdBy: p('createdBy'),
+      createdAtMs: p('now'),
+    })
+    .prepare();
+  const transfersOf = db
+    .select({
+      id: transfers.id,
+      fromAccountId: transfers.fromAccountId,
+      toAccountId: transfers.toAccountId,
+      amount: transfers.amount,
+      createdAtMs: transfers.createdAtMs,
+    })
+    .from(transfers)
+    .where(or(eq(transfers.fromAccountId, p('id')), eq(transfers.toAccountId, p('id'))))
+    .orderBy(transfers.seq)
+    .prepare();
+
+  /** Writes outside a transaction would commit without their idempotency record. */
+  function assertInTransaction(what: string) {
+    if (!db.$client.inTransaction) {
+      throw new Error(`${what} must run inside ctx.idempotency.commit(), in its transaction`);
+    }
+  }
+
+  function mustFind(id: string): Account {
+    const account = findAccount.get({ id });
+    if (!account) throw accountNotFound(id);
+    return account;
+  }
+
+  function check(request: TransferRequest) {
+    assertTransferPossible(request, {
+      from: findAccount.get({ id: request.fromAccountId }),
+      to: findAccount.get({ id: request.toAccountId }),
+    });
+  }
+
+  function openAccountNow(request: OpenAccountRequest): Account {
+    assertInTransaction('openAccount');
+    const id = newId('acc');
+    insertAccount.run({
+      id,
+      owner: request.owner,
+      balance: request.initialBalance,
+      openedBy: request.openedBy,
+      now: clock(),
+    });
+    return { id, owner: request.owner, balance: request.initialBalance };
+  }
+
+  function transferNow(request: TransferRequest & { createdBy: string }): Transfer {
+    assertInTransaction('transfer');
+    check(request);
+    const id = newId('tr');
+    const now = clock();
+    addToBalance.run({ id: request.fromAccountId, delta: -request.amount });
+    addToBalance.run({ id: request.toAccountId, delta: request.amount });
+    insertTransfer.run({
+      id,
+      fromAccountId: request.fromAccountId,
+      toAccountId: request.toAccountId,
+      amount: request.amount,
+      createdBy: request.createdBy,
+      now,
+    });
+    return toTransfer({ ...request, id, createdAtMs: now });
+  }
+
+  return {
+    dialect: 'sqlite',
+
+    async getAccount(id) {
+      return mustFind(id);
+    },
+
+    async listTransfers(accountId) {
+      mustFind(accountId);
+      return transfersOf.all({ id: accountId }).map(toTransfer);
+    },
+
+    // A synchronous read on the one connection: cheap, so answer early.
+    async checkTransfer(request) {
+      check(request);
+    },
+
+    // Synchronous callbacks: the commit is one synchronous SQLite transaction.
+    openAccount: (execution, request) => execution.commit(() => openAccountNow(request)),
+    transfer: (execution, request) => execution.commit(() => transferNow(request)),
+  };
+}
