@@ -171,7 +171,13 @@ export function usePostgresDatabase() {
     }
   });
 
-  return { connect };
+  /** The database's URL, for code that opens its own connections (the CLI). */
+  const url = () => {
+    if (!database) throw new Error('usePostgresDatabase: url() before beforeAll ran');
+    return database.url;
+  };
+
+  return { connect, url };
 }
 
 function freePort() {

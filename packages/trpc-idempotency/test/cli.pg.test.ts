@@ -1,0 +1,31 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../src/cli/runCli';
+import { pgIdempotencyStore } from '../src/pg';
+import { cliDatabaseCases, runCliCaptured } from './helpers/cli';
+import { type PgTestDb, usePostgresDatabase } from './stores/postgres';
+
+const postgres = usePostgresDatabase();
+let db: PgTestDb | undefined;
+
+describe('trpc-idempotency CLI on Postgres (DATABASE_URL=postgres://…)', () => {
+  cliDatabaseCases(async () => {
+    db ??= postgres.connect({ max: 2 });
+    await db.execute(sql`TRUNCATE idempotency_records`);
+    const count = async () => {
+      const { rows } = await db!.$client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM idempotency_records',
+      );
+      return rows[0]!.n;
+    };
+    return { url: postgres.url(), store: pgIdempotencyStore({ db }), countRecords: count };
+  });
+
+  it('says which server it cannot reach, with the unavailable exit code', async () => {
+    const result = await runCliCaptured(['stats'], {
+      databaseUrl: 'postgres://nobody@127.0.0.1:1/nothing',
+    });
+    expect(result.code).toBe(EXIT.unavailable);
+    expect(result.stderr).toMatch(/127\.0\.0\.1:1|ECONNREFUSED|connect/);
+  });
+});

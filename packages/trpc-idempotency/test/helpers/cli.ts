@@ -1,0 +1,138 @@
+import { expect, it } from 'vitest';
+import { EXIT, runCli } from '../../src/cli/runCli';
+import type { IdempotencyStore } from '../../src/server/store';
+import { manualClock } from './sqliteApp';
+
+/** Runs the CLI in process, capturing its output; `now` pins its clock. */
+export function runCliCaptured(
+  argv: string[],
+  opts: { databaseUrl?: string; now?: number; tty?: boolean } = {},
+) {
+  let stdout = '';
+  let stderr = '';
+  const exit = runCli(argv, {
+    env: opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {},
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text), isTTY: opts.tty ?? false },
+    now: () => opts.now ?? Date.now(),
+  });
+  return exit.then((code) => ({ code, stdout, stderr }));
+}
+
+/** A fresh, migrated database of one dialect, as the CLI test cases need it. */
+export interface CliTestDatabase {
+  /** What `DATABASE_URL` would hold. */
+  url: string;
+  store: IdempotencyStore;
+  countRecords(): Promise<number>;
+}
+
+/** Records in every state, at known instants; `now` is when the CLI looks at them. */
+async function seed(store: IdempotencyStore) {
+  const clock = manualClock();
+  const base = { path: 'pay', fingerprint: 'f', now: clock.now(), maxWaitMs: 0 };
+  const claim = (key: string, leaseMs: number, ttlMs: number, owner = `o-${key}`) =>
+    store.claim({
+      ...base,
+      scope: 'alice',
+      key,
+      owner,
+      leaseExpiresAt: clock.now() + leaseMs,
+      expiresAt: clock.now() + ttlMs,
+    });
+  const complete = (key: string, body: string, ttlMs: number) =>
+    store.complete({
+      scope: 'alice',
+      key,
+      owner: `o-${key}`,
+      outcome: { kind: 'result', body },
+      now: clock.now(),
+      expiresAt: clock.now() + ttlMs,
+    });
+  await claim('done-live', 1000, 100_000);
+  await complete('done-live', '{"paid":5}', 100_000);
+  await claim('done-expired', 1000, 1000);
+  await complete('done-expired', '1', 1000);
+  await claim('stuck', 5000, 100_000);
+  await claim('running', 60_000, 100_000);
+  return { now: clock.now() + 10_000 };
+}
+
+/**
+ * The CLI's cases that touch a database, for one dialect: the same
+ * expectations for SQLite and Postgres.
+ */
+export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
+  it('prints stats by state', async () => {
+    const database = await open();
+    const { now } = await seed(database.store);
+    const result = await runCliCaptured(['stats', '--json'], { databaseUrl: database.url, now });
+    expect(result).toMatchObject({ code: EXIT.ok, stderr: '' });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      total: 4,
+      inProgress: 2,
+      expiredLeases: 1,
+      completed: 2,
+      expiredAwaitingPurge: 1,
+    });
+    const human = await runCliCaptured(['stats'], { databaseUrl: database.url, now });
+    expect(human.stdout).toMatch(/expired, awaiting purge 1/);
+  });
+
+  it('inspects a record, and shows the response only when asked', async () => {
+    const database = await open();
+    const { now } = await seed(database.store);
+    const at = { databaseUrl: database.url, now };
+    const plain = await runCliCaptured(['inspect', 'alice', 'done-live'], at);
+    expect(plain.code).toBe(EXIT.ok);
+    expect(plain.stdout).toMatch(/state\s+completed/);
+    expect(plain.stdout).not.toContain('paid');
+    const shown = await runCliCaptured(
+      ['inspect', 'alice', 'done-live', '--show-response', '--json'],
+      at,
+    );
+    expect(JSON.parse(shown.stdout)).toMatchObject({ response: '{"paid":5}', attempt: 1 });
+    const stuck = await runCliCaptured(['inspect', 'alice', 'stuck'], at);
+    expect(stuck.stdout).toMatch(/expired: the next retry takes over/);
+    const missing = await runCliCaptured(['inspect', 'bob', 'nope'], at);
+    expect(missing.code).toBe(EXIT.refused);
+    expect(missing.stderr).toMatch(/no record/);
+  });
+
+  it('purges expired records in batches, with a dry run first', async () => {
+    const database = await open();
+    const { now } = await seed(database.store);
+    const dry = await runCliCaptured(['purge', '--dry-run'], { databaseUrl: database.url, now });
+    expect(dry.stdout).toBe('1 expired records would be purged\n');
+    expect(await database.countRecords()).toBe(4);
+    const purge = await runCliCaptured(['purge', '--batch-size', '1'], {
+      databaseUrl: database.url,
+      now,
+      tty: true,
+    });
+    expect(purge.code).toBe(EXIT.ok);
+    expect(purge.stdout).toBe('purged 1 expired records\n');
+    expect(purge.stderr).toContain('1/1 purged');
+    expect(await database.countRecords()).toBe(3);
+  });
+
+  it('releases a stuck record, refuses a live lease unless forced, never a completed one', async () => {
+    const database = await open();
+    const { now } = await seed(database.store);
+    const at = { databaseUrl: database.url, now };
+    expect(await runCliCaptured(['release', 'alice', 'stuck'], at)).toMatchObject({
+      code: EXIT.ok,
+    });
+    const live = await runCliCaptured(['release', 'alice', 'running'], at);
+    expect(live).toMatchObject({ code: EXIT.refused, stderr: expect.stringMatching(/--force/) });
+    expect(await runCliCaptured(['release', 'alice', 'running', '--force'], at)).toMatchObject({
+      code: EXIT.ok,
+    });
+    const completed = await runCliCaptured(['release', 'alice', 'done-live'], at);
+    expect(completed).toMatchObject({
+      code: EXIT.refused,
+      stderr: expect.stringMatching(/twice/),
+    });
+    expect(await database.countRecords()).toBe(2);
+  });
+}
