@@ -1,0 +1,87 @@
+import type { LatencySummary } from './stats';
+
+/** Where and when the numbers were taken. */
+export interface MachineInfo {
+  date: string;
+  cpuModel: string;
+  cpuCount: number;
+  totalMemoryGiB: number;
+  loadAverageAtStart: number[];
+  os: string;
+  node: string;
+  v8: string;
+  sqlite: string;
+  gitCommit: string | null;
+  /** Whether packages/trpc-idempotency had uncommitted changes: then the revision is not the whole story. */
+  libraryDirty: boolean | null;
+}
+
+/** HTTP figures of one contender under load. */
+export interface HttpSummary {
+  requestsPerSec: number;
+  /** Latency per request as the load generator saw it, in milliseconds. */
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** Connection errors, timeouts and non-2xx answers. */
+  failures: number;
+  durationS: number;
+}
+
+/** One line of a result table. */
+export interface ResultRow {
+  id: string;
+  label: string;
+  latency?: LatencySummary;
+  http?: HttpSummary;
+  /** Ratios to other rows of the same suite, measured round by round in this run. */
+  ratios: RowRatio[];
+}
+
+/** This row's figure divided by row `to`'s, shown in the table column `column`. */
+export interface RowRatio {
+  column: string;
+  to: string;
+  what: 'median latency' | 'throughput';
+  value: number;
+}
+
+/** A target of issue #6, checked against this run. */
+export interface TargetCheck {
+  id: string;
+  description: string;
+  limit: number;
+  comparison: '<=' | '>=';
+  measured: number;
+  met: boolean;
+}
+
+export interface SuiteResult {
+  id: SuiteId;
+  title: string;
+  /** What was measured, for the reader of BENCHMARKS.md. */
+  description: string;
+  settings: Record<string, unknown>;
+  rows: ResultRow[];
+  targets: TargetCheck[];
+  /** Sanity checks and caveats observed during the run. */
+  notes: string[];
+  /** Set when the suite could not run; the reason. */
+  skipped?: string;
+}
+
+export const SUITE_IDS = ['in-process', 'http', 'growth', 'postgres'] as const;
+export type SuiteId = (typeof SUITE_IDS)[number];
+
+export interface BenchResults {
+  machine: MachineInfo;
+  command: string;
+  quick: boolean;
+  durationS: number;
+  suites: SuiteResult[];
+}
+
+export function checkTarget(opts: Omit<TargetCheck, 'met'>): TargetCheck {
+  const met = opts.comparison === '<=' ? opts.measured <= opts.limit : opts.measured >= opts.limit;
+  return { ...opts, met };
+}

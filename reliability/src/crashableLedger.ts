@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LedgerServerProcess, type LogLine, startLedgerServer } from '@ledger/server/testing';
+import { leaseRecoveryEnv } from './serverClock';
+
+/** Options of {@link crashableLedger}. */
+export interface CrashableLedgerOptions {
+  /** Environment of every generation (e.g. `LEDGER_TRANSFER_DELAY_MS`). */
+  env?: Record<string, string>;
+  /** The lease a generation uses when the server has `IDEMPOTENCY_LEASE_MS`. */
+  shortLeaseMs?: number;
+}
+
+/**
+ * The real ledger server process on one SQLite file that a test can SIGKILL
+ * and start again, on the same port when it can (clients need not follow),
+ * else on a new one ({@link CrashableLedger.url} follows it). Each restart is a
+ * new generation that gets past its dead predecessors' leases (see
+ * `leaseRecoveryEnv`). `await using` kills the last one and removes the folder.
+ */
+export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-'));
+  const databaseFile = join(dir, 'ledger.db');
+  const generations: LedgerServerProcess[] = [];
+  let portChanges = 0;
+
+  async function start(port: number) {
+    return startLedgerServer({
+      databaseFile,
+      env: {
+        ...opts.env,
+        ...leaseRecoveryEnv(generations.length, opts.shortLeaseMs ?? 1000),
+        PORT: String(port),
+      },
+    });
+  }
+
+  const current = () => generations.at(-1)!;
+  try {
+    generations.push(await start(0));
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const port = current().port;
+
+  return {
+    databaseFile,
+    /** The tRPC base URL of the running generation. */
+    url: () => current().url,
+    /** The running generation. */
+    get server() {
+      return current();
+    },
+    get generations() {
+      return generations.length;
+    },
+    /** Restarts that could not get the old port back. */
+    get portChanges() {
+      return portChanges;
+    },
+    /** SIGKILL: no shutdown, no cleanup, the process is gone when this resolves. */
+    async kill() {
+      await current().stop('SIGKILL');
+    },
+    /** Starts the next generation on the same file (same port if possible). */
+    async restart() {
+      try {
+        generations.push(await start(port));
+      } catch {
+        portChanges++;
+        generations.push(await start(0));
+      }
+    },
+    /** Every log line of every generation. */
+    logs(): LogLine[] {
+      return generations.flatMap((generation) => generation.logs);
+    },
+    /** Idempotency events of `type` across every generation. */
+    events(type: string): LogLine[] {
+      return generations.flatMap((generation) => generation.events(type));
+    },
+    async [Symbol.asyncDispose]() {
+      for (const generation of generations) await generation[Symbol.asyncDispose]();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A server from {@link crashableLedger}. */
+export type CrashableLedger = Awaited<ReturnType<typeof crashableLedger>>;

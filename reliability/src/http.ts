@@ -1,0 +1,177 @@
+import { sleep } from './pool';
+
+/** What a tRPC-over-HTTP answer was, reduced to what must be identical on every replay. */
+export interface Answer {
+  /** HTTP status. */
+  status: number;
+  kind: 'result' | 'error';
+  /**
+   * `result`: the JSON of `result.data` as the server wrote it. `error`: the
+   * JSON of `{ code, message }` (tRPC code name and message).
+   */
+  body: string;
+  /** `error.data.code`, e.g. `PRECONDITION_FAILED`. */
+  code?: string;
+  /** `error.data.reason`, e.g. `IDEMPOTENCY_KEY_REUSED`. */
+  reason?: string;
+  /** `error.data.retryAfterMs` of an in-progress conflict. */
+  retryAfterMs?: number;
+}
+
+interface TrpcEnvelope {
+  result?: { data?: unknown };
+  error?: {
+    message?: string;
+    data?: { code?: string; reason?: string; retryAfterMs?: number };
+  };
+}
+
+/** Reads one tRPC envelope (an item of a batch answer, or a whole single answer). */
+export function answerOf(status: number, envelope: unknown): Answer | undefined {
+  if (typeof envelope !== 'object' || envelope === null) return undefined;
+  const { result, error } = envelope as TrpcEnvelope;
+  if (result && 'data' in result) {
+    return { status, kind: 'result', body: JSON.stringify(result.data) };
+  }
+  if (error) {
+    const answer: Answer = {
+      status,
+      kind: 'error',
+      body: JSON.stringify({ code: error.data?.code, message: error.message }),
+    };
+    if (error.data?.code !== undefined) answer.code = error.data.code;
+    if (error.data?.reason !== undefined) answer.reason = error.data.reason;
+    if (error.data?.retryAfterMs !== undefined) answer.retryAfterMs = error.data.retryAfterMs;
+    return answer;
+  }
+  return undefined;
+}
+
+/** Whether a client should send the same request again with the same key (SPEC 7.3). */
+export function isRetryable(answer: Answer | undefined): boolean {
+  if (!answer) return true; // no tRPC answer at all: the network or a proxy failed
+  if (answer.status >= 500) return true;
+  return (
+    answer.code === 'CONFLICT' || answer.code === 'TOO_MANY_REQUESTS' || answer.code === 'TIMEOUT'
+  );
+}
+
+/** One HTTP attempt as a plain client makes it. */
+export interface RawRequest {
+  /** The tRPC base URL, `http://127.0.0.1:<port>/trpc`. */
+  url: string;
+  /** Procedure path, or several joined by `,` for a batch. */
+  path: string;
+  method?: 'POST' | 'GET';
+  /** Sent as `x-user-id` unless undefined. */
+  user?: string | undefined;
+  /** The raw body (already JSON text, or deliberately not). */
+  body?: string;
+  /** Appended to the URL, e.g. `?batch=1`. */
+  query?: string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** What came back: the status, the text, and the JSON if it parsed. */
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: unknown;
+}
+
+/** Sends one request; rejects on a network failure or timeout, like `fetch`. */
+export async function send(request: RawRequest): Promise<RawResponse> {
+  const response = await fetch(`${request.url}/${request.path}${request.query ?? ''}`, {
+    method: request.method ?? 'POST',
+    headers: {
+      ...(request.method === 'GET' ? {} : { 'content-type': 'application/json' }),
+      ...(request.user === undefined ? {} : { 'x-user-id': request.user }),
+      ...request.headers,
+    },
+    body: request.method === 'GET' ? undefined : request.body,
+    signal: AbortSignal.timeout(request.timeoutMs ?? 10_000),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/** Every attempt of one logical call, and its final answer. */
+export interface CallRecord {
+  final: Answer;
+  /** HTTP attempts made, the first included. */
+  attempts: number;
+  /** The body of every successful answer seen (all must be equal). */
+  successes: string[];
+  /** Why attempts were retried: `network`, `502`, `409`, `500`, … */
+  retriedFor: Record<string, number>;
+}
+
+/** Options of {@link postUntilFinal}. */
+export interface PostUntilFinalOptions {
+  /** The current base URL (a restarted server may have a new one). */
+  url: () => string;
+  path: string;
+  /** The input, with its `idempotencyKey`: the same on every attempt. */
+  input: Record<string, unknown>;
+  user: string;
+  /** Jitter source (seeded). */
+  random: () => number;
+  /** Bounds: attempts and total time. A call that exceeds either fails the test. */
+  maxAttempts?: number;
+  deadlineMs?: number;
+  attemptTimeoutMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * A plain HTTP client's retry loop: POSTs the same input with the same key
+ * until the answer is final (a result, or a 4xx other than an in-progress
+ * conflict), with capped exponential backoff and full jitter, honouring
+ * `retryAfterMs`. Throws when its bounds run out: a call that never gets a final
+ * answer is a failure of the system under test.
+ */
+export async function postUntilFinal(opts: PostUntilFinalOptions): Promise<CallRecord> {
+  const maxAttempts = opts.maxAttempts ?? 200;
+  const deadline = performance.now() + (opts.deadlineMs ?? 60_000);
+  const baseDelayMs = opts.baseDelayMs ?? 10;
+  const maxDelayMs = opts.maxDelayMs ?? 250;
+  const body = JSON.stringify(opts.input);
+  const record: Omit<CallRecord, 'final'> = { attempts: 0, successes: [], retriedFor: {} };
+  const history: string[] = [];
+  while (record.attempts < maxAttempts && performance.now() < deadline) {
+    record.attempts++;
+    let answer: Answer | undefined;
+    let why: string;
+    try {
+      const response = await send({
+        url: opts.url(),
+        path: opts.path,
+        user: opts.user,
+        body,
+        timeoutMs: opts.attemptTimeoutMs ?? 10_000,
+      });
+      answer = answerOf(response.status, response.json);
+      why = answer?.code === 'CONFLICT' ? '409' : String(response.status);
+    } catch (error) {
+      why = (error as Error).name === 'TimeoutError' ? 'timeout' : 'network';
+    }
+    if (answer?.kind === 'result') record.successes.push(answer.body);
+    if (answer && !isRetryable(answer)) return { ...record, final: answer };
+    record.retriedFor[why] = (record.retriedFor[why] ?? 0) + 1;
+    history.push(why);
+    const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(record.attempts - 1, 16));
+    await sleep(Math.max(answer?.retryAfterMs ?? 0, opts.random() * cap));
+  }
+  throw new Error(
+    `no final answer for ${opts.path} (key ${String(opts.input['idempotencyKey'])}) after ${record.attempts} attempts: ${history.slice(-10).join(', ')}`,
+  );
+}

@@ -1,0 +1,46 @@
+import pg from 'pg';
+import type { LedgerState } from './ledgerCheck';
+
+/**
+ * What a ledger's Postgres database holds, read on a connection of its own.
+ */
+export async function readPgLedger(url: string): Promise<LedgerState> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const accounts = await client.query(
+      'SELECT id, owner, balance, opening_balance FROM accounts ORDER BY created_at_ms, id',
+    );
+    const transfers = await client.query(
+      'SELECT id, from_account_id, to_account_id, amount FROM transfers ORDER BY seq',
+    );
+    const records = await client.query(
+      'SELECT scope, key, path, state, attempt, outcome_kind, response FROM idempotency_records ORDER BY scope, key',
+    );
+    return {
+      accounts: accounts.rows.map((row) => ({
+        id: row.id,
+        owner: row.owner,
+        balance: Number(row.balance),
+        openingBalance: Number(row.opening_balance),
+      })),
+      transfers: transfers.rows.map((row) => ({
+        id: row.id,
+        fromAccountId: row.from_account_id,
+        toAccountId: row.to_account_id,
+        amount: Number(row.amount),
+      })),
+      records: records.rows.map((row) => ({
+        scope: row.scope,
+        key: row.key,
+        path: row.path,
+        state: row.state,
+        attempt: Number(row.attempt),
+        outcomeKind: row.outcome_kind,
+        response: row.response,
+      })),
+    };
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,63 @@
+import { TRPCClientError } from '@trpc/client';
+import { getRetryAfterMs, isRetryableError } from 'trpc-idempotency/client';
+import type { Answer, CallRecord } from './http';
+import { sleep } from './pool';
+
+/** Options of {@link mutateUntilFinal}. */
+export interface MutateUntilFinalOptions<T> {
+  /**
+   * One call of the typed client (its `idempotencyLink` retries inside it)
+   * with the same input and explicit key every time.
+   */
+  mutate: () => Promise<T>;
+  /** What the link told `onRetry` since the last round, to count attempts. */
+  takeRetries: () => number;
+  random: () => number;
+  /** Rounds of the typed client (each up to the link's own attempts), and total time. */
+  maxRounds?: number;
+  deadlineMs?: number;
+}
+
+function answerOfClientError(error: TRPCClientError<never>): Answer {
+  const data = error.data as
+    | { code?: string; httpStatus?: number; reason?: string; retryAfterMs?: number }
+    | undefined;
+  const answer: Answer = {
+    status: data?.httpStatus ?? 0,
+    kind: 'error',
+    body: JSON.stringify({ code: data?.code, message: error.message }),
+  };
+  if (data?.code !== undefined) answer.code = data.code;
+  if (data?.reason !== undefined) answer.reason = data.reason;
+  return answer;
+}
+
+/**
+ * The typed client's way to a final answer: call it (the link adds retries
+ * with the call's key), and when the link's attempts or deadline run out on a
+ * retryable error, call again with the same explicit key, as the client app
+ * does for a call whose outcome is unknown.
+ */
+export async function mutateUntilFinal<T>(opts: MutateUntilFinalOptions<T>): Promise<CallRecord> {
+  const maxRounds = opts.maxRounds ?? 40;
+  const deadline = performance.now() + (opts.deadlineMs ?? 60_000);
+  const record: Omit<CallRecord, 'final'> = { attempts: 0, successes: [], retriedFor: {} };
+  let last: unknown;
+  for (let round = 0; round < maxRounds && performance.now() < deadline; round++) {
+    try {
+      const value = await opts.mutate();
+      record.attempts += 1 + opts.takeRetries();
+      const body = JSON.stringify(value);
+      record.successes.push(body);
+      return { ...record, final: { status: 200, kind: 'result', body } };
+    } catch (error) {
+      record.attempts += 1 + opts.takeRetries();
+      last = error;
+      if (!(error instanceof TRPCClientError)) throw error;
+      if (!isRetryableError(error)) return { ...record, final: answerOfClientError(error) };
+      record.retriedFor['link gave up'] = (record.retriedFor['link gave up'] ?? 0) + 1;
+      await sleep(Math.max(getRetryAfterMs(error) ?? 0, opts.random() * 100));
+    }
+  }
+  throw new Error(`no final answer from the typed client: ${String(last)}`);
+}

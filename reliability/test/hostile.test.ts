@@ -1,0 +1,445 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLedgerApp } from '@ledger/server';
+import {
+  type LedgerServerProcess,
+  readLedgerFile,
+  startLedgerServer,
+} from '@ledger/server/testing';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { fingerprintInput } from 'trpc-idempotency';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type HostileFixture,
+  type HostileRequest,
+  hostileCatalogue,
+} from '../src/hostileCatalogue';
+import { answerOf, send } from '../src/http';
+import { diffRecords, readRecords } from '../src/records';
+import { clockSkewEnv, DEFAULT_TTL_MS, serverKnobs } from '../src/serverClock';
+import { byStrength, report, seedFor } from '../src/strength';
+
+const newKey = () => `hostile-${randomUUID()}`;
+
+function sendHostile(url: string, request: HostileRequest) {
+  return send({
+    url,
+    path: request.path,
+    method: request.method ?? 'POST',
+    query: request.query,
+    user: request.user === null ? undefined : (request.user ?? 'alice'),
+    body: request.body,
+    headers: request.headers,
+  });
+}
+
+/**
+ * The hostile-input catalogue against the real server process: each request
+ * gets its documented answer, the server keeps serving, and the idempotency
+ * records table (snapshotted before and after each request) changes only as
+ * documented — mostly not at all.
+ */
+describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its documented answer`, () => {
+  let dir: string;
+  let databaseFile: string;
+  let server: LedgerServerProcess;
+  let fixture: HostileFixture;
+  const statuses: Record<string, number> = {};
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'reliability-hostile-'));
+    databaseFile = join(dir, 'ledger.db');
+    server = await startLedgerServer({ databaseFile });
+    const opened = async (owner: string, initialBalance: number) => {
+      const response = await send({
+        url: server.url,
+        path: 'accounts.open',
+        user: 'alice',
+        body: JSON.stringify({ idempotencyKey: newKey(), owner, initialBalance }),
+      });
+      return (JSON.parse(answerOf(response.status, response.json)!.body) as { id: string }).id;
+    };
+    const payer = await opened('Payer', 1000);
+    const payee = await opened('Payee', 0);
+    const paidKey = newKey();
+    const paid = await send({
+      url: server.url,
+      path: 'transfers.create',
+      user: 'alice',
+      body: JSON.stringify({
+        idempotencyKey: paidKey,
+        fromAccountId: payer,
+        toAccountId: payee,
+        amount: 100,
+      }),
+    });
+    expect(paid.status).toBe(200);
+    fixture = { payer, payee, paidKey, freshKey: newKey };
+  });
+  afterAll(async () => {
+    await server?.[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+    report('hostile', { cases: hostileCatalogue.length, statuses });
+  });
+
+  for (const hostile of hostileCatalogue) {
+    it(`${hostile.name} → ${hostile.expect.status} (${hostile.documented})`, async () => {
+      const request = hostile.request(fixture);
+      const recordsBefore = readRecords(databaseFile);
+      const ledgerBefore = readLedgerFile(databaseFile);
+
+      const response = await sendHostile(server.url, request);
+      statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      expect(response.status).toBe(hostile.expect.status);
+      if (hostile.expect.items) {
+        const items = (response.json as unknown[]).map((envelope) => {
+          const status =
+            (envelope as { error?: { data?: { httpStatus?: number } } }).error?.data?.httpStatus ??
+            200;
+          return answerOf(status, envelope)!;
+        });
+        expect(items).toMatchObject(hostile.expect.items);
+      } else if (hostile.expect.code !== undefined) {
+        const answer = answerOf(response.status, response.json);
+        expect(answer?.code).toBe(hostile.expect.code);
+        if (hostile.expect.reason === null) expect(answer?.reason).toBeUndefined();
+        else if (hostile.expect.reason) expect(answer?.reason).toBe(hostile.expect.reason);
+        if (hostile.expect.message) {
+          expect(JSON.parse(answer!.body).message).toMatch(hostile.expect.message);
+        }
+      }
+
+      // The server keeps serving.
+      const health = await send({ url: server.url, path: 'health', method: 'GET' });
+      expect(health.status).toBe(200);
+
+      // Records change only as documented; the stored ones stay untouched.
+      const changes = diffRecords(recordsBefore, readRecords(databaseFile)).map((change) => ({
+        change: change.change,
+        scope: change.scope,
+        key: change.key,
+        outcomeKind:
+          change.change === 'removed' ? change.before.outcomeKind : change.after.outcomeKind,
+      }));
+      expect(changes).toEqual(hostile.records?.(fixture, request) ?? []);
+      const ledgerAfter = readLedgerFile(databaseFile);
+      expect(ledgerAfter.transfers.length - ledgerBefore.transfers.length).toBe(
+        hostile.effects?.transfers ?? 0,
+      );
+      expect(ledgerAfter.accounts.length - ledgerBefore.accounts.length).toBe(
+        hostile.effects?.accounts ?? 0,
+      );
+    });
+  }
+
+  it('replays the first answer to the same input with its fields in another order', async () => {
+    const before = readRecords(databaseFile);
+    const first = await sendHostile(server.url, {
+      path: 'transfers.create',
+      body: JSON.stringify({
+        idempotencyKey: fixture.paidKey,
+        fromAccountId: fixture.payer,
+        toAccountId: fixture.payee,
+        amount: 100,
+      }),
+    });
+    const reordered = await sendHostile(server.url, {
+      path: 'transfers.create',
+      body: JSON.stringify({
+        amount: 100,
+        toAccountId: fixture.payee,
+        fromAccountId: fixture.payer,
+        idempotencyKey: fixture.paidKey,
+      }),
+    });
+    // A duplicated field counts once, as JSON.parse reads it: the last one wins for fingerprint and handler alike.
+    const duplicated = await sendHostile(server.url, {
+      path: 'transfers.create',
+      body: `{"idempotencyKey":"${fixture.paidKey}","fromAccountId":"${fixture.payer}","toAccountId":"${fixture.payee}","amount":5,"amount":100}`,
+    });
+    expect(first.status).toBe(200);
+    expect(reordered.text).toBe(first.text);
+    expect(duplicated.text).toBe(first.text);
+    expect(diffRecords(before, readRecords(databaseFile))).toEqual([]);
+  });
+
+  /**
+   * F2 (server). The handler sets no `maxBatchSize`, so one HTTP request may
+   * carry as many mutations as fit in 1 MiB (about 12 000 account openings),
+   * each claimed, executed and committed: a cheap way to make the server do a
+   * lot of work for one request. tRPC has the option (a 400 "Batch call
+   * exceeds maximum size"); `createHTTPHandler` in apps/server/src/app.ts does
+   * not pass it.
+   */
+  it.fails('F2: refuses an oversized batch (1000 mutations in one request) with 400, executing none', async () => {
+    const calls = 1000;
+    const before = readRecords(databaseFile).length;
+    const response = await sendHostile(server.url, {
+      path: Array(calls).fill('accounts.open').join(','),
+      query: '?batch=1',
+      body: JSON.stringify(
+        Object.fromEntries(
+          Array.from({ length: calls }, (_, i) => [
+            i,
+            { idempotencyKey: newKey(), owner: `Batch ${i}`, initialBalance: 0 },
+          ]),
+        ),
+      ),
+    });
+    const added = readRecords(databaseFile).length - before;
+    expect({ status: response.status, added }).toEqual({ status: 400, added: 0 });
+    expect(answerOf(response.status, response.json)?.body).toMatch(
+      /Batch call exceeds maximum size/,
+    );
+  });
+
+  /**
+   * F3 (server). A string with a lone surrogate (`"a\ud800b"`) passes
+   * `z.string()`; the response (and the stored replay) says `a\ud800b`, but
+   * SQLite stores UTF-8, so the account holds `a\ufffd…b`: the stored outcome
+   * and the ledger disagree. Refuse ill-formed strings (400) or store what is
+   * answered.
+   */
+  it.fails('F3: an owner with a lone surrogate is refused, or the account holds what the answer says', async () => {
+    const response = await sendHostile(server.url, {
+      path: 'accounts.open',
+      body: JSON.stringify({ idempotencyKey: newKey(), owner: 'a\ud800b', initialBalance: 0 }),
+    });
+    if (response.status === 400) return;
+    const opened = JSON.parse(answerOf(response.status, response.json)!.body) as {
+      id: string;
+      owner: string;
+    };
+    const read = await send({
+      url: server.url,
+      path: 'accounts.get',
+      method: 'GET',
+      query: `?input=${encodeURIComponent(JSON.stringify({ id: opened.id }))}`,
+    });
+    expect(JSON.parse(answerOf(read.status, read.json)!.body).owner).toBe(opened.owner);
+  });
+
+  it('keeps serving with no 5xx and nothing logged as failed across the catalogue', async () => {
+    expect(server.logs.filter((line) => line.level === 'error')).toEqual([]);
+    expect(Object.keys(statuses).filter((status) => Number(status) >= 500)).toEqual([]);
+    expect((await send({ url: server.url, path: 'health', method: 'GET' })).status).toBe(200);
+  });
+
+  it('frees a key after its TTL: the same key with another input executes anew', async () => {
+    const before = readRecords(databaseFile).find(
+      (row) => row.scope === 'alice' && row.key === fixture.paidKey,
+    )!;
+    const transfersBefore = readLedgerFile(databaseFile).transfers.length;
+    await server.stop('SIGTERM');
+    // The same file, one TTL (and a minute) later.
+    const ttlMs = DEFAULT_TTL_MS;
+    server = await startLedgerServer({
+      databaseFile,
+      env: {
+        ...clockSkewEnv(ttlMs + 60_000),
+        ...(serverKnobs.ttlMs ? { IDEMPOTENCY_TTL_MS: String(ttlMs) } : {}),
+      },
+    });
+    const response = await sendHostile(server.url, {
+      path: 'transfers.create',
+      body: JSON.stringify({
+        idempotencyKey: fixture.paidKey,
+        fromAccountId: fixture.payer,
+        toAccountId: fixture.payee,
+        amount: 7,
+      }),
+    });
+    expect(answerOf(response.status, response.json)).toMatchObject({ status: 200, kind: 'result' });
+    expect(server.events('executed')).toMatchObject([{ path: 'transfers.create', attempt: 1 }]);
+    const after = readRecords(databaseFile).find(
+      (row) => row.scope === 'alice' && row.key === fixture.paidKey,
+    )!;
+    expect(after.fingerprint).not.toBe(before.fingerprint);
+    expect(after.attempt).toBe(1);
+    expect(after.expiresAtMs).toBeGreaterThan(before.expiresAtMs);
+    expect(readLedgerFile(databaseFile).transfers.length).toBe(transfersBefore + 1);
+  });
+});
+
+/**
+ * Keys named `__proto__` and `constructor` in the input: the fingerprint tells
+ * them apart (it is not fooled into equating inputs) and nothing is polluted.
+ * In this process, so its own prototypes can be inspected.
+ */
+describe('hostile input: __proto__ and constructor keys neither fool the fingerprint nor pollute', () => {
+  const parsed = (text: string) => JSON.parse(text) as unknown;
+
+  it('fingerprints inputs that differ only in __proto__ or constructor differently', () => {
+    const plain = fingerprintInput(parsed('{"amount":1}'));
+    const withProto = fingerprintInput(parsed('{"amount":1,"__proto__":{"amount":2}}'));
+    const otherProto = fingerprintInput(parsed('{"amount":1,"__proto__":{"amount":3}}'));
+    const emptyProto = fingerprintInput(parsed('{"amount":1,"__proto__":{}}'));
+    const withConstructor = fingerprintInput(
+      parsed('{"amount":1,"constructor":{"prototype":{"x":1}}}'),
+    );
+    expect(new Set([plain, withProto, otherProto, emptyProto, withConstructor]).size).toBe(5);
+    // Order-independent, also for those keys.
+    expect(fingerprintInput(parsed('{"__proto__":{"b":1,"a":2},"amount":1}'))).toBe(
+      fingerprintInput(parsed('{"amount":1,"__proto__":{"a":2,"b":1}}')),
+    );
+    // And the key itself is never part of it.
+    expect(fingerprintInput(parsed('{"amount":1,"idempotencyKey":"one-key-0000000001"}'))).toBe(
+      plain,
+    );
+  });
+
+  it('serves __proto__ / constructor payloads over HTTP without polluting any prototype', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reliability-pollution-'));
+    const app = createLedgerApp({ databaseUrl: `file:${join(dir, 'ledger.db')}` });
+    try {
+      const { url } = await app.listen({ port: 0, host: '127.0.0.1' });
+      const post = (path: string, body: string) => send({ url, path, user: 'alice', body });
+      const opened = await post(
+        'accounts.open',
+        `{"__proto__":{"polluted":"yes","initialBalance":999},"constructor":{"prototype":{"polluted":"yes"}},"idempotencyKey":"${newKey()}","owner":"Proto","initialBalance":5}`,
+      );
+      expect(answerOf(opened.status, opened.json)).toMatchObject({ status: 200, kind: 'result' });
+      // The handler read its own field, not one smuggled in through __proto__.
+      expect(JSON.parse(answerOf(opened.status, opened.json)!.body)).toMatchObject({ balance: 5 });
+      const batch = await post(
+        'accounts.open,accounts.open?batch=1',
+        `{"0":{"__proto__":{"isAdmin":true},"idempotencyKey":"${newKey()}","owner":"A","initialBalance":1},"1":{"constructor":{"prototype":{"isAdmin":true}},"idempotencyKey":"${newKey()}","owner":"B","initialBalance":1}}`,
+      );
+      expect(batch.status).toBe(200);
+      const probe = {} as Record<string, unknown>;
+      expect(probe['polluted']).toBeUndefined();
+      expect(probe['isAdmin']).toBeUndefined();
+      expect(Object.prototype).not.toHaveProperty('polluted');
+      expect(Object.prototype).not.toHaveProperty('isAdmin');
+      expect(Object.prototype).not.toHaveProperty('initialBalance');
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Seeded random hostile payloads (fast-check): each field valid, missing, of
+ * the wrong type, a random string (lone surrogates, control characters) or
+ * any JSON value, plus stray `__proto__` / `constructor` / `toJSON` fields.
+ * Every answer must be a documented one, never a 5xx; a record appears exactly
+ * when the answer is a stored outcome (a success, 404 or 412), never for a 400.
+ */
+describe('hostile input: random payloads (seeded property test)', () => {
+  const runs = byStrength({ small: 150, full: 3000 });
+
+  it(`answers ${runs} random payloads as documented, storing a record only for stored outcomes`, {
+    timeout: byStrength({ small: 60_000, full: 600_000 }),
+  }, async () => {
+    const seed = seedFor('hostile-fuzz');
+    await using server = await startLedgerServer({});
+    const setup = async (owner: string, initialBalance: number) => {
+      const response = await send({
+        url: server.url,
+        path: 'accounts.open',
+        user: 'alice',
+        body: JSON.stringify({ idempotencyKey: newKey(), owner, initialBalance }),
+      });
+      return (JSON.parse(answerOf(response.status, response.json)!.body) as { id: string }).id;
+    };
+    const accounts = [await setup('Fuzz A', 1_000_000), await setup('Fuzz B', 1_000_000)];
+    const db = new Database(server.databaseFile, { readonly: true });
+    const countRecords = db.prepare('SELECT count(*) AS n FROM idempotency_records');
+    const findRecord = db.prepare(
+      "SELECT state, outcome_kind AS outcomeKind FROM idempotency_records WHERE scope = 'alice' AND key = ?",
+    );
+    const statuses: Record<string, number> = {};
+    let fresh = 0;
+
+    const absent = fc.constant(undefined);
+    const junk = fc.oneof(fc.jsonValue(), fc.string({ unit: 'binary', maxLength: 300 }));
+    const field = (valid: fc.Arbitrary<unknown>) =>
+      fc.oneof(
+        { weight: 4, arbitrary: valid },
+        { weight: 1, arbitrary: absent },
+        { weight: 2, arbitrary: junk },
+      );
+    const key = fc.oneof(
+      { weight: 4, arbitrary: fc.constant('fresh') },
+      { weight: 1, arbitrary: absent },
+      { weight: 2, arbitrary: junk },
+    );
+    const strays = fc.dictionary(
+      fc.constantFrom('__proto__', 'constructor', 'prototype', 'toJSON', 'then', 'valueOf'),
+      fc.jsonValue(),
+      { maxKeys: 3 },
+    );
+    const transferInput = fc.record({
+      path: fc.constant('transfers.create'),
+      key,
+      fields: fc.record({
+        fromAccountId: field(fc.constantFrom(...accounts, 'acc_unknown')),
+        toAccountId: field(fc.constantFrom(...accounts)),
+        amount: field(fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 2_000_000 }))),
+      }),
+      strays,
+    });
+    const openInput = fc.record({
+      path: fc.constant('accounts.open'),
+      key,
+      fields: fc.record({
+        owner: field(fc.string({ minLength: 1, maxLength: 100 })),
+        initialBalance: field(fc.integer({ min: 0, max: 1000 })),
+      }),
+      strays,
+    });
+
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(transferInput, openInput), async (generated) => {
+          const input: Record<string, unknown> = {};
+          for (const [name, value] of Object.entries(generated.fields)) {
+            if (value !== undefined) input[name] = value;
+          }
+          let idempotencyKey: unknown = generated.key;
+          if (generated.key === 'fresh')
+            idempotencyKey = `fuzz-${seed}-${(fresh++).toString().padStart(6, '0')}`;
+          if (idempotencyKey !== undefined) input['idempotencyKey'] = idempotencyKey;
+          // Own fields named __proto__ etc.: defined, not assigned, so they reach the wire.
+          for (const [name, value] of Object.entries(generated.strays)) {
+            Object.defineProperty(input, name, {
+              value,
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+          }
+          const before = (countRecords.get() as { n: number }).n;
+          const response = await send({
+            url: server.url,
+            path: generated.path,
+            user: 'alice',
+            body: JSON.stringify(input),
+          });
+          statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+          expect([200, 400, 404, 412]).toContain(response.status);
+          const added = (countRecords.get() as { n: number }).n - before;
+          if (response.status === 400) {
+            expect(added).toBe(0);
+          } else {
+            expect(added).toBe(1);
+            expect(findRecord.get(idempotencyKey)).toEqual({
+              state: 'completed',
+              outcomeKind: response.status === 200 ? 'result' : 'error',
+            });
+          }
+        }),
+        { seed, numRuns: runs },
+      );
+    } finally {
+      db.close();
+    }
+    expect((await send({ url: server.url, path: 'health', method: 'GET' })).status).toBe(200);
+    expect(server.logs.filter((line) => line.level === 'error')).toEqual([]);
+    report('hostile-fuzz', { seed, runs, statuses });
+  });
+});

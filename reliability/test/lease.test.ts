@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { auditLedger, readLedgerFile, startLedgerServer } from '@ledger/server/testing';
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../src/clientApp';
+import { startFakeGateway } from '../src/fakeGateway';
+import { answerOf, postUntilFinal, send } from '../src/http';
+import { openAccounts } from '../src/ledgerWorkload';
+import { runPool, sleep, waitStopped, waitUntil } from '../src/pool';
+import { type RecordRow, readRecords } from '../src/records';
+import { leaseRecovery, leaseRecoveryEnv, serverKnobs } from '../src/serverClock';
+import { startService } from '../src/serviceProcess';
+import { byStrength, report, seedFor } from '../src/strength';
+
+const LEASE_MS = 1500;
+const WAIT_MS = 300;
+
+function tempDatabase() {
+  const dir = mkdtempSync(join(tmpdir(), 'reliability-lease-'));
+  return {
+    file: join(dir, 'records.db'),
+    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function recordOf(file: string, key: string, scope = 'alice'): RecordRow | undefined {
+  return readRecords(file).find((row) => row.scope === scope && row.key === key);
+}
+
+interface Charge {
+  chargeId: string;
+  amount: number;
+  attempt: number;
+  servedBy: number;
+}
+
+/**
+ * Lease mode (SPEC 3.4, 5.4) with real processes: `src/leaseServer.ts` charges a
+ * fake gateway with `ctx.idempotency.downstreamKey`, its records on a SQLite file.
+ */
+describe('lease mode: crashed owners are taken over, zombies are fenced', () => {
+  it('takes over an owner SIGKILLed mid-handler after its lease: attempt 2, same downstream key', async () => {
+    using database = tempDatabase();
+    await using gateway = await startFakeGateway();
+    const env = {
+      DATABASE_FILE: database.file,
+      GATEWAY_URL: gateway.url,
+      // Longer than the others: the second process starts well within it.
+      LEASE_MS: String(2 * LEASE_MS),
+      WAIT_MS: String(WAIT_MS),
+    };
+    await using first = await startService({ script: 'src/leaseServer.ts', env });
+    // Killed after the gateway took the charge, before the handler returned.
+    gateway.onCharge(() => first.signal('SIGKILL'));
+    const idempotencyKey = `charge-${randomUUID()}`;
+    const body = JSON.stringify({ idempotencyKey, amount: 2500 });
+    const lost = await send({ url: first.url, path: 'charges.create', user: 'alice', body }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(lost).toBeInstanceOf(Error);
+    const orphan = recordOf(database.file, idempotencyKey);
+    expect(orphan).toMatchObject({ state: 'in_progress', attempt: 1 });
+    gateway.onCharge(undefined);
+
+    await using second = await startService({ script: 'src/leaseServer.ts', env });
+    // Within the dead owner's lease, the key is someone else's: 409, retry later.
+    const withinLease = Date.now() + WAIT_MS + 1200 < orphan!.leaseExpiresAtMs;
+    if (withinLease) {
+      const early = await send({ url: second.url, path: 'charges.create', user: 'alice', body });
+      expect(answerOf(early.status, early.json)).toMatchObject({
+        status: 409,
+        reason: 'IDEMPOTENCY_IN_PROGRESS',
+      });
+    }
+    const { final } = await postUntilFinal({
+      url: () => second.url,
+      path: 'charges.create',
+      user: 'alice',
+      input: { idempotencyKey, amount: 2500 },
+      random: seededRandom(seedFor('lease takeover')),
+    });
+    expect(final.status).toBe(200);
+    const charge = JSON.parse(final.body) as Charge;
+    expect(charge).toEqual({ chargeId: 'ch_1', amount: 2500, attempt: 2, servedBy: second.pid });
+
+    expect(recordOf(database.file, idempotencyKey)).toMatchObject({
+      state: 'completed',
+      attempt: 2,
+      response: final.body,
+    });
+    expect(second.events('executed')).toMatchObject([{ takenOver: true, attempt: 2 }]);
+    // The gateway was asked twice, with one downstream key, and charged once.
+    expect(gateway.calls.map(({ attempt, pid }) => ({ attempt, pid }))).toEqual([
+      { attempt: 1, pid: first.pid },
+      { attempt: 2, pid: second.pid },
+    ]);
+    expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
+    expect(gateway.charges.size).toBe(1);
+    // And every later retry replays the rescuer's answer.
+    const replay = await send({ url: second.url, path: 'charges.create', user: 'alice', body });
+    expect(answerOf(replay.status, replay.json)?.body).toBe(final.body);
+    report('lease-takeover', {
+      refusedWithinLease: withinLease,
+      gatewayCalls: gateway.calls.length,
+    });
+  });
+
+  const keys = byStrength({ small: 8, full: 40 });
+  const kills = byStrength({ small: 3, full: 12 });
+  it(`${keys} concurrent charges, ${kills} SIGKILLs mid-handler: one charge per key, one completed record`, {
+    timeout: byStrength({ small: 60_000, full: 300_000 }),
+  }, async () => {
+    const seed = seedFor('lease storm');
+    const random = seededRandom(seed);
+    using database = tempDatabase();
+    await using gateway = await startFakeGateway();
+    const env = {
+      DATABASE_FILE: database.file,
+      GATEWAY_URL: gateway.url,
+      LEASE_MS: String(LEASE_MS),
+      WAIT_MS: String(WAIT_MS),
+      // Handlers linger after charging: a kill lands mid-handler.
+      HOLD_MS: '150',
+    };
+    const generations = [await startService({ script: 'src/leaseServer.ts', env })];
+    const current = () => generations.at(-1)!;
+    try {
+      const planned = Array.from({ length: keys }, (_, i) => ({
+        idempotencyKey: `charge-${seed}-${i.toString().padStart(4, '0')}`,
+        amount: 100 + i,
+      }));
+      const calls = runPool(planned, keys, (input, i) =>
+        postUntilFinal({
+          url: () => current().url,
+          path: 'charges.create',
+          user: 'alice',
+          input,
+          random: seededRandom(seed + i + 1),
+        }),
+      );
+      for (let kill = 0; kill < kills; kill++) {
+        const seen = gateway.calls.length;
+        await waitUntil('the gateway is charged again', () =>
+          gateway.calls.length > seen ? true : undefined,
+        );
+        await sleep(Math.floor(random() * 100));
+        await current().signal('SIGKILL');
+        generations.push(await startService({ script: 'src/leaseServer.ts', env }));
+      }
+      const results = await calls;
+
+      const records = new Map(readRecords(database.file).map((row) => [row.key, row]));
+      const chargeIds = new Set<string>();
+      for (const [i, result] of results.entries()) {
+        const { idempotencyKey, amount } = planned[i]!;
+        expect(result.final.status, idempotencyKey).toBe(200);
+        expect(new Set(result.successes).size).toBe(1);
+        const charge = JSON.parse(result.final.body) as Charge;
+        expect(charge.amount).toBe(amount);
+        chargeIds.add(charge.chargeId);
+        const record = records.get(idempotencyKey);
+        expect(record).toMatchObject({ state: 'completed', response: result.final.body });
+        expect(charge.attempt).toBe(record!.attempt);
+        // Every execution of this key charged with one downstream key, at most once each.
+        const downstreamKey = [...gateway.charges].find(
+          ([, c]) => c.chargeId === charge.chargeId,
+        )![0];
+        const charged = gateway.calls.filter((call) => call.downstreamKey === downstreamKey);
+        expect(charged.length).toBeLessThanOrEqual(record!.attempt);
+        expect(charged.every((call) => call.amount === amount)).toBe(true);
+      }
+      // One charge per key: as many downstream keys as keys, and no key charged under two.
+      expect(chargeIds.size).toBe(keys);
+      expect(gateway.charges.size).toBe(keys);
+      const executed = generations.flatMap((generation) => generation.events('executed'));
+      expect(executed.length).toBe(keys);
+      const takenOver = [...records.values()].filter((record) => record.attempt > 1).length;
+      expect(takenOver).toBeGreaterThan(0);
+      report('lease-crash', {
+        seed,
+        keys,
+        kills,
+        gatewayCalls: gateway.calls.length,
+        charges: gateway.charges.size,
+        keysTakenOver: takenOver,
+        maxAttempt: Math.max(...[...records.values()].map((record) => record.attempt)),
+        httpAttempts: results.reduce((sum, result) => sum + result.attempts, 0),
+      });
+    } finally {
+      for (const generation of generations) await generation[Symbol.asyncDispose]();
+    }
+  });
+
+  it('fences a zombie: SIGSTOPped past its lease, taken over, its late completion is refused', async () => {
+    using database = tempDatabase();
+    await using gateway = await startFakeGateway();
+    const env = {
+      DATABASE_FILE: database.file,
+      GATEWAY_URL: gateway.url,
+      LEASE_MS: String(LEASE_MS),
+      WAIT_MS: String(WAIT_MS),
+    };
+    await using zombie = await startService({ script: 'src/leaseServer.ts', env });
+    await using rescuer = await startService({ script: 'src/leaseServer.ts', env });
+    let frozen = false;
+    // Frozen after the gateway took its charge, before its answer arrives.
+    gateway.onCharge(async (call) => {
+      if (call.pid !== zombie.pid || frozen) return;
+      await zombie.signal('SIGSTOP');
+      // Stopped before its answer is sent, so it cannot complete before it is taken over.
+      await waitStopped(zombie.pid);
+      frozen = true;
+    });
+    const idempotencyKey = `charge-${randomUUID()}`;
+    const body = JSON.stringify({ idempotencyKey, amount: 700 });
+    const zombieCall = send({
+      url: zombie.url,
+      path: 'charges.create',
+      user: 'alice',
+      body,
+      timeoutMs: 60_000,
+    });
+    await waitUntil('the zombie is frozen', () => (frozen ? true : undefined));
+    const claimed = recordOf(database.file, idempotencyKey)!;
+    expect(claimed).toMatchObject({ state: 'in_progress', attempt: 1 });
+    await waitUntil(
+      'its lease is over',
+      () => (Date.now() > claimed.leaseExpiresAtMs ? true : undefined),
+      {
+        timeoutMs: LEASE_MS * 3,
+      },
+    );
+
+    const rescued = await send({ url: rescuer.url, path: 'charges.create', user: 'alice', body });
+    const rescuedAnswer = answerOf(rescued.status, rescued.json)!;
+    expect(rescuedAnswer.status).toBe(200);
+    expect(JSON.parse(rescuedAnswer.body)).toMatchObject({ attempt: 2, servedBy: rescuer.pid });
+    expect(rescuer.events('executed')).toMatchObject([{ takenOver: true, attempt: 2 }]);
+
+    await zombie.signal('SIGCONT');
+    const late = await zombieCall;
+    expect(answerOf(late.status, late.json)).toMatchObject({
+      status: 409,
+      code: 'CONFLICT',
+      reason: 'IDEMPOTENCY_IN_PROGRESS',
+    });
+    expect(zombie.events('fenced')).toMatchObject([{ attempt: 1 }]);
+    // The stored outcome is the new owner's, and the zombie now replays it too.
+    expect(recordOf(database.file, idempotencyKey)).toMatchObject({
+      state: 'completed',
+      attempt: 2,
+      response: rescuedAnswer.body,
+    });
+    const retried = await send({ url: zombie.url, path: 'charges.create', user: 'alice', body });
+    expect(answerOf(retried.status, retried.json)?.body).toBe(rescuedAnswer.body);
+    expect(gateway.calls.map((call) => call.pid)).toEqual([zombie.pid, rescuer.pid]);
+    expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
+    expect(gateway.charges.size).toBe(1);
+  });
+
+  it('fences a transactional zombie too: the ledger server frozen mid-transfer, taken over, rolled back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-zombie-'));
+    const databaseFile = join(dir, 'ledger.db');
+    try {
+      await using zombie = await startLedgerServer({
+        databaseFile,
+        env: { LEDGER_TRANSFER_DELAY_MS: '1500', ...leaseRecoveryEnv(0, LEASE_MS) },
+      });
+      const random = seededRandom(seedFor('transactional zombie'));
+      const [from, to] = await openAccounts({
+        url: () => zombie.url,
+        count: 2,
+        balance: 1000,
+        random,
+      });
+      const idempotencyKey = `transfer-${randomUUID()}`;
+      const input = { idempotencyKey, fromAccountId: from!, toAccountId: to!, amount: 100 };
+      const body = JSON.stringify(input);
+      const zombieCall = send({
+        url: zombie.url,
+        path: 'transfers.create',
+        user: 'alice',
+        body,
+        timeoutMs: 60_000,
+      });
+      // Frozen in the pause between its checks and its commit.
+      const claimed = await waitUntil('the transfer is claimed', () =>
+        recordOf(databaseFile, idempotencyKey),
+      );
+      process.kill(zombie.pid, 'SIGSTOP');
+      await waitStopped(zombie.pid);
+      if (serverKnobs.leaseMs) {
+        await waitUntil(
+          'its lease is over',
+          () => (Date.now() > claimed.leaseExpiresAtMs ? true : undefined),
+          {
+            timeoutMs: LEASE_MS * 3,
+          },
+        );
+      }
+      // A second process whose clock is past the frozen owner's lease (or, with the knob, later).
+      await using rescuer = await startLedgerServer({
+        databaseFile,
+        env: leaseRecoveryEnv(1, LEASE_MS),
+      });
+      const { final } = await postUntilFinal({
+        url: () => rescuer.url,
+        path: 'transfers.create',
+        user: 'alice',
+        input,
+        random,
+      });
+      expect(final.status).toBe(200);
+      expect(rescuer.events('executed')).toMatchObject([{ takenOver: true, attempt: 2 }]);
+
+      process.kill(zombie.pid, 'SIGCONT');
+      const late = await zombieCall;
+      expect(answerOf(late.status, late.json)).toMatchObject({
+        status: 409,
+        reason: 'IDEMPOTENCY_IN_PROGRESS',
+      });
+      expect(zombie.events('fenced')).toMatchObject([{ attempt: 1 }]);
+      const retried = await send({
+        url: zombie.url,
+        path: 'transfers.create',
+        user: 'alice',
+        body,
+      });
+      expect(answerOf(retried.status, retried.json)?.body).toBe(final.body);
+
+      await zombie.stop('SIGTERM');
+      await rescuer.stop('SIGTERM');
+      const ledger = readLedgerFile(databaseFile);
+      expect(auditLedger(ledger)).toEqual([]);
+      // The zombie's writes rolled back: one transfer, moved once.
+      expect(ledger.transfers).toHaveLength(1);
+      expect(ledger.accounts.map((account) => account.balance)).toEqual([900, 1100]);
+      expect(recordOf(databaseFile, idempotencyKey)).toMatchObject({
+        state: 'completed',
+        attempt: 2,
+        response: final.body,
+      });
+      report('transactional-zombie', { leaseRecovery });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

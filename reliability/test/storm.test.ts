@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LedgerServerProcess, startLedgerServer } from '@ledger/server/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  type PostgresServer,
+  type PostgresTestDatabase,
+  startPostgres,
+} from '../../packages/trpc-idempotency/test/stores/postgres';
+import { seededRandom } from '../src/clientApp';
+import {
+  checkLedgerInvariants,
+  type LedgerState,
+  readSqliteLedger,
+  type TransferInput,
+} from '../src/ledgerCheck';
+import { openAccounts, transferPlan } from '../src/ledgerWorkload';
+import { readPgLedger } from '../src/postgres';
+import { batchStorm, duplicateStorm, type StormCall } from '../src/storm';
+import { byStrength, report, seedFor } from '../src/strength';
+
+const ACCOUNTS = 6;
+const BALANCE = 10_000;
+
+/** Two ledger server processes on one database, with a transfer delay so duplicates overlap. */
+async function twoProcesses(opts: { databaseUrl?: string } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'reliability-storm-'));
+  const databaseFile = join(dir, 'ledger.db');
+  const env = {
+    LEDGER_TRANSFER_DELAY_MS: '100',
+    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
+  };
+  const servers: LedgerServerProcess[] = [];
+  try {
+    servers.push(await startLedgerServer({ databaseFile, env }));
+    servers.push(await startLedgerServer({ databaseFile, env }));
+  } catch (error) {
+    for (const server of servers) await server[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    databaseFile,
+    servers,
+    urls: servers.map((server) => server.url),
+    /** Idempotency events of `type` for `path`, across both processes. */
+    count: (type: string, path: string) =>
+      servers.flatMap((server) => server.events(type)).filter((event) => event['path'] === path)
+        .length,
+    async stop() {
+      for (const server of servers) await server.stop('SIGTERM');
+    },
+    async [Symbol.asyncDispose]() {
+      for (const server of servers) await server[Symbol.asyncDispose]();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+type TwoProcesses = Awaited<ReturnType<typeof twoProcesses>>;
+
+const keys = byStrength({ small: 30, full: 300 });
+const copies = byStrength({ small: 8, full: 25 });
+const batches = byStrength({ small: 12, full: 80 });
+const batchSize = byStrength({ small: 10, full: 25 });
+
+/** Transfers and account openings, each key sent `copies` times at once across both processes. */
+async function stormAcrossProcesses(
+  cluster: TwoProcesses,
+  name: string,
+  readState: () => Promise<LedgerState>,
+) {
+  const seed = seedFor(name);
+  const accounts = await openAccounts({
+    url: () => cluster.urls[0]!,
+    count: ACCOUNTS,
+    balance: BALANCE,
+    random: seededRandom(seed),
+  });
+  const next = transferPlan({ accounts, seed, maxAmount: 5000 });
+  const transfers: StormCall<TransferInput>[] = Array.from({ length: keys }, () => {
+    const { key, ...input } = next();
+    return { path: 'transfers.create', user: 'alice', key, input };
+  });
+  // Another user, with the same key strings as alice's transfers: other scopes, other operations.
+  const openings: StormCall<{ owner: string; initialBalance: number }>[] = transfers
+    .slice(0, Math.ceil(keys / 3))
+    .map((transfer, i) => ({
+      path: 'accounts.open',
+      user: 'bob',
+      key: transfer.key,
+      input: { owner: `Storm ${i}`, initialBalance: 0 },
+    }));
+  const [transferStorm, openStorm] = await Promise.all([
+    duplicateStorm({ urls: cluster.urls, calls: transfers, copies, seed }),
+    duplicateStorm({ urls: cluster.urls, calls: openings, copies, seed: seed + 1 }),
+  ]);
+
+  expect(transferStorm.mismatches).toEqual([]);
+  expect(openStorm.mismatches).toEqual([]);
+  // Each key executed once in all: by one process, while the other joined, waited or replayed.
+  expect(cluster.count('executed', 'transfers.create')).toBe(keys);
+  expect(cluster.count('executed', 'accounts.open')).toBe(ACCOUNTS + openings.length);
+  await cluster.stop();
+  const state = await readState();
+  expect(
+    checkLedgerInvariants({
+      state,
+      openingTotal: ACCOUNTS * BALANCE,
+      transfers: transferStorm.calls,
+    }),
+  ).toEqual([]);
+  const opened = new Set(openStorm.calls.map((call) => JSON.parse(call.record.final.body).id));
+  expect(opened.size).toBe(openings.length);
+  for (const call of openings) {
+    expect(state.records.find((r) => r.scope === 'bob' && r.key === call.key)?.path).toBe(
+      'accounts.open',
+    );
+  }
+  expect(state.accounts).toHaveLength(ACCOUNTS + openings.length);
+
+  const figures = (path: string) => ({
+    executed: cluster.count('executed', path),
+    joined: cluster.count('joined', path),
+    replayed: cluster.count('replayed', path),
+    conflicts: cluster.count('conflict', path),
+    released: cluster.count('released', path),
+  });
+  report(name, {
+    seed,
+    keys: keys + openings.length,
+    copies,
+    requests: (keys + openings.length) * copies,
+    httpAttempts: transferStorm.attempts + openStorm.attempts,
+    retriedFor: { ...transferStorm.retriedFor, ...openStorm.retriedFor },
+    transfers: figures('transfers.create'),
+    openings: figures('accounts.open'),
+  });
+}
+
+/**
+ * Duplicate storms: many keys, each sent many times at once, across two server
+ * processes on one database, and inside HTTP batches.
+ */
+describe('duplicate storms across two server processes on one SQLite file', () => {
+  it(`${keys} transfer keys and ${Math.ceil(keys / 3)} account keys (another user, same key strings) × ${copies} copies at once: each executes once`, {
+    timeout: byStrength({ small: 60_000, full: 600_000 }),
+  }, async () => {
+    await using cluster = await twoProcesses();
+    await stormAcrossProcesses(cluster, 'storm-sqlite', async () =>
+      readSqliteLedger(cluster.databaseFile),
+    );
+  });
+
+  it(`${batches} HTTP batches of ${batchSize}+ calls at once, keys repeated within and across batches`, {
+    timeout: byStrength({ small: 60_000, full: 600_000 }),
+  }, async () => {
+    const seed = seedFor('storm-batches');
+    await using cluster = await twoProcesses();
+    const accounts = await openAccounts({
+      url: () => cluster.urls[0]!,
+      count: ACCOUNTS,
+      balance: BALANCE,
+      random: seededRandom(seed),
+    });
+    const next = transferPlan({ accounts, seed, maxAmount: 5000 });
+    const transfers: StormCall<TransferInput>[] = Array.from({ length: keys }, () => {
+      const { key, ...input } = next();
+      return { path: 'transfers.create', user: 'alice', key, input };
+    });
+    const storm = await batchStorm({
+      urls: cluster.urls,
+      calls: transfers,
+      batches,
+      batchSize,
+      seed,
+    });
+
+    expect(storm.mismatches).toEqual([]);
+    expect(storm.sameKeyTwiceInABatch).toBeGreaterThan(0);
+    expect(cluster.count('executed', 'transfers.create')).toBe(keys);
+    await cluster.stop();
+    expect(
+      checkLedgerInvariants({
+        state: readSqliteLedger(cluster.databaseFile),
+        openingTotal: ACCOUNTS * BALANCE,
+        transfers: storm.calls,
+      }),
+    ).toEqual([]);
+    report('storm-batches', {
+      seed,
+      keys,
+      batches,
+      items: storm.calls.reduce((sum, call) => sum + call.record.attempts, 0),
+      sameKeyTwiceInABatch: storm.sameKeyTwiceInABatch,
+      batchStatuses: storm.batchStatuses,
+      retriedFor: storm.retriedFor,
+      joined: cluster.count('joined', 'transfers.create'),
+      replayed: cluster.count('replayed', 'transfers.create'),
+      conflicts: cluster.count('conflict', 'transfers.create'),
+    });
+  });
+});
+
+describe('duplicate storms across two server processes on Postgres', () => {
+  let server: PostgresServer | undefined;
+  let database: PostgresTestDatabase | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+    database = await createTestDatabase(server.url);
+  }, 120_000);
+  afterAll(async () => {
+    try {
+      await database?.[Symbol.asyncDispose]();
+    } finally {
+      await server?.[Symbol.asyncDispose]();
+    }
+  });
+
+  it(`${keys} transfer keys and ${Math.ceil(keys / 3)} account keys (another user, same key strings) × ${copies} copies at once: each executes once`, {
+    timeout: byStrength({ small: 90_000, full: 600_000 }),
+  }, async () => {
+    await using cluster = await twoProcesses({ databaseUrl: database!.url });
+    await stormAcrossProcesses(cluster, 'storm-postgres', () => readPgLedger(database!.url));
+  });
+});
