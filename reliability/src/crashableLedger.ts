@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LedgerServerProcess, type LogLine, startLedgerServer } from '@ledger/server/testing';
+import { type LedgerState, readSqliteLedger } from './ledgerCheck';
+import { readPgLedger } from './postgres';
 import { leaseRecoveryEnv } from './serverClock';
 
 /** Options of {@link crashableLedger}. */
@@ -10,10 +12,13 @@ export interface CrashableLedgerOptions {
   env?: Record<string, string>;
   /** The lease a generation uses when the server has `IDEMPOTENCY_LEASE_MS`. */
   shortLeaseMs?: number;
+  /** A Postgres database (`postgres://…`) instead of a SQLite file of its own. */
+  databaseUrl?: string;
 }
 
 /**
- * The real ledger server process on one SQLite file that a test can SIGKILL
+ * The real ledger server process on one SQLite file (or one Postgres
+ * database, with `databaseUrl`) that a test can SIGKILL
  * and start again, on the same port when it can (clients need not follow),
  * else on a new one ({@link CrashableLedger.url} follows it). Each restart is a
  * new generation that gets past its dead predecessors' leases (see
@@ -21,13 +26,14 @@ export interface CrashableLedgerOptions {
  */
 export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-'));
-  const databaseFile = join(dir, 'ledger.db');
+  const databaseFile = opts.databaseUrl ? '' : join(dir, 'ledger.db');
+  const database = opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : { databaseFile };
   const generations: LedgerServerProcess[] = [];
   let portChanges = 0;
 
   async function start(port: number) {
     return startLedgerServer({
-      databaseFile,
+      ...database,
       env: {
         ...opts.env,
         ...leaseRecoveryEnv(generations.length, opts.shortLeaseMs ?? 1000),
@@ -46,7 +52,14 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
   const port = current().port;
 
   return {
+    /** The SQLite file; empty on Postgres. */
     databaseFile,
+    /** What the database holds now, read on connections of its own (the server may be dead). */
+    read(): Promise<LedgerState> {
+      return opts.databaseUrl
+        ? readPgLedger(opts.databaseUrl)
+        : Promise.resolve(readSqliteLedger(databaseFile));
+    },
     /** The tRPC base URL of the running generation. */
     url: () => current().url,
     /** The running generation. */

@@ -44,3 +44,23 @@ export async function readPgLedger(url: string): Promise<LedgerState> {
     await client.end();
   }
 }
+
+/**
+ * How many transactions other sessions have open on the database `url` points
+ * at: on Postgres a transfer in flight is an open transaction (its claim is
+ * not visible to anyone else before the commit), so this is what a kill at
+ * this moment would cut short.
+ */
+export async function openTransactions(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ open: number }>(
+      `SELECT count(*)::int AS open FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`,
+    );
+    return rows[0]!.open;
+  } finally {
+    await client.end();
+  }
+}
