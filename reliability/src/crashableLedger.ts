@@ -1,9 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LedgerServerProcess, type LogLine, startLedgerServer } from '@ledger/server/testing';
-import { type LedgerState, readSqliteLedger } from './ledgerCheck';
-import { readPgLedger } from './postgres';
+import {
+  type LedgerServerProcess,
+  type LogLine,
+  readLedger,
+  startLedgerServer,
+} from '@ledger/server/testing';
+import type { LedgerState } from './ledgerCheck';
 import { leaseRecoveryEnv } from './serverClock';
 
 /** Options of {@link crashableLedger}. */
@@ -56,9 +60,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
     databaseFile,
     /** What the database holds now, read on connections of its own (the server may be dead). */
     read(): Promise<LedgerState> {
-      return opts.databaseUrl
-        ? readPgLedger(opts.databaseUrl)
-        : Promise.resolve(readSqliteLedger(databaseFile));
+      return readLedger(opts.databaseUrl ?? `file:${databaseFile}`);
     },
     /** The tRPC base URL of the running generation. */
     url: () => current().url,

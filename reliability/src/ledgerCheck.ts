@@ -1,22 +1,9 @@
-import { auditLedger, type LedgerFileSnapshot, readLedgerFile } from '@ledger/server/testing';
+import { auditLedger, type LedgerFileSnapshot } from '@ledger/server/testing';
 import { type Answer, answerOf, type CallRecord, send } from './http';
-import { type RecordRow, readRecords, recordId } from './records';
+import { recordId } from './records';
 
 /** What a ledger database holds: the server's own tables and every idempotency record. */
-export interface LedgerState {
-  accounts: LedgerFileSnapshot['accounts'];
-  transfers: LedgerFileSnapshot['transfers'];
-  records: Pick<
-    RecordRow,
-    'scope' | 'key' | 'path' | 'state' | 'attempt' | 'outcomeKind' | 'response'
-  >[];
-}
-
-/** A ledger's SQLite file, read on connections of its own. */
-export function readSqliteLedger(file: string): LedgerState {
-  const { accounts, transfers } = readLedgerFile(file);
-  return { accounts, transfers, records: readRecords(file) };
-}
+export type LedgerState = LedgerFileSnapshot;
 
 /** The input of `transfers.create`, without the key. */
 export interface TransferInput {
@@ -60,17 +47,7 @@ export function checkLedgerInvariants(opts: {
   transfers: readonly ObservedCall[];
 }): string[] {
   const { state } = opts;
-  const problems = auditLedger({
-    accounts: state.accounts,
-    transfers: state.transfers,
-    records: state.records.map((record) => ({
-      scope: record.scope,
-      path: record.path,
-      state: record.state,
-      outcomeKind: record.outcomeKind,
-      response: record.response,
-    })),
-  }).map((problem) => `audit: ${problem}`);
+  const problems = auditLedger(state).map((problem) => `audit: ${problem}`);
 
   const total = state.accounts.reduce((sum, account) => sum + account.balance, 0);
   if (total !== opts.openingTotal) {

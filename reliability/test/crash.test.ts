@@ -1,4 +1,4 @@
-import { auditLedger } from '@ledger/server/testing';
+import { auditLedger, executionsInFlight } from '@ledger/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
@@ -11,7 +11,6 @@ import { crashableLedger } from '../src/crashableLedger';
 import { checkLedgerInvariants, replayCalls } from '../src/ledgerCheck';
 import { openAccounts, summarizeCalls, transferClients, transferPlan } from '../src/ledgerWorkload';
 import { sleep } from '../src/pool';
-import { openTransactions } from '../src/postgres';
 import { recordId } from '../src/records';
 import { leaseRecovery } from '../src/serverClock';
 import { byStrength, report, seedFor } from '../src/strength';
@@ -92,7 +91,7 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
     const problemsAfterKills: string[] = [];
     for (let kill = 1; kill <= kills; kill++) {
       await sleep(100 + Math.floor(random() * 500));
-      const openBeforeKill = opts.databaseUrl ? await openTransactions(opts.databaseUrl) : 0;
+      const openBeforeKill = opts.databaseUrl ? await executionsInFlight(opts.databaseUrl) : 0;
       await ledger.kill();
       const afterKill = await ledger.read();
       const inProgress = afterKill.records.filter((r) => r.state === 'in_progress');

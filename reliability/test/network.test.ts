@@ -1,8 +1,8 @@
-import { startLedgerServer } from '@ledger/server/testing';
+import { readLedger, startLedgerServer } from '@ledger/server/testing';
 import { describe, expect, it } from 'vitest';
 import { seededRandom, startFaultProxy } from '../src/clientApp';
 import { startLatencyProxy } from '../src/latencyProxy';
-import { checkLedgerInvariants, readSqliteLedger, replayCalls } from '../src/ledgerCheck';
+import { checkLedgerInvariants, replayCalls } from '../src/ledgerCheck';
 import { openAccounts, summarizeCalls, transferClients, transferPlan } from '../src/ledgerWorkload';
 import { byStrength, report, seedFor } from '../src/strength';
 
@@ -74,7 +74,7 @@ describe('network chaos: lost responses, resets, 502s and delays under concurren
     await server.stop('SIGTERM');
     expect(
       checkLedgerInvariants({
-        state: readSqliteLedger(server.databaseFile),
+        state: await readLedger(`file:${server.databaseFile}`),
         openingTotal: ACCOUNTS * BALANCE,
         transfers: observed,
       }),

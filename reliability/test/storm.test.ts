@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LedgerServerProcess, startLedgerServer } from '@ledger/server/testing';
+import { type LedgerServerProcess, readLedger, startLedgerServer } from '@ledger/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
@@ -10,14 +10,8 @@ import {
   startPostgres,
 } from '../../packages/trpc-idempotency/test/stores/postgres';
 import { seededRandom } from '../src/clientApp';
-import {
-  checkLedgerInvariants,
-  type LedgerState,
-  readSqliteLedger,
-  type TransferInput,
-} from '../src/ledgerCheck';
+import { checkLedgerInvariants, type LedgerState, type TransferInput } from '../src/ledgerCheck';
 import { openAccounts, transferPlan } from '../src/ledgerWorkload';
-import { readPgLedger } from '../src/postgres';
 import { batchStorm, duplicateStorm, type StormCall } from '../src/storm';
 import { byStrength, report, seedFor } from '../src/strength';
 
@@ -148,8 +142,8 @@ describe('duplicate storms across two server processes on one SQLite file', () =
     timeout: byStrength({ small: 60_000, full: 600_000 }),
   }, async () => {
     await using cluster = await twoProcesses();
-    await stormAcrossProcesses(cluster, 'storm-sqlite', async () =>
-      readSqliteLedger(cluster.databaseFile),
+    await stormAcrossProcesses(cluster, 'storm-sqlite', () =>
+      readLedger(`file:${cluster.databaseFile}`),
     );
   });
 
@@ -183,7 +177,7 @@ describe('duplicate storms across two server processes on one SQLite file', () =
     await cluster.stop();
     expect(
       checkLedgerInvariants({
-        state: readSqliteLedger(cluster.databaseFile),
+        state: await readLedger(`file:${cluster.databaseFile}`),
         openingTotal: ACCOUNTS * BALANCE,
         transfers: storm.calls,
       }),
@@ -222,6 +216,6 @@ describe('duplicate storms across two server processes on Postgres', () => {
     timeout: byStrength({ small: 90_000, full: 600_000 }),
   }, async () => {
     await using cluster = await twoProcesses({ databaseUrl: database!.url });
-    await stormAcrossProcesses(cluster, 'storm-postgres', () => readPgLedger(database!.url));
+    await stormAcrossProcesses(cluster, 'storm-postgres', () => readLedger(database!.url));
   });
 });

@@ -19,6 +19,12 @@ export interface LedgerClientOptions {
   user?: string;
   /** Batch calls made together into one HTTP request (`httpBatchLink`). Default true. */
   batch?: boolean;
+  /**
+   * The most calls in one HTTP batch; more calls made together go out as
+   * several requests. The server refuses a larger batch (400), so this must
+   * not exceed its `TRPC_MAX_BATCH_SIZE`. Default 100, the server's default.
+   */
+  maxBatchItems?: number;
   retry?: RetryOptions;
   /** A single HTTP attempt is abandoned (and retried) after this long, in ms. Default 10 000. */
   attemptTimeoutMs?: number;
@@ -49,7 +55,9 @@ export function createLedgerClient(opts: LedgerClientOptions) {
   return createTRPCClient<AppRouter>({
     links: [
       idempotencyLink<AppRouter>({ ...opts.retry, onRetry: opts.onRetry }),
-      opts.batch === false ? httpLink(transport) : httpBatchLink(transport),
+      opts.batch === false
+        ? httpLink(transport)
+        : httpBatchLink({ ...transport, maxItems: opts.maxBatchItems ?? 100 }),
     ],
   });
 }

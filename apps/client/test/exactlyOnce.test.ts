@@ -167,6 +167,18 @@ describe('the typed client through a faulty proxy', () => {
     expect(two).toEqual(one);
     expect((await client.accounts.get.query({ id: a!.id })).balance).toBe(93);
   });
+
+  it('splits more calls made together than the server’s batch limit (100) into several requests', async () => {
+    const client = createLedgerClient({ url: server.url, user: 'alice' });
+    const opened = await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        client.accounts.open.mutate({ owner: `Many ${i}`, initialBalance: i }),
+      ),
+    );
+    expect(opened.map((account) => account.balance)).toEqual(
+      Array.from({ length: 150 }, (_, i) => i),
+    );
+  });
 });
 
 describe('the typed client and a key in progress in another server process', () => {

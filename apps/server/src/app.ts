@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { type InFlightOptions, idempotencyResponseHeaders } from 'trpc-idempotency';
+import { DEFAULT_MAX_BATCH_SIZE } from './config';
 import {
   DatabaseUrlError,
   databaseKind,
@@ -38,6 +39,15 @@ export interface LedgerAppOptions {
   transferDelayMs?: number;
   /** How a duplicate waits for a key in progress in another process (library defaults otherwise). */
   inFlight?: InFlightOptions;
+  /** How long an execution owns its key before a retry may take it over, in ms. Library default (30 s). */
+  leaseMs?: number;
+  /** How long a completed key is replayed, in ms; at least `leaseMs`. Library default (24 hours). */
+  ttlMs?: number;
+  /**
+   * The most calls one HTTP batch may carry; a larger batch gets a 400 ("Batch
+   * call exceeds maximum size") before any of its calls runs. Default 100.
+   */
+  maxBatchSize?: number;
   /** How long `close()` waits for in-flight requests before cutting connections. Default 10 s. */
   shutdownTimeoutMs?: number;
   /** Largest request body in bytes. Default 1 MiB. */
@@ -101,6 +111,8 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     tracker: handlers,
     transferDelayMs: opts.transferDelayMs ?? 0,
     inFlight: opts.inFlight ?? {},
+    leaseMs: opts.leaseMs,
+    ttlMs: opts.ttlMs,
   });
   const routeOf = createRouteNamer(Object.keys(router._def.procedures));
 
@@ -109,6 +121,8 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     basePath: '/trpc/',
     createContext,
     maxBodySize: opts.maxBodySize ?? 1024 * 1024,
+    // Checked on the URL's paths, before the body is parsed, a context is made or any call runs.
+    maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
     responseMeta: ({ errors }) => ({ headers: idempotencyResponseHeaders({ errors }) }),
     onError({ error, path }) {
       const fields = { path, code: error.code, message: error.message };
@@ -124,7 +138,21 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
   const unanswered = new Set<ServerResponse>();
 
   const server = createServer((req, res) => {
-    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
+    const target = parseTarget(req.url);
+    if (!target) {
+      // An unparsable request target (`GET http://[ HTTP/1.1`): `new URL` would throw and end the process.
+      res.once('finish', () =>
+        metrics.observeRequest({
+          method: req.method ?? '',
+          route: 'other',
+          status: res.statusCode,
+        }),
+      );
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'bad request target' } }));
+      return;
+    }
+    const { pathname, searchParams } = target;
     const route = routeOf(pathname, searchParams);
     res.once('finish', () =>
       metrics.observeRequest({ method: req.method ?? '', route, status: res.statusCode }),
@@ -204,6 +232,15 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
   };
 }
 
+/** The request's URL, or undefined when it does not parse. */
+function parseTarget(url: string | undefined) {
+  try {
+    return new URL(url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 /** `GET /metrics`: the Prometheus text exposition. */
 function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: Metrics) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -230,7 +267,13 @@ function createRouteNamer(procedures: string[]) {
   return (pathname: string, searchParams: URLSearchParams) => {
     if (pathname === '/metrics') return '/metrics';
     if (!pathname.startsWith('/trpc/')) return 'other';
-    const paths = decodeURIComponent(pathname.slice('/trpc/'.length)).split(',');
+    let paths: string[];
+    try {
+      paths = decodeURIComponent(pathname.slice('/trpc/'.length)).split(',');
+    } catch {
+      // A malformed escape (`/trpc/%E0`): tRPC answers it; this must not throw, it would end the process.
+      return 'other';
+    }
     if (!paths.every((path) => known.has(path))) return 'other';
     return searchParams.get('batch') === '1' ? 'batch' : paths[0]!;
   };

@@ -13,8 +13,26 @@ export interface ServerConfig {
   logLevel: LogLevel;
   transferDelayMs: number;
   inFlight: InFlightOptions;
+  /** How long an execution owns its key before another request may take it over, in ms. */
+  leaseMs: number;
+  /** How long a completed key is replayed, in ms; at least `leaseMs`. */
+  ttlMs: number;
+  /** The most calls one HTTP batch may carry. */
+  maxBatchSize: number;
   shutdownTimeoutMs: number;
 }
+
+/** The library's defaults: a 30 s lease, and replays for 24 hours. */
+const DEFAULT_LEASE_MS = 30_000;
+const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * The most calls one HTTP batch may carry, unless `TRPC_MAX_BATCH_SIZE` says
+ * otherwise: without a limit one request of 1 MiB could carry about 12 000
+ * mutations. tRPC refuses a larger batch (400) before any of its calls runs.
+ */
+export const DEFAULT_MAX_BATCH_SIZE = 100;
+/** The longest lease or TTL accepted: ten years, far inside the range of exact epoch milliseconds. */
+const MAX_DURATION_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 
 /** Thrown for an environment variable with an unusable value. */
 export class ConfigError extends Error {
@@ -36,9 +54,33 @@ export class ConfigError extends Error {
  * - `IDEMPOTENCY_WAIT_MS` (default 5000): how long a duplicate waits for a key
  *   in progress in another process before answering 409
  * - `IDEMPOTENCY_RETRY_AFTER_MS` (default 1000): the most a 409 asks clients to wait
+ * - `IDEMPOTENCY_LEASE_MS` (default 30000): how long an execution owns its key;
+ *   after it, a retry of a crashed execution may take the key over and execute
+ * - `IDEMPOTENCY_TTL_MS` (default 86400000, 24 hours): how long a completed key
+ *   is replayed; at least `IDEMPOTENCY_LEASE_MS`
+ * - `TRPC_MAX_BATCH_SIZE` (default 100): the most calls one HTTP batch may
+ *   carry; a larger batch gets a 400 and none of its calls runs
  * - `SHUTDOWN_TIMEOUT_MS` (default 10000): how long a stop waits for in-flight requests
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
+  const leaseMs = integer(env, 'IDEMPOTENCY_LEASE_MS', {
+    fallback: DEFAULT_LEASE_MS,
+    min: 1,
+    max: MAX_DURATION_MS,
+  });
+  const ttlMs = integer(env, 'IDEMPOTENCY_TTL_MS', {
+    fallback: DEFAULT_TTL_MS,
+    min: 1,
+    max: MAX_DURATION_MS,
+  });
+  // A key must not expire while its execution may still hold it: a TTL shorter than the lease is refused.
+  if (ttlMs < leaseMs) {
+    const described = (name: string, value: number) =>
+      `${name} (${value}${nonEmpty(env[name]) === undefined ? ', the default' : ''})`;
+    throw new ConfigError(
+      `${described('IDEMPOTENCY_TTL_MS', ttlMs)} must be at least ${described('IDEMPOTENCY_LEASE_MS', leaseMs)}: a key must not expire while its execution may still hold it`,
+    );
+  }
   return {
     port: integer(env, 'PORT', { fallback: 3000, max: 65_535 }),
     host: nonEmpty(env['HOST']) ?? '127.0.0.1',
@@ -57,6 +99,13 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
       timeoutMs: integer(env, 'IDEMPOTENCY_WAIT_MS', { fallback: 5000 }),
       retryAfterMs: integer(env, 'IDEMPOTENCY_RETRY_AFTER_MS', { fallback: 1000, min: 1 }),
     },
+    leaseMs,
+    ttlMs,
+    maxBatchSize: integer(env, 'TRPC_MAX_BATCH_SIZE', {
+      fallback: DEFAULT_MAX_BATCH_SIZE,
+      min: 1,
+      max: 10_000,
+    }),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', { fallback: 10_000 }),
   };
 }

@@ -17,6 +17,9 @@ async function main() {
     logger,
     transferDelayMs: config.transferDelayMs,
     inFlight: config.inFlight,
+    leaseMs: config.leaseMs,
+    ttlMs: config.ttlMs,
+    maxBatchSize: config.maxBatchSize,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   });
   const { url } = await app

@@ -77,9 +77,35 @@ export interface LedgerRouterOptions {
   transferDelayMs: number;
   /** How a duplicate waits for a key in progress in another process. */
   inFlight: InFlightOptions;
+  /** How long an execution owns its key, in ms (library default when undefined). */
+  leaseMs?: number | undefined;
+  /** How long a completed key is replayed, in ms (library default when undefined). */
+  ttlMs?: number | undefined;
 }
 
-const id = z.string().min(1).max(100);
+/**
+ * Whether `value` is well-formed UTF-16: no lone surrogate (`\ud800`–`\udfff`
+ * without its pair). `String.prototype.isWellFormed` is in Node 20 (ES2024);
+ * the project's TypeScript lib is ES2022, hence the cast.
+ */
+export function isWellFormed(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
+ * A string input of 1 to `max` UTF-16 code units, well-formed: JSON may carry
+ * a lone surrogate (`"a\ud800b"`), which the databases cannot store (they
+ * store UTF-8, so it would become U+FFFD) while the answer and its stored
+ * replay would still say it. Refused as invalid input (400): nothing stored,
+ * the key stays free.
+ */
+export function text(max: number) {
+  return z.string().min(1).max(max).refine(isWellFormed, {
+    message: 'must be well-formed Unicode: it contains a lone surrogate (U+D800–U+DFFF)',
+  });
+}
+
+const id = text(100);
 
 /** Money in minor units: an integer JavaScript represents exactly. */
 const money = z.int();
@@ -124,6 +150,8 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     store: opts.store,
     scope: ({ ctx }) => ctx.userId,
     inFlight: opts.inFlight,
+    leaseMs: opts.leaseMs,
+    ttlMs: opts.ttlMs,
     onEvent: (event: IdempotencyEvent) => {
       const { type, ...fields } = event;
       logger.info(type, roundMs(fields));
@@ -136,7 +164,7 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
 
     accounts: t.router({
       open: idempotent
-        .input(z.object({ owner: z.string().min(1).max(100), initialBalance: money.min(0) }))
+        .input(z.object({ owner: text(100), initialBalance: money.min(0) }))
         .mutation(({ ctx, input }) =>
           ledger.openAccount(ctx.idempotency, {
             owner: input.owner,

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
-import { createLedgerApp, openLedgerApp } from '../src/app';
+import { createLedgerApp, type LedgerAppOptions, openLedgerApp } from '../src/app';
 import type { LedgerExecution } from '../src/ledger';
 import { DIALECTS, useFreshDatabases } from './helpers/databases';
 import { newKey } from './helpers/keys';
@@ -23,7 +23,7 @@ const databases = useFreshDatabases();
 
 describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
   /** The app on a new, empty database of this dialect. */
-  const fresh = async (opts: { transferDelayMs?: number } = {}) =>
+  const fresh = async (opts: Omit<LedgerAppOptions, 'databaseUrl'> = {}) =>
     ledgerAppResource({ ...opts, databaseUrl: await databases.create(dialect) });
 
   it('opens an account once per key and reads it back', async () => {
@@ -113,6 +113,92 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
     }
     expect(await ledger.count('idempotency_records')).toBe(1);
     expect(await ledger.count('transfers')).toBe(0);
+  });
+
+  it('refuses strings with a lone surrogate (400) in every string input: nothing stored, the key stays free', async () => {
+    await using ledger = await fresh();
+    const alice = ledger.caller();
+    const idempotencyKey = newKey();
+    const lonelyIssue = async (promise: Promise<unknown>) => {
+      const error = await rejection(promise, 'BAD_REQUEST');
+      expect(error.cause?.name).toBe('ZodError');
+      return (error.cause as unknown as { issues: Array<{ path: string[]; message: string }> })
+        .issues;
+    };
+    // High or low half alone, at the start, middle or end, or a pair in the wrong order.
+    for (const owner of ['a\ud800b', '\udc00', 'Ann \ud83d', '\ude00\ud83d']) {
+      expect(
+        await lonelyIssue(alice.accounts.open({ idempotencyKey, owner, initialBalance: 1 })),
+      ).toEqual([
+        expect.objectContaining({ path: ['owner'], message: expect.stringMatching(/surrogate/) }),
+      ]);
+    }
+    // The databases store UTF-8: what they hold must be what the answer (and its replay) says.
+    const owner = 'Zoë 😀 \u{1f1eb}\u{1f1f7}';
+    const account = await alice.accounts.open({ idempotencyKey, owner, initialBalance: 10 });
+    expect(account.owner).toBe(owner);
+    expect(await alice.accounts.open({ idempotencyKey, owner, initialBalance: 10 })).toEqual(
+      account,
+    );
+    expect((await alice.accounts.get({ id: account.id })).owner).toBe(owner);
+    expect((await readLedger(ledger.databaseUrl)).accounts).toEqual([
+      expect.objectContaining({ id: account.id, owner }),
+    ]);
+
+    for (const ids of [
+      { fromAccountId: `${account.id}\ud800`, toAccountId: 'acc_other' },
+      { fromAccountId: account.id, toAccountId: '\udfff' },
+    ]) {
+      const issues = await lonelyIssue(
+        alice.transfers.create({ idempotencyKey: newKey(), ...ids, amount: 1 }),
+      );
+      expect(issues).toHaveLength(1);
+      expect(issues[0]!.message).toMatch(/surrogate/);
+    }
+    await lonelyIssue(alice.accounts.get({ id: `${account.id}\ud800` }));
+    await lonelyIssue(alice.transfers.list({ accountId: '\ud800' }));
+    expect(await ledger.count('idempotency_records')).toBe(1);
+    expect(await ledger.count('accounts')).toBe(1);
+    expect(await ledger.count('transfers')).toBe(0);
+  });
+
+  it('keeps completed keys for ttlMs, and an execution owns its key for leaseMs', async () => {
+    const leaseMs = 1234;
+    const ttlMs = 56_789;
+    await using ledger = await fresh({ leaseMs, ttlMs, transferDelayMs: 300 });
+    const alice = ledger.caller();
+    const a = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'A',
+      initialBalance: 5,
+    });
+    const b = await alice.accounts.open({
+      idempotencyKey: newKey(),
+      owner: 'B',
+      initialBalance: 0,
+    });
+    const records = async (state: string) => {
+      const query = `SELECT lease_expires_at_ms - created_at_ms AS lease, expires_at_ms - completed_at_ms AS ttl FROM idempotency_records WHERE state = '${state}'`;
+      const { database } = ledger.app;
+      const rows =
+        database.kind === 'sqlite'
+          ? (database.db.$client.prepare(query).all() as Array<Record<string, unknown>>)
+          : (await database.db.$client.query(query)).rows;
+      return rows.map((row) => ({ lease: Number(row['lease']), ttl: Number(row['ttl']) }));
+    };
+    const transfer = alice.transfers.create({
+      idempotencyKey: newKey(),
+      fromAccountId: a.id,
+      toAccountId: b.id,
+      amount: 1,
+    });
+    if (dialect === 'sqlite') {
+      // On Postgres the running execution's record is not committed yet, so not visible.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await records('in_progress')).map((record) => record.lease)).toEqual([leaseMs]);
+    }
+    await transfer;
+    expect((await records('completed')).map((record) => record.ttl)).toEqual([ttlMs, ttlMs, ttlMs]);
   });
 
   it('needs a user for mutations, and stores nothing without one', async () => {

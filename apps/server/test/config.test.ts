@@ -29,6 +29,9 @@ describe('readConfig', () => {
       logLevel: 'info',
       transferDelayMs: 0,
       inFlight: { timeoutMs: 5000, retryAfterMs: 1000 },
+      leaseMs: 30_000,
+      ttlMs: 24 * 60 * 60 * 1000,
+      maxBatchSize: 100,
       shutdownTimeoutMs: 10_000,
     });
   });
@@ -46,6 +49,9 @@ describe('readConfig', () => {
         LEDGER_TRANSFER_DELAY_MS: '250',
         IDEMPOTENCY_WAIT_MS: '0',
         IDEMPOTENCY_RETRY_AFTER_MS: '1500',
+        IDEMPOTENCY_LEASE_MS: '2000',
+        IDEMPOTENCY_TTL_MS: '60000',
+        TRPC_MAX_BATCH_SIZE: '20',
         SHUTDOWN_TIMEOUT_MS: '2000',
       }),
     ).toEqual({
@@ -58,6 +64,9 @@ describe('readConfig', () => {
       logLevel: 'silent',
       transferDelayMs: 250,
       inFlight: { timeoutMs: 0, retryAfterMs: 1500 },
+      leaseMs: 2000,
+      ttlMs: 60_000,
+      maxBatchSize: 20,
       shutdownTimeoutMs: 2000,
     });
   });
@@ -73,6 +82,38 @@ describe('readConfig', () => {
     // 0 would mean "wait forever" to Postgres.
     expect(() => readConfig({ PG_LOCK_TIMEOUT_MS: '0' })).toThrow(/PG_LOCK_TIMEOUT_MS.*from 1/);
     expect(() => readConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
+    expect(() => readConfig({ TRPC_MAX_BATCH_SIZE: '0' })).toThrow(/TRPC_MAX_BATCH_SIZE.*from 1/);
+    expect(() => readConfig({ TRPC_MAX_BATCH_SIZE: 'none' })).toThrow(/TRPC_MAX_BATCH_SIZE/);
+    expect(() => readConfig({ IDEMPOTENCY_LEASE_MS: '0' })).toThrow(/IDEMPOTENCY_LEASE_MS.*from 1/);
+    expect(() => readConfig({ IDEMPOTENCY_TTL_MS: '1.5' })).toThrow(/IDEMPOTENCY_TTL_MS/);
+    expect(() => readConfig({ IDEMPOTENCY_TTL_MS: '-1' })).toThrow(/IDEMPOTENCY_TTL_MS/);
+  });
+
+  it('refuses a TTL shorter than the lease, naming both variables and their values', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        readConfig(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      return expect.fail('expected a ConfigError');
+    };
+    expect(refusal({ IDEMPOTENCY_LEASE_MS: '5000', IDEMPOTENCY_TTL_MS: '4999' })).toBe(
+      'IDEMPOTENCY_TTL_MS (4999) must be at least IDEMPOTENCY_LEASE_MS (5000): a key must not expire while its execution may still hold it',
+    );
+    // Against the other's default, said so.
+    expect(refusal({ IDEMPOTENCY_TTL_MS: '1000' })).toMatch(
+      /^IDEMPOTENCY_TTL_MS \(1000\) must be at least IDEMPOTENCY_LEASE_MS \(30000, the default\)/,
+    );
+    expect(refusal({ IDEMPOTENCY_LEASE_MS: '90000000' })).toMatch(
+      /^IDEMPOTENCY_TTL_MS \(86400000, the default\) must be at least IDEMPOTENCY_LEASE_MS \(90000000\)/,
+    );
+    // Equal is allowed.
+    expect(readConfig({ IDEMPOTENCY_LEASE_MS: '5000', IDEMPOTENCY_TTL_MS: '5000' })).toMatchObject({
+      leaseMs: 5000,
+      ttlMs: 5000,
+    });
   });
 });
 

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +60,28 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     expect(health).toMatchObject({ status: 200, body: { result: { data: { ok: true } } } });
     expect((await fetch(new URL('/', server.url))).status).toBe(404);
     expect((await read(await fetch(`${server.url}/nope`))).body.error.data.code).toBe('NOT_FOUND');
+  });
+
+  it('a malformed escape in the path or an unparsable request target gets a 4xx; the server keeps serving', async () => {
+    const { origin, port } = new URL(server.url);
+    for (const path of ['/trpc/accounts.get%E0', '/trpc/%E0,%E1?batch=1']) {
+      const response = await read(await fetch(`${origin}${path}`));
+      expect(response.status).toBe(400);
+      expect(response.body.error.message).toMatch(/Invalid URL-encoding/);
+    }
+    expect((await fetch(`${origin}/metrics%E0`)).status).toBe(404);
+    // A request target `new URL` cannot parse; fetch cannot send it, a socket can.
+    const raw = await new Promise<string>((resolve, reject) => {
+      let received = '';
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        received += chunk;
+      });
+      socket.on('error', reject).on('close', () => resolve(received));
+      socket.write('GET http://[ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 
   it('opens accounts and reads them, reads without x-user-id', async () => {
@@ -159,6 +182,80 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
       amount: 1,
     });
     expect(fixed.status).toBe(200);
+  });
+
+  it('400 BAD_REQUEST for a string with a lone surrogate (as a JSON escape); nothing stored, the key stays free', async () => {
+    const before = await recordCount(server);
+    const idempotencyKey = newKey();
+    // JSON.stringify would escape the lone surrogate as \ud800 too; spelled out here.
+    const post = (body: string) =>
+      fetch(`${server.url}/accounts.open`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': 'alice' },
+        body,
+      });
+    const refused = await read(
+      await post(`{"idempotencyKey":"${idempotencyKey}","owner":"a\\ud800b","initialBalance":1}`),
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.data).toMatchObject({
+      code: 'BAD_REQUEST',
+      issues: [{ path: 'owner', message: expect.stringMatching(/lone surrogate/) }],
+    });
+    expect(refused.body.error.data.reason).toBeUndefined();
+    const id = await openAccount(server, 'A', 1);
+    const lookup = await read(await server.query('accounts.get', { id: `${id}\udc00` }));
+    expect(lookup.status).toBe(400);
+    expect(lookup.body.error.data.issues).toEqual([
+      { path: 'id', message: expect.stringMatching(/lone surrogate/) },
+    ]);
+    expect(await recordCount(server)).toBe(before + 1);
+    // The key is free for the corrected request, whose answer is what the database holds.
+    const opened = await read(
+      await post(
+        `{"idempotencyKey":"${idempotencyKey}","owner":"a\\ud83d\\ude00b","initialBalance":1}`,
+      ),
+    );
+    expect(opened.body.result.data.owner).toBe('a😀b');
+    const stored = await read(
+      await server.query('accounts.get', { id: opened.body.result.data.id }),
+    );
+    expect(stored.body.result.data.owner).toBe('a😀b');
+  });
+
+  it('400 "Batch call exceeds maximum size" for a batch of more than 100 calls: none of them runs', async () => {
+    const before = await recordCount(server);
+    const batchOf = (calls: number) =>
+      fetch(`${server.url}/${Array(calls).fill('accounts.open').join(',')}?batch=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': 'alice' },
+        body: JSON.stringify(
+          Object.fromEntries(
+            Array.from({ length: calls }, (_, i) => [
+              i,
+              { idempotencyKey: newKey(), owner: `Batch ${i}`, initialBalance: 0 },
+            ]),
+          ),
+        ),
+      });
+    const refused = await read(await batchOf(101));
+    expect(refused).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          message: 'Batch call exceeds maximum size',
+          data: { code: 'BAD_REQUEST', httpStatus: 400 },
+        },
+      },
+    });
+    expect(await recordCount(server)).toBe(before);
+    // Queries count the same; 100 calls are allowed.
+    const health = (calls: number) =>
+      fetch(`${server.url}/${Array(calls).fill('health').join(',')}?batch=1&input={}`);
+    expect((await health(101)).status).toBe(400);
+    const allowed = await read(await health(100));
+    expect(allowed.status).toBe(200);
+    expect(allowed.body).toHaveLength(100);
   });
 
   it('404 NOT_FOUND for unknown accounts; a transfer’s NOT_FOUND is final and replayed', async () => {
@@ -373,6 +470,32 @@ describe.each(DIALECTS)('starting the server on %s', (dialect) => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the idempotency and batch knobs of the server process', () => {
+  it('TRPC_MAX_BATCH_SIZE sets the largest batch', async () => {
+    await using server = await startLedgerServer({
+      databaseUrl: await databases.create('sqlite'),
+      env: { TRPC_MAX_BATCH_SIZE: '3' },
+    });
+    const health = (calls: number) =>
+      fetch(`${server.url}/${Array(calls).fill('health').join(',')}?batch=1&input={}`);
+    expect((await health(3)).status).toBe(200);
+    const refused = await read(await health(4));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toBe('Batch call exceeds maximum size');
+  });
+
+  it('a TTL shorter than the lease stops the server with a message naming both variables', async () => {
+    await expect(
+      startLedgerServer({
+        databaseUrl: await databases.create('sqlite'),
+        env: { IDEMPOTENCY_LEASE_MS: '60000', IDEMPOTENCY_TTL_MS: '59999' },
+      }),
+    ).rejects.toThrow(
+      /cannot start: IDEMPOTENCY_TTL_MS \(59999\) must be at least IDEMPOTENCY_LEASE_MS \(60000\)/,
+    );
   });
 });
 

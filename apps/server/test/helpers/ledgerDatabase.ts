@@ -19,7 +19,7 @@ export async function readLedger(databaseUrl: string): Promise<LedgerFileSnapsho
       'SELECT id, from_account_id, to_account_id, amount FROM transfers ORDER BY seq',
     );
     const records = await client.query(
-      'SELECT scope, path, state, outcome_kind, response FROM idempotency_records ORDER BY scope, key',
+      'SELECT scope, key, path, attempt, state, outcome_kind, response FROM idempotency_records ORDER BY scope, key',
     );
     return {
       accounts: accounts.rows.map((row) => ({
@@ -36,7 +36,9 @@ export async function readLedger(databaseUrl: string): Promise<LedgerFileSnapsho
       })),
       records: records.rows.map((row) => ({
         scope: row.scope,
+        key: row.key,
         path: row.path,
+        attempt: Number(row.attempt),
         state: row.state,
         outcomeKind: row.outcome_kind,
         response: row.response,

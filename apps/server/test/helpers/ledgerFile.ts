@@ -6,7 +6,10 @@ export interface LedgerFileSnapshot {
   transfers: Array<{ id: string; fromAccountId: string; toAccountId: string; amount: number }>;
   records: Array<{
     scope: string;
+    key: string;
     path: string;
+    /** 1, plus one per take-over of an abandoned execution. */
+    attempt: number;
     state: 'in_progress' | 'completed';
     outcomeKind: 'result' | 'error' | null;
     response: string | null;
@@ -33,7 +36,7 @@ export function readLedgerFile(file: string): LedgerFileSnapshot {
         .all() as LedgerFileSnapshot['transfers'],
       records: db
         .prepare(
-          'SELECT scope, path, state, outcome_kind AS outcomeKind, response FROM idempotency_records',
+          'SELECT scope, key, path, attempt, state, outcome_kind AS outcomeKind, response FROM idempotency_records ORDER BY scope, key',
         )
         .all() as LedgerFileSnapshot['records'],
     };
