@@ -40,7 +40,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
       ...database,
       env: {
         ...opts.env,
-        ...leaseRecoveryEnv(generations.length, opts.shortLeaseMs ?? 1000),
+        ...leaseRecoveryEnv(opts.shortLeaseMs ?? 1000),
         PORT: String(port),
       },
     });

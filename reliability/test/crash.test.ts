@@ -12,7 +12,6 @@ import { checkLedgerInvariants, replayCalls } from '../src/ledgerCheck';
 import { openAccounts, summarizeCalls, transferClients, transferPlan } from '../src/ledgerWorkload';
 import { sleep } from '../src/pool';
 import { recordId } from '../src/records';
-import { leaseRecovery } from '../src/serverClock';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const ACCOUNTS = 6;
@@ -133,7 +132,6 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
       seed,
       kills,
       workers,
-      leaseRecovery,
       ...summary,
       transfers: state.transfers.length,
       killsThatCaughtTransfersInFlight: killsInFlight.filter((n) => n > 0).length,

@@ -19,7 +19,7 @@ import {
 } from '../src/hostileCatalogue';
 import { answerOf, send } from '../src/http';
 import { diffRecords, readRecords } from '../src/records';
-import { clockSkewEnv, DEFAULT_TTL_MS, serverKnobs } from '../src/serverClock';
+import { clockSkewEnv, DEFAULT_TTL_MS } from '../src/serverClock';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const newKey = () => `hostile-${randomUUID()}`;
@@ -257,10 +257,7 @@ describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its 
     const ttlMs = DEFAULT_TTL_MS;
     server = await startLedgerServer({
       databaseFile,
-      env: {
-        ...clockSkewEnv(ttlMs + 60_000),
-        ...(serverKnobs.ttlMs ? { IDEMPOTENCY_TTL_MS: String(ttlMs) } : {}),
-      },
+      env: clockSkewEnv(ttlMs + 60_000),
     });
     const response = await sendHostile(server.url, {
       path: 'transfers.create',

@@ -10,7 +10,7 @@ import { answerOf, postUntilFinal, send } from '../src/http';
 import { openAccounts } from '../src/ledgerWorkload';
 import { runPool, sleep, waitStopped, waitUntil } from '../src/pool';
 import { type RecordRow, readRecords } from '../src/records';
-import { leaseRecovery, leaseRecoveryEnv, serverKnobs } from '../src/serverClock';
+import { leaseRecoveryEnv } from '../src/serverClock';
 import { startService } from '../src/serviceProcess';
 import { byStrength, report, seedFor } from '../src/strength';
 
@@ -267,7 +267,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
     try {
       await using zombie = await startLedgerServer({
         databaseFile,
-        env: { LEDGER_TRANSFER_DELAY_MS: '1500', ...leaseRecoveryEnv(0, LEASE_MS) },
+        env: { LEDGER_TRANSFER_DELAY_MS: '1500', ...leaseRecoveryEnv(LEASE_MS) },
       });
       const random = seededRandom(seedFor('transactional zombie'));
       const [from, to] = await openAccounts({
@@ -292,19 +292,15 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
       );
       process.kill(zombie.pid, 'SIGSTOP');
       await waitStopped(zombie.pid);
-      if (serverKnobs.leaseMs) {
-        await waitUntil(
-          'its lease is over',
-          () => (Date.now() > claimed.leaseExpiresAtMs ? true : undefined),
-          {
-            timeoutMs: LEASE_MS * 3,
-          },
-        );
-      }
-      // A second process whose clock is past the frozen owner's lease (or, with the knob, later).
+      await waitUntil(
+        'its lease is over',
+        () => (Date.now() > claimed.leaseExpiresAtMs ? true : undefined),
+        { timeoutMs: LEASE_MS * 3 },
+      );
+      // A second process, once the frozen owner's lease is over.
       await using rescuer = await startLedgerServer({
         databaseFile,
-        env: leaseRecoveryEnv(1, LEASE_MS),
+        env: leaseRecoveryEnv(LEASE_MS),
       });
       const { final } = await postUntilFinal({
         url: () => rescuer.url,
@@ -343,7 +339,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
         attempt: 2,
         response: final.body,
       });
-      report('transactional-zombie', { leaseRecovery });
+      report('transactional-zombie', { leaseMs: LEASE_MS });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

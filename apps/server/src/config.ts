@@ -15,7 +15,7 @@ export interface ServerConfig {
   inFlight: InFlightOptions;
   /** How long an execution owns its key before another request may take it over, in ms. */
   leaseMs: number;
-  /** How long a completed key is replayed, in ms; at least `leaseMs`. */
+  /** How long a completed key is replayed, in ms. */
   ttlMs: number;
   /** The most calls one HTTP batch may carry. */
   maxBatchSize: number;
@@ -57,7 +57,8 @@ export class ConfigError extends Error {
  * - `IDEMPOTENCY_LEASE_MS` (default 30000): how long an execution owns its key;
  *   after it, a retry of a crashed execution may take the key over and execute
  * - `IDEMPOTENCY_TTL_MS` (default 86400000, 24 hours): how long a completed key
- *   is replayed; at least `IDEMPOTENCY_LEASE_MS`
+ *   is replayed (an execution in progress keeps its key for its whole lease,
+ *   even past a shorter TTL)
  * - `TRPC_MAX_BATCH_SIZE` (default 100): the most calls one HTTP batch may
  *   carry; a larger batch gets a 400 and none of its calls runs
  * - `SHUTDOWN_TIMEOUT_MS` (default 10000): how long a stop waits for in-flight requests
@@ -73,14 +74,6 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     min: 1,
     max: MAX_DURATION_MS,
   });
-  // A key must not expire while its execution may still hold it: a TTL shorter than the lease is refused.
-  if (ttlMs < leaseMs) {
-    const described = (name: string, value: number) =>
-      `${name} (${value}${nonEmpty(env[name]) === undefined ? ', the default' : ''})`;
-    throw new ConfigError(
-      `${described('IDEMPOTENCY_TTL_MS', ttlMs)} must be at least ${described('IDEMPOTENCY_LEASE_MS', leaseMs)}: a key must not expire while its execution may still hold it`,
-    );
-  }
   return {
     port: integer(env, 'PORT', { fallback: 3000, max: 65_535 }),
     host: nonEmpty(env['HOST']) ?? '127.0.0.1',

@@ -1,7 +1,13 @@
-import { and, eq, gt, lte, or, sql } from 'drizzle-orm';
+import { and, eq, gt, lte, not, or, type Query, type SQL, sql } from 'drizzle-orm';
 import type { NodePgDatabase, NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
-import type { PgDatabase, PgTransaction, PgTransactionConfig } from 'drizzle-orm/pg-core';
-import type { Pool } from 'pg';
+import type {
+  PgDatabase,
+  PgPreparedQuery,
+  PgTransaction,
+  PgTransactionConfig,
+  PreparedQueryConfig,
+} from 'drizzle-orm/pg-core';
+import type { Pool, QueryResult } from 'pg';
 import type { IdempotencyRecord, StoredOutcome } from '../server/record';
 import {
   type ClaimOptions,
@@ -10,7 +16,7 @@ import {
   type IdempotencyStore,
   LeaseLostError,
 } from '../server/store';
-import { type PgIdempotencyRow, idempotencyRecords as t } from './schema';
+import { idempotencyRecords as t } from './schema';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
 type AnyPgDatabase = NodePgDatabase<any> & { $client: Pool };
@@ -65,7 +71,12 @@ export interface PgIdempotencyStore<TTx> extends IdempotencyStore<TTx> {
 const READ_COMMITTED: PgTransactionConfig = { isolationLevel: 'read committed' };
 const CLAIM_SAVEPOINT = 'trpc_idempotency_claim';
 // Also undoes the claim's SET LOCAL lock_timeout.
-const UNDO_CLAIM = `ROLLBACK TO SAVEPOINT ${CLAIM_SAVEPOINT}; RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}`;
+const UNDO_CLAIM = sql.raw(
+  `ROLLBACK TO SAVEPOINT ${CLAIM_SAVEPOINT}; RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}`,
+);
+const KEEP_CLAIM = sql.raw(
+  `RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout TO DEFAULT`,
+);
 const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
@@ -93,11 +104,10 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
   }
   const lockTimeoutMs = positiveInteger('lockTimeoutMs', opts.lockTimeoutMs ?? 2000);
   const purgeBatchSize = positiveInteger('purgeBatchSize', opts.purgeBatchSize ?? 1000);
-  const pooled = primitivesOn(db, purgeBatchSize);
-  const insertPooled = async (claim: ClaimOptions) => {
-    const row = await pooled.insert(claim);
-    return row && acquiredBy(row);
-  };
+  // Built once here; each execution's transaction binds them to its connection.
+  const statements = buildStatements(db);
+  const pooled = primitivesOn(db, statements, purgeBatchSize);
+  const insertPooled = async (claim: ClaimOptions) => acquiredBy(await pooled.insert(claim));
 
   /**
    * The store one execution's transaction runs on: every primitive uses `tx`.
@@ -106,15 +116,15 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
    * transaction, the record's insert included, is undone.
    */
   function boundTo(tx: AnyPgTransaction): IdempotencyStore<TTx> {
-    const bound = primitivesOn(tx, purgeBatchSize);
-    const savepoint = (statements: string) => tx.execute(sql.raw(statements));
+    const bound = primitivesOn(tx, statements, purgeBatchSize);
+    const savepoint = (statement: SQL) => tx.execute(statement);
     // Waits on a concurrent execution's uncommitted record, up to the lock timeout. The
     // claim's own savepoint catches the timeout, so the outer transaction stays usable.
     const insertOrWait = async (claim: ClaimOptions): Promise<ClaimResult | undefined> => {
       // Never wait longer than the request may: 0 would mean no limit in Postgres, so 1 ms at least.
       const waitMs = Math.max(1, Math.min(lockTimeoutMs, Math.ceil(claim.maxWaitMs)));
-      await savepoint(`SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout = ${waitMs}`);
-      let row: PgIdempotencyRow | undefined;
+      await savepoint(sql.raw(`SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout = ${waitMs}`));
+      let row: IdempotencyRecord | undefined;
       try {
         row = await bound.insert(claim);
       } catch (error) {
@@ -129,15 +139,15 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
       await savepoint(
         row
           ? // Keep the record; the handler's own statements get the usual lock timeout back.
-            `RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}; SET LOCAL lock_timeout TO DEFAULT`
+            KEEP_CLAIM
           : // Drop the row lock ON CONFLICT took, so no one waits on this request while it polls.
             UNDO_CLAIM,
       );
-      return row && acquiredBy(row);
+      return acquiredBy(row);
     };
     return {
       transactionKind: 'async',
-      claim: (claim) => claimWith(claim, insertOrWait, bound.find),
+      claim: (claim) => claimWith(claim, insertOrWait, bound.held),
       find: bound.find,
       renewLease: bound.renewLease,
       complete: bound.complete,
@@ -154,7 +164,7 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
 
   return {
     transactionKind: 'async',
-    claim: (claim) => claimWith(claim, insertPooled, pooled.find),
+    claim: (claim) => claimWith(claim, insertPooled, pooled.held),
     find: pooled.find,
     renewLease: pooled.renewLease,
     complete: pooled.complete,
@@ -163,7 +173,11 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
     commit: (commit, write, encode) =>
       db.transaction(
         (tx) =>
-          commitOn(tx as TTx, primitivesOn(tx, purgeBatchSize).complete, { commit, write, encode }),
+          commitOn(tx as TTx, primitivesOn(tx, statements, purgeBatchSize).complete, {
+            commit,
+            write,
+            encode,
+          }),
         READ_COMMITTED,
       ),
     inTransaction: (execution) => db.transaction((tx) => execution(boundTo(tx)), READ_COMMITTED),
@@ -172,17 +186,18 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
 
 /**
  * Claim: insert or take over in one statement; when that leaves the record
- * alone, read it. Once more if it vanished in between (released or purged).
+ * alone, read it (even if expired: a live lease still holds it). Once more if
+ * it vanished in between (released or purged).
  */
 async function claimWith(
   claim: ClaimOptions,
   insert: (claim: ClaimOptions) => Promise<ClaimResult | undefined>,
-  find: (id: ClaimOptions) => Promise<IdempotencyRecord | undefined>,
+  held: (id: ClaimOptions) => Promise<IdempotencyRecord | undefined>,
 ): Promise<ClaimResult> {
   for (let round = 0; round < 2; round++) {
     const inserted = await insert(claim);
     if (inserted) return inserted;
-    const record = await find(claim);
+    const record = await held(claim);
     if (record) return { acquired: false, record };
   }
   throw new Error('idempotency record vanished twice during one claim');
@@ -230,132 +245,187 @@ function stillRunning(claim: ClaimOptions): ClaimResult {
   };
 }
 
-function acquiredBy(row: PgIdempotencyRow): ClaimResult {
-  return { acquired: true, record: toRecord(row), takenOver: row.attempt > 1 };
+function acquiredBy(record: IdempotencyRecord | undefined): ClaimResult | undefined {
+  return record && { acquired: true, record, takenOver: record.attempt > 1 };
+}
+
+/** A row of the records table as node-postgres returns it: column names, `bigint` as text. */
+interface RawRow {
+  scope: string;
+  key: string;
+  path: string;
+  fingerprint: string;
+  state: 'in_progress' | 'completed';
+  owner: string;
+  attempt: number;
+  lease_expires_at_ms: string | number;
+  expires_at_ms: string | number;
+  created_at_ms: string | number;
+  outcome_kind: 'result' | 'error' | null;
+  response: string | null;
+}
+
+/** A statement's SQL and parameters (placeholders), built once per store, and its name. */
+interface Statement {
+  name: string;
+  query: Query;
 }
 
 /**
- * The store's statements on a database or one transaction, each built and
- * named on first use: Postgres parses a named statement once per connection.
+ * Every statement of the store, built (SQL text and parameter list) once per
+ * store. Each runs as a named prepared statement: Postgres parses it once per
+ * connection, on the pool and inside transactions alike.
  */
-function primitivesOn(database: Queryable, purgeBatchSize: number) {
+function buildStatements(db: Queryable) {
   const p = (name: string) => sql.placeholder(name);
+  const statement = (name: string, builder: { toSQL(): Query }): Statement => ({
+    name,
+    query: builder.toSQL(),
+  });
   const ownedInProgress = and(
     eq(t.scope, p('scope')),
     eq(t.key, p('key')),
     eq(t.owner, p('owner')),
     eq(t.state, 'in_progress'),
   );
-
-  // Insert, or replace an expired record, or take over an expired lease with
-  // the same path and input. Anything else is left alone and returns no row.
-  const claimStatement = once(() =>
-    database
-      .insert(t)
-      .values({
-        scope: p('scope'),
-        key: p('key'),
-        path: p('path'),
-        fingerprint: p('fingerprint'),
-        state: 'in_progress',
-        owner: p('owner'),
-        attempt: 1,
-        leaseExpiresAtMs: p('leaseExpiresAt'),
-        expiresAtMs: p('expiresAt'),
-        createdAtMs: p('now'),
-      })
-      .onConflictDoUpdate({
-        target: [t.scope, t.key],
-        set: {
-          attempt: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN 1 ELSE ${t.attempt} + 1 END`,
-          createdAtMs: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN excluded.created_at_ms ELSE ${t.createdAtMs} END`,
-          path: sql`excluded.path`,
-          fingerprint: sql`excluded.fingerprint`,
-          state: 'in_progress',
-          owner: sql`excluded.owner`,
-          leaseExpiresAtMs: sql`excluded.lease_expires_at_ms`,
-          expiresAtMs: sql`excluded.expires_at_ms`,
-          completedAtMs: null,
-          outcomeKind: null,
-          response: null,
-        },
-        setWhere: or(
-          lte(t.expiresAtMs, p('now')),
-          and(
-            eq(t.state, 'in_progress'),
-            lte(t.leaseExpiresAtMs, p('now')),
-            sql`${t.path} = excluded.path`,
-            sql`${t.fingerprint} = excluded.fingerprint`,
-          ),
-        ),
-      })
-      .returning()
-      .prepare('trpc_idempotency_claim'),
-  );
-
-  const findStatement = once(() =>
-    database
-      .select()
-      .from(t)
-      .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), gt(t.expiresAtMs, p('now'))))
-      .prepare('trpc_idempotency_find'),
-  );
-
-  const completeStatement = once(() =>
-    database
-      .update(t)
-      .set({
-        state: 'completed',
-        outcomeKind: sql`${p('outcomeKind')}`,
-        response: sql`${p('response')}`,
-        completedAtMs: sql`${p('now')}`,
-        leaseExpiresAtMs: sql`${p('now')}`,
-        expiresAtMs: sql`${p('expiresAt')}`,
-      })
-      .where(ownedInProgress)
-      .prepare('trpc_idempotency_complete'),
-  );
-
-  const releaseStatement = once(() =>
-    database.delete(t).where(ownedInProgress).prepare('trpc_idempotency_release'),
-  );
-
-  const renewStatement = once(() =>
-    database
-      .update(t)
-      .set({
-        leaseExpiresAtMs: sql`${p('leaseExpiresAt')}`,
-        expiresAtMs: sql`GREATEST(${t.expiresAtMs}, ${p('leaseExpiresAt')})`,
-      })
-      .where(ownedInProgress)
-      .prepare('trpc_idempotency_renew'),
-  );
-
-  // An in-progress record whose lease is still live is never purged, even past
-  // its expiry. Rows another transaction holds are skipped, not waited for.
-  const purgeStatement = once(() =>
-    database
-      .delete(t)
-      .where(
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}) LIMIT ${p('limit')} FOR UPDATE SKIP LOCKED)`,
-      )
-      .prepare('trpc_idempotency_purge'),
-  );
+  // A record that is gone for good: expired, and not held by a live lease (a
+  // completed record's lease means nothing). Claims may replace it and purge
+  // deletes it; while an in-progress record's lease is live, neither does,
+  // whatever its expiry says: its owner may still be working on it.
+  const gone = sql`(${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}))`;
 
   return {
-    async insert(claim: ClaimOptions): Promise<PgIdempotencyRow | undefined> {
-      const [row] = await claimStatement().execute({ ...claim });
-      return row;
-    },
-    async find(id: { scope: string; key: string; now: number }) {
-      const [row] = await findStatement().execute(id);
-      return row ? toRecord(row) : undefined;
-    },
-    async renewLease(renew: { scope: string; key: string; owner: string; leaseExpiresAt: number }) {
-      return (await renewStatement().execute({ ...renew })).rowCount === 1;
-    },
-    async complete(complete: CompleteOptions) {
-      const { rowCount } = await completeStatement().execute({
+    // Insert, or replace a gone record, or take over an expired lease with the
+    // same path and input. Anything else is left alone and returns no row.
+    claim: statement(
+      'trpc_idempotency_claim',
+      db
+        .insert(t)
+        .values({
+          scope: p('scope'),
+          key: p('key'),
+          path: p('path'),
+          fingerprint: p('fingerprint'),
+          state: 'in_progress',
+          owner: p('owner'),
+          attempt: 1,
+          leaseExpiresAtMs: p('leaseExpiresAt'),
+          expiresAtMs: p('expiresAt'),
+          createdAtMs: p('now'),
+        })
+        .onConflictDoUpdate({
+          target: [t.scope, t.key],
+          set: {
+            attempt: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN 1 ELSE ${t.attempt} + 1 END`,
+            createdAtMs: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN excluded.created_at_ms ELSE ${t.createdAtMs} END`,
+            path: sql`excluded.path`,
+            fingerprint: sql`excluded.fingerprint`,
+            state: 'in_progress',
+            owner: sql`excluded.owner`,
+            leaseExpiresAtMs: sql`excluded.lease_expires_at_ms`,
+            expiresAtMs: sql`excluded.expires_at_ms`,
+            completedAtMs: null,
+            outcomeKind: null,
+            response: null,
+          },
+          setWhere: or(
+            gone,
+            and(
+              eq(t.state, 'in_progress'),
+              lte(t.leaseExpiresAtMs, p('now')),
+              sql`${t.path} = excluded.path`,
+              sql`${t.fingerprint} = excluded.fingerprint`,
+            ),
+          ),
+        })
+        .returning(),
+    ),
+    find: statement(
+      'trpc_idempotency_find',
+      db
+        .select()
+        .from(t)
+        .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), gt(t.expiresAtMs, p('now')))),
+    ),
+    // The record a claim left alone: live, or expired but still held by a live lease.
+    held: statement(
+      'trpc_idempotency_held',
+      db
+        .select()
+        .from(t)
+        .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), not(gone))),
+    ),
+    complete: statement(
+      'trpc_idempotency_complete',
+      db
+        .update(t)
+        .set({
+          state: 'completed',
+          outcomeKind: sql`${p('outcomeKind')}`,
+          response: sql`${p('response')}`,
+          completedAtMs: sql`${p('now')}`,
+          leaseExpiresAtMs: sql`${p('now')}`,
+          expiresAtMs: sql`${p('expiresAt')}`,
+        })
+        .where(ownedInProgress),
+    ),
+    release: statement('trpc_idempotency_release', db.delete(t).where(ownedInProgress)),
+    renew: statement(
+      'trpc_idempotency_renew',
+      db
+        .update(t)
+        .set({
+          leaseExpiresAtMs: sql`${p('leaseExpiresAt')}`,
+          expiresAtMs: sql`GREATEST(${t.expiresAtMs}, ${p('leaseExpiresAt')})`,
+        })
+        .where(ownedInProgress),
+    ),
+    // Rows another transaction holds are skipped, not waited for.
+    purge: statement(
+      'trpc_idempotency_purge',
+      db
+        .delete(t)
+        .where(
+          sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')} FOR UPDATE SKIP LOCKED)`,
+        ),
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof buildStatements>;
+
+/**
+ * The store's primitives on a database or one transaction: the statements
+ * built once per store, bound to this session's connection on first use.
+ */
+function primitivesOn(database: Queryable, statements: Statements, purgeBatchSize: number) {
+  const session = database._.session;
+  const bound = new Map<Statement, PgPreparedQuery<PreparedQueryConfig>>();
+  const run = async (statement: Statement, values: Record<string, unknown>) => {
+    let prepared = bound.get(statement);
+    if (!prepared) {
+      prepared = session.prepareQuery(statement.query, undefined, statement.name, false);
+      bound.set(statement, prepared);
+    }
+    return (await prepared.execute(values)) as QueryResult<RawRow>;
+  };
+  const rowOf = async (statement: Statement, values: Record<string, unknown>) => {
+    const { rows } = await run(statement, values);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  };
+  const changed = async (statement: Statement, values: Record<string, unknown>) =>
+    (await run(statement, values)).rowCount === 1;
+
+  return {
+    insert: (claim: ClaimOptions) => rowOf(statements.claim, { ...claim }),
+    find: (id: { scope: string; key: string; now: number }) =>
+      rowOf(statements.find, { scope: id.scope, key: id.key, now: id.now }),
+    held: (id: { scope: string; key: string; now: number }) =>
+      rowOf(statements.held, { scope: id.scope, key: id.key, now: id.now }),
+    renewLease: (renew: { scope: string; key: string; owner: string; leaseExpiresAt: number }) =>
+      changed(statements.renew, { ...renew }),
+    complete: (complete: CompleteOptions) =>
+      changed(statements.complete, {
         scope: complete.scope,
         key: complete.key,
         owner: complete.owner,
@@ -363,18 +433,15 @@ function primitivesOn(database: Queryable, purgeBatchSize: number) {
         response: complete.outcome.body,
         now: complete.now,
         expiresAt: complete.expiresAt,
-      });
-      return rowCount === 1;
-    },
-    async release(fenced: { scope: string; key: string; owner: string }) {
-      return (await releaseStatement().execute({ ...fenced })).rowCount === 1;
-    },
+      }),
+    release: (fenced: { scope: string; key: string; owner: string }) =>
+      changed(statements.release, { ...fenced }),
     async purge(purge: { now: number; limit?: number }) {
       const limit = purge.limit ?? Number.POSITIVE_INFINITY;
       let deleted = 0;
       while (deleted < limit) {
         const batch = Math.min(purgeBatchSize, limit - deleted);
-        const { rowCount } = await purgeStatement().execute({ now: purge.now, limit: batch });
+        const { rowCount } = await run(statements.purge, { now: purge.now, limit: batch });
         deleted += rowCount ?? 0;
         if ((rowCount ?? 0) < batch) break;
       }
@@ -383,7 +450,7 @@ function primitivesOn(database: Queryable, purgeBatchSize: number) {
   };
 }
 
-function toRecord(row: PgIdempotencyRow): IdempotencyRecord {
+function toRecord(row: RawRow): IdempotencyRecord {
   return {
     scope: row.scope,
     key: row.key,
@@ -392,23 +459,15 @@ function toRecord(row: PgIdempotencyRow): IdempotencyRecord {
     state: row.state,
     owner: row.owner,
     attempt: row.attempt,
-    leaseExpiresAt: row.leaseExpiresAtMs,
-    expiresAt: row.expiresAtMs,
-    createdAt: row.createdAtMs,
+    leaseExpiresAt: Number(row.lease_expires_at_ms),
+    expiresAt: Number(row.expires_at_ms),
+    createdAt: Number(row.created_at_ms),
     outcome:
-      row.outcomeKind === 'error'
+      row.outcome_kind === 'error'
         ? { kind: 'error', body: row.response ?? '' }
-        : row.outcomeKind === 'result'
+        : row.outcome_kind === 'result'
           ? { kind: 'result', body: row.response }
           : null,
-  };
-}
-
-function once<T>(build: () => T): () => T {
-  let built: { value: T } | undefined;
-  return () => {
-    built ??= { value: build() };
-    return built.value;
   };
 }
 

@@ -74,10 +74,12 @@ export function getIdempotencyErrorData(error: unknown): IdempotencyErrorData | 
 }
 
 /**
- * Per-procedure error formatter the builder installs: idempotency errors get
+ * The error formatter of idempotency errors, in `.errors()` form: they get
  * `data.reason` (and `data.retryAfterMs`); other errors fall through to the
  * user's own formatters. The input-validation error of a bad key says only
- * what the key parser said.
+ * what the key parser said. The builder applies it itself: to the errors it
+ * throws when no `.errors()` of the user's is in the chain (no middleware on
+ * the success path), else as an `.errors()` step just before the user's first.
  */
 export function formatIdempotencyError(opts: { error: TRPCError; shape: TRPCErrorShape }) {
   const data = getIdempotencyErrorData(opts.error);

@@ -119,8 +119,17 @@ export function createExecutor(opts: ExecutorOptions) {
     runningByStore.set(store, running);
   }
   const inProcess = running;
+  // An in-progress record lives at least as long as its lease. `ttlMs` is how
+  // long a *completed* record is replayed, `leaseMs` how long an execution may
+  // run before a retry takes it over: independent settings, and a short TTL
+  // with a long lease is legitimate (replays for a minute, a slow payment call
+  // of five), so the builder accepts ttlMs < leaseMs rather than refusing it.
+  // Stores never replace or purge a record whose lease is live anyway; this
+  // keeps such a record visible to lookups too, as `renewLease` does.
+  const inProgressTtlMs = Math.max(opts.ttlMs, opts.leaseMs);
 
-  const emit: IdempotencyEventHandler = (event) => opts.onEvent?.(event);
+  // Called as `emit?.(…)`: without a handler the event object is never even built.
+  const emit: IdempotencyEventHandler | undefined = opts.onEvent;
 
   /** Run `handler` at most once for `call`, answering every duplicate identically. */
   async function execute(
@@ -132,7 +141,7 @@ export function createExecutor(opts: ExecutorOptions) {
     const joined = inProcess.get(id);
     if (joined) {
       if (joined.path !== call.path || joined.fingerprint !== call.fingerprint) {
-        emit({ type: 'mismatch', ...eventBase(call, arrivedAt) });
+        emit?.({ type: 'mismatch', ...eventBase(call, arrivedAt) });
         throw keyReusedError({ key: call.key, path: call.path, firstPath: joined.path });
       }
       // The in-flight policy holds for a duplicate in this process too (SPEC 3.3).
@@ -142,13 +151,14 @@ export function createExecutor(opts: ExecutorOptions) {
           : await within(joined.outcome, opts.inFlight.timeoutMs);
       if (!outcome) {
         const retryAfterMs = opts.inFlight.retryAfterMs;
-        emit({ type: 'conflict', retryAfterMs, ...eventBase(call, arrivedAt) });
+        emit?.({ type: 'conflict', retryAfterMs, ...eventBase(call, arrivedAt) });
         throw inProgressError({ retryAfterMs });
       }
-      emit({ type: 'joined', ...eventBase(call, arrivedAt) });
+      emit?.({ type: 'joined', ...eventBase(call, arrivedAt) });
       return codec.replay(outcome);
     }
 
+    // Registered before the first `await`, so a duplicate arriving from now on joins.
     let settle!: { resolve: (o: StoredOutcome) => void; reject: (e: unknown) => void };
     const outcome = new Promise<StoredOutcome>((resolve, reject) => {
       settle = { resolve, reject };
@@ -157,10 +167,23 @@ export function createExecutor(opts: ExecutorOptions) {
     outcome.catch(() => {});
     inProcess.set(id, { path: call.path, fingerprint: call.fingerprint, outcome });
     try {
-      const stored =
-        opts.transactional && store.inTransaction
-          ? await store.inTransaction((txStore) => acquire(txStore, call, handler, arrivedAt))
-          : await acquire(store, call, handler, arrivedAt);
+      // Fast path: a read, where a claim is a write (SQLite's write lock; on
+      // Postgres a transaction of its own). A completed record is immutable
+      // until it expires or is purged, so answering with what this read saw is
+      // what a claim at this instant would answer too. Anything else (absent,
+      // in progress, expired) takes the claim path, so correctness never
+      // depends on this read.
+      const known = await store.find({ scope: call.scope, key: call.key, now: clock() });
+      let stored: StoredOutcome;
+      if (known?.state === 'completed' && known.outcome) {
+        answerFromCompleted(call, known, known.outcome, arrivedAt, 0);
+        stored = known.outcome;
+      } else {
+        stored =
+          opts.transactional && store.inTransaction
+            ? await store.inTransaction((txStore) => acquire(txStore, call, handler, arrivedAt))
+            : await acquire(store, call, handler, arrivedAt);
+      }
       settle.resolve(stored);
       return codec.replay(stored);
     } catch (error) {
@@ -186,7 +209,7 @@ export function createExecutor(opts: ExecutorOptions) {
         owner: nextOwner(),
         now,
         leaseExpiresAt: now + opts.leaseMs,
-        expiresAt: now + opts.ttlMs,
+        expiresAt: now + inProgressTtlMs,
         maxWaitMs:
           opts.inFlight.policy === 'reject'
             ? 0
@@ -195,18 +218,19 @@ export function createExecutor(opts: ExecutorOptions) {
       if (claim.acquired) return run(store, call, claim, handler, arrivedAt);
 
       const { record } = claim;
-      if (record.path !== call.path || record.fingerprint !== call.fingerprint) {
-        emit({ type: 'mismatch', ...eventBase(call, arrivedAt) });
-        throw keyReusedError({ key: call.key, path: call.path, firstPath: record.path });
-      }
       if (record.state === 'completed' && record.outcome) {
-        emit({
-          type: 'replayed',
-          outcome: record.outcome.kind,
-          waitedMs: waitedSince(arrivedAt, pollMs),
-          ...eventBase(call, arrivedAt),
-        });
+        answerFromCompleted(
+          call,
+          record,
+          record.outcome,
+          arrivedAt,
+          waitedSince(arrivedAt, pollMs),
+        );
         return record.outcome;
+      }
+      if (record.path !== call.path || record.fingerprint !== call.fingerprint) {
+        emit?.({ type: 'mismatch', ...eventBase(call, arrivedAt) });
+        throw keyReusedError({ key: call.key, path: call.path, firstPath: record.path });
       }
 
       // In progress in another process: poll with backoff, within the wait bound.
@@ -214,12 +238,36 @@ export function createExecutor(opts: ExecutorOptions) {
       const remaining = opts.inFlight.timeoutMs - waited;
       if (opts.inFlight.policy === 'reject' || remaining <= 0) {
         const retryAfterMs = retryHint(record, clock());
-        emit({ type: 'conflict', retryAfterMs, ...eventBase(call, arrivedAt) });
+        emit?.({ type: 'conflict', retryAfterMs, ...eventBase(call, arrivedAt) });
         throw inProgressError({ retryAfterMs });
       }
       await sleep(Math.min(pollMs, remaining));
       pollMs = Math.min(pollMs * 2, POLL_MAX_MS);
     }
+  }
+
+  /**
+   * A completed record answers the request: a `422` if it was stored for
+   * another procedure or input (SPEC 2.3), else its outcome is replayed
+   * (SPEC 3.2) and this emits the `replayed` event.
+   */
+  function answerFromCompleted(
+    call: IdempotentCall,
+    record: IdempotencyRecord,
+    outcome: StoredOutcome,
+    arrivedAt: number,
+    waitedMs: number,
+  ) {
+    if (record.path !== call.path || record.fingerprint !== call.fingerprint) {
+      emit?.({ type: 'mismatch', ...eventBase(call, arrivedAt) });
+      throw keyReusedError({ key: call.key, path: call.path, firstPath: record.path });
+    }
+    emit?.({
+      type: 'replayed',
+      outcome: outcome.kind,
+      waitedMs,
+      ...eventBase(call, arrivedAt),
+    });
   }
 
   function retryHint(record: IdempotencyRecord, now: number) {
@@ -290,7 +338,7 @@ export function createExecutor(opts: ExecutorOptions) {
     };
 
     const executed = (outcome: StoredOutcome) => {
-      emit({
+      emit?.({
         type: 'executed',
         outcome: outcome.kind,
         attempt,
@@ -332,7 +380,7 @@ export function createExecutor(opts: ExecutorOptions) {
     arrivedAt: number,
   ): Promise<StoredOutcome> {
     if (error instanceof LeaseLostError) {
-      emit({ type: 'fenced', attempt, ...eventBase(call, arrivedAt) });
+      emit?.({ type: 'fenced', attempt, ...eventBase(call, arrivedAt) });
       throw inProgressError({ retryAfterMs: opts.inFlight.retryAfterMs });
     }
     if (error instanceof OutcomeNotStorableError) {
@@ -341,7 +389,7 @@ export function createExecutor(opts: ExecutorOptions) {
     }
     if (!opts.isFinalError(error)) {
       await releaseQuietly(store, fenced);
-      emit({ type: 'released', attempt, ...eventBase(call, arrivedAt) });
+      emit?.({ type: 'released', attempt, ...eventBase(call, arrivedAt) });
       throw error;
     }
     let outcome: StoredOutcome;
@@ -372,7 +420,7 @@ export function createExecutor(opts: ExecutorOptions) {
     });
     if (!completed) {
       // A new owner took over after our lease ran out: its outcome is the one clients get.
-      emit({ type: 'fenced', attempt, ...eventBase(call, arrivedAt) });
+      emit?.({ type: 'fenced', attempt, ...eventBase(call, arrivedAt) });
       throw inProgressError({ retryAfterMs: opts.inFlight.retryAfterMs });
     }
   }

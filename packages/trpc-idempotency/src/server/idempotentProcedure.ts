@@ -1,12 +1,20 @@
 import { TRPCError } from '@trpc/server';
-import type {
-  AnyProcedureBuilder,
-  DefaultErrorData,
-  Overwrite,
-  ProcedureBuilder,
-  Simplify,
-  TRPCErrorShape,
-  UnsetMarker,
+import {
+  type AnyMiddlewareFunction,
+  type AnyProcedureBuilder,
+  createBuilder,
+  type DefaultErrorData,
+  getDefaultErrorShape,
+  getParseFn,
+  isDevDefault,
+  isFormattedErrorShape,
+  type Overwrite,
+  type Parser,
+  type ProcedureBuilder,
+  type Simplify,
+  setFormattedErrorShape,
+  type TRPCErrorShape,
+  type UnsetMarker,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyErrorData } from '../shared/reasons';
 import { formatIdempotencyError } from './errors';
@@ -21,6 +29,7 @@ import { fingerprintInput } from './fingerprint';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
+  IdempotencyKeyInvalidError,
   type IdempotencyKeyOutput,
   type KeyFormat,
 } from './keyFormat';
@@ -55,9 +64,18 @@ export interface IdempotentProcedureOptions<
   scope: (opts: { ctx: TCtx; path: string }) => string;
   /** Default `transactional`. */
   mode?: TMode;
-  /** How long a completed record is replayed, in ms. Default 24 hours. */
+  /**
+   * How long a completed record is replayed, in ms, counted from its
+   * completion. Default 24 hours. May be shorter than `leaseMs`: an
+   * in-progress record is claimed with an expiry of `max(ttlMs, leaseMs)`, so
+   * it lives at least as long as its lease.
+   */
   ttlMs?: number;
-  /** How long an execution owns its record before others may take over, in ms. Default 30 s. */
+  /**
+   * How long an execution owns its record before others may take over, in ms.
+   * Default 30 s. While it lasts, no other request replaces the record, even
+   * past its expiry.
+   */
   leaseMs?: number;
   /** What a duplicate does while the first request is still running. */
   inFlight?: InFlightOptions;
@@ -212,34 +230,109 @@ export function idempotentProcedure<
     onEvent: opts.onEvent,
   });
 
-  const wrapResolver =
-    (resolver: (resolverOpts: ResolverOpts) => unknown) => async (resolverOpts: ResolverOpts) => {
-      const scope = opts.scope({ ctx: resolverOpts.ctx as never, path: resolverOpts.path });
-      if (typeof scope !== 'string' || scope === '') {
-        throw new TRPCError({
-          code: 'INTERNAL_SERVER_ERROR',
-          message: `idempotency scope for \`${resolverOpts.path}\` is empty: the scope option must return a non-empty string`,
-        });
+  const procedure = opts.procedure as unknown as AnyProcedureBuilder;
+  const isDev = procedure._def.config?.isDev ?? isDevDefault();
+  const parseKey = createKeyParser(opts.keyFormat).parse;
+
+  /**
+   * The key of a raw input, or SPEC 1.3's `400`: the same `BAD_REQUEST` tRPC
+   * makes of a failing input parser, its shape already formatted (no later
+   * formatter can take it over, as when a parser before every `.errors()`
+   * threw it).
+   */
+  const keyOf = (rawInput: unknown, path: string) => {
+    try {
+      return parseKey(rawInput).idempotencyKey;
+    } catch (cause) {
+      const error = new TRPCError({ code: 'BAD_REQUEST', cause });
+      if (cause instanceof IdempotencyKeyInvalidError) formatShape(error, path, isDev);
+      throw error;
+    }
+  };
+
+  /** The key as an input step of its own: for a chain whose first step is not `.input()`. */
+  const keyMiddleware: AnyMiddlewareFunction = async (mw) => {
+    const idempotencyKey = keyOf(await mw.getRawInput(), mw.path);
+    return mw.next({ input: withKey(mw.input, idempotencyKey) });
+  };
+  keyMiddleware._type = 'input';
+
+  /**
+   * The key check fused into the first `.input()` of the chain: one step
+   * where there would be two, same order (the key first, so a request with a
+   * bad key and bad fields gets the key's `400`), same errors, same merged input.
+   */
+  const withKeyAndInput = (builder: AnyProcedureBuilder, parser: Parser) => {
+    const parse = getParseFn(parser);
+    const fused: AnyMiddlewareFunction = async (mw) => {
+      const rawInput = await mw.getRawInput();
+      const idempotencyKey = keyOf(rawInput, mw.path);
+      let parsed: unknown;
+      try {
+        parsed = await parse(rawInput);
+      } catch (cause) {
+        throw new TRPCError({ code: 'BAD_REQUEST', cause });
       }
-      const call = {
-        scope,
-        key: resolverOpts.input.idempotencyKey,
-        path: resolverOpts.path,
-        fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
-      };
-      return executor.execute(call, (handle) => {
-        const idempotency =
-          mode === 'lease' ? withoutCommit(handle) : (handle as IdempotencyHandle);
-        return Promise.resolve(
-          resolver({ ...resolverOpts, ctx: { ...resolverOpts.ctx, idempotency } }),
-        );
-      });
+      const input = withKey(mw.input, idempotencyKey);
+      return mw.next({ input: isObject(parsed) ? { ...input, ...parsed } : parsed });
+    };
+    fused._type = 'input';
+    // What `builder.input(parser)` builds, with the fused step as its input step.
+    const def = builder._def;
+    return createBuilder({
+      ...def,
+      inputs: [...def.inputs, parser],
+      middlewares: [...def.middlewares, fused],
+    }) as AnyProcedureBuilder;
+  };
+
+  const wrapResolver =
+    (resolver: (resolverOpts: ResolverOpts) => unknown, chain: Chain) =>
+    async (resolverOpts: ResolverOpts) => {
+      try {
+        let { input } = resolverOpts;
+        if (!chain.keyChecked) {
+          input = withKey(input, keyOf(await resolverOpts.getRawInput(), resolverOpts.path));
+        }
+        const scope = opts.scope({ ctx: resolverOpts.ctx as never, path: resolverOpts.path });
+        if (typeof scope !== 'string' || scope === '') {
+          throw new TRPCError({
+            code: 'INTERNAL_SERVER_ERROR',
+            message: `idempotency scope for \`${resolverOpts.path}\` is empty: the scope option must return a non-empty string`,
+          });
+        }
+        const call = {
+          scope,
+          key: input.idempotencyKey,
+          path: resolverOpts.path,
+          fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
+        };
+        return await executor.execute(call, (handle) => {
+          const idempotency =
+            mode === 'lease' ? withoutCommit(handle) : (handle as IdempotencyHandle);
+          return Promise.resolve(
+            resolver({ ...resolverOpts, input, ctx: { ...resolverOpts.ctx, idempotency } }),
+          );
+        });
+      } catch (error) {
+        // Without a `.errors()` of the user's in the chain, nothing formats between
+        // here and the root: give idempotency errors their `data.reason` now.
+        if (!chain.formatterInChain && error instanceof TRPCError) {
+          formatShape(error, resolverOpts.path, isDev);
+        }
+        throw error;
+      }
     };
 
-  const base = (opts.procedure as unknown as AnyProcedureBuilder)
-    .errors(formatIdempotencyError)
-    .input(createKeyParser(opts.keyFormat));
-  return wrapBuilder(base, wrapResolver) as never;
+  return wrapBuilder(
+    procedure,
+    { keyChecked: false, formatterInChain: false },
+    {
+      wrapResolver,
+      withKeyAndInput,
+      keyMiddleware,
+    },
+  ) as never;
 }
 
 interface ResolverOpts {
@@ -247,6 +340,50 @@ interface ResolverOpts {
   input: IdempotencyKeyOutput;
   path: string;
   getRawInput: () => Promise<unknown>;
+}
+
+/**
+ * Where the idempotency steps stand in a builder chain. Neither is a
+ * middleware of its own unless it has to be: every tRPC step costs a few µs
+ * on every call, replays included.
+ */
+interface Chain {
+  /** The key is checked by a step already in the chain (else the resolver wrapper checks it). */
+  keyChecked: boolean;
+  /**
+   * The user added an `.errors()` formatter: it must see idempotency errors
+   * before ours, as when ours was the chain's first `.errors()`, so ours runs
+   * as a middleware just before theirs instead of in the resolver wrapper.
+   */
+  formatterInChain: boolean;
+}
+
+interface ChainSteps {
+  wrapResolver: (
+    resolver: (opts: ResolverOpts) => unknown,
+    chain: Chain,
+  ) => (opts: ResolverOpts) => unknown;
+  withKeyAndInput: (builder: AnyProcedureBuilder, parser: Parser) => AnyProcedureBuilder;
+  keyMiddleware: AnyMiddlewareFunction;
+}
+
+/** Sets `error`'s wire shape with `data.reason` if it is an idempotency error (`.errors()` does the same). */
+function formatShape(error: TRPCError, path: string, isDev: boolean) {
+  if (isFormattedErrorShape(error)) return;
+  const shape = formatIdempotencyError({
+    error,
+    shape: getDefaultErrorShape({ error, path, isDev }),
+  });
+  if (shape) setFormattedErrorShape(error, shape);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return !!value && !Array.isArray(value) && typeof value === 'object';
+}
+
+/** `input` with the key merged in, as tRPC merges the outputs of two input parsers. */
+function withKey(input: unknown, idempotencyKey: string): IdempotencyKeyOutput {
+  return isObject(input) ? { ...input, idempotencyKey } : { idempotencyKey };
 }
 
 function fingerprintOf(rawInput: unknown) {
@@ -276,30 +413,57 @@ function withoutCommit(handle: IdempotencyHandle): IdempotencyHandle {
  * Every builder derived from ours (`.input`, `.use`, `.meta`, …) stays ours,
  * and `.mutation` wraps the resolver in the idempotency step. Queries and
  * subscriptions are not idempotent operations and are refused.
+ *
+ * The key is checked by the chain's first step that needs it: fused into the
+ * first `.input()`, or as a step of its own before the first `.use()`, or
+ * else in the resolver wrapper; always before the user's own input parsers
+ * and the middlewares added on this builder, as a separate input step would be.
  */
 function wrapBuilder(
   builder: AnyProcedureBuilder,
-  wrapResolver: (resolver: (opts: ResolverOpts) => unknown) => (opts: ResolverOpts) => unknown,
+  chain: Chain,
+  steps: ChainSteps,
 ): AnyProcedureBuilder {
+  const wrap = (next: unknown, nextChain: Chain = chain) =>
+    isBuilder(next) ? wrapBuilder(next, nextChain, steps) : next;
+  const keyed: Chain = { ...chain, keyChecked: true };
   return new Proxy(builder, {
     get(target, prop, receiver) {
-      if (prop === 'mutation') {
-        return (resolver: (opts: ResolverOpts) => unknown) =>
-          target.mutation(wrapResolver(resolver) as never);
-      }
-      if (prop === 'query' || prop === 'subscription') {
-        return () => {
-          throw new TypeError(
-            `idempotentProcedure builds mutations only: .${prop}() has no effect to deduplicate`,
-          );
-        };
+      switch (prop) {
+        case 'mutation':
+          return (resolver: (opts: ResolverOpts) => unknown) =>
+            target.mutation(steps.wrapResolver(resolver, chain) as never);
+        case 'query':
+        case 'subscription':
+          return () => {
+            throw new TypeError(
+              `idempotentProcedure builds mutations only: .${prop}() has no effect to deduplicate`,
+            );
+          };
+        case 'input':
+          return (parser: Parser) =>
+            chain.keyChecked
+              ? wrap(target.input(parser))
+              : wrap(steps.withKeyAndInput(target, parser), keyed);
+        case 'use':
+        case 'concat':
+        case 'unstable_concat':
+          return (...args: unknown[]) => {
+            const from = chain.keyChecked ? target : target.use(steps.keyMiddleware);
+            return wrap(
+              Reflect.apply(from[prop] as (...a: unknown[]) => unknown, from, args),
+              keyed,
+            );
+          };
+        case 'errors':
+          return (formatter: Parameters<AnyProcedureBuilder['errors']>[0]) => {
+            const from = chain.formatterInChain ? target : target.errors(formatIdempotencyError);
+            return wrap(from.errors(formatter), { ...chain, formatterInChain: true });
+          };
       }
       const value: unknown = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const result: unknown = value.apply(target, args);
-        return isBuilder(result) ? wrapBuilder(result, wrapResolver) : result;
-      };
+      return (...args: unknown[]) => wrap(value.apply(target, args));
     },
   });
 }

@@ -50,9 +50,11 @@ export interface CompleteOptions extends FencedOptions {
  */
 export interface IdempotencyStore<TTx = unknown> {
   /**
-   * Insert an `in_progress` record if none is live for `(scope, key)`, or take
+   * Insert an `in_progress` record if none is live for `(scope, key)`: absent,
+   * or expired and not held by a live lease (what `purge` may delete). Or take
    * over one whose lease expired (same path and fingerprint only). Otherwise
-   * return the live record untouched.
+   * return the record untouched — also an in-progress one past its expiry
+   * whose lease is still live: its owner may still be working on it.
    */
   claim(opts: ClaimOptions): Promise<ClaimResult>;
   /** The live (not expired at `now`) record, if any. */
@@ -75,7 +77,7 @@ export interface IdempotencyStore<TTx = unknown> {
     write: (tx: TTx) => R,
     encode: (result: Awaited<R>) => StoredOutcome,
   ): Promise<Awaited<R>>;
-  /** Delete up to `limit` records expired at `now`; returns how many. */
+  /** Delete up to `limit` records expired at `now` (never one whose lease is live); returns how many. */
   purge(opts: { now: number; limit?: number }): Promise<number>;
   /**
    * Optional, used in transactional mode only: run one whole execution (claim,

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { and, eq, gt, lte, or, sql } from 'drizzle-orm';
+import { and, eq, gt, lte, not, or, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { IdempotencyRecord, StoredOutcome } from '../server/record';
 import { type CompleteOptions, type IdempotencyStore, LeaseLostError } from '../server/store';
@@ -72,8 +72,14 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     eq(t.state, 'in_progress'),
   );
 
-  // Insert, or replace an expired record, or take over an expired lease with
-  // the same path and input. Anything else is left alone and returns no row.
+  // A record that is gone for good: expired, and not held by a live lease (a
+  // completed record's lease means nothing). Claims may replace it and purge
+  // deletes it; while an in-progress record's lease is live, neither does,
+  // whatever its expiry says: its owner may still be working on it.
+  const gone = sql`(${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}))`;
+
+  // Insert, or replace a gone record, or take over an expired lease with the
+  // same path and input. Anything else is left alone and returns no row.
   const claimStatement = db
     .insert(t)
     .values({
@@ -104,7 +110,7 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
         response: null,
       },
       setWhere: or(
-        lte(t.expiresAtMs, p('now')),
+        gone,
         and(
           eq(t.state, 'in_progress'),
           lte(t.leaseExpiresAtMs, p('now')),
@@ -120,6 +126,13 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     .select()
     .from(t)
     .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), gt(t.expiresAtMs, p('now'))))
+    .prepare();
+
+  // The record a claim left alone: live, or expired but still held by a live lease.
+  const heldStatement = db
+    .select()
+    .from(t)
+    .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), not(gone)))
     .prepare();
 
   const completeStatement = db
@@ -149,9 +162,7 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
   // An in-progress record whose lease is still live is never purged, even past its expiry.
   const purgeStatement = db
     .delete(t)
-    .where(
-      sql`rowid IN (SELECT rowid FROM ${t} WHERE ${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}) LIMIT ${p('limit')})`,
-    )
+    .where(sql`rowid IN (SELECT rowid FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`)
     .prepare();
 
   const completeRow = (opts: {
@@ -176,6 +187,10 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     const row = findStatement.get(id);
     return row ? toRecord(row) : undefined;
   };
+  const held = (id: { scope: string; key: string; now: number }) => {
+    const row = heldStatement.get(id);
+    return row ? toRecord(row) : undefined;
+  };
 
   return {
     transactionKind: 'sync',
@@ -184,14 +199,14 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
       if (row) {
         return { acquired: true, record: toRecord(row), takenOver: row.attempt > 1 };
       }
-      const record = find(claim);
+      const record = held(claim);
       if (record) return { acquired: false, record };
       // Deleted between the two statements (released or purged): claim again.
       const retried = claimStatement.get({ ...claim });
       if (retried) {
         return { acquired: true, record: toRecord(retried), takenOver: retried.attempt > 1 };
       }
-      const raced = find(claim);
+      const raced = held(claim);
       if (!raced) throw new Error('idempotency record vanished twice during one claim');
       return { acquired: false, record: raced };
     },

@@ -245,6 +245,64 @@ export function describeIdempotencyStoreConformance<TTx>(
         expect(result).toEqual({ acquired: false, record: first.record });
       });
 
+      it('never replaces an expired record while its lease is live, for any input', async () => {
+        await using fixture = await open();
+        // Expires before its lease ends (a store must not rely on the executor's claims).
+        const first = acquired(
+          await fixture.store.claim(
+            claimAt(T0, { leaseExpiresAt: T0 + 1000, expiresAt: T0 + 100 }),
+          ),
+        ).record;
+        const at = T0 + 500; // past its expiry, within its lease: its owner may still be working
+        for (const other of [{}, { fingerprint: 'fingerprint-b' }, { path: 'ledger.refund' }]) {
+          const result = await fixture.store.claim(claimAt(at, other));
+          expect(result).toEqual({ acquired: false, record: first });
+        }
+        const racing = await Promise.all(
+          Array.from({ length: concurrentClaims }, () => fixture.store.claim(claimAt(at))),
+        );
+        expect(racing.filter((r) => r.acquired)).toHaveLength(0);
+        expect(racing.every((r) => r.record.owner === first.owner)).toBe(true);
+        expect(await fixture.store.purge({ now: at })).toBe(0);
+        // The owner still holds it: it can complete.
+        expect(
+          await fixture.store.complete({
+            ...first,
+            outcome: resultOutcome('done'),
+            now: at,
+            expiresAt: at + 10,
+          }),
+        ).toBe(true);
+
+        // Once the lease is over too, the record is gone: a claim starts afresh, for any input.
+        const second = acquired(
+          await fixture.store.claim(
+            claimAt(T0, {
+              key: 'lease-outlives-ttl',
+              leaseExpiresAt: T0 + 1000,
+              expiresAt: T0 + 100,
+            }),
+          ),
+        ).record;
+        const claim = claimAt(second.leaseExpiresAt, {
+          key: second.key,
+          fingerprint: 'fingerprint-b',
+        });
+        expect(await fixture.store.claim(claim)).toEqual({
+          acquired: true,
+          takenOver: false,
+          record: {
+            ...second,
+            fingerprint: 'fingerprint-b',
+            owner: claim.owner,
+            attempt: 1,
+            leaseExpiresAt: claim.leaseExpiresAt,
+            expiresAt: claim.expiresAt,
+            createdAt: claim.now,
+          },
+        } satisfies ClaimResult);
+      });
+
       it('starts a fresh record once the old one expired, even for other input', async () => {
         await using fixture = await open();
         const first = await completed(fixture.store, resultOutcome('old'));
@@ -724,7 +782,7 @@ type Action =
   | { type: 'release'; key: number; owner: OwnerPick }
   | { type: 'renew'; key: number; owner: OwnerPick; leaseMs: number }
   | { type: 'advance'; ms: number }
-  | { type: 'purge' };
+  | { type: 'purge'; limit: number | undefined };
 
 const KEYS = ['model-key-0000-a', 'model-key-0000-b'];
 // Two procedures and two inputs: a claim may match the stored record or not.
@@ -797,7 +855,14 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
       ms: durationArbitrary(3),
     }),
   },
-  { weight: 2, arbitrary: fc.constant({ type: 'purge' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constant('purge' as const),
+      // Limits below, at and above how many rows are purgeable (two keys at most).
+      limit: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    }),
+  },
 );
 
 /** Runs `actions` against a fresh store and the reference model, comparing every answer. */
@@ -821,6 +886,16 @@ async function checkAgainstModel<TTx>(
     'current' in pick
       ? (model.ownerOf({ scope, key }) ?? 'nobody')
       : (owners[pick.past % Math.max(owners.length, 1)] ?? 'nobody');
+  // Invariants checked on the store's own answers, independently of the model
+  // (which could share a store's mistake): per key, at most one live owner — no
+  // claim acquires a key while another owner's lease on it is live — and a
+  // fenced write succeeds only for the owner holding the key.
+  const holders = new Map<string, { owner: string; leaseExpiresAt: number }>();
+  const checkHolder = (key: string, owner: string, where: string) => {
+    expect(holders.get(key)?.owner, `${where}: a fenced write by a non-holder succeeded`).toBe(
+      owner,
+    );
+  };
 
   for (const [step, action] of actions.entries()) {
     const where = `step ${step}: ${JSON.stringify(action)}`;
@@ -844,6 +919,14 @@ async function checkAgainstModel<TTx>(
           ...expected,
           record: comparableRecord(expected.record),
         });
+        if (actual.acquired) {
+          const holder = holders.get(claim.key);
+          expect(
+            holder && holder.leaseExpiresAt > now ? holder.owner : undefined,
+            `${where}: a second live owner`,
+          ).toBeUndefined();
+          holders.set(claim.key, { owner, leaseExpiresAt: claim.leaseExpiresAt });
+        }
         break;
       }
       case 'complete': {
@@ -856,7 +939,12 @@ async function checkAgainstModel<TTx>(
           now,
           expiresAt: now + action.ttlMs,
         };
-        expect(await store.complete(complete), where).toBe(model.complete(complete));
+        const completed = await store.complete(complete);
+        expect(completed, where).toBe(model.complete(complete));
+        if (completed) {
+          checkHolder(key, complete.owner, where);
+          holders.delete(key);
+        }
         break;
       }
       case 'commit': {
@@ -883,13 +971,22 @@ async function checkAgainstModel<TTx>(
             },
           );
         expect(actual, where).toBe(expected);
-        if (expected) writes++;
+        if (actual) {
+          checkHolder(key, commit.owner, where);
+          holders.delete(key);
+          writes++;
+        }
         break;
       }
       case 'release': {
         const key = KEYS[action.key]!;
         const fenced = { scope, key, owner: ownerFor(key, action.owner) };
-        expect(await store.release(fenced), where).toBe(model.release(fenced));
+        const released = await store.release(fenced);
+        expect(released, where).toBe(model.release(fenced));
+        if (released) {
+          checkHolder(key, fenced.owner, where);
+          holders.delete(key);
+        }
         break;
       }
       case 'renew': {
@@ -900,15 +997,31 @@ async function checkAgainstModel<TTx>(
           owner: ownerFor(key, action.owner),
           leaseExpiresAt: now + action.leaseMs,
         };
-        expect(await store.renewLease(renew), where).toBe(model.renewLease(renew));
+        const renewed = await store.renewLease(renew);
+        expect(renewed, where).toBe(model.renewLease(renew));
+        if (renewed) {
+          checkHolder(key, renew.owner, where);
+          holders.set(key, { owner: renew.owner, leaseExpiresAt: renew.leaseExpiresAt });
+        }
         break;
       }
       case 'advance':
         now += action.ms;
         break;
-      case 'purge':
-        expect(await store.purge({ now }), where).toBe(model.purge({ now }));
+      case 'purge': {
+        if (action.limit === undefined) {
+          expect(await store.purge({ now }), where).toBe(model.purge({ now }));
+          break;
+        }
+        const purgeable = model.purgeable({ now });
+        const deleted = await store.purge({ now, limit: action.limit });
+        expect(deleted, where).toBe(Math.min(action.limit, purgeable));
+        // Which rows a limited purge picks is the store's choice: purge the rest,
+        // so store and model hold the same rows again.
+        expect(await store.purge({ now }), `${where}, then the rest`).toBe(purgeable - deleted);
+        model.purge({ now });
         break;
+      }
     }
     for (const key of KEYS) {
       const actual = await store.find({ scope, key, now });

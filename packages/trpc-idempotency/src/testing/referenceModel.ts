@@ -9,6 +9,14 @@ import type { ClaimOptions, ClaimResult, CompleteOptions, FencedOptions } from '
 export function createReferenceModel() {
   const rows = new Map<string, IdempotencyRecord>();
   const idOf = (id: RecordId) => `${id.scope}\u0000${id.key}`;
+  /**
+   * Gone for good: expired, and not held by a live lease (a completed
+   * record's lease means nothing). Only such a row may be replaced by a claim
+   * or deleted by purge: while an in-progress row's lease is live its owner
+   * may still be working on it, whatever its expiry says.
+   */
+  const gone = (row: IdempotencyRecord, now: number) =>
+    row.expiresAt <= now && (row.state === 'completed' || row.leaseExpiresAt <= now);
   const owned = (opts: FencedOptions) => {
     const row = rows.get(idOf(opts));
     return row?.state === 'in_progress' && row.owner === opts.owner ? row : undefined;
@@ -30,7 +38,7 @@ export function createReferenceModel() {
         createdAt: opts.now,
         outcome: null,
       };
-      if (!row || row.expiresAt <= opts.now) {
+      if (!row || gone(row, opts.now)) {
         rows.set(idOf(opts), fresh);
         return { acquired: true, record: { ...fresh }, takenOver: false };
       }
@@ -72,13 +80,18 @@ export function createReferenceModel() {
     purge(opts: { now: number }) {
       let deleted = 0;
       for (const [id, row] of rows) {
-        const leaseOver = row.state === 'completed' || row.leaseExpiresAt <= opts.now;
-        if (row.expiresAt <= opts.now && leaseOver) {
+        if (gone(row, opts.now)) {
           rows.delete(id);
           deleted++;
         }
       }
       return deleted;
+    },
+    /** How many rows a purge at `now` may delete: a limited purge deletes `min(limit, this)`. */
+    purgeable(opts: { now: number }) {
+      let count = 0;
+      for (const row of rows.values()) if (gone(row, opts.now)) count++;
+      return count;
     },
     /** The physical row's owner, whether or not it is expired. */
     ownerOf(id: RecordId) {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
-import { integer, pgTable, serial, text } from 'drizzle-orm/pg-core';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { integer, PgDatabase, pgTable, serial, text } from 'drizzle-orm/pg-core';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
   getIdempotencyErrorData,
@@ -10,7 +10,11 @@ import {
   type IdempotentProcedureOptions,
   idempotentProcedure,
 } from '../../src';
-import { type PgIdempotencyStoreOptions, pgIdempotencyStore } from '../../src/pg';
+import {
+  idempotencyRecords,
+  type PgIdempotencyStoreOptions,
+  pgIdempotencyStore,
+} from '../../src/pg';
 import { gate, manualClock, newKey } from '../helpers/sqliteApp';
 import { type PgTestDb, usePostgresDatabase } from './postgres';
 
@@ -348,5 +352,106 @@ describe('pgIdempotencyStore through idempotentProcedure (SPEC 5.3)', () => {
     expect(observations.length).toBeGreaterThan(1);
     for (const seen of observations) expect(seen.entries).toBe(seen.completed);
     expect(observations.at(-1)).toEqual({ entries: 36, completed: 36 });
+  });
+
+  it('replays a committed key with one read: no transaction, no claim', async () => {
+    await using a = openProcess({
+      hooks: {
+        insideCommit: (label) => {
+          if (label === 'broke') {
+            throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
+          }
+        },
+      },
+    });
+    await using b = openProcess();
+    const transactions = [vi.spyOn(a.store, 'inTransaction'), vi.spyOn(b.store, 'inTransaction')];
+    const claims = [vi.spyOn(a.store, 'claim'), vi.spyOn(b.store, 'claim')];
+    const idempotencyKey = newKey();
+    const result = await a.caller.record({ idempotencyKey, label: 'rent', amount: 100 });
+    const failedKey = newKey();
+    await expect(
+      a.caller.record({ idempotencyKey: failedKey, label: 'broke', amount: 1 }),
+    ).rejects.toThrow('insufficient funds');
+    expect(transactions[0]).toHaveBeenCalledTimes(2);
+    for (const process of [a, b]) {
+      expect(await process.caller.record({ idempotencyKey, label: 'rent', amount: 100 })).toEqual(
+        result,
+      );
+      await expect(
+        process.caller.record({ idempotencyKey: failedKey, label: 'broke', amount: 1 }),
+      ).rejects.toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
+      // A key reused with other input: 422, from the same read.
+      await expect(
+        process.caller.record({ idempotencyKey, label: 'rent', amount: 101 }),
+      ).rejects.toMatchObject({ code: 'UNPROCESSABLE_CONTENT' });
+    }
+    expect(transactions[0]).toHaveBeenCalledTimes(2);
+    expect(transactions[1]).not.toHaveBeenCalled();
+    expect(claims[1]).not.toHaveBeenCalled();
+    expect(b.events.map((e) => e.type)).toEqual(['replayed', 'replayed', 'mismatch']);
+    expect(b.events[0]).toMatchObject({ outcome: 'result', waitedMs: 0, path: 'record' });
+    expect(b.events[1]).toMatchObject({ outcome: 'error', waitedMs: 0 });
+    expect(a.executions() + b.executions()).toBe(2);
+    expect(await countEntries()).toBe(1);
+  });
+
+  it('builds no statement after the store: every path runs the statements built once', async () => {
+    await using a = openProcess({
+      hooks: {
+        insideCommit: (label) => {
+          if (label === 'broke') {
+            throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
+          }
+          if (label === 'transient') throw new Error('connection reset');
+        },
+      },
+      builder: { ttlMs: 1000 },
+    });
+    // Any query builder on the records table, on the pool or in a transaction.
+    const builders = (['insert', 'update', 'delete', 'select'] as const).map((method) =>
+      vi.spyOn(PgDatabase.prototype, method),
+    );
+    const onRecords = () =>
+      builders.flatMap((builder) =>
+        builder.mock.calls.filter(([table]) => table === idempotencyRecords || table === undefined),
+      );
+    try {
+      const idempotencyKey = newKey();
+      await a.caller.record({ idempotencyKey, label: 'rent', amount: 1 }); // claim, commit
+      await a.caller.record({ idempotencyKey, label: 'rent', amount: 1 }); // replay
+      await expect(
+        a.caller.record({ idempotencyKey: newKey(), label: 'broke', amount: 1 }),
+      ).rejects.toThrow('insufficient funds'); // final error inside commit
+      await expect(
+        a.caller.record({ idempotencyKey: newKey(), label: 'transient', amount: 1 }),
+      ).rejects.toThrow('connection reset'); // release and rollback
+      await a.caller.notify({ idempotencyKey: newKey(), label: 'lease', amount: 1 }); // complete
+      // The store's own commit, outside inTransaction.
+      const now = Date.now();
+      const claim = await a.store.claim({
+        scope: 'alice',
+        key: newKey(),
+        path: 'direct',
+        fingerprint: 'f',
+        owner: 'direct-owner',
+        now,
+        leaseExpiresAt: now + 1000,
+        expiresAt: now + 1000,
+        maxWaitMs: 1000,
+      });
+      await a.store.renewLease({ ...claim.record, leaseExpiresAt: now + 2000 });
+      await a.store.commit(
+        { ...claim.record, now, expiresAt: now + 1000 },
+        async () => 'done',
+        (value) => ({ kind: 'result', body: JSON.stringify(value) }),
+      );
+      await a.store.purge({ now: now + 60_000, limit: 10 });
+      expect(onRecords()).toEqual([]);
+      // The spies do see builders in transactions: the handler's own inserts.
+      expect(builders[0]!.mock.calls.filter(([table]) => table === entries)).toHaveLength(3);
+    } finally {
+      for (const builder of builders) builder.mockRestore();
+    }
   });
 });
