@@ -160,9 +160,14 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     .prepare();
 
   // An in-progress record whose lease is still live is never purged, even past its expiry.
+  // By primary key, not rowid: the shipped table is WITHOUT ROWID (one B-tree
+  // walk per lookup instead of two), and a table from the user's own
+  // drizzle-kit setup may not be.
   const purgeStatement = db
     .delete(t)
-    .where(sql`rowid IN (SELECT rowid FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`)
+    .where(
+      sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`,
+    )
     .prepare();
 
   const completeRow = (opts: {
