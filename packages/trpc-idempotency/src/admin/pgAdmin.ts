@@ -2,6 +2,7 @@ import { and, count, eq, lte, min, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { idempotencyRecords as t } from '../pg/schema';
+import { recordFromRow } from '../server/record';
 import type { IdempotencyAdmin } from './admin';
 import { DatabaseUnavailableError } from './errors';
 
@@ -56,24 +57,7 @@ export async function pgIdempotencyAdmin(opts: {
         .from(t)
         .where(and(eq(t.scope, scope), eq(t.key, key)));
       if (!row) return undefined;
-      return {
-        scope: row.scope,
-        key: row.key,
-        path: row.path,
-        fingerprint: row.fingerprint,
-        state: row.state,
-        owner: row.owner,
-        attempt: row.attempt,
-        leaseExpiresAt: row.leaseExpiresAtMs,
-        expiresAt: row.expiresAtMs,
-        createdAt: row.createdAtMs,
-        completedAt: row.completedAtMs,
-        outcome: row.outcomeKind
-          ? row.outcomeKind === 'error'
-            ? { kind: 'error', body: row.response ?? '' }
-            : { kind: 'result', body: row.response }
-          : null,
-      };
+      return { ...recordFromRow(row), completedAt: row.completedAtMs };
     },
     async countPurgeable({ now }) {
       const [row] = await db.select({ n: count() }).from(t).where(purgeable(now));

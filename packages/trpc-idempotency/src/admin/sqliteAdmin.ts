@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import { and, count, eq, lte, min, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { recordFromRow } from '../server/record';
 import { idempotencyRecords as t } from '../sqlite/schema';
-import { sqliteIdempotencyStore, toRecord } from '../sqlite/store';
+import { sqliteIdempotencyStore } from '../sqlite/store';
 import type { IdempotencyAdmin } from './admin';
 
 /** {@link IdempotencyAdmin} on a SQLite file. */
@@ -53,7 +54,7 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
         .from(t)
         .where(and(eq(t.scope, id.scope), eq(t.key, id.key)))
         .get();
-      return row ? { ...toRecord(row), completedAt: row.completedAtMs } : undefined;
+      return row ? { ...recordFromRow(row), completedAt: row.completedAtMs } : undefined;
     },
     async countPurgeable({ now }) {
       return db.select({ n: count() }).from(t).where(purgeable(now)).get()?.n ?? 0;

@@ -46,3 +46,42 @@ export interface IdempotencyRecord extends RecordId {
   /** Set when completed. */
   outcome: StoredOutcome | null;
 }
+
+/**
+ * A row of a records table as Drizzle reads it: the columns every shipped
+ * store's table has (SQLite and Postgres alike), with instants as numbers.
+ */
+export interface IdempotencyRecordRow extends RecordId {
+  path: string;
+  fingerprint: string;
+  state: IdempotencyRecordState;
+  owner: string;
+  attempt: number;
+  leaseExpiresAtMs: number;
+  expiresAtMs: number;
+  createdAtMs: number;
+  outcomeKind: StoredOutcome['kind'] | null;
+  response: string | null;
+}
+
+/** A row as the store-independent record. */
+export function recordFromRow(row: IdempotencyRecordRow): IdempotencyRecord {
+  return {
+    scope: row.scope,
+    key: row.key,
+    path: row.path,
+    fingerprint: row.fingerprint,
+    state: row.state,
+    owner: row.owner,
+    attempt: row.attempt,
+    leaseExpiresAt: row.leaseExpiresAtMs,
+    expiresAt: row.expiresAtMs,
+    createdAt: row.createdAtMs,
+    outcome:
+      row.outcomeKind === 'error'
+        ? { kind: 'error', body: row.response ?? '' }
+        : row.outcomeKind === 'result'
+          ? { kind: 'result', body: row.response }
+          : null,
+  };
+}

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { and, eq, gt, lte, not, or, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import type { IdempotencyRecord, StoredOutcome } from '../server/record';
+import { recordFromRow, type StoredOutcome } from '../server/record';
 import { type CompleteOptions, type IdempotencyStore, LeaseLostError } from '../server/store';
-import { type SqliteIdempotencyRow, idempotencyRecords as t } from './schema';
+import { idempotencyRecords as t } from './schema';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
 type AnySqliteDatabase = BetterSQLite3Database<any> & { $client: Database.Database };
@@ -190,11 +190,11 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
 
   const find = (id: { scope: string; key: string; now: number }) => {
     const row = findStatement.get(id);
-    return row ? toRecord(row) : undefined;
+    return row ? recordFromRow(row) : undefined;
   };
   const held = (id: { scope: string; key: string; now: number }) => {
     const row = heldStatement.get(id);
-    return row ? toRecord(row) : undefined;
+    return row ? recordFromRow(row) : undefined;
   };
 
   return {
@@ -202,14 +202,14 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     async claim(claim) {
       const row = claimStatement.get({ ...claim });
       if (row) {
-        return { acquired: true, record: toRecord(row), takenOver: row.attempt > 1 };
+        return { acquired: true, record: recordFromRow(row), takenOver: row.attempt > 1 };
       }
       const record = held(claim);
       if (record) return { acquired: false, record };
       // Deleted between the two statements (released or purged): claim again.
       const retried = claimStatement.get({ ...claim });
       if (retried) {
-        return { acquired: true, record: toRecord(retried), takenOver: retried.attempt > 1 };
+        return { acquired: true, record: recordFromRow(retried), takenOver: retried.attempt > 1 };
       }
       const raced = held(claim);
       if (!raced) throw new Error('idempotency record vanished twice during one claim');
@@ -256,27 +256,5 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
       }
       return deleted;
     },
-  };
-}
-
-/** A row as the store-independent record. */
-export function toRecord(row: SqliteIdempotencyRow): IdempotencyRecord {
-  return {
-    scope: row.scope,
-    key: row.key,
-    path: row.path,
-    fingerprint: row.fingerprint,
-    state: row.state,
-    owner: row.owner,
-    attempt: row.attempt,
-    leaseExpiresAt: row.leaseExpiresAtMs,
-    expiresAt: row.expiresAtMs,
-    createdAt: row.createdAtMs,
-    outcome:
-      row.outcomeKind === 'error'
-        ? { kind: 'error', body: row.response ?? '' }
-        : row.outcomeKind === 'result'
-          ? { kind: 'result', body: row.response }
-          : null,
   };
 }
