@@ -19,3 +19,4 @@ export {
   type StartLedgerServerOptions,
   startLedgerServer,
 } from './ledgerServer';
+export { type ProcessExit, spawnLoggedProcess } from './loggedProcess';

@@ -1,18 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { type LogLine, type ProcessExit, spawnLoggedProcess } from './loggedProcess';
 
-/** One JSON line the server logged. */
-export interface LogLine {
-  time: string;
-  level: string;
-  msg: string;
-  [field: string]: unknown;
-}
+export type { LogLine };
 
 /** Options of {@link startLedgerServer}. */
 export interface StartLedgerServerOptions {
@@ -38,14 +30,9 @@ export interface StartLedgerServerOptions {
 }
 
 /** How the server process ended. */
-export interface ServerExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type ServerExit = ProcessExit;
 
 const serverDir = fileURLToPath(new URL('../..', import.meta.url));
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
 
 /**
  * Spawns the real ledger server (`src/main.ts` through tsx) on a free port
@@ -66,96 +53,25 @@ export async function startLedgerServer(opts: StartLedgerServerOptions = {}) {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   };
 
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@trpc-idempotency/source', '--import', 'tsx', 'src/main.ts'],
-    {
+  let started: Awaited<ReturnType<typeof spawnLoggedProcess>>;
+  try {
+    started = await spawnLoggedProcess({
+      script: 'src/main.ts',
       cwd: serverDir,
       env: {
-        ...process.env,
         HOST: '127.0.0.1',
         PORT: '0',
         LOG_LEVEL: 'info',
         DATABASE_URL: databaseUrl,
         ...opts.env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  running.add(child);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A crashed test run must not leave servers behind.
-    process.once('exit', () => {
-      for (const each of running) each.kill('SIGKILL');
+      startTimeoutMs: opts.startTimeoutMs,
     });
-  }
-
-  const logs: LogLine[] = [];
-  const lines = new EventEmitter();
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    let line: LogLine;
-    try {
-      line = JSON.parse(text) as LogLine;
-    } catch {
-      line = { time: new Date().toISOString(), level: 'raw', msg: text };
-    }
-    logs.push(line);
-    lines.emit('line', line);
-  });
-  // `close`, not `exit`: by then stdout is drained, so `logs` holds every line.
-  const exited = new Promise<ServerExit>((resolve) => {
-    child.once('close', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    });
-  });
-
-  /** Resolves with the first logged line (past or future) that `match` accepts. */
-  function waitForLog(match: (line: LogLine) => boolean, timeoutMs = 30_000) {
-    const seen = logs.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise<LogLine>((resolve, reject) => {
-      const onLine = (line: LogLine) => {
-        if (!match(line)) return;
-        cleanup();
-        resolve(line);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`no matching server log line within ${timeoutMs} ms\n${describe()}`));
-      }, timeoutMs);
-      exited.then(() => {
-        cleanup();
-        reject(new Error(`the server exited before a matching log line\n${describe()}`));
-      });
-      const cleanup = () => {
-        clearTimeout(timer);
-        lines.off('line', onLine);
-      };
-      lines.on('line', onLine);
-    });
-  }
-
-  function describe() {
-    const tail = logs.slice(-20).map((line) => JSON.stringify(line));
-    return `stdout (last lines):\n${tail.join('\n')}\nstderr:\n${stderr}`;
-  }
-
-  let listening: LogLine;
-  try {
-    listening = await waitForLog((line) => line.msg === 'listening', opts.startTimeoutMs ?? 30_000);
   } catch (error) {
-    child.kill('SIGKILL');
-    await exited;
     removeTemp();
     throw error;
   }
-  const url = String(listening['url']);
+  const { child, logs, waitForLog, exited, url, events } = started;
   const port = Number(new URL(url).port);
 
   return {
@@ -172,10 +88,10 @@ export async function startLedgerServer(opts: StartLedgerServerOptions = {}) {
     waitForLog,
     /** Resolves when the process has exited. */
     exited,
-    stderr: () => stderr,
+    stderr: started.stderr,
     /** Sends `signal` and resolves with how the process ended. */
     stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (started.alive()) child.kill(signal);
       return exited;
     },
     /** POST a mutation as any HTTP client would: JSON body, `x-user-id` unless `user` is null. */
@@ -195,11 +111,9 @@ export async function startLedgerServer(opts: StartLedgerServerOptions = {}) {
       return fetch(`${url}/${path}?input=${encodeURIComponent(JSON.stringify(input))}`);
     },
     /** The log lines of idempotency events of type `type`. */
-    events(type: string) {
-      return logs.filter((line) => line.msg === type);
-    },
+    events,
     async [Symbol.asyncDispose]() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (started.alive()) child.kill('SIGKILL');
       await exited;
       removeTemp();
     },
