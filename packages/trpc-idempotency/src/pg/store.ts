@@ -1,4 +1,4 @@
-import { and, eq, gt, lte, not, or, type Query, type SQL, sql } from 'drizzle-orm';
+import { type Query, type SQL, sql } from 'drizzle-orm';
 import type { NodePgDatabase, NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import type {
   PgDatabase,
@@ -9,6 +9,7 @@ import type {
 } from 'drizzle-orm/pg-core';
 import type { Pool, QueryResult } from 'pg';
 import type { IdempotencyRecord, StoredOutcome } from '../server/record';
+import { recordStatementParts } from '../server/recordStatements';
 import {
   type ClaimOptions,
   type ClaimResult,
@@ -277,22 +278,21 @@ interface Statement {
  * connection, on the pool and inside transactions alike.
  */
 function buildStatements(db: Queryable) {
-  const p = (name: string) => sql.placeholder(name);
   const statement = (name: string, builder: { toSQL(): Query }): Statement => ({
     name,
     query: builder.toSQL(),
   });
-  const ownedInProgress = and(
-    eq(t.scope, p('scope')),
-    eq(t.key, p('key')),
-    eq(t.owner, p('owner')),
-    eq(t.state, 'in_progress'),
-  );
-  // A record that is gone for good: expired, and not held by a live lease (a
-  // completed record's lease means nothing). Claims may replace it and purge
-  // deletes it; while an in-progress record's lease is live, neither does,
-  // whatever its expiry says: its owner may still be working on it.
-  const gone = sql`(${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}))`;
+  const {
+    p,
+    gone,
+    ownedInProgress,
+    liveById,
+    heldById,
+    claimValues,
+    claimSet,
+    claimReplaces,
+    completeSet,
+  } = recordStatementParts(t);
 
   return {
     // Insert, or replace a gone record, or take over an expired lease with the
@@ -301,73 +301,15 @@ function buildStatements(db: Queryable) {
       'trpc_idempotency_claim',
       db
         .insert(t)
-        .values({
-          scope: p('scope'),
-          key: p('key'),
-          path: p('path'),
-          fingerprint: p('fingerprint'),
-          state: 'in_progress',
-          owner: p('owner'),
-          attempt: 1,
-          leaseExpiresAtMs: p('leaseExpiresAt'),
-          expiresAtMs: p('expiresAt'),
-          createdAtMs: p('now'),
-        })
-        .onConflictDoUpdate({
-          target: [t.scope, t.key],
-          set: {
-            attempt: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN 1 ELSE ${t.attempt} + 1 END`,
-            createdAtMs: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN excluded.created_at_ms ELSE ${t.createdAtMs} END`,
-            path: sql`excluded.path`,
-            fingerprint: sql`excluded.fingerprint`,
-            state: 'in_progress',
-            owner: sql`excluded.owner`,
-            leaseExpiresAtMs: sql`excluded.lease_expires_at_ms`,
-            expiresAtMs: sql`excluded.expires_at_ms`,
-            completedAtMs: null,
-            outcomeKind: null,
-            response: null,
-          },
-          setWhere: or(
-            gone,
-            and(
-              eq(t.state, 'in_progress'),
-              lte(t.leaseExpiresAtMs, p('now')),
-              sql`${t.path} = excluded.path`,
-              sql`${t.fingerprint} = excluded.fingerprint`,
-            ),
-          ),
-        })
+        .values(claimValues)
+        .onConflictDoUpdate({ target: [t.scope, t.key], set: claimSet, setWhere: claimReplaces })
         .returning(),
     ),
-    find: statement(
-      'trpc_idempotency_find',
-      db
-        .select()
-        .from(t)
-        .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), gt(t.expiresAtMs, p('now')))),
-    ),
-    // The record a claim left alone: live, or expired but still held by a live lease.
-    held: statement(
-      'trpc_idempotency_held',
-      db
-        .select()
-        .from(t)
-        .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), not(gone))),
-    ),
+    find: statement('trpc_idempotency_find', db.select().from(t).where(liveById)),
+    held: statement('trpc_idempotency_held', db.select().from(t).where(heldById)),
     complete: statement(
       'trpc_idempotency_complete',
-      db
-        .update(t)
-        .set({
-          state: 'completed',
-          outcomeKind: sql`${p('outcomeKind')}`,
-          response: sql`${p('response')}`,
-          completedAtMs: sql`${p('now')}`,
-          leaseExpiresAtMs: sql`${p('now')}`,
-          expiresAtMs: sql`${p('expiresAt')}`,
-        })
-        .where(ownedInProgress),
+      db.update(t).set(completeSet).where(ownedInProgress),
     ),
     release: statement('trpc_idempotency_release', db.delete(t).where(ownedInProgress)),
     renew: statement(

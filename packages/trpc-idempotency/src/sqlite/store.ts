@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
-import { and, eq, gt, lte, not, or, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { recordFromRow, type StoredOutcome } from '../server/record';
+import { recordStatementParts } from '../server/recordStatements';
 import { type CompleteOptions, type IdempotencyStore, LeaseLostError } from '../server/store';
 import { idempotencyRecords as t } from './schema';
 
@@ -64,89 +65,31 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     );
   }
   const purgeBatchSize = opts.purgeBatchSize ?? 1000;
-  const p = (name: string) => sql.placeholder(name);
-  const ownedInProgress = and(
-    eq(t.scope, p('scope')),
-    eq(t.key, p('key')),
-    eq(t.owner, p('owner')),
-    eq(t.state, 'in_progress'),
-  );
-
-  // A record that is gone for good: expired, and not held by a live lease (a
-  // completed record's lease means nothing). Claims may replace it and purge
-  // deletes it; while an in-progress record's lease is live, neither does,
-  // whatever its expiry says: its owner may still be working on it.
-  const gone = sql`(${t.expiresAtMs} <= ${p('now')} AND (${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${p('now')}))`;
+  const {
+    p,
+    gone,
+    ownedInProgress,
+    liveById,
+    heldById,
+    claimValues,
+    claimSet,
+    claimReplaces,
+    completeSet,
+  } = recordStatementParts(t);
 
   // Insert, or replace a gone record, or take over an expired lease with the
   // same path and input. Anything else is left alone and returns no row.
   const claimStatement = db
     .insert(t)
-    .values({
-      scope: p('scope'),
-      key: p('key'),
-      path: p('path'),
-      fingerprint: p('fingerprint'),
-      state: 'in_progress',
-      owner: p('owner'),
-      attempt: 1,
-      leaseExpiresAtMs: p('leaseExpiresAt'),
-      expiresAtMs: p('expiresAt'),
-      createdAtMs: p('now'),
-    })
-    .onConflictDoUpdate({
-      target: [t.scope, t.key],
-      set: {
-        attempt: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN 1 ELSE ${t.attempt} + 1 END`,
-        createdAtMs: sql`CASE WHEN ${t.expiresAtMs} <= ${p('now')} THEN excluded.created_at_ms ELSE ${t.createdAtMs} END`,
-        path: sql`excluded.path`,
-        fingerprint: sql`excluded.fingerprint`,
-        state: 'in_progress',
-        owner: sql`excluded.owner`,
-        leaseExpiresAtMs: sql`excluded.lease_expires_at_ms`,
-        expiresAtMs: sql`excluded.expires_at_ms`,
-        completedAtMs: null,
-        outcomeKind: null,
-        response: null,
-      },
-      setWhere: or(
-        gone,
-        and(
-          eq(t.state, 'in_progress'),
-          lte(t.leaseExpiresAtMs, p('now')),
-          sql`${t.path} = excluded.path`,
-          sql`${t.fingerprint} = excluded.fingerprint`,
-        ),
-      ),
-    })
+    .values(claimValues)
+    .onConflictDoUpdate({ target: [t.scope, t.key], set: claimSet, setWhere: claimReplaces })
     .returning()
     .prepare();
 
-  const findStatement = db
-    .select()
-    .from(t)
-    .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), gt(t.expiresAtMs, p('now'))))
-    .prepare();
+  const findStatement = db.select().from(t).where(liveById).prepare();
+  const heldStatement = db.select().from(t).where(heldById).prepare();
 
-  // The record a claim left alone: live, or expired but still held by a live lease.
-  const heldStatement = db
-    .select()
-    .from(t)
-    .where(and(eq(t.scope, p('scope')), eq(t.key, p('key')), not(gone)))
-    .prepare();
-
-  const completeStatement = db
-    .update(t)
-    .set({
-      state: 'completed',
-      outcomeKind: sql`${p('outcomeKind')}`,
-      response: sql`${p('response')}`,
-      completedAtMs: sql`${p('now')}`,
-      leaseExpiresAtMs: sql`${p('now')}`,
-      expiresAtMs: sql`${p('expiresAt')}`,
-    })
-    .where(ownedInProgress)
-    .prepare();
+  const completeStatement = db.update(t).set(completeSet).where(ownedInProgress).prepare();
 
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
 
