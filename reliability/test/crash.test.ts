@@ -1,11 +1,5 @@
-import { auditLedger, executionsInFlight } from '@ledger/server/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTestDatabase,
-  type PostgresServer,
-  type PostgresTestDatabase,
-  startPostgres,
-} from '../../packages/trpc-idempotency/test/stores/postgres';
+import { auditLedger, executionsInFlight, useFreshDatabases } from '@ledger/server/testing';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../src/clientApp';
 import { crashableLedger } from '../src/crashableLedger';
 import { checkLedgerInvariants, replayCalls } from '../src/ledgerCheck';
@@ -37,26 +31,15 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
   );
 
   describe('on Postgres', () => {
-    let server: PostgresServer | undefined;
-    let database: PostgresTestDatabase | undefined;
-    beforeAll(async () => {
-      server = await startPostgres();
-      database = await createTestDatabase(server.url);
-    }, 120_000);
-    afterAll(async () => {
-      try {
-        await database?.[Symbol.asyncDispose]();
-      } finally {
-        await server?.[Symbol.asyncDispose]();
-      }
-    });
+    const databases = useFreshDatabases();
 
     it(
       `survives ${kills} SIGKILLs with ${workers} concurrent clients: every transfer exactly once (Postgres)`,
       {
         timeout: byStrength({ small: 90_000, full: 600_000 }),
       },
-      () => crashRun({ name: 'crash-postgres', databaseUrl: database!.url }),
+      async () =>
+        crashRun({ name: 'crash-postgres', databaseUrl: await databases.create('postgres') }),
     );
   });
 

@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LedgerServerProcess, readLedger, startLedgerServer } from '@ledger/server/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createTestDatabase,
-  type PostgresServer,
-  type PostgresTestDatabase,
-  startPostgres,
-} from '../../packages/trpc-idempotency/test/stores/postgres';
+  type LedgerServerProcess,
+  readLedger,
+  startLedgerServer,
+  useFreshDatabases,
+} from '@ledger/server/testing';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../src/clientApp';
 import { checkLedgerInvariants, type LedgerState, type TransferInput } from '../src/ledgerCheck';
 import { openAccounts, transferPlan } from '../src/ledgerWorkload';
@@ -198,24 +197,13 @@ describe('duplicate storms across two server processes on one SQLite file', () =
 });
 
 describe('duplicate storms across two server processes on Postgres', () => {
-  let server: PostgresServer | undefined;
-  let database: PostgresTestDatabase | undefined;
-  beforeAll(async () => {
-    server = await startPostgres();
-    database = await createTestDatabase(server.url);
-  }, 120_000);
-  afterAll(async () => {
-    try {
-      await database?.[Symbol.asyncDispose]();
-    } finally {
-      await server?.[Symbol.asyncDispose]();
-    }
-  });
+  const databases = useFreshDatabases();
 
   it(`${keys} transfer keys and ${Math.ceil(keys / 3)} account keys (another user, same key strings) × ${copies} copies at once: each executes once`, {
     timeout: byStrength({ small: 90_000, full: 600_000 }),
   }, async () => {
-    await using cluster = await twoProcesses({ databaseUrl: database!.url });
-    await stormAcrossProcesses(cluster, 'storm-postgres', () => readLedger(database!.url));
+    const databaseUrl = await databases.create('postgres');
+    await using cluster = await twoProcesses({ databaseUrl });
+    await stormAcrossProcesses(cluster, 'storm-postgres', () => readLedger(databaseUrl));
   });
 });

@@ -4,6 +4,7 @@
  * committed to its database (a SQLite file or Postgres).
  */
 
+export { DIALECTS, type Dialect, useFreshDatabases } from './databases';
 export { newKey } from './keys';
 export {
   executionsInFlight,
