@@ -5,12 +5,13 @@ export {
   idempotencyResponseHeaders,
 } from './server/errors';
 export type { IdempotencyEvent, IdempotencyEventHandler } from './server/events';
+export type { InFlightOptions } from './server/executor';
+export { canonicalJson, fingerprintInput } from './server/fingerprint';
 export type {
   IdempotencyHandle,
-  InFlightOptions,
+  LeaseIdempotencyHandle,
   TransactionalIdempotencyHandle,
-} from './server/executor';
-export { canonicalJson, fingerprintInput } from './server/fingerprint';
+} from './server/handle';
 export {
   type IdempotencyErrorShape,
   type IdempotencyMode,
@@ -34,18 +35,27 @@ export type {
   IdempotencyRecord,
   IdempotencyRecordState,
   RecordId,
+  RecordIdentity,
   StoredError,
   StoredOutcome,
+  StoredStep,
 } from './server/record';
 export {
   type AnyIdempotencyStore,
   type ClaimOptions,
   type ClaimResult,
+  type CommitOptions,
+  type CommitResult,
   type CompleteOptions,
   type FencedOptions,
+  type FindOptions,
   type IdempotencyStore,
+  type InsertCompletedOptions,
   type inferStoreTransaction,
   LeaseLostError,
+  type PurgeOptions,
+  type RenewLeaseOptions,
+  type SaveStepsOptions,
 } from './server/store';
 export {
   IDEMPOTENCY_KEY_FIELD,

@@ -16,45 +16,60 @@ type Options = Partial<
   Omit<IdempotentProcedureOptions<unknown, Ctx, never, 'transactional'>, 'procedure' | 'store'>
 >;
 
-/** The test database's store, with every call to `claim` and `find` counted. */
+/** The test database's store, with every call that reads or writes a record counted. */
 function countingStore(database: Pick<Database, 'store'>) {
   const { store } = database;
-  const calls = { claim: 0, find: 0 };
+  const calls = { find: 0, commit: 0, insertCompleted: 0, claim: 0 };
   const counted: typeof store = {
     ...store,
-    claim: (opts) => {
-      calls.claim++;
-      return store.claim(opts);
-    },
     find: (opts) => {
       calls.find++;
       return store.find(opts);
+    },
+    commit: (opts, write, encode) => {
+      calls.commit++;
+      return store.commit(opts, write, encode);
+    },
+    insertCompleted: (opts) => {
+      calls.insertCompleted++;
+      return store.insertCompleted(opts);
+    },
+    claim: (opts) => {
+      calls.claim++;
+      return store.claim(opts);
     },
   };
   return { store: counted, calls };
 }
 
 /** `pay` records an entry per execution; amounts over 1000 are a final error. */
-function payApp(database: Pick<Database, 'store'>, opts: Options = {}) {
+function payApp(
+  database: Pick<Database, 'store'>,
+  opts: Options & { beforeCommit?: () => Promise<void> } = {},
+) {
   const { store, calls } = countingStore(database);
   const events: IdempotencyEvent[] = [];
   let executions = 0;
+  let writes = 0;
+  const { beforeCommit, ...options } = opts;
   const idempotent = idempotentProcedure({
     procedure: t.procedure,
     store,
     scope: ({ ctx }) => ctx.user,
     onEvent: (event) => events.push(event),
-    ...opts,
+    ...options,
   });
   const router = t.router({
     pay: idempotent
       .input(z.object({ label: z.string(), amount: z.number().int() }))
-      .mutation(({ ctx, input }) => {
+      .mutation(async ({ ctx, input }) => {
         executions++;
         if (input.amount > 1000) {
           throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
         }
+        await beforeCommit?.();
         return ctx.idempotency.commit((tx) => {
+          writes++;
           const row = tx.insert(entries).values(input).returning().get();
           return { id: row.id, amount: row.amount, at: new Date(0).toISOString() };
         });
@@ -67,20 +82,21 @@ function payApp(database: Pick<Database, 'store'>, opts: Options = {}) {
     calls,
     events,
     executions: () => executions,
+    writes: () => writes,
   };
 }
 
-describe('replays answered by one read, without a claim', () => {
-  it('replays a completed key from a read, and emits `replayed` with its fields', async () => {
+describe('transactional mode: one write per first execution, one read per replay', () => {
+  it('executes with a read and one commit, no claim; replays from the read alone', async () => {
     using database = sqliteTestDatabase();
     const app = payApp(database);
     const idempotencyKey = newKey();
     const first = await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
-    expect(app.calls).toEqual({ find: 1, claim: 1 });
+    expect(app.calls).toEqual({ find: 1, commit: 1, insertCompleted: 0, claim: 0 });
 
     expect(await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 })).toEqual(first);
     expect(await app.caller.pay({ idempotencyKey, amount: 100, label: 'rent' })).toEqual(first);
-    expect(app.calls).toEqual({ find: 3, claim: 1 });
+    expect(app.calls).toEqual({ find: 3, commit: 1, insertCompleted: 0, claim: 0 });
     expect(app.executions()).toBe(1);
     expect(database.countEntries()).toBe(1);
     expect(app.events.map((e) => e.type)).toEqual(['executed', 'replayed', 'replayed']);
@@ -94,7 +110,22 @@ describe('replays answered by one read, without a claim', () => {
     });
   });
 
-  it('replays a stored final error from a read: same code and message, no claim', async () => {
+  it('writes nothing before the commit: the record is created completed', async () => {
+    using database = sqliteTestDatabase();
+    const hold = gate();
+    const app = payApp(database, { beforeCommit: () => hold.opened });
+    const idempotencyKey = newKey();
+    const running = app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
+    await expect.poll(() => app.executions()).toBe(1);
+    expect(database.countRecords()).toBe(0);
+    hold.open();
+    await running;
+    expect(
+      await database.store.find({ scope: 'alice', key: idempotencyKey, now: Date.now() }),
+    ).toMatchObject({ state: 'completed', attempt: 1 });
+  });
+
+  it('stores a final error with one insert, and replays it from a read: same code and message', async () => {
     using database = sqliteTestDatabase();
     const app = payApp(database);
     const idempotencyKey = newKey();
@@ -105,7 +136,7 @@ describe('replays answered by one read, without a claim', () => {
     expect(replayed).toBeInstanceOf(TRPCError);
     expect(replayed).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
     expect(replayed).not.toBe(first);
-    expect(app.calls).toEqual({ find: 2, claim: 1 });
+    expect(app.calls).toEqual({ find: 2, commit: 0, insertCompleted: 1, claim: 0 });
     expect(app.executions()).toBe(1);
     expect(app.events.at(-1)).toMatchObject({ type: 'replayed', outcome: 'error', waitedMs: 0 });
   });
@@ -132,7 +163,7 @@ describe('replays answered by one read, without a claim', () => {
       code: 'UNPROCESSABLE_CONTENT',
       message: expect.stringContaining('with procedure `pay`'),
     });
-    expect(app.calls).toEqual({ find: 3, claim: 1 });
+    expect(app.calls).toEqual({ find: 3, commit: 1, insertCompleted: 0, claim: 0 });
     expect(app.events.map((e) => e.type)).toEqual(['executed', 'mismatch', 'mismatch']);
     expect(
       await database.store.find({ scope: 'alice', key: idempotencyKey, now: Date.now() }),
@@ -140,7 +171,7 @@ describe('replays answered by one read, without a claim', () => {
     expect(app.executions()).toBe(1);
   });
 
-  it('sends an expired completed record through the claim path: the key executes anew', async () => {
+  it('executes an expired key anew through the commit', async () => {
     using database = sqliteTestDatabase();
     const clock = manualClock();
     const app = payApp(database, { clock: clock.now, ttlMs: 60_000 });
@@ -149,49 +180,34 @@ describe('replays answered by one read, without a claim', () => {
     clock.advance(60_000); // expired at its expiry instant, not purged
     const again = await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
     expect(again.id).not.toBe(first.id);
-    expect(app.calls).toEqual({ find: 2, claim: 2 });
+    expect(app.calls).toEqual({ find: 2, commit: 2, insertCompleted: 0, claim: 0 });
     expect(app.executions()).toBe(2);
     expect(app.events.map((e) => e.type)).toEqual(['executed', 'executed']);
     expect(app.events[1]).toMatchObject({ attempt: 1, takenOver: false });
   });
 
-  it('sends an in-progress record through the claim path: another process waits, then replays', async () => {
+  it('settles a duplicate in another process at its commit: its write does not run, it replays', async () => {
     using database = sqliteTestDatabase();
     const hold = gate();
-    const other = payApp(database.openSecond(), { inFlight: { timeoutMs: 5_000 } });
+    const slow = payApp(database, { beforeCommit: () => hold.opened });
+    const other = payApp(database.openSecond());
     const idempotencyKey = newKey();
-    // Hold the first execution inside its handler, before its commit.
-    const slowRouter = t.router({
-      pay: idempotentProcedure({
-        procedure: t.procedure,
-        store: countingStore(database).store,
-        scope: ({ ctx }) => ctx.user,
-      })
-        .input(z.object({ label: z.string(), amount: z.number().int() }))
-        .mutation(async ({ ctx, input }) => {
-          await hold.opened;
-          return ctx.idempotency.commit((tx) => {
-            const row = tx.insert(entries).values(input).returning().get();
-            return { id: row.id, amount: row.amount, at: new Date(0).toISOString() };
-          });
-        }),
-    });
-    const running = t
-      .createCallerFactory(slowRouter)({ user: 'alice' })
-      .pay({ idempotencyKey, label: 'rent', amount: 100 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const duplicate = other.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(other.calls.claim).toBeGreaterThanOrEqual(2); // polling by claims
+    const input = { idempotencyKey, label: 'rent', amount: 100 };
+    // The first is held in its preparation; the duplicate in "another process" runs through.
+    const running = slow.caller.pay(input);
+    await expect.poll(() => slow.executions()).toBe(1);
+    const answered = await other.caller.pay(input);
     hold.open();
-    expect(await duplicate).toEqual(await running);
-    expect(other.executions()).toBe(0);
-    expect(other.events.map((e) => e.type)).toEqual(['replayed']);
-    expect((other.events[0] as { waitedMs: number }).waitedMs).toBeGreaterThan(0);
+    expect(await running).toEqual(answered);
+    expect(slow.writes()).toBe(0);
+    expect(database.countEntries()).toBe(1);
+    expect(other.events.map((e) => e.type)).toEqual(['executed']);
+    expect(slow.events.map((e) => e.type)).toEqual(['replayed']);
+    expect((slow.events[0] as { waitedMs: number }).waitedMs).toBeGreaterThan(0);
   });
 });
 
-describe('ttlMs shorter than leaseMs (finding F1)', () => {
+describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
   function leaseApp(database: Pick<Database, 'store'>, clock: ReturnType<typeof manualClock>) {
     const hold = gate();
     let executions = 0;
@@ -228,13 +244,13 @@ describe('ttlMs shorter than leaseMs (finding F1)', () => {
     const idempotencyKey = newKey();
     const running = first.caller.charge({ idempotencyKey, amount: 1 });
     await new Promise((resolve) => setTimeout(resolve, 20));
-    // Claimed with an expiry of max(ttlMs, leaseMs): it lives as long as its lease.
+    // Claimed with an expiry a TTL after its lease: bound to its input until then.
     expect(
       await database.store.find({ scope: 'u', key: idempotencyKey, now: start }),
     ).toMatchObject({
       state: 'in_progress',
       leaseExpiresAt: start + 10_000,
-      expiresAt: start + 10_000,
+      expiresAt: start + 11_000,
     });
     clock.advance(2_000); // past the TTL, within the lease
     await expect(second.caller.charge({ idempotencyKey, amount: 1 })).rejects.toMatchObject({
@@ -251,7 +267,7 @@ describe('ttlMs shorter than leaseMs (finding F1)', () => {
     ).toMatchObject({ state: 'completed', attempt: 1, expiresAt: clock.now() + 1_000 });
   });
 
-  it('claims with an expiry of ttlMs when the TTL is the longer one', async () => {
+  it('claims with an expiry a TTL after the lease when the TTL is the longer one', async () => {
     using database = sqliteTestDatabase();
     const clock = manualClock();
     const hold = gate();
@@ -272,7 +288,7 @@ describe('ttlMs shorter than leaseMs (finding F1)', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(
       await database.store.find({ scope: 'u', key: idempotencyKey, now: clock.now() }),
-    ).toMatchObject({ state: 'in_progress', expiresAt: clock.now() + 60_000 });
+    ).toMatchObject({ state: 'in_progress', expiresAt: clock.now() + 70_000 });
     hold.open();
     expect(await running).toBe('ok');
   });
@@ -441,7 +457,7 @@ describe('store statements are built once', () => {
     );
     try {
       const idempotencyKey = newKey();
-      await app.caller.pay({ idempotencyKey, label: 'a', amount: 1 }); // claim, commit
+      await app.caller.pay({ idempotencyKey, label: 'a', amount: 1 }); // commit
       await app.caller.pay({ idempotencyKey, label: 'a', amount: 1 }); // replay
       await expect(
         app.caller.pay({ idempotencyKey: newKey(), label: 'a', amount: 5000 }),

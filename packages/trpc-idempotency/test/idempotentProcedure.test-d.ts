@@ -3,7 +3,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { type IdempotencyHandle, idempotentProcedure } from '../src';
+import { idempotentProcedure, type LeaseIdempotencyHandle } from '../src';
 import { type SqliteIdempotencyStore, sqliteIdempotencyStore } from '../src/sqlite';
 import type { entries } from './helpers/sqliteApp';
 
@@ -81,16 +81,40 @@ describe('idempotentProcedure types', () => {
       mode: 'lease',
     });
     lease.mutation(({ ctx }) => {
-      expectTypeOf(ctx.idempotency).toEqualTypeOf<IdempotencyHandle>();
+      expectTypeOf(ctx.idempotency).toEqualTypeOf<LeaseIdempotencyHandle>();
       // @ts-expect-error no transaction handle in lease mode
       ctx.idempotency.commit;
       return ctx.idempotency.downstreamKey('stripe');
     });
     const transactional = idempotentProcedure({ procedure: t.procedure, store, scope: () => 's' });
-    transactional.mutation(({ ctx }) =>
-      // @ts-expect-error commit() runs a synchronous SQLite transaction
-      ctx.idempotency.commit(async () => 1),
-    );
+    transactional.mutation(({ ctx }) => {
+      // @ts-expect-error no lease in transactional mode: nothing is claimed before the commit
+      ctx.idempotency.renewLease;
+      // @ts-expect-error no steps in transactional mode: the commit is all or nothing
+      ctx.idempotency.step;
+      return (
+        // @ts-expect-error commit() runs a synchronous SQLite transaction
+        ctx.idempotency.commit(async () => 1)
+      );
+    });
+  });
+
+  it('types a lease-mode step by what its function returns', () => {
+    const lease = idempotentProcedure({
+      procedure: t.procedure,
+      store: sqliteIdempotencyStore({ db }),
+      scope: () => 's',
+      mode: 'lease',
+    });
+    lease.mutation(async ({ ctx }) => {
+      const reserved = await ctx.idempotency.step('reserve', () => ({ reservation: 'r_1' }));
+      expectTypeOf(reserved).toEqualTypeOf<{ reservation: string }>();
+      const charged = await ctx.idempotency.step('charge', async () => 42);
+      expectTypeOf(charged).toEqualTypeOf<number>();
+      // @ts-expect-error a step has a name
+      ctx.idempotency.step(() => 1);
+      return { reserved, charged };
+    });
   });
 
   it('types the scope function against the base context', () => {

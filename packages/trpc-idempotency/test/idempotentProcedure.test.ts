@@ -48,6 +48,36 @@ function ledgerFixture(
   return { router, caller: callerFor('alice'), callerFor, events, executions: () => executions };
 }
 
+/** A router with one lease-mode mutation (effects outside the database). */
+function leaseFixture(
+  database: Pick<ReturnType<typeof sqliteTestDatabase>, 'store'>,
+  opts: Omit<Options, 'store'> & { handler?: () => Promise<void> } = {},
+) {
+  const events: IdempotencyEvent[] = [];
+  let executions = 0;
+  const { handler, ...builderOptions } = opts;
+  const idempotent = idempotentProcedure({
+    procedure: t.procedure,
+    store: database.store,
+    scope: ({ ctx }) => ctx.user,
+    mode: 'lease',
+    onEvent: (event) => events.push(event),
+    ...builderOptions,
+  });
+  const router = t.router({
+    charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ input }) => {
+      executions++;
+      await handler?.();
+      return { charged: input.amount, execution: executions };
+    }),
+  });
+  return {
+    caller: t.createCallerFactory(router)({ user: 'alice' }),
+    events,
+    executions: () => executions,
+  };
+}
+
 describe('idempotentProcedure', () => {
   it('runs the handler once for 50 concurrent calls with one key, and answers all alike', async () => {
     using database = sqliteTestDatabase();
@@ -160,18 +190,21 @@ describe('idempotentProcedure', () => {
       });
     });
 
-    it('detects a mismatch against an execution still running in this process', async () => {
+    it('settles a use with other input while the first is in flight at the commit: one executes, the other gets 422', async () => {
       using database = sqliteTestDatabase();
       const hold = gate();
-      const app = ledgerFixture(database, { handler: () => hold.opened });
+      const app = ledgerFixture(database, {
+        handler: (input) => (input.amount === 1 ? hold.opened : Promise.resolve()),
+      });
       const idempotencyKey = newKey();
-      const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-      await expect(
-        app.caller.record({ idempotencyKey, label: 'x', amount: 9 }),
-      ).rejects.toMatchObject({ code: 'UNPROCESSABLE_CONTENT' });
+      // The first is held in its preparation; the mismatched use of its key commits first.
+      const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 }).catch((e) => e);
+      const second = await app.caller.record({ idempotencyKey, label: 'x', amount: 9 });
       hold.open();
-      await first;
-      expect(app.executions()).toBe(1);
+      expect(await first).toMatchObject({ code: 'UNPROCESSABLE_CONTENT' });
+      expect(database.countEntries()).toBe(1);
+      // The stored record answers from now on, whatever was in flight.
+      expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 9 })).toEqual(second);
     });
   });
 
@@ -385,16 +418,16 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  describe('in-flight duplicates (SPEC 3.3)', () => {
+  describe('in-flight duplicates in another process (lease mode)', () => {
     it('waits for another process’s execution by polling, then replays', async () => {
       using database = sqliteTestDatabase();
       const hold = gate();
-      const first = ledgerFixture(database, { handler: () => hold.opened });
-      const other = ledgerFixture({ ...database, ...database.openSecond() });
+      const first = leaseFixture(database, { handler: () => hold.opened });
+      const other = leaseFixture({ ...database, ...database.openSecond() });
       const idempotencyKey = newKey();
-      const running = first.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-      await new Promise((r) => setTimeout(r, 20));
-      const waiting = other.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      const running = first.caller.charge({ idempotencyKey, amount: 1 });
+      await expect.poll(() => first.executions()).toBe(1);
+      const waiting = other.caller.charge({ idempotencyKey, amount: 1 });
       setTimeout(() => hold.open(), 100);
       const [a, b] = await Promise.all([running, waiting]);
       expect(b).toEqual(a);
@@ -406,16 +439,16 @@ describe('idempotentProcedure', () => {
     it('answers CONFLICT with retryAfterMs after the wait bound', async () => {
       using database = sqliteTestDatabase();
       const hold = gate();
-      const first = ledgerFixture(database, { handler: () => hold.opened });
-      const other = ledgerFixture(
+      const first = leaseFixture(database, { handler: () => hold.opened });
+      const other = leaseFixture(
         { ...database, ...database.openSecond() },
         { inFlight: { timeoutMs: 50, retryAfterMs: 300 } },
       );
       const idempotencyKey = newKey();
-      const running = first.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-      await new Promise((r) => setTimeout(r, 20));
+      const running = first.caller.charge({ idempotencyKey, amount: 1 });
+      await expect.poll(() => first.executions()).toBe(1);
       const error = await other.caller
-        .record({ idempotencyKey, label: 'x', amount: 1 })
+        .charge({ idempotencyKey, amount: 1 })
         .catch((e: unknown) => e);
       expect(error).toMatchObject({
         code: 'CONFLICT',
@@ -430,25 +463,27 @@ describe('idempotentProcedure', () => {
     it('answers CONFLICT at once with the reject policy', async () => {
       using database = sqliteTestDatabase();
       const hold = gate();
-      const first = ledgerFixture(database, { handler: () => hold.opened });
-      const other = ledgerFixture(
+      const first = leaseFixture(database, { handler: () => hold.opened });
+      const other = leaseFixture(
         { ...database, ...database.openSecond() },
         { inFlight: { policy: 'reject' } },
       );
       const idempotencyKey = newKey();
-      const running = first.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-      await new Promise((r) => setTimeout(r, 20));
+      const running = first.caller.charge({ idempotencyKey, amount: 1 });
+      await expect.poll(() => first.executions()).toBe(1);
       const started = performance.now();
-      await expect(
-        other.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
-      ).rejects.toMatchObject({ code: 'CONFLICT' });
-      // No polling happened: one claim, straight back (bound generous for a busy machine).
+      await expect(other.caller.charge({ idempotencyKey, amount: 1 })).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      // No polling happened: straight back (bound generous for a busy machine).
       expect(performance.now() - started).toBeLessThan(1000);
       expect(other.events.map((e) => e.type)).toEqual(['conflict']);
       hold.open();
       await running;
     });
+  });
 
+  describe('in-flight duplicates in the same process (transactional)', () => {
     it('lets joined duplicates share a transient failure, then executes on retry', async () => {
       using database = sqliteTestDatabase();
       let fail = true;

@@ -190,39 +190,38 @@ describe('lease mode (SPEC 3.4)', () => {
     expect(await call).toMatchObject({ code: 'CONFLICT' });
   });
 
-  it('fences a zombie’s transactional commit: its writes roll back', async () => {
+  it('transactional mode has nothing to take over: a stalled first execution replays the retry’s commit', async () => {
     using database = sqliteTestDatabase();
-    const clock = manualClock();
     const hang = gate();
     const makeCaller = (store: typeof database.store, waitFor?: Promise<void>) => {
       const idempotent = idempotentProcedure({
         procedure: t.procedure,
         store,
         scope: ({ ctx }) => ctx.user,
-        leaseMs: LEASE_MS,
-        clock: clock.now,
       });
       return t.createCallerFactory(
         t.router({
           pay: idempotent.mutation(async ({ ctx }) => {
             await waitFor;
             return ctx.idempotency.commit((tx) => {
-              tx.insert(entries).values({ label: 'pay', amount: 1 }).run();
-              return { attempt: ctx.idempotency.attempt };
+              const row = tx.insert(entries).values({ label: 'pay', amount: 1 }).returning().get();
+              return { entry: row.id, attempt: ctx.idempotency.attempt };
             });
           }),
         }),
       )({ user: 'u' });
     };
-    const zombie = makeCaller(database.store, hang.opened);
-    const rescuer = makeCaller(database.openSecond().store);
+    const stalled = makeCaller(database.store, hang.opened);
+    const retrying = makeCaller(database.openSecond().store);
     const idempotencyKey = newKey();
-    const zombieCall = zombie.pay({ idempotencyKey }).catch((e: Error) => e);
+    const stalledCall = stalled.pay({ idempotencyKey });
     await new Promise((r) => setTimeout(r, 10));
-    clock.advance(LEASE_MS + 1);
-    expect(await rescuer.pay({ idempotencyKey })).toEqual({ attempt: 2 });
+    // Nothing was written for the stalled execution: the retry executes at once.
+    expect(database.countRecords()).toBe(0);
+    const retried = await retrying.pay({ idempotencyKey });
+    expect(retried).toEqual({ entry: 1, attempt: 1 });
     hang.open();
-    expect(await zombieCall).toMatchObject({ code: 'CONFLICT' });
+    expect(await stalledCall).toEqual(retried);
     expect(database.countEntries()).toBe(1);
   });
 

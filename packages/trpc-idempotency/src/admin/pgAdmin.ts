@@ -2,7 +2,7 @@ import { and, count, eq, lte, min, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { idempotencyRecords as t } from '../pg/schema';
-import { recordFromRow } from '../server/record';
+import { recordFromRow } from '../server/recordRow';
 import type { IdempotencyAdmin } from './admin';
 import { DatabaseUnavailableError } from './errors';
 

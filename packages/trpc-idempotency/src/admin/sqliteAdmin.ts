@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { and, count, eq, lte, min, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { recordFromRow } from '../server/record';
+import { recordFromRow } from '../server/recordRow';
 import { idempotencyRecords as t } from '../sqlite/schema';
 import { sqliteIdempotencyStore } from '../sqlite/store';
 import type { IdempotencyAdmin } from './admin';

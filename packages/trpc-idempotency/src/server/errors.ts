@@ -108,3 +108,13 @@ export function idempotencyResponseHeaders(opts: { errors: readonly TRPCError[] 
     ? undefined
     : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
 }
+
+/** The idempotency store failed: the request's outcome is unknown to it; retry with the same key. */
+export function storeUnavailableError(opts: { cause: unknown }) {
+  return new IdempotencyError({
+    code: 'INTERNAL_SERVER_ERROR',
+    reason: IDEMPOTENCY_REASONS.storeUnavailable,
+    message: 'the idempotency store is unavailable; retry with the same idempotency key',
+    cause: opts.cause,
+  });
+}

@@ -1,6 +1,10 @@
+import type { IdempotencyReason } from '../shared/reasons';
+
 /**
- * What happened to one idempotent request. Events carry the scope and path,
- * never the key itself, so logging them leaks no key material.
+ * What happened to one idempotent request: exactly one event per request that
+ * reaches the idempotency step (a valid key), so events partition requests.
+ * Events carry the scope and path, never the key itself, so logging them
+ * leaks no key material.
  * @see README.md#events
  */
 export type IdempotencyEvent =
@@ -9,21 +13,30 @@ export type IdempotencyEvent =
       type: 'executed';
       outcome: 'result' | 'error';
       attempt: number;
-      /** True when this execution took over a record whose lease had expired. */
+      /** True when this execution took over a record whose lease had expired (lease mode). */
       takenOver: boolean;
       /** Time spent waiting for another owner before executing (ms). */
       waitedMs: number;
+      /** Lease mode: steps that ran in this execution, in order. */
+      stepsRun: readonly string[];
+      /** Lease mode: steps answered from an earlier, interrupted execution without running. */
+      stepsSkipped: readonly string[];
     })
   | (EventBase & {
-      /** A stored outcome was answered without running the handler. */
+      /** A stored outcome was answered without running the handler (again). */
       type: 'replayed';
       outcome: 'result' | 'error';
       /** Time spent waiting for another owner to finish (ms); 0 for a plain replay. */
       waitedMs: number;
     })
   | (EventBase & {
-      /** Joined an execution already running in this process and got its outcome. */
+      /**
+       * Joined an execution already running in this process and got its
+       * answer: its stored outcome, or (`none`) the error of a transient
+       * failure that stored nothing.
+       */
       type: 'joined';
+      outcome: 'result' | 'error' | 'none';
     })
   | (EventBase & {
       /** Still in progress elsewhere after the wait bound: CONFLICT. */
@@ -35,7 +48,7 @@ export type IdempotencyEvent =
       type: 'mismatch';
     })
   | (EventBase & {
-      /** A transient failure released the record so a retry executes again. */
+      /** A transient failure left the key free (lease mode: released its record) so a retry executes again. */
       type: 'released';
       attempt: number;
     })
@@ -43,9 +56,22 @@ export type IdempotencyEvent =
       /** This owner lost its lease before completing; its write was refused. */
       type: 'fenced';
       attempt: number;
+    })
+  | (EventBase & {
+      /**
+       * The idempotency layer itself failed: the store was unreachable or
+       * refused a statement, or the outcome could not be stored (too large,
+       * not serializable). The request got a 500 with this reason.
+       */
+      type: 'failed';
+      reason: Extract<
+        IdempotencyReason,
+        'IDEMPOTENCY_STORE_UNAVAILABLE' | 'IDEMPOTENCY_RESPONSE_NOT_STORABLE'
+      >;
     });
 
 interface EventBase {
+  /** The scope as stored (a long scope is stored as its hash). */
   scope: string;
   path: string;
   /** From the request's arrival to its answer (ms). */

@@ -19,13 +19,13 @@ import {
 import type { IdempotencyErrorData } from '../shared/reasons';
 import { formatIdempotencyError } from './errors';
 import type { IdempotencyEventHandler } from './events';
-import {
-  createExecutor,
-  type IdempotencyHandle,
-  type InFlightOptions,
-  type TransactionalIdempotencyHandle,
-} from './executor';
+import { createExecutor, type InFlightOptions } from './executor';
 import { fingerprintInput } from './fingerprint';
+import type {
+  IdempotencyHandle,
+  LeaseIdempotencyHandle,
+  TransactionalIdempotencyHandle,
+} from './handle';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
@@ -66,15 +66,14 @@ export interface IdempotentProcedureOptions<
   mode?: TMode;
   /**
    * How long a completed record is replayed, in ms, counted from its
-   * completion. Default 24 hours. May be shorter than `leaseMs`: an
-   * in-progress record is claimed with an expiry of `max(ttlMs, leaseMs)`, so
-   * it lives at least as long as its lease.
+   * completion. Default 24 hours. Independent of `leaseMs`: an abandoned
+   * in-progress record (lease mode) stays bound to its input for a full TTL
+   * after its lease.
    */
   ttlMs?: number;
   /**
-   * How long an execution owns its record before others may take over, in ms.
-   * Default 30 s. While it lasts, no other request replaces the record, even
-   * past its expiry.
+   * Lease mode: how long an execution owns its record before a retry may
+   * take it over, in ms. Default 30 s.
    */
   leaseMs?: number;
   /** What a duplicate does while the first request is still running. */
@@ -98,7 +97,7 @@ export interface IdempotentProcedureOptions<
 
 /** The `ctx.idempotency` a handler gets for a store and mode. */
 export type inferIdempotencyHandle<TStore, TMode extends IdempotencyMode> = TMode extends 'lease'
-  ? IdempotencyHandle
+  ? LeaseIdempotencyHandle
   : TStore extends IdempotencyStore<infer TTx>
     ? TransactionalIdempotencyHandle<TTx, TStore['transactionKind']>
     : never;
@@ -204,7 +203,7 @@ export function idempotentProcedure<
   const mode: IdempotencyMode = opts.mode ?? 'transactional';
   const executor = createExecutor({
     store: opts.store,
-    transactional: mode === 'transactional',
+    mode,
     codec: createOutcomeCodec({
       transformer: opts.transformer,
       maxResponseBytes: positive(
@@ -307,13 +306,12 @@ export function idempotentProcedure<
           path: resolverOpts.path,
           fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
         };
-        return await executor.execute(call, (handle) => {
-          const idempotency =
-            mode === 'lease' ? withoutCommit(handle) : (handle as IdempotencyHandle);
-          return Promise.resolve(
+        const answer = await executor.execute(call, (idempotency: IdempotencyHandle) =>
+          Promise.resolve(
             resolver({ ...resolverOpts, input, ctx: { ...resolverOpts.ctx, idempotency } }),
-          );
-        });
+          ),
+        );
+        return answer.value;
       } catch (error) {
         // Without a `.errors()` of the user's in the chain, nothing formats between
         // here and the root: give idempotency errors their `data.reason` now.
@@ -396,17 +394,6 @@ function fingerprintOf(rawInput: unknown) {
       cause,
     });
   }
-}
-
-function withoutCommit(handle: IdempotencyHandle): IdempotencyHandle {
-  const { key, scope, attempt } = handle;
-  return {
-    key,
-    scope,
-    attempt,
-    renewLease: () => handle.renewLease(),
-    downstreamKey: (namespace) => handle.downstreamKey(namespace),
-  };
 }
 
 /**

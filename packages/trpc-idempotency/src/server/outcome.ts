@@ -10,8 +10,12 @@ export interface OutcomeTransformer {
 
 const identity: OutcomeTransformer = { serialize: (v) => v, deserialize: (v) => v };
 
-/** Encodes and decodes handler outcomes for storage. */
+/** Encodes and decodes handler outcomes (and step results) for storage. */
 export interface OutcomeCodec {
+  /** A value as stored text (`null` for `undefined`); throws if it cannot be stored. */
+  encodeValue(value: unknown): string | null;
+  /** A stored value, fresh on every call. */
+  decodeValue(body: string | null): unknown;
   encodeResult(value: unknown): StoredOutcome;
   encodeError(error: TRPCError): StoredOutcome;
   /** Returns the result, or throws the stored error. Each call makes a fresh value. */
@@ -33,19 +37,24 @@ export function createOutcomeCodec(opts: {
     }
     return body;
   };
+  const encodeValue = (value: unknown) => {
+    if (value === undefined) return null;
+    const body = JSON.stringify(transformer.serialize(value));
+    if (body === undefined) throw new TypeError(`a ${typeof value} cannot be serialized`);
+    return checkSize(body);
+  };
+  const decodeValue = (body: string | null) =>
+    body === null ? undefined : transformer.deserialize(JSON.parse(body));
   return {
-    encodeResult(value) {
-      if (value === undefined) return { kind: 'result', body: null };
-      const body = JSON.stringify(transformer.serialize(value));
-      if (body === undefined) throw new TypeError(`a ${typeof value} cannot be serialized`);
-      return { kind: 'result', body: checkSize(body) };
-    },
+    encodeValue,
+    decodeValue,
+    encodeResult: (value) => ({ kind: 'result', body: encodeValue(value) }),
     encodeError(error) {
       return { kind: 'error', body: checkSize(JSON.stringify(toStoredError(error))) };
     },
     replay(outcome) {
       if (outcome.kind === 'error') throw fromStoredError(JSON.parse(outcome.body));
-      return outcome.body === null ? undefined : transformer.deserialize(JSON.parse(outcome.body));
+      return decodeValue(outcome.body);
     },
   };
 }

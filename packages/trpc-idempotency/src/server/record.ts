@@ -3,7 +3,7 @@
  * milliseconds (never seconds) so no conversion can slip in between layers.
  */
 
-/** `in_progress` while an owner executes; `completed` once the outcome is stored. */
+/** `in_progress` while a lease-mode owner executes; `completed` once the outcome is stored. */
 export type IdempotencyRecordState = 'in_progress' | 'completed';
 
 /** What a completed record replays: a result or a final (deterministic) error. */
@@ -22,66 +22,47 @@ export interface StoredError {
   cause?: { name: string; message: string; [field: string]: unknown };
 }
 
+/**
+ * A finished step of a lease-mode execution (a recovery point): its name and
+ * its result, transformer-serialized JSON text (`null` for `undefined`).
+ */
+export interface StoredStep {
+  name: string;
+  body: string | null;
+}
+
 /** Identity of a record: `(scope, key)`. */
 export interface RecordId {
   scope: string;
   key: string;
 }
 
-/** One row of the idempotency table, as every store returns it. */
-export interface IdempotencyRecord extends RecordId {
-  /** The procedure path the key was first used with. */
+/** A record's identity and what its key was first used with. */
+export interface RecordIdentity extends RecordId {
+  /** The procedure path. */
   path: string;
   /** Hash of the canonical input without the key. */
   fingerprint: string;
+}
+
+/** One row of the idempotency table, as every store returns it. */
+export interface IdempotencyRecord extends RecordIdentity {
   state: IdempotencyRecordState;
   /** Whoever currently executes (in progress) or last executed (completed). */
   owner: string;
   /** 1 for the first execution, +1 for every lease take-over. */
   attempt: number;
+  /** Until then no other request takes an in-progress record over. */
   leaseExpiresAt: number;
-  /** After this instant the record no longer exists for lookups. */
+  /**
+   * After this instant the record no longer exists for lookups and may be
+   * purged. A completed record's TTL counts from its completion; an
+   * in-progress one's from the end of its lease.
+   */
   expiresAt: number;
   createdAt: number;
   /** Set when completed. */
   outcome: StoredOutcome | null;
-}
-
-/**
- * A row of a records table as Drizzle reads it: the columns every shipped
- * store's table has (SQLite and Postgres alike), with instants as numbers.
- */
-export interface IdempotencyRecordRow extends RecordId {
-  path: string;
-  fingerprint: string;
-  state: IdempotencyRecordState;
-  owner: string;
-  attempt: number;
-  leaseExpiresAtMs: number;
-  expiresAtMs: number;
-  createdAtMs: number;
-  outcomeKind: StoredOutcome['kind'] | null;
-  response: string | null;
-}
-
-/** A row as the store-independent record. */
-export function recordFromRow(row: IdempotencyRecordRow): IdempotencyRecord {
-  return {
-    scope: row.scope,
-    key: row.key,
-    path: row.path,
-    fingerprint: row.fingerprint,
-    state: row.state,
-    owner: row.owner,
-    attempt: row.attempt,
-    leaseExpiresAt: row.leaseExpiresAtMs,
-    expiresAt: row.expiresAtMs,
-    createdAt: row.createdAtMs,
-    outcome:
-      row.outcomeKind === 'error'
-        ? { kind: 'error', body: row.response ?? '' }
-        : row.outcomeKind === 'result'
-          ? { kind: 'result', body: row.response }
-          : null,
-  };
+  /** Lease mode: the steps this execution (or the one it took over) finished. */
+  steps: readonly StoredStep[];
 }

@@ -13,6 +13,8 @@ export const IDEMPOTENCY_REASONS = {
   inProgress: 'IDEMPOTENCY_IN_PROGRESS',
   /** The handler's result could not be stored for replay (500). */
   responseNotStorable: 'IDEMPOTENCY_RESPONSE_NOT_STORABLE',
+  /** The idempotency store failed (500); retry with the same key. */
+  storeUnavailable: 'IDEMPOTENCY_STORE_UNAVAILABLE',
 } as const;
 
 /** One of {@link IDEMPOTENCY_REASONS}. */

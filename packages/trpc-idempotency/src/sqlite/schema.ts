@@ -28,6 +28,8 @@ export const idempotencyRecords = sqliteTable(
     completedAtMs: integer('completed_at_ms'),
     outcomeKind: text('outcome_kind', { enum: ['result', 'error'] }),
     response: text('response'),
+    /** Lease mode: JSON of the finished steps (recovery points) of an in-progress record. */
+    steps: text('steps'),
   },
   (table) => [
     primaryKey({ columns: [table.scope, table.key] }),

@@ -1,9 +1,17 @@
 import type Database from 'better-sqlite3';
-import { sql } from 'drizzle-orm';
+import { and, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { recordFromRow, type StoredOutcome } from '../server/record';
+import { isReplaceable } from '../server/lifecycle';
+import type { IdempotencyRecord, StoredOutcome } from '../server/record';
+import { type IdempotencyRecordRow, recordFromRow, stepsColumn } from '../server/recordRow';
 import { recordStatementParts } from '../server/recordStatements';
-import { type CompleteOptions, type IdempotencyStore, LeaseLostError } from '../server/store';
+import {
+  type CommitOptions,
+  type CommitResult,
+  checkPurgeOptions,
+  type IdempotencyStore,
+  type InsertCompletedOptions,
+} from '../server/store';
 import { idempotencyRecords as t } from './schema';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
@@ -39,157 +47,189 @@ export interface SqliteIdempotencyStore<TTx> extends IdempotencyStore<TTx> {
 
 /**
  * An idempotency store in SQLite, on the user's own Drizzle better-sqlite3
- * database. Every statement is prepared once. Transactional commits run as
- * one synchronous `BEGIN IMMEDIATE` transaction, so no other request's
- * statement can run inside it, nothing uncommitted is ever visible, and no
- * lock is held across an `await` (SPEC 5.2).
+ * database. Every statement is prepared once.
+ *
+ * A transactional first execution is one synchronous `BEGIN IMMEDIATE`
+ * transaction that looks the key up, runs the handler's writes and inserts
+ * the completed record: no other request's statement can run inside it,
+ * nothing uncommitted is ever visible, and no lock is held across an `await`.
  * @see README.md#sqlite
  */
 export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
   opts: SqliteIdempotencyStoreOptions<TDb>,
 ): SqliteIdempotencyStore<inferSqliteTransaction<TDb>> {
   const { db } = opts;
+  const purgeBatchSize = positiveInteger('purgeBatchSize', opts.purgeBatchSize ?? 1000);
   if (opts.pragmas ?? true) {
     const client = db.$client;
     client.pragma('journal_mode = WAL');
-    client.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+    client.pragma(`busy_timeout = ${positiveInteger('busyTimeoutMs', opts.busyTimeoutMs ?? 5000)}`);
     client.pragma('synchronous = NORMAL');
   }
   // The statements below are prepared now, so a missing table would otherwise be a bare SQLite error.
-  const table = db.$client
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'idempotency_records'")
-    .get();
-  if (!table) {
+  const columns = db.$client
+    .prepare("SELECT name FROM pragma_table_info('idempotency_records')")
+    .all();
+  if (columns.length === 0) {
     throw new Error(
       'trpc-idempotency: this database has no idempotency_records table: call migrateSqliteIdempotencyStore(db), or include idempotencyRecords in your own migrations, before creating the store',
     );
   }
-  const purgeBatchSize = opts.purgeBatchSize ?? 1000;
   const {
     p,
     gone,
     ownedInProgress,
     liveById,
-    heldById,
+    replaceable,
     claimValues,
     claimSet,
-    claimReplaces,
+    completedValues,
+    completedSet,
     completeSet,
+    renewSet,
+    stepsSet,
   } = recordStatementParts(t);
 
-  // Insert, or replace a gone record, or take over an expired lease with the
-  // same path and input. Anything else is left alone and returns no row.
+  const findStatement = db.select().from(t).where(liveById).prepare();
+  // Insert, or replace a replaceable record; anything else is left alone and returns no row.
   const claimStatement = db
     .insert(t)
     .values(claimValues)
-    .onConflictDoUpdate({ target: [t.scope, t.key], set: claimSet, setWhere: claimReplaces })
+    .onConflictDoUpdate({ target: [t.scope, t.key], set: claimSet, setWhere: replaceable })
     .returning()
     .prepare();
-
-  const findStatement = db.select().from(t).where(liveById).prepare();
-  const heldStatement = db.select().from(t).where(heldById).prepare();
-
-  const completeStatement = db.update(t).set(completeSet).where(ownedInProgress).prepare();
-
-  const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
-
-  const renewStatement = db
-    .update(t)
-    .set({
-      leaseExpiresAtMs: sql`${p('leaseExpiresAt')}`,
-      expiresAtMs: sql`max(${t.expiresAtMs}, ${p('leaseExpiresAt')})`,
-    })
-    .where(ownedInProgress)
+  const insertCompletedStatement = db
+    .insert(t)
+    .values(completedValues)
+    .onConflictDoUpdate({ target: [t.scope, t.key], set: completedSet, setWhere: replaceable })
     .prepare();
-
-  // An in-progress record whose lease is still live is never purged, even past its expiry.
+  const completeStatement = db.update(t).set(completeSet).where(ownedInProgress).prepare();
+  const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
+  const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
+  const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
   // By primary key, not rowid: the shipped table is WITHOUT ROWID (one B-tree
   // walk per lookup instead of two), and a table from the user's own
-  // drizzle-kit setup may not be.
+  // drizzle-kit setup may not be. SQLite runs the statement under one write
+  // lock, so nothing can claim a record between the choice and the delete.
   const purgeStatement = db
     .delete(t)
     .where(
-      sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`,
+      and(
+        gone,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`,
+      ),
     )
     .prepare();
 
-  const completeRow = (opts: {
-    scope: string;
-    key: string;
-    owner: string;
-    outcome: StoredOutcome;
-    now: number;
-    expiresAt: number;
-  }) =>
-    completeStatement.run({
-      scope: opts.scope,
-      key: opts.key,
-      owner: opts.owner,
-      outcomeKind: opts.outcome.kind,
-      response: opts.outcome.body,
-      now: opts.now,
-      expiresAt: opts.expiresAt,
-    }).changes === 1;
-
-  const find = (id: { scope: string; key: string; now: number }) => {
-    const row = findStatement.get(id);
+  const find = (id: { scope: string; key: string; now: number }): IdempotencyRecord | undefined => {
+    const row = findStatement.get(id) as IdempotencyRecordRow | undefined;
     return row ? recordFromRow(row) : undefined;
   };
-  const held = (id: { scope: string; key: string; now: number }) => {
-    const row = heldStatement.get(id);
-    return row ? recordFromRow(row) : undefined;
+  /** The live record holding the key against this request, if one does. */
+  const holder = (opts: CommitOptions) => {
+    const record = find(opts);
+    return record && !isReplaceable(record, opts) ? record : undefined;
+  };
+  const insertCompleted = (opts: CommitOptions, outcome: StoredOutcome) => {
+    const { changes } = insertCompletedStatement.run({
+      scope: opts.scope,
+      key: opts.key,
+      path: opts.path,
+      fingerprint: opts.fingerprint,
+      owner: opts.owner,
+      now: opts.now,
+      expiresAt: opts.expiresAt,
+      outcomeKind: outcome.kind,
+      response: outcome.body,
+    });
+    return changes === 1;
   };
 
   return {
     transactionKind: 'sync',
-    async claim(claim) {
-      const row = claimStatement.get({ ...claim });
-      if (row) {
-        return { acquired: true, record: recordFromRow(row), takenOver: row.attempt > 1 };
-      }
-      const record = held(claim);
-      if (record) return { acquired: false, record };
-      // Deleted between the two statements (released or purged): claim again.
-      const retried = claimStatement.get({ ...claim });
-      if (retried) {
-        return { acquired: true, record: recordFromRow(retried), takenOver: retried.attempt > 1 };
-      }
-      const raced = held(claim);
-      if (!raced) throw new Error('idempotency record vanished twice during one claim');
-      return { acquired: false, record: raced };
-    },
     async find(id) {
       return find(id);
     },
-    async renewLease(renew) {
-      return renewStatement.run({ ...renew }).changes === 1;
-    },
-    async complete(complete) {
-      return completeRow(complete);
-    },
-    async release(fenced) {
-      return releaseStatement.run({ ...fenced }).changes === 1;
-    },
     async commit<R>(
-      commit: Omit<CompleteOptions, 'outcome'>,
+      commit: CommitOptions,
       write: (tx: inferSqliteTransaction<TDb>) => R,
       encode: (result: Awaited<R>) => StoredOutcome,
-    ): Promise<Awaited<R>> {
+    ): Promise<CommitResult<Awaited<R>>> {
+      // BEGIN IMMEDIATE takes the write lock first, so the lookup and the insert
+      // see the same database: a key completed by another process before this
+      // point is found, after it cannot be.
       return db.transaction(
-        (tx): Awaited<R> => {
+        (tx): CommitResult<Awaited<R>> => {
+          const record = holder(commit);
+          if (record) return { status: 'found', record };
           // Synchronous by contract (`transactionKind: 'sync'`): a thenable here is a
-          // misuse that encode refuses, rolling the transaction back.
+          // misuse that `encode` refuses, rolling the transaction back.
           const result = write(tx as inferSqliteTransaction<TDb>) as Awaited<R>;
           const outcome = encode(result);
-          // Fencing: completing fails if the lease was lost, and throwing rolls the writes back.
-          if (!completeRow({ ...commit, outcome })) throw new LeaseLostError(commit);
-          return result;
+          if (!insertCompleted(commit, outcome)) {
+            throw new Error('idempotency record changed inside an immediate transaction');
+          }
+          return { status: 'committed', result, outcome };
         },
         { behavior: 'immediate' },
       );
     },
+    async insertCompleted(opts: InsertCompletedOptions) {
+      if (insertCompleted(opts, opts.outcome)) {
+        return { status: 'committed', result: undefined, outcome: opts.outcome };
+      }
+      const record = find(opts);
+      // Not replaceable, so live: only a purge of a record expiring this very
+      // millisecond could have removed it since. Then the key is free: try once more.
+      if (record) return { status: 'found', record };
+      if (insertCompleted(opts, opts.outcome)) {
+        return { status: 'committed', result: undefined, outcome: opts.outcome };
+      }
+      return { status: 'busy' };
+    },
+    async claim(claim) {
+      for (let round = 0; round < 2; round++) {
+        const row = claimStatement.get({ ...claim }) as IdempotencyRecordRow | undefined;
+        if (row) {
+          return { acquired: true, record: recordFromRow(row), takenOver: row.attempt > 1 };
+        }
+        const record = find(claim);
+        if (record) return { acquired: false, record };
+        // Gone between the two statements (released, or expired this very millisecond): claim again.
+      }
+      throw new Error('idempotency record vanished twice during one claim');
+    },
+    async renewLease(renew) {
+      return renewStatement.run({ ...renew }).changes === 1;
+    },
+    async saveSteps(save) {
+      return (
+        saveStepsStatement.run({
+          scope: save.scope,
+          key: save.key,
+          owner: save.owner,
+          steps: stepsColumn(save.steps),
+        }).changes === 1
+      );
+    },
+    async complete(complete) {
+      return (
+        completeStatement.run({
+          scope: complete.scope,
+          key: complete.key,
+          owner: complete.owner,
+          outcomeKind: complete.outcome.kind,
+          response: complete.outcome.body,
+          now: complete.now,
+          expiresAt: complete.expiresAt,
+        }).changes === 1
+      );
+    },
+    async release(fenced) {
+      return releaseStatement.run({ ...fenced }).changes === 1;
+    },
     async purge(purge) {
-      const limit = purge.limit ?? Number.POSITIVE_INFINITY;
+      const limit = checkPurgeOptions(purge);
       let deleted = 0;
       while (deleted < limit) {
         const batch = Math.min(purgeBatchSize, limit - deleted);
@@ -200,4 +240,13 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
       return deleted;
     },
   };
+}
+
+function positiveInteger(name: string, value: number) {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(
+      `sqliteIdempotencyStore: ${name} must be a positive integer, got ${value}`,
+    );
+  }
+  return value;
 }

@@ -1,68 +1,98 @@
-import type { IdempotencyRecord, RecordId } from '../server/record';
-import type { ClaimOptions, ClaimResult, CompleteOptions, FencedOptions } from '../server/store';
+import { isLive, isReplaceable } from '../server/lifecycle';
+import type { IdempotencyRecord, RecordId, StoredOutcome } from '../server/record';
+import type {
+  ClaimOptions,
+  ClaimResult,
+  CommitOptions,
+  CommitResult,
+  CompleteOptions,
+  FencedOptions,
+  FindOptions,
+  RenewLeaseOptions,
+  SaveStepsOptions,
+} from '../server/store';
 
 /**
  * The store contract as a plain in-memory map of physical rows: what every
  * store must answer, step by step. Rows stay until released, purged or
- * replaced by a claim, even once expired (lookups just stop seeing them).
+ * replaced, even once expired (lookups just stop seeing them).
+ * @see README.md#writing-a-store
  */
 export function createReferenceModel() {
   const rows = new Map<string, IdempotencyRecord>();
   const idOf = (id: RecordId) => `${id.scope}\u0000${id.key}`;
-  /**
-   * Gone for good: expired, and not held by a live lease (a completed
-   * record's lease means nothing). Only such a row may be replaced by a claim
-   * or deleted by purge: while an in-progress row's lease is live its owner
-   * may still be working on it, whatever its expiry says.
-   */
-  const gone = (row: IdempotencyRecord, now: number) =>
-    row.expiresAt <= now && (row.state === 'completed' || row.leaseExpiresAt <= now);
   const owned = (opts: FencedOptions) => {
     const row = rows.get(idOf(opts));
     return row?.state === 'in_progress' && row.owner === opts.owner ? row : undefined;
   };
+  /** The row holding the key against `request`: live and not replaceable by it. */
+  const holder = (request: CommitOptions | ClaimOptions) => {
+    const row = rows.get(idOf(request));
+    return row && !isReplaceable(row, request) ? row : undefined;
+  };
+  /** What an insert writes over `row`: a take-over keeps attempt count, creation and steps. */
+  const replacing = (row: IdempotencyRecord | undefined, now: number) =>
+    row && isLive(row, now)
+      ? { attempt: row.attempt + 1, createdAt: row.createdAt, steps: row.steps }
+      : { attempt: 1, createdAt: now, steps: [] };
 
   return {
-    claim(opts: ClaimOptions): ClaimResult {
+    find(opts: FindOptions) {
       const row = rows.get(idOf(opts));
-      const fresh: IdempotencyRecord = {
+      return row && isLive(row, opts.now) ? { ...row } : undefined;
+    },
+    /** A transactional commit whose write succeeds with `outcome`. */
+    commit(opts: CommitOptions, outcome: StoredOutcome): CommitResult<undefined> {
+      const held = holder(opts);
+      if (held) return { status: 'found', record: { ...held } };
+      // A fresh completed record, whatever it replaces: nothing ran before in this mode.
+      rows.set(idOf(opts), {
+        scope: opts.scope,
+        key: opts.key,
+        path: opts.path,
+        fingerprint: opts.fingerprint,
+        state: 'completed',
+        owner: opts.owner,
+        attempt: 1,
+        createdAt: opts.now,
+        steps: [],
+        leaseExpiresAt: opts.now,
+        expiresAt: opts.expiresAt,
+        outcome,
+      });
+      return { status: 'committed', result: undefined, outcome };
+    },
+    claim(opts: ClaimOptions): ClaimResult {
+      const held = holder(opts);
+      if (held) return { acquired: false, record: { ...held } };
+      const row = rows.get(idOf(opts));
+      const replaced = replacing(row, opts.now);
+      const record: IdempotencyRecord = {
         scope: opts.scope,
         key: opts.key,
         path: opts.path,
         fingerprint: opts.fingerprint,
         state: 'in_progress',
         owner: opts.owner,
-        attempt: 1,
+        ...replaced,
         leaseExpiresAt: opts.leaseExpiresAt,
         expiresAt: opts.expiresAt,
-        createdAt: opts.now,
         outcome: null,
       };
-      if (!row || gone(row, opts.now)) {
-        rows.set(idOf(opts), fresh);
-        return { acquired: true, record: { ...fresh }, takenOver: false };
-      }
-      if (
-        row.state === 'in_progress' &&
-        row.leaseExpiresAt <= opts.now &&
-        row.path === opts.path &&
-        row.fingerprint === opts.fingerprint
-      ) {
-        const takenOver = { ...fresh, attempt: row.attempt + 1, createdAt: row.createdAt };
-        rows.set(idOf(opts), takenOver);
-        return { acquired: true, record: { ...takenOver }, takenOver: true };
-      }
-      return { acquired: false, record: { ...row } };
+      rows.set(idOf(opts), record);
+      return { acquired: true, record: { ...record }, takenOver: replaced.attempt > 1 };
     },
-    find(opts: RecordId & { now: number }) {
-      const row = rows.get(idOf(opts));
-      return row && row.expiresAt > opts.now ? { ...row } : undefined;
-    },
-    renewLease(opts: FencedOptions & { leaseExpiresAt: number }) {
+    renewLease(opts: RenewLeaseOptions) {
       const row = owned(opts);
       if (!row) return false;
       row.leaseExpiresAt = opts.leaseExpiresAt;
-      row.expiresAt = Math.max(row.expiresAt, opts.leaseExpiresAt);
+      row.expiresAt = opts.expiresAt;
+      return true;
+    },
+    saveSteps(opts: SaveStepsOptions) {
+      const row = owned(opts);
+      if (!row) return false;
+      row.steps = opts.steps.map((step) => ({ ...step }));
       return true;
     },
     complete(opts: CompleteOptions) {
@@ -71,6 +101,7 @@ export function createReferenceModel() {
       row.state = 'completed';
       row.outcome = opts.outcome;
       row.expiresAt = opts.expiresAt;
+      row.steps = [];
       return true;
     },
     release(opts: FencedOptions) {
@@ -80,7 +111,7 @@ export function createReferenceModel() {
     purge(opts: { now: number }) {
       let deleted = 0;
       for (const [id, row] of rows) {
-        if (gone(row, opts.now)) {
+        if (!isLive(row, opts.now)) {
           rows.delete(id);
           deleted++;
         }
@@ -90,7 +121,7 @@ export function createReferenceModel() {
     /** How many rows a purge at `now` may delete: a limited purge deletes `min(limit, this)`. */
     purgeable(opts: { now: number }) {
       let count = 0;
-      for (const row of rows.values()) if (gone(row, opts.now)) count++;
+      for (const row of rows.values()) if (!isLive(row, opts.now)) count++;
       return count;
     },
     /** The physical row's owner, whether or not it is expired. */

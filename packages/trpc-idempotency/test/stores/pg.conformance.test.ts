@@ -22,7 +22,6 @@ beforeAll(async () => {
 
 describeIdempotencyStoreConformance({
   name: 'postgres',
-  inTransaction: true,
   // One database for the file; each test starts from empty tables.
   async createStore() {
     await db.execute(sql`TRUNCATE idempotency_records, conformance_probe`);

@@ -18,7 +18,6 @@ const probeRows = sqliteTable('conformance_probe', {
 
 describeIdempotencyStoreConformance({
   name: 'sqlite',
-  inTransaction: false,
   // A real SQLite file per test, migrated with the shipped migrations.
   async createStore() {
     const dir = mkdtempSync(join(tmpdir(), 'trpc-idempotency-conformance-'));

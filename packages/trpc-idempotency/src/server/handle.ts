@@ -1,0 +1,75 @@
+/**
+ * What a handler sees as `ctx.idempotency`, per mode.
+ * @see README.md#the-handler
+ */
+
+/** Members every idempotent handler gets. */
+export interface IdempotencyHandle {
+  /** The client's idempotency key. */
+  readonly key: string;
+  /** The scope the record lives in (from the `scope` option). */
+  readonly scope: string;
+  /** 1 for the first execution, higher after lease take-overs (lease mode). */
+  readonly attempt: number;
+  /**
+   * A stable key for a downstream service (a payment gateway, an email API)
+   * derived from this scope, key and `name`: pass it on so retries of the
+   * downstream call are deduplicated there too. The same on every attempt.
+   * @see README.md#lease-mode
+   */
+  downstreamKey(name: string): string;
+}
+
+/**
+ * `ctx.idempotency` in transactional mode: `commit` runs the handler's writes
+ * and stores the completed record in one transaction.
+ * @see README.md#transactional-mode
+ */
+export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'async'>
+  extends IdempotencyHandle {
+  /**
+   * Runs `write` inside one database transaction that also stores its result
+   * as this key's outcome: both commit, or neither does. Nothing is written
+   * before it. Call it once, and return its result from the handler. With a
+   * `sync` store (SQLite) `write` must be synchronous: do the async
+   * preparation before calling `commit`.
+   *
+   * If another request completed the key first (another process), `write`
+   * does not run and `commit` rejects with an internal signal: let it
+   * propagate, the stored outcome answers the request.
+   */
+  commit<R>(
+    write: (tx: TTx) => R,
+    ...syncOnly: TKind extends 'sync'
+      ? [R] extends [never]
+        ? []
+        : [R] extends [PromiseLike<unknown>]
+          ? ['commit() runs a synchronous SQLite transaction: do async work before calling it']
+          : []
+      : []
+  ): Promise<Awaited<R>>;
+}
+
+/**
+ * `ctx.idempotency` in lease mode: the execution owns its record for a lease,
+ * may renew it, and may split its work into steps that survive a crash.
+ * @see README.md#lease-mode
+ */
+export interface LeaseIdempotencyHandle extends IdempotencyHandle {
+  /**
+   * Extends this execution's lease by `leaseMs` from now. Long-running
+   * handlers call it before their lease runs out; it rejects if the lease was
+   * already lost to another owner (then stop: the other owner answers).
+   */
+  renewLease(): Promise<void>;
+  /**
+   * Runs `fn` once per key, as a recovery point: its result is stored when it
+   * finishes, and after a crash and take-over the handler runs again from the
+   * top, where this step returns the stored result without running `fn`.
+   * Names must be unique within an execution. The result is returned as
+   * stored (after the transformer's round trip), so a resumed run sees the
+   * same value as the first.
+   * @see README.md#multi-step-handlers
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<Awaited<T>>;
+}

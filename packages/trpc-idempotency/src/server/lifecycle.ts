@@ -1,0 +1,31 @@
+import type { IdempotencyRecord, RecordIdentity } from './record';
+
+/**
+ * The record lifecycle's two rules, in plain code for the executor, the
+ * in-memory reference model and stores that decide in application code. The
+ * SQL stores state the same rules as conditions (`recordStatements.ts`).
+ * @see README.md#record-lifecycle
+ */
+
+/** Lookups see a record until its expiry; after it, it is as if absent. */
+export function isLive(record: IdempotencyRecord, now: number): boolean {
+  return record.expiresAt > now;
+}
+
+/**
+ * A request for `identity` may replace `record` at `now` when the record is
+ * expired, or in progress with its lease over and the same path and input (a
+ * take-over). Any other record holds its key.
+ */
+export function isReplaceable(
+  record: IdempotencyRecord,
+  request: Pick<RecordIdentity, 'path' | 'fingerprint'> & { now: number },
+): boolean {
+  return (
+    !isLive(record, request.now) ||
+    (record.state === 'in_progress' &&
+      record.leaseExpiresAt <= request.now &&
+      record.path === request.path &&
+      record.fingerprint === request.fingerprint)
+  );
+}

@@ -1,0 +1,50 @@
+import type { IdempotencyRecord, RecordId, StoredOutcome, StoredStep } from './record';
+
+/**
+ * A row of a records table as Drizzle reads it: the columns every shipped
+ * store's table has (SQLite and Postgres alike), with instants as numbers.
+ */
+export interface IdempotencyRecordRow extends RecordId {
+  path: string;
+  fingerprint: string;
+  state: 'in_progress' | 'completed';
+  owner: string;
+  attempt: number;
+  leaseExpiresAtMs: number;
+  expiresAtMs: number;
+  createdAtMs: number;
+  outcomeKind: StoredOutcome['kind'] | null;
+  response: string | null;
+  /** JSON text of the finished steps (lease mode), or null. */
+  steps: string | null;
+}
+
+const NO_STEPS: readonly StoredStep[] = Object.freeze([]);
+
+/** A row as the store-independent record. */
+export function recordFromRow(row: IdempotencyRecordRow): IdempotencyRecord {
+  return {
+    scope: row.scope,
+    key: row.key,
+    path: row.path,
+    fingerprint: row.fingerprint,
+    state: row.state,
+    owner: row.owner,
+    attempt: row.attempt,
+    leaseExpiresAt: Number(row.leaseExpiresAtMs),
+    expiresAt: Number(row.expiresAtMs),
+    createdAt: Number(row.createdAtMs),
+    outcome:
+      row.outcomeKind === 'error'
+        ? { kind: 'error', body: row.response ?? '' }
+        : row.outcomeKind === 'result'
+          ? { kind: 'result', body: row.response }
+          : null,
+    steps: row.steps === null ? NO_STEPS : (JSON.parse(row.steps) as StoredStep[]),
+  };
+}
+
+/** The `steps` column's text for a list of finished steps. */
+export function stepsColumn(steps: readonly StoredStep[]): string | null {
+  return steps.length === 0 ? null : JSON.stringify(steps);
+}
