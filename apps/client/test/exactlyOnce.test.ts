@@ -4,6 +4,7 @@ import {
   newKey,
   readLedgerFile,
   startLedgerServer,
+  waitForInFlight,
 } from '@ledger/server/testing';
 import { TRPCClientError } from '@trpc/client';
 import { type IdempotencyRetryInfo, isIdempotencyInProgress } from 'trpc-idempotency/client';
@@ -181,32 +182,28 @@ describe('the typed client through a faulty proxy', () => {
   });
 });
 
-describe('the typed client and a key in progress in another server process', () => {
+describe('the typed client and a key in progress', () => {
   it('retries the 409 after the server’s hint until the first execution answers', async () => {
-    await using slow = await startLedgerServer({ env: { LEDGER_TRANSFER_DELAY_MS: '1200' } });
-    await using other = await startLedgerServer({
-      databaseFile: slow.databaseFile,
-      env: { IDEMPOTENCY_WAIT_MS: '50', IDEMPOTENCY_RETRY_AFTER_MS: '250' },
+    // A duplicate joins the running transfer, and gives up after 50 ms with a 409.
+    await using server = await startLedgerServer({
+      env: {
+        LEDGER_TRANSFER_DELAY_MS: '1200',
+        IDEMPOTENCY_WAIT_MS: '50',
+        IDEMPOTENCY_RETRY_AFTER_MS: '250',
+      },
     });
-    const setup = createLedgerClient({ url: other.url, user: 'alice' });
+    const setup = createLedgerClient({ url: server.url, user: 'alice' });
     const a = await setup.accounts.open.mutate({ owner: 'A', initialBalance: 100 });
     const b = await setup.accounts.open.mutate({ owner: 'B', initialBalance: 0 });
     const input = { idempotencyKey: newKey(), fromAccountId: a.id, toAccountId: b.id, amount: 30 };
 
-    const first = createLedgerClient({ url: slow.url, user: 'alice' }).transfers.create.mutate(
+    const first = createLedgerClient({ url: server.url, user: 'alice' }).transfers.create.mutate(
       input,
     );
-    for (
-      let tries = 0;
-      !readLedgerFile(slow.databaseFile).records.some((r) => r.state === 'in_progress');
-      tries++
-    ) {
-      if (tries > 1000) throw new Error('the first transfer never started');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitForInFlight(server, 1);
     const retries: IdempotencyRetryInfo[] = [];
     const second = await createLedgerClient({
-      url: other.url,
+      url: server.url,
       user: 'alice',
       retry: { maxAttempts: 20, baseDelayMs: 5, deadlineMs: 30_000 },
       onRetry: (info) => retries.push(info),

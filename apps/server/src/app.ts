@@ -102,7 +102,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
   const logger = opts.logger ?? silentLogger;
   const { ledger } = database;
   const handlers = createHandlerTracker();
-  const metrics = createMetrics({ gauges: databaseGauges(database) });
+  const metrics = createMetrics({ gauges: [handlers.gauge, ...databaseGauges(database)] });
   const router = createLedgerRouter({
     ledger,
     store: database.store,
@@ -305,15 +305,21 @@ export type LedgerApp<TDatabase extends OpenDatabase = OpenDatabase> = ReturnTyp
   typeof assembleLedgerApp<TDatabase>
 >;
 
-function createHandlerTracker(): HandlerTracker & { drained(): Promise<void> } {
+function createHandlerTracker(): HandlerTracker & {
+  drained(): Promise<void>;
+  gauge: GaugeCollector;
+} {
   let running = 0;
+  const byPath = new Map<string, number>();
   let waiters: Array<() => void> = [];
   return {
-    enter() {
+    enter(path) {
       running++;
+      byPath.set(path, (byPath.get(path) ?? 0) + 1);
     },
-    leave() {
+    leave(path) {
       running--;
+      byPath.set(path, (byPath.get(path) ?? 1) - 1);
       if (running > 0) return;
       for (const wake of waiters) wake();
       waiters = [];
@@ -321,6 +327,12 @@ function createHandlerTracker(): HandlerTracker & { drained(): Promise<void> } {
     drained() {
       if (running === 0) return Promise.resolve();
       return new Promise((resolve) => waiters.push(resolve));
+    },
+    // Paths are the router's own (unknown paths never reach a procedure), so the label stays bounded.
+    gauge: {
+      name: 'trpc_procedures_in_flight',
+      help: 'Procedure calls of this process running now, by path: a transfer counts from its input check to its answer.',
+      collect: () => [...byPath].map(([path, value]) => ({ labels: { path }, value })),
     },
   };
 }

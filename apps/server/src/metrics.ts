@@ -14,7 +14,8 @@ export type MetricsEvent =
   | 'conflict'
   | 'mismatch'
   | 'released'
-  | 'fenced';
+  | 'fenced'
+  | 'failed';
 
 /** Upper bounds of the request duration buckets, in seconds: 1 ms to 10 s (a wait bound of 5 s fits). */
 export const DURATION_BUCKETS = [
@@ -37,13 +38,18 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
  * process (each server process exposes its own; Prometheus adds them up):
  * - `idempotency_events_total{event,path}`: idempotent requests by outcome
  * - `idempotency_request_duration_seconds{event,path}`: their latency, arrival to answer
+ * - `idempotency_steps_total{path,step,outcome}`: lease-mode steps that ran or were skipped on resume
  * - `http_requests_total{method,route,status}`: every HTTP request answered
  * - whatever `gauges` collect at scrape time.
  */
 export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}) {
   const events = counter(
     'idempotency_events_total',
-    'Idempotent requests by outcome (event): executed, taken_over (executed after taking over an expired lease), replayed, joined (a duplicate got the answer of an execution running in this process), conflict (409 in progress), mismatch (422 key reused), released (transient failure, key freed), fenced (lost lease, write refused).',
+    'Idempotent requests by outcome (event): executed, taken_over (executed after taking over an expired lease, resuming after its finished steps), replayed, joined (a duplicate got the answer of an execution running in this process), conflict (409 in progress), mismatch (422 key reused), released (transient failure, key freed), fenced (lost lease, write refused), failed (500: the idempotency store failed or the outcome could not be stored).',
+  );
+  const steps = counter(
+    'idempotency_steps_total',
+    'Steps of lease-mode executions that stored an outcome, by procedure path, step name and whether the step ran or was answered from an interrupted execution (skipped).',
   );
   const durations = histogram(
     'idempotency_request_duration_seconds',
@@ -61,6 +67,12 @@ export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}) {
       const labels = { event: metricsEvent(event), path: event.path };
       events.inc(labels);
       durations.observe(labels, event.durationMs / 1000);
+      if (event.type === 'executed') {
+        for (const step of event.stepsRun) steps.inc({ path: event.path, step, outcome: 'ran' });
+        for (const step of event.stepsSkipped) {
+          steps.inc({ path: event.path, step, outcome: 'skipped' });
+        }
+      }
     },
     /** Counts one answered HTTP request. */
     observeRequest(request: { method: string; route: string; status: number }) {
@@ -72,7 +84,12 @@ export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}) {
     },
     /** The exposition, as `GET /metrics` answers it. */
     render(): string {
-      const lines = [...events.render(), ...durations.render(), ...requests.render()];
+      const lines = [
+        ...events.render(),
+        ...durations.render(),
+        ...steps.render(),
+        ...requests.render(),
+      ];
       for (const gauge of opts.gauges ?? []) {
         lines.push(`# HELP ${gauge.name} ${escapeHelp(gauge.help)}`, `# TYPE ${gauge.name} gauge`);
         for (const sample of gauge.collect()) {

@@ -58,10 +58,10 @@ const t = initTRPC.context<LedgerContext>().create({
   },
 });
 
-/** Counts the handlers running, so a shutdown can wait for them. */
+/** Counts the handlers running, by procedure path, so a shutdown can wait for them. */
 export interface HandlerTracker {
-  enter(): void;
-  leave(): void;
+  enter(path: string): void;
+  leave(path: string): void;
 }
 
 /** What the router needs to run. */
@@ -124,12 +124,12 @@ function roundMs(fields: Record<string, unknown>) {
 export function createLedgerRouter(opts: LedgerRouterOptions) {
   const { ledger, logger, tracker, metrics } = opts;
 
-  const publicProcedure = t.procedure.use(async ({ next }) => {
-    tracker.enter();
+  const publicProcedure = t.procedure.use(async ({ path, next }) => {
+    tracker.enter(path);
     try {
       return await next();
     } finally {
-      tracker.leave();
+      tracker.leave(path);
     }
   });
 

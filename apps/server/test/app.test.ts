@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createLedgerApp, type LedgerAppOptions, openLedgerApp } from '../src/app';
 import type { LedgerExecution } from '../src/ledger';
 import { DIALECTS, useFreshDatabases } from './helpers/databases';
+import { waitForInFlight } from './helpers/inFlight';
 import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
 import { readLedger } from './helpers/ledgerDatabase';
@@ -162,10 +163,9 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
     expect(await ledger.count('transfers')).toBe(0);
   });
 
-  it('keeps completed keys for ttlMs, and an execution owns its key for leaseMs', async () => {
-    const leaseMs = 1234;
+  it('keeps completed keys for ttlMs, and stores nothing while a transfer is in flight', async () => {
     const ttlMs = 56_789;
-    await using ledger = await fresh({ leaseMs, ttlMs, transferDelayMs: 300 });
+    await using ledger = await fresh({ ttlMs, transferDelayMs: 300 });
     const alice = ledger.caller();
     const a = await alice.accounts.open({
       idempotencyKey: newKey(),
@@ -177,14 +177,14 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
       owner: 'B',
       initialBalance: 0,
     });
-    const records = async (state: string) => {
-      const query = `SELECT lease_expires_at_ms - created_at_ms AS lease, expires_at_ms - completed_at_ms AS ttl FROM idempotency_records WHERE state = '${state}'`;
+    const records = async () => {
+      const query = `SELECT state, expires_at_ms - completed_at_ms AS ttl FROM idempotency_records`;
       const { database } = ledger.app;
       const rows =
         database.kind === 'sqlite'
           ? (database.db.$client.prepare(query).all() as Array<Record<string, unknown>>)
           : (await database.db.$client.query(query)).rows;
-      return rows.map((row) => ({ lease: Number(row['lease']), ttl: Number(row['ttl']) }));
+      return rows.map((row) => ({ state: row['state'], ttl: Number(row['ttl']) }));
     };
     const transfer = alice.transfers.create({
       idempotencyKey: newKey(),
@@ -192,13 +192,11 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
       toAccountId: b.id,
       amount: 1,
     });
-    if (dialect === 'sqlite') {
-      // On Postgres the running execution's record is not committed yet, so not visible.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect((await records('in_progress')).map((record) => record.lease)).toEqual([leaseMs]);
-    }
+    await waitForInFlight(ledger.app, 1);
+    // Transactional: the transfer's record is written with its commit, not before.
+    expect(await records()).toHaveLength(2);
     await transfer;
-    expect((await records('completed')).map((record) => record.ttl)).toEqual([ttlMs, ttlMs, ttlMs]);
+    expect(await records()).toEqual(Array(3).fill({ state: 'completed', ttl: ttlMs }));
   });
 
   it('needs a user for mutations, and stores nothing without one', async () => {

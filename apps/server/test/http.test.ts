@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, useFreshDatabases } from './helpers/databases';
+import { waitForInFlight } from './helpers/inFlight';
 import { newKey } from './helpers/keys';
-import { executionsInFlight, holdWriteLock, readLedger } from './helpers/ledgerDatabase';
+import { holdWriteLock, readLedger } from './helpers/ledgerDatabase';
 import { type LedgerServerProcess, startLedgerServer } from './helpers/ledgerServer';
 
 /** A response read once: status, raw text (for byte comparisons) and parsed body. */
@@ -414,25 +415,24 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
   });
 });
 
-describe.each(DIALECTS)('a key in progress in another server process on %s', (dialect) => {
+describe.each(DIALECTS)('a key in flight on %s', (dialect) => {
   it('409 IDEMPOTENCY_IN_PROGRESS with retryAfterMs and Retry-After after the wait bound, then replays', async () => {
-    // The first process holds the transfer between its checks and its commit; the
-    // second, on the same database, waits at most 200 ms for it. (Within one process
-    // a duplicate joins the running execution instead, and never gets a 409.)
-    await using slow = await startLedgerServer({
+    // The transfer holds between its checks and its commit; a duplicate joins it
+    // and waits at most 200 ms.
+    await using server = await startLedgerServer({
       databaseUrl: await databases.create(dialect),
-      env: { LEDGER_TRANSFER_DELAY_MS: '2000' },
+      env: {
+        LEDGER_TRANSFER_DELAY_MS: '1000',
+        IDEMPOTENCY_WAIT_MS: '200',
+        IDEMPOTENCY_RETRY_AFTER_MS: '1500',
+      },
     });
-    await using other = await startLedgerServer({
-      databaseUrl: slow.databaseUrl,
-      env: { IDEMPOTENCY_WAIT_MS: '200', IDEMPOTENCY_RETRY_AFTER_MS: '1500' },
-    });
-    const a = await openAccount(other, 'A', 100);
-    const b = await openAccount(other, 'B', 0);
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
     const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
-    const running = slow.mutate('transfers.create', input);
-    await waitFor(async () => (await executionsInFlight(slow.databaseUrl)) === 1);
-    const conflict = await read(await other.mutate('transfers.create', input));
+    const running = server.mutate('transfers.create', input);
+    await waitForInFlight(server, 1);
+    const conflict = await read(await server.mutate('transfers.create', input));
     expect(conflict.status).toBe(409);
     expect(conflict.headers.get('retry-after')).toBe('2');
     expect(conflict.body.error.data).toMatchObject({
@@ -443,9 +443,31 @@ describe.each(DIALECTS)('a key in progress in another server process on %s', (di
     });
     const original = await read(await running);
     expect(original.status).toBe(200);
-    const replay = await read(await other.mutate('transfers.create', input));
+    const replay = await read(await server.mutate('transfers.create', input));
     expect(replay.text).toBe(original.text);
+    expect(await balanceOf(server, a)).toBe(60);
+  });
+
+  it('settles a duplicate in another server process at its commit: one transfer, one answer', async () => {
+    await using slow = await startLedgerServer({
+      databaseUrl: await databases.create(dialect),
+      env: { LEDGER_TRANSFER_DELAY_MS: '1000' },
+    });
+    await using other = await startLedgerServer({ databaseUrl: slow.databaseUrl });
+    const a = await openAccount(other, 'A', 100);
+    const b = await openAccount(other, 'B', 0);
+    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
+    const running = slow.mutate('transfers.create', input);
+    await waitForInFlight(slow, 1);
+    // Nothing is written while the first prepares: the duplicate elsewhere executes and
+    // commits; the first finds its record at its own commit and replays it.
+    const duplicate = await read(await other.mutate('transfers.create', input));
+    const original = await read(await running);
+    expect([duplicate.status, original.status]).toEqual([200, 200]);
+    expect(original.text).toBe(duplicate.text);
     expect(await balanceOf(other, a)).toBe(60);
+    const ledger = await readLedger(other.databaseUrl);
+    expect(ledger.transfers).toHaveLength(1);
   });
 });
 

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { openLedgerApp } from '../src/app';
 import { createMetrics, DURATION_BUCKETS, escapeLabel } from '../src/metrics';
 import { useFreshDatabases } from './helpers/databases';
+import { waitForInFlight } from './helpers/inFlight';
 import { newKey } from './helpers/keys';
-import { executionsInFlight, holdWriteLock } from './helpers/ledgerDatabase';
+import { holdWriteLock } from './helpers/ledgerDatabase';
 
 /** The samples of an exposition: `name{labels}` → value. */
 function samples(exposition: string) {
@@ -31,6 +32,8 @@ describe('createMetrics', () => {
         attempt: 1,
         takenOver: false,
         waitedMs: 0,
+        stepsRun: [],
+        stepsSkipped: [],
       },
       {
         ...base,
@@ -40,13 +43,16 @@ describe('createMetrics', () => {
         attempt: 2,
         takenOver: true,
         waitedMs: 0,
+        stepsRun: ['charge'],
+        stepsSkipped: ['reserve'],
       },
       { ...base, path: 'p', type: 'replayed', outcome: 'error', waitedMs: 0 },
-      { ...base, path: 'p', type: 'joined' },
+      { ...base, path: 'p', type: 'joined', outcome: 'result' },
       { ...base, path: 'p', type: 'conflict', retryAfterMs: 50 },
       { ...base, path: 'p', type: 'mismatch' },
       { ...base, path: 'p', type: 'released', attempt: 1 },
       { ...base, path: 'p', type: 'fenced', attempt: 1 },
+      { ...base, path: 'p', type: 'failed', reason: 'IDEMPOTENCY_STORE_UNAVAILABLE' },
       { ...base, path: 'p', type: 'replayed', outcome: 'result', waitedMs: 0 },
     ];
     for (const event of events) metrics.observeEvent(event);
@@ -63,14 +69,25 @@ describe('createMetrics', () => {
         'mismatch',
         'released',
         'fenced',
+        'failed',
       ].map(count),
-    ).toEqual([1, 1, 2, 1, 1, 1, 1, 1]);
+    ).toEqual([1, 1, 2, 1, 1, 1, 1, 1, 1]);
+    expect(values.get('idempotency_steps_total{path="p",step="charge",outcome="ran"}')).toBe(1);
+    expect(values.get('idempotency_steps_total{path="p",step="reserve",outcome="skipped"}')).toBe(
+      1,
+    );
   });
 
   it('writes the Prometheus text format: HELP and TYPE, cumulative buckets, +Inf, sum and count in seconds', () => {
     const metrics = createMetrics();
     for (const durationMs of [0.5, 7, 7, 3000, 60_000]) {
-      metrics.observeEvent({ scope: 's', path: 'p', type: 'joined', durationMs });
+      metrics.observeEvent({
+        scope: 's',
+        path: 'p',
+        type: 'joined',
+        outcome: 'result',
+        durationMs,
+      });
     }
     const exposition = metrics.render();
     expect(exposition).toContain('# TYPE idempotency_events_total counter\n');
@@ -185,7 +202,7 @@ describe.each(['sqlite', 'postgres'] as const)('GET /metrics on %s', (dialect) =
     }
   });
 
-  it('counts conflicts and releases', async () => {
+  it('counts conflicts, and a commit that cannot take its lock', async () => {
     const databaseUrl = await databases.create(dialect);
     const app = await openLedgerApp({
       databaseUrl,
@@ -214,12 +231,9 @@ describe.each(['sqlite', 'postgres'] as const)('GET /metrics on %s', (dialect) =
       ]);
       expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected']);
 
-      // Locked out of its commit once it holds its key: a transient failure, the key released.
+      // Locked out of its commit: a transient failure, nothing stored.
       const failing = alice.transfers.create({ ...input, idempotencyKey: newKey() });
-      for (let tries = 0; (await executionsInFlight(databaseUrl)) === 0; tries++) {
-        if (tries === 1000) throw new Error('the transfer never got its key');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await waitForInFlight(app, 1);
       const lock = await holdWriteLock({ databaseUrl, accountId: a.id });
       try {
         await expect(failing).rejects.toThrow();
@@ -229,7 +243,15 @@ describe.each(['sqlite', 'postgres'] as const)('GET /metrics on %s', (dialect) =
       const values = samples(app.metrics.render());
       const events = (event: string) =>
         values.get(`idempotency_events_total{event="${event}",path="transfers.create"}`);
-      expect([events('executed'), events('conflict'), events('released')]).toEqual([1, 1, 1]);
+      // SQLite's lock times out at BEGIN IMMEDIATE, before the transfer's own writes: the
+      // store's failure (500, IDEMPOTENCY_STORE_UNAVAILABLE). Postgres times out on the
+      // account's row inside the transfer's writes: the handler's transient failure.
+      expect([
+        events('executed'),
+        events('conflict'),
+        events('released'),
+        events('failed'),
+      ]).toEqual(dialect === 'sqlite' ? [1, 1, undefined, 1] : [1, 1, 1, undefined]);
     } finally {
       await app.close();
     }

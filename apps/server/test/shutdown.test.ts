@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { DIALECTS, useFreshDatabases } from './helpers/databases';
+import { waitForInFlight } from './helpers/inFlight';
 import { newKey } from './helpers/keys';
-import { executionsInFlight, readLedger, serverSessions } from './helpers/ledgerDatabase';
+import { readLedger, serverSessions } from './helpers/ledgerDatabase';
 import { auditLedger } from './helpers/ledgerFile';
 import { startLedgerServer } from './helpers/ledgerServer';
 
@@ -45,12 +46,7 @@ describe.each(DIALECTS)('graceful stop on %s', (dialect) => {
       }),
     );
     // All six are past their checks, holding before their commit.
-    for (let tries = 0; ; tries++) {
-      const inFlight = await executionsInFlight(server.databaseUrl);
-      if (inFlight === 6) break;
-      if (tries > 1000) throw new Error(`only ${inFlight} transfers in flight`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitForInFlight(server, 6);
 
     const exit = server.stop('SIGTERM');
     await server.waitForLog((line) => line.msg === 'stopping');

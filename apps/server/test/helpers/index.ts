@@ -5,9 +5,9 @@
  */
 
 export { DIALECTS, type Dialect, useFreshDatabases } from './databases';
+export { proceduresInFlight, waitForInFlight } from './inFlight';
 export { newKey } from './keys';
 export {
-  executionsInFlight,
   holdWriteLock,
   readLedger,
   serverSessions,

@@ -48,29 +48,6 @@ export async function readLedger(databaseUrl: string): Promise<LedgerFileSnapsho
 }
 
 /**
- * How many executions are between their claim and their commit right now.
- * SQLite: records `in_progress`. Postgres, where an execution's record stays
- * uncommitted (invisible) until it commits: transactions holding writes to
- * the records table (an execution, or a duplicate blocked on its key).
- */
-export async function executionsInFlight(databaseUrl: string): Promise<number> {
-  if (databaseKind(databaseUrl) === 'sqlite') {
-    return readLedgerFile(sqlitePath(databaseUrl)).records.filter(
-      (record) => record.state === 'in_progress',
-    ).length;
-  }
-  return withClient(databaseUrl, async (client) => {
-    const { rows } = await client.query<{ n: number }>(
-      `SELECT count(DISTINCT pid)::int AS n FROM pg_locks
-       WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
-         AND relation = 'idempotency_records'::regclass
-         AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()`,
-    );
-    return rows[0]!.n;
-  });
-}
-
-/**
  * Holds what a transfer from `accountId` must lock, from another connection,
  * until `release()`: SQLite's write lock (`BEGIN IMMEDIATE`), or the account's
  * row lock in Postgres. A transfer meanwhile fails after its busy or lock

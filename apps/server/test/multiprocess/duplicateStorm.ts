@@ -24,26 +24,15 @@ export const stormKnobs = {
 export const STORM_TRANSFER_DELAY_MS = 25;
 
 /**
- * The last process of a cluster is impatient: it waits only 5 ms for a key in
- * progress elsewhere, so its duplicates answer 409 and the storm retries them
- * with the same key after `retryAfterMs`, as a client does. The others wait
- * (the default 5 s) and replay.
- */
-const IMPATIENT = { IDEMPOTENCY_WAIT_MS: '5', IDEMPOTENCY_RETRY_AFTER_MS: '50' };
-
-/**
  * Starts `count` server processes on one database at the same moment (their
  * start-up and migrations race too); `await using` stops them all.
  */
 export async function startServers(opts: { count: number; databaseUrl: string }) {
   const started = await Promise.allSettled(
-    Array.from({ length: opts.count }, (_, i) =>
+    Array.from({ length: opts.count }, () =>
       startLedgerServer({
         databaseUrl: opts.databaseUrl,
-        env: {
-          LEDGER_TRANSFER_DELAY_MS: String(STORM_TRANSFER_DELAY_MS),
-          ...(i === opts.count - 1 ? IMPATIENT : {}),
-        },
+        env: { LEDGER_TRANSFER_DELAY_MS: String(STORM_TRANSFER_DELAY_MS) },
       }),
     ),
   );
@@ -220,7 +209,8 @@ export async function checkStorm(opts: {
     statuses,
     executionsPerProcess: servers.map((server) => server.events('executed').length),
     replayed: replays.length,
-    // Replays that arrived while the key's execution ran elsewhere, and waited for it.
+    // Replays of requests that ran their preparation while the key executed elsewhere,
+    // and were settled at their commit.
     replayedAfterWaiting: replays.filter(
       (line) => Number(line['durationMs']) >= STORM_TRANSFER_DELAY_MS / 2,
     ).length,

@@ -19,9 +19,8 @@ describe('three server processes on one Postgres database', () => {
     const storm = await runDuplicateStorm({ servers: cluster.servers, ...stormKnobs });
     const figures = await checkStorm({ servers: cluster.servers, databaseUrl, storm });
     console.info(`multiprocess postgres: ${JSON.stringify(figures)}`);
-    // Duplicates met running executions: the storm tested concurrency, not only replay.
+    // Duplicates met running executions and were settled at their commit (a blocked
+    // insert on the key's unique index): the storm tested concurrency, not only replay.
     expect(figures.replayedAfterWaiting).toBeGreaterThan(0);
-    // The impatient process's duplicates got 409s, and their retries the same answer.
-    expect(figures.conflictsRetried).toBeGreaterThan(0);
   });
 });
