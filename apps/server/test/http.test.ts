@@ -509,12 +509,3 @@ describe('the idempotency and batch knobs of the server process', () => {
     expect(refused.body.error.message).toBe('Batch call exceeds maximum size');
   });
 });
-
-/** Polls `condition` every 10 ms, for at most 10 s. */
-async function waitFor(condition: () => boolean | Promise<boolean>) {
-  for (let tries = 0; tries < 1000; tries++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('condition not met within 10 s');
-}
