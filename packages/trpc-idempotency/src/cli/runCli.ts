@@ -1,9 +1,14 @@
 import { parseArgs } from 'node:util';
 import type { IdempotencyAdmin } from '../admin/admin';
-import { DatabaseUnavailableError, openAdmin } from './openAdmin';
+import { DatabaseUrlError } from '../admin/databaseUrl';
+import { DatabaseUnavailableError } from '../admin/errors';
+import { openIdempotencyAdmin } from '../admin/openAdmin';
 
 /** Exit codes of the `trpc-idempotency` command. */
 export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
+
+/** The largest `--batch-size`: one batch is one statement holding its rows' locks. */
+export const MAX_BATCH_SIZE = 1_000_000;
 
 interface Io {
   env: Record<string, string | undefined>;
@@ -23,7 +28,8 @@ Commands:
   release <scope> <key>   delete a stuck in-progress record so its key executes again
 
 Options:
-  --database-url URL      postgres://…, file:PATH or a path (default: $DATABASE_URL)
+  --database-url URL      postgres://…, postgresql://…, file:PATH or a path
+                          (default: $DATABASE_URL)
   --json                  machine-readable output
   -h, --help              help for the command
 
@@ -44,8 +50,8 @@ response is shown only with --show-response (it may hold personal data).
 `,
   purge: `Usage: trpc-idempotency purge [--dry-run] [--batch-size N] [--database-url URL] [--json]
 
-Deletes expired records in batches of N (default 1000), with a progress bar
-on a terminal. --dry-run only counts what would be deleted. Records whose
+Deletes expired records in batches of N (default 1000, at most 1000000),
+with a progress bar on a terminal. --dry-run only counts what would be deleted. Records whose
 lease is still live are never deleted.
 `,
   release: `Usage: trpc-idempotency release <scope> <key> [--force] [--database-url URL] [--json]
@@ -87,9 +93,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     );
     return EXIT.usage;
   }
-  const batchSize = Number(values['batch-size'] ?? 1000);
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    io.stderr.write(`trpc-idempotency: --batch-size must be a positive integer\n`);
+  const batchSize = parseBatchSize(values['batch-size']);
+  if (batchSize === undefined) {
+    io.stderr.write(
+      `trpc-idempotency: --batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}, written in digits; got ${JSON.stringify(values['batch-size'])}\n`,
+    );
     return EXIT.usage;
   }
   const databaseUrl = values['database-url'] ?? io.env['DATABASE_URL'];
@@ -100,8 +108,12 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
 
   let admin: IdempotencyAdmin;
   try {
-    admin = await openAdmin(databaseUrl);
+    admin = await openIdempotencyAdmin(databaseUrl);
   } catch (error) {
+    if (error instanceof DatabaseUrlError) {
+      io.stderr.write(`trpc-idempotency: ${error.message}\n`);
+      return EXIT.usage;
+    }
     if (!(error instanceof DatabaseUnavailableError)) throw error;
     io.stderr.write(`trpc-idempotency: ${error.message}\n`);
     return EXIT.unavailable;
@@ -222,6 +234,18 @@ function parse(argv: string[]) {
       force: { type: 'boolean' },
     },
   });
+}
+
+/**
+ * `--batch-size`: digits only, 1 to {@link MAX_BATCH_SIZE}. `Number()` alone
+ * would let `1e20`, `0x10` or ` 5` through, and a database would then
+ * reject (or misread) the limit mid-purge.
+ */
+function parseBatchSize(value: string | undefined): number | undefined {
+  if (value === undefined) return 1000;
+  if (!/^[1-9][0-9]{0,6}$/.test(value)) return undefined;
+  const size = Number(value);
+  return size <= MAX_BATCH_SIZE ? size : undefined;
 }
 
 function progressBar(stream: Io['stderr'], total: number) {
