@@ -10,7 +10,7 @@ export type {
   InFlightOptions,
   TransactionalIdempotencyHandle,
 } from './server/executor';
-export { canonicalJson, fingerprintInput } from './server/fingerprint';
+export { canonicalEncoding, fingerprintInput } from './server/fingerprint';
 export {
   type IdempotencyErrorShape,
   type IdempotencyMode,
