@@ -8,23 +8,26 @@ import {
   idempotentProcedure,
 } from 'trpc-idempotency';
 import { ZodError, z } from 'zod';
+import { readCallerIdentity } from './identity';
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in
- * for real authentication, and the idempotency scope.
+ * for real authentication, and the idempotency scope. A header that breaks
+ * the identity rule leaves `userId` undefined and says why in
+ * `userIdRefusal`: mutations answer it with 401, public queries ignore it.
  */
 export interface LedgerContext {
   userId: string | undefined;
+  userIdRefusal?: string | undefined;
 }
 
-/** Builds the context from the request's `x-user-id` header. */
+/** Builds the context from the request's `x-user-id` header (see `identity.ts`). */
 export function createContext(opts: { req: IncomingMessage }): LedgerContext {
-  const header = opts.req.headers['x-user-id'];
-  const userId = (Array.isArray(header) ? header[0] : header)?.trim();
-  return { userId: userId === '' ? undefined : userId };
+  const { userId, refusal } = readCallerIdentity(opts.req);
+  return { userId, userIdRefusal: refusal };
 }
 
 /** One line per invalid field: `amount: Too small: expected number to be >0`. */
@@ -136,6 +139,9 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
   // Authentication comes before the idempotency step: an anonymous request has
   // no scope to look its key up in, and must not create a record.
   const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+    if (ctx.userIdRefusal !== undefined) {
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.userIdRefusal });
+    }
     if (ctx.userId === undefined) {
       throw new TRPCError({
         code: 'UNAUTHORIZED',
