@@ -9,6 +9,7 @@ import {
 } from 'trpc-idempotency';
 import { ZodError, z } from 'zod';
 import { readCallerIdentity } from './identity';
+import { internalErrorMessage, isInternalError, requestIdOf } from './internalError';
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -43,9 +44,18 @@ function describeIssues(error: ZodError) {
 
 const t = initTRPC.context<LedgerContext>().create({
   // No stack traces on the wire: the API is public, and a replayed error must
-  // be byte-identical to the original. 5xx stacks go to the log instead.
+  // be byte-identical to the original. Internal errors say only their request
+  // id; their message and stack go to the log instead.
   isDev: false,
   errorFormatter({ shape, error }) {
+    if (isInternalError(error)) {
+      // The details (SQL, parameters, stack) go to the log line with this request id.
+      return {
+        ...shape,
+        message: internalErrorMessage(error),
+        data: { ...shape.data, requestId: requestIdOf(error) },
+      };
+    }
     if (!(error.cause instanceof ZodError)) return shape;
     return {
       ...shape,
