@@ -1,5 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { cliDatabaseCases, runCliCaptured } from '../../test/helpers/cli';
 import { sqliteTestDatabase } from '../../test/helpers/sqliteApp';
@@ -105,6 +109,38 @@ describe('trpc-idempotency CLI on SQLite', () => {
     expect(mysql.stderr).toBe(
       'trpc-idempotency: unsupported DATABASE_URL scheme "mysql:" in "mysql://root:***@localhost/app": use postgres://…, postgresql://…, file:PATH or a plain path\n',
     );
+  });
+
+  it('says the database failed, without a stack, when a command fails mid-way (exit 3)', async () => {
+    using database = sqliteTestDatabase();
+    const id = { scope: 'alice', key: 'expired-long-ago' };
+    await database.store.claim({
+      ...id,
+      path: 'pay',
+      fingerprint: 'f',
+      owner: 'o',
+      now: 0,
+      leaseExpiresAt: 1000,
+      expiresAt: 1000,
+      maxWaitMs: 0,
+    });
+    await database.store.complete({
+      ...id,
+      owner: 'o',
+      outcome: { kind: 'result', body: '1' },
+      now: 0,
+      expiresAt: 1000,
+    });
+    // The database refuses the purge's delete, as a failing disk or a lost connection would.
+    database.db.$client.exec(
+      "CREATE TRIGGER refuse_purge BEFORE DELETE ON idempotency_records BEGIN SELECT RAISE(ABORT, 'deletes refused'); END",
+    );
+    const result = await runCliCaptured(['purge'], { databaseUrl: database.file });
+    expect(result).toMatchObject({
+      code: EXIT.unavailable,
+      stdout: '',
+      stderr: 'trpc-idempotency purge: the database failed: deletes refused\n',
+    });
   });
 
   it('runs as a real process with exit codes', () => {

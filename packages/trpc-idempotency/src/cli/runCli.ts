@@ -33,7 +33,8 @@ Options:
   --json                  machine-readable output
   -h, --help              help for the command
 
-Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 database unavailable.
+Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 database unavailable
+or failed.
 `;
 
 const COMMAND_HELP: Record<string, string> = {
@@ -51,8 +52,9 @@ response is shown only with --show-response (it may hold personal data).
   purge: `Usage: trpc-idempotency purge [--dry-run] [--batch-size N] [--database-url URL] [--json]
 
 Deletes expired records in batches of N (default 1000, at most 1000000),
-with a progress bar on a terminal. --dry-run only counts what would be deleted. Records whose
-lease is still live are never deleted.
+with a progress bar on a terminal: the store's own purge, so records whose
+lease is still live, or that a request holds right now, are never deleted.
+--dry-run only counts what would be deleted.
 `,
   release: `Usage: trpc-idempotency release <scope> <key> [--force] [--database-url URL] [--json]
 
@@ -214,9 +216,20 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
     }
     return EXIT.usage;
+  } catch (error) {
+    // A database failing mid-command (a lost connection, a table of another shape): say so, no stack.
+    io.stderr.write(`trpc-idempotency ${command}: the database failed: ${rootMessage(error)}\n`);
+    return EXIT.unavailable;
   } finally {
     await admin.close();
   }
+}
+
+/** The innermost cause's message: the database's own words, not the query that carried them. */
+function rootMessage(error: unknown): string {
+  let current = error;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
 }
 
 function parse(argv: string[]) {
