@@ -26,7 +26,7 @@ export interface OpenDatabaseOptions {
   onPoolError?: ((error: Error) => void) | undefined;
 }
 
-/** Thrown for a `DATABASE_URL` the server cannot use; the message says why. */
+// Thrown for a `DATABASE_URL` the server cannot use: the library's, as the `trpc-idempotency` command reads URLs alike.
 export { DatabaseUrlError };
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url));
