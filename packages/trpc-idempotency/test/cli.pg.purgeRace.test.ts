@@ -17,9 +17,10 @@ async function lockWaitOr(
   pool: { query: (text: string) => Promise<{ rows: { waiting: number }[] }> },
 ) {
   let settled = false;
-  void done.finally(() => {
+  const settle = () => {
     settled = true;
-  });
+  };
+  done.then(settle, settle);
   while (!settled) {
     const { rows } = await pool.query(
       "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
