@@ -84,6 +84,10 @@ const KEY_INVALID = {
 } as const;
 const INVALID_INPUT = { status: 400, code: 'BAD_REQUEST', reason: null } as const;
 const KEY_DOC = 'SPEC 1.2–1.3, 8; server README (400 IDEMPOTENCY_KEY_INVALID)';
+const IDENTITY_DOC = 'SPEC 1.4, 9; server README, the identity rule (401, nothing stored)';
+const IDENTITY_REFUSED = { status: 401, code: 'UNAUTHORIZED', reason: null } as const;
+/** A header value as `fetch` takes it (one character per byte): the UTF-8 bytes of `text`. */
+const utf8Header = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 const INPUT_DOC = 'SPEC 4.6, 9; server README (400 invalid input, nothing stored)';
 
 /** Key format cases: the key is bad in one way each; nothing is stored. */
@@ -379,6 +383,68 @@ const transportCases: HostileCase[] = [
     documented: 'SPEC 9; server README (401 UNAUTHORIZED, nothing stored)',
     request: (f) => ({ path: 'transfers.create', user: '   ', body: json(transfer(f)) }),
     expect: { status: 401, code: 'UNAUTHORIZED' },
+  },
+  {
+    name: "x-user-id of alice's name between no-break spaces, on alice's completed key: not alice",
+    documented: IDENTITY_DOC,
+    request: (f) => ({
+      path: 'transfers.create',
+      // Latin-1 bytes A0 'alice' A0: a normalising server would trim them to alice and replay her answer.
+      user: '\xa0alice\xa0',
+      body: json({
+        idempotencyKey: f.paidKey,
+        fromAccountId: f.payer,
+        toAccountId: f.payee,
+        amount: 100,
+      }),
+    }),
+    expect: { ...IDENTITY_REFUSED, message: /x-user-id is not well-formed UTF-8/ },
+  },
+  {
+    name: 'x-user-id of alice between UTF-8 no-break spaces',
+    documented: IDENTITY_DOC,
+    request: (f) => ({
+      path: 'transfers.create',
+      user: utf8Header('\u00a0alice\u00a0'),
+      body: json(transfer(f)),
+    }),
+    expect: { ...IDENTITY_REFUSED, message: /x-user-id starts with whitespace/ },
+  },
+  {
+    name: 'x-user-id with a tab inside',
+    documented: IDENTITY_DOC,
+    request: (f) => ({ path: 'transfers.create', user: 'ali\tce', body: json(transfer(f)) }),
+    expect: { ...IDENTITY_REFUSED, message: /control or format character U\+0009/ },
+  },
+  {
+    name: 'x-user-id with a zero-width space inside',
+    documented: IDENTITY_DOC,
+    request: (f) => ({
+      path: 'transfers.create',
+      user: utf8Header('ali\u200bce'),
+      body: json(transfer(f)),
+    }),
+    expect: { ...IDENTITY_REFUSED, message: /control or format character U\+200B/ },
+  },
+  {
+    name: 'x-user-id with an encoded lone surrogate (ED A0 80)',
+    documented: IDENTITY_DOC,
+    request: (f) => ({
+      path: 'transfers.create',
+      user: 'a\xed\xa0\x80b',
+      body: json(transfer(f)),
+    }),
+    expect: { ...IDENTITY_REFUSED, message: /x-user-id is not well-formed UTF-8/ },
+  },
+  {
+    name: 'x-user-id of 3 000 characters (a scope too long for a Postgres index row)',
+    documented: IDENTITY_DOC,
+    request: (f) => ({
+      path: 'transfers.create',
+      user: 'u'.repeat(3000),
+      body: json(transfer(f)),
+    }),
+    expect: { ...IDENTITY_REFUSED, message: /x-user-id is 3000 characters long/ },
   },
   {
     name: 'x-user-id of 20 000 characters',

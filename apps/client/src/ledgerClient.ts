@@ -44,7 +44,11 @@ export function createLedgerClient(opts: LedgerClientOptions) {
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 10_000;
   const transport = {
     url: opts.url,
-    headers: opts.user === undefined ? {} : { 'x-user-id': opts.user },
+    // The server reads x-user-id as UTF-8; fetch sends one byte per character: send the UTF-8 bytes.
+    headers:
+      opts.user === undefined
+        ? {}
+        : { 'x-user-id': Buffer.from(opts.user, 'utf8').toString('latin1') },
     // A hung attempt fails like a lost connection (a TimeoutError, not an abort), so it is retried.
     fetch: (input: RequestInfo | URL, init?: RequestInit) => {
       const timeout = AbortSignal.timeout(attemptTimeoutMs);

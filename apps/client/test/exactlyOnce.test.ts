@@ -157,6 +157,12 @@ describe('the typed client through a faulty proxy', () => {
     expect(retries).toEqual([]);
   });
 
+  it('sends a user name beyond ASCII as the UTF-8 the server reads', async () => {
+    const client = createLedgerClient({ url: server.url, user: 'Łukasz José' });
+    const opened = await client.accounts.open.mutate({ owner: 'Ł', initialBalance: 1 });
+    expect(opened).toMatchObject({ owner: 'Ł', balance: 1 });
+  });
+
   it('two calls with one key in one batch: one execution, the same answer', async () => {
     const client = createLedgerClient({ url: server.url, user: 'alice' });
     const [a, b] = await openAccounts(2, 100);

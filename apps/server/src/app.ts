@@ -14,6 +14,7 @@ import {
   openDatabase,
   sqlitePath,
 } from './database';
+import { causesOf, isInternalError, requestIdOf } from './internalError';
 import { type Logger, silentLogger } from './logger';
 import { createMetrics, type GaugeCollector, METRICS_CONTENT_TYPE, type Metrics } from './metrics';
 import { createContext, createLedgerRouter, type HandlerTracker } from './router';
@@ -127,7 +128,14 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     onError({ error, path }) {
       const fields = { path, code: error.code, message: error.message };
       if (getHTTPStatusCodeFromError(error) >= 500) {
-        logger.error('failed', { ...fields, stack: error.cause?.stack ?? error.stack });
+        const requestId = isInternalError(error) ? requestIdOf(error) : undefined;
+        const causes = causesOf(error);
+        logger.error('request failed', {
+          ...fields,
+          requestId,
+          causes,
+          stack: error.cause?.stack ?? error.stack,
+        });
       } else {
         logger.debug('rejected', fields);
       }

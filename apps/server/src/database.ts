@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DatabaseUrlError, parseDatabaseUrl } from 'trpc-idempotency/admin';
 import { type OpenPostgresDatabase, openPostgresDatabase } from './pg/database';
 import { type OpenSqliteDatabase, openSqliteDatabase } from './sqlite/database';
 
@@ -25,10 +26,8 @@ export interface OpenDatabaseOptions {
   onPoolError?: ((error: Error) => void) | undefined;
 }
 
-/** Thrown for a `DATABASE_URL` the server cannot use; the message says why. */
-export class DatabaseUrlError extends Error {
-  override readonly name = 'DatabaseUrlError';
-}
+// Thrown for a `DATABASE_URL` the server cannot use: the library's, as the `trpc-idempotency` command reads URLs alike.
+export { DatabaseUrlError };
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -48,18 +47,13 @@ export function defaultDatabaseUrl(): string {
 }
 
 /**
- * Which database a `DATABASE_URL` selects: `postgres://…` or
- * `postgresql://…` Postgres; `file:PATH` or a plain path SQLite. Any other
- * scheme is a {@link DatabaseUrlError}.
+ * Which database a `DATABASE_URL` selects, read by the library's
+ * `parseDatabaseUrl` (the same reader as the `trpc-idempotency` command):
+ * `postgres://…` or `postgresql://…` Postgres; `file:PATH` or a plain path
+ * SQLite. Any other scheme is a {@link DatabaseUrlError}.
  */
 export function databaseKind(url: string): OpenDatabase['kind'] {
-  if (/^postgres(ql)?:\/\//i.test(url)) return 'postgres';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new DatabaseUrlError(
-      `unsupported DATABASE_URL scheme in ${JSON.stringify(url)}: use file:PATH, a plain path, or postgres://`,
-    );
-  }
-  return 'sqlite';
+  return parseDatabaseUrl(url).kind;
 }
 
 /**
@@ -72,14 +66,23 @@ export async function openDatabase(
   url: string,
   opts: OpenDatabaseOptions = {},
 ): Promise<OpenDatabase> {
-  if (databaseKind(url) === 'postgres') return openPostgresDatabase(url, opts);
-  return openSqliteDatabase(sqlitePath(url), opts);
+  const target = parseDatabaseUrl(url);
+  if (target.kind === 'postgres') return openPostgresDatabase(target.connectionString, opts);
+  return openSqliteDatabase(absolute(target.path), opts);
 }
 
-/** The file a SQLite `DATABASE_URL` names: `file:PATH`, `file://PATH` or a plain path. */
+/**
+ * The file a SQLite `DATABASE_URL` names (`file:PATH`, `file:///PATH` or a
+ * plain path), absolute; a {@link DatabaseUrlError} for any other URL.
+ */
 export function sqlitePath(url: string): string {
-  const path = url.startsWith('file:') ? url.slice('file:'.length).replace(/^\/\/(?=\/)/, '') : url;
-  if (path.trim() === '') throw new DatabaseUrlError('DATABASE_URL names no file');
-  if (path === ':memory:') return path;
-  return resolve(path);
+  const target = parseDatabaseUrl(url);
+  if (target.kind !== 'sqlite') {
+    throw new DatabaseUrlError('DATABASE_URL names a Postgres database, not a SQLite file');
+  }
+  return absolute(target.path);
+}
+
+function absolute(path: string) {
+  return path === ':memory:' ? path : resolve(path);
 }

@@ -8,23 +8,27 @@ import {
   idempotentProcedure,
 } from 'trpc-idempotency';
 import { ZodError, z } from 'zod';
+import { readCallerIdentity } from './identity';
+import { internalErrorMessage, isInternalError, requestIdOf } from './internalError';
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in
- * for real authentication, and the idempotency scope.
+ * for real authentication, and the idempotency scope. A header that breaks
+ * the identity rule leaves `userId` undefined and says why in
+ * `userIdRefusal`: mutations answer it with 401, public queries ignore it.
  */
 export interface LedgerContext {
   userId: string | undefined;
+  userIdRefusal?: string | undefined;
 }
 
-/** Builds the context from the request's `x-user-id` header. */
+/** Builds the context from the request's `x-user-id` header (see `identity.ts`). */
 export function createContext(opts: { req: IncomingMessage }): LedgerContext {
-  const header = opts.req.headers['x-user-id'];
-  const userId = (Array.isArray(header) ? header[0] : header)?.trim();
-  return { userId: userId === '' ? undefined : userId };
+  const { userId, refusal } = readCallerIdentity(opts.req);
+  return { userId, userIdRefusal: refusal };
 }
 
 /** One line per invalid field: `amount: Too small: expected number to be >0`. */
@@ -40,9 +44,18 @@ function describeIssues(error: ZodError) {
 
 const t = initTRPC.context<LedgerContext>().create({
   // No stack traces on the wire: the API is public, and a replayed error must
-  // be byte-identical to the original. 5xx stacks go to the log instead.
+  // be byte-identical to the original. Internal errors say only their request
+  // id; their message and stack go to the log instead.
   isDev: false,
   errorFormatter({ shape, error }) {
+    if (isInternalError(error)) {
+      // The details (SQL, parameters, stack) go to the log line with this request id.
+      return {
+        ...shape,
+        message: internalErrorMessage(error),
+        data: { ...shape.data, requestId: requestIdOf(error) },
+      };
+    }
     if (!(error.cause instanceof ZodError)) return shape;
     return {
       ...shape,
@@ -136,6 +149,9 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
   // Authentication comes before the idempotency step: an anonymous request has
   // no scope to look its key up in, and must not create a record.
   const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+    if (ctx.userIdRefusal !== undefined) {
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.userIdRefusal });
+    }
     if (ctx.userId === undefined) {
       throw new TRPCError({
         code: 'UNAUTHORIZED',

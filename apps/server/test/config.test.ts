@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import {
+  DatabaseUrlError as LibraryDatabaseUrlError,
+  parseDatabaseUrl,
+} from 'trpc-idempotency/admin';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../src/config';
 import {
@@ -119,6 +123,30 @@ describe('readConfig', () => {
     await expect(openDatabase('mysql://localhost/ledger')).rejects.toThrow(
       /unsupported DATABASE_URL scheme/,
     );
+  });
+
+  it('reads DATABASE_URL with the library parser the trpc-idempotency command uses', () => {
+    // One reader, one error class: what the CLI refuses, the server refuses with the same words.
+    expect(DatabaseUrlError).toBe(LibraryDatabaseUrlError);
+    for (const url of [
+      'mysql://root@localhost/ledger',
+      'sqlite:///tmp/a.db',
+      'postgres:ledger',
+      'file://otherhost/a.db',
+      ' postgres://localhost/ledger',
+      '',
+    ]) {
+      let refused: unknown;
+      try {
+        databaseKind(url);
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused, url).toBeInstanceOf(DatabaseUrlError);
+      expect(() => parseDatabaseUrl(url)).toThrow((refused as Error).message);
+    }
+    expect(databaseKind('PostgreSQL://localhost/ledger')).toBe('postgres');
+    expect(() => sqlitePath('postgres://localhost/ledger')).toThrow(DatabaseUrlError);
   });
 
   it('names an unreachable Postgres database, without its password', async () => {

@@ -411,7 +411,7 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     const retried = await server.mutate('transfers.create', input);
     expect(retried.status).toBe(200);
     expect(await balanceOf(server, a)).toBe(99);
-    await server.waitForLog((line) => line.level === 'error' && line.msg === 'failed');
+    await server.waitForLog((line) => line.level === 'error' && line.msg === 'request failed');
   });
 });
 

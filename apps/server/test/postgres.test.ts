@@ -36,6 +36,16 @@ describe('the ledger on Postgres', () => {
     }
   });
 
+  it('opens Postgres for a DATABASE_URL whose scheme is in capitals (POSTGRES://)', async () => {
+    const url = await databases.create('postgres');
+    const database = await openDatabase(url.replace(/^postgres(ql)?/, 'POSTGRES'));
+    try {
+      expect(database.kind).toBe('postgres');
+    } finally {
+      await database.close();
+    }
+  });
+
   it('transfers in both directions between the same accounts, from two processes at once: no deadlock, no negative balance, money conserved', async () => {
     const databaseUrl = await databases.create('postgres');
     // Two apps, two pools: two server processes as far as the database can tell.

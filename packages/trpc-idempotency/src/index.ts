@@ -6,7 +6,7 @@ export {
 } from './server/errors';
 export type { IdempotencyEvent, IdempotencyEventHandler } from './server/events';
 export type { InFlightOptions } from './server/executor';
-export { canonicalJson, fingerprintInput } from './server/fingerprint';
+export { canonicalEncoding, fingerprintInput } from './server/fingerprint';
 export type {
   IdempotencyHandle,
   LeaseIdempotencyHandle,

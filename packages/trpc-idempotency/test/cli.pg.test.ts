@@ -21,6 +21,27 @@ describe('trpc-idempotency CLI on Postgres (DATABASE_URL=postgres://…)', () =>
     return { url: postgres.url(), store: pgIdempotencyStore({ db }), countRecords: count };
   });
 
+  it('opens Postgres whatever the case of the scheme (POSTGRES://, PostgreSQL://)', async () => {
+    const url = postgres.url();
+    for (const scheme of ['POSTGRES', 'PostgreSQL']) {
+      const result = await runCliCaptured(['stats', '--json'], {
+        databaseUrl: url.replace(/^postgres(ql)?/, scheme),
+      });
+      expect(result, scheme).toMatchObject({ code: EXIT.ok, stderr: '' });
+      expect(JSON.parse(result.stdout)).toHaveProperty('total');
+    }
+  });
+
+  it('refuses --batch-size 1e20 as a usage error before touching the database', async () => {
+    const result = await runCliCaptured(['purge', '--batch-size', '1e20'], {
+      databaseUrl: postgres.url(),
+    });
+    expect(result).toMatchObject({
+      code: EXIT.usage,
+      stderr: expect.stringMatching(/--batch-size must be a whole number from 1 to 1000000/),
+    });
+  });
+
   it('says which server it cannot reach, with the unavailable exit code', async () => {
     const result = await runCliCaptured(['stats'], {
       databaseUrl: 'postgres://nobody@127.0.0.1:1/nothing',

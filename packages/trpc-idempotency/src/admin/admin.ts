@@ -1,33 +1,41 @@
 import type { IdempotencyRecord, RecordId } from '../server/record';
 
-/** Counts of the records table at one instant. */
+/**
+ * Counts of the records table at one instant.
+ * @see README.md#operations-cli
+ */
 export interface IdempotencyStats {
   total: number;
   inProgress: number;
   /** In progress with a lease that has run out: a crashed owner, taken over by the next retry. */
   expiredLeases: number;
   completed: number;
-  /** Past their expiry, invisible to lookups, waiting for purge. */
+  /** Gone (what the store's purge deletes): invisible to lookups, waiting for purge. */
   expiredAwaitingPurge: number;
   /** Creation time of the oldest record, epoch ms. */
   oldestCreatedAt: number | null;
 }
 
-/** What `release` did. */
+/**
+ * What `release` did.
+ * @see README.md#operations-cli
+ */
 export type ReleaseResult = 'released' | 'not_found' | 'completed' | 'lease_live';
 
 /**
  * Operations on the records table for people, not requests: what the
- * `trpc-idempotency` command runs. Each dialect implements it.
+ * `trpc-idempotency` command runs. Each dialect implements it beside its store
+ * (`sqlite/admin.ts`, `pg/admin.ts`), with the store's own purge and the
+ * store's condition for what purge may delete.
  * @see README.md#operations-cli
  */
 export interface IdempotencyAdmin {
   stats(opts: { now: number }): Promise<IdempotencyStats>;
   /** The record as stored, expired or not. */
   inspect(id: RecordId): Promise<(IdempotencyRecord & { completedAt: number | null }) | undefined>;
-  /** How many records a purge at `now` would delete. */
+  /** How many records a purge at `now` would delete (the store's "gone" condition). */
   countPurgeable(opts: { now: number }): Promise<number>;
-  /** Delete up to `limit` purgeable records; returns how many. */
+  /** Delete up to `limit` purgeable records with the store's own `purge`; returns how many. */
   purgeBatch(opts: { now: number; limit: number }): Promise<number>;
   /**
    * Delete a stuck in-progress record so its key executes again. Refuses a

@@ -1,9 +1,15 @@
 import { parseArgs } from 'node:util';
 import type { IdempotencyAdmin } from '../admin/admin';
-import { DatabaseUnavailableError, openAdmin } from './openAdmin';
+import { DatabaseUrlError } from '../admin/databaseUrl';
+import { DatabaseUnavailableError } from '../admin/errors';
+import { openIdempotencyAdmin } from '../admin/openAdmin';
+import { recordScope } from '../server/recordScope';
 
 /** Exit codes of the `trpc-idempotency` command. */
 export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
+
+/** The largest `--batch-size`: one batch is one statement holding its rows' locks. */
+export const MAX_BATCH_SIZE = 1_000_000;
 
 interface Io {
   env: Record<string, string | undefined>;
@@ -23,11 +29,13 @@ Commands:
   release <scope> <key>   delete a stuck in-progress record so its key executes again
 
 Options:
-  --database-url URL      postgres://…, file:PATH or a path (default: $DATABASE_URL)
+  --database-url URL      postgres://…, postgresql://…, file:PATH or a path
+                          (default: $DATABASE_URL)
   --json                  machine-readable output
   -h, --help              help for the command
 
-Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 database unavailable.
+Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 database unavailable
+or failed.
 `;
 
 const COMMAND_HELP: Record<string, string> = {
@@ -39,14 +47,19 @@ and the creation time of the oldest record.
 `,
   inspect: `Usage: trpc-idempotency inspect <scope> <key> [--show-response] [--database-url URL] [--json]
 
-Shows one record: state, path, attempts, owner, lease and expiry. The stored
-response is shown only with --show-response (it may hold personal data).
+Shows one record: state, path, attempts, owner, lease and expiry, and for a
+lease-mode record in progress, the steps it finished (a retry resumes after
+them). The stored response is shown only with --show-response (it may hold
+personal data). A scope longer than 200 bytes is looked up by its hash, as
+records store it.
 `,
   purge: `Usage: trpc-idempotency purge [--dry-run] [--batch-size N] [--database-url URL] [--json]
 
-Deletes expired records in batches of N (default 1000), with a progress bar
-on a terminal. --dry-run only counts what would be deleted. Records whose
-lease is still live are never deleted.
+Deletes expired records in batches of N (default 1000, at most 1000000),
+with a progress bar on a terminal: the store's own purge, so records that
+have not expired (an in-progress one expires a full TTL after its lease), or
+that a request claims or completes meanwhile, are never deleted.
+--dry-run only counts what would be deleted.
 `,
   release: `Usage: trpc-idempotency release <scope> <key> [--force] [--database-url URL] [--json]
 
@@ -87,9 +100,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     );
     return EXIT.usage;
   }
-  const batchSize = Number(values['batch-size'] ?? 1000);
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    io.stderr.write(`trpc-idempotency: --batch-size must be a positive integer\n`);
+  const batchSize = parseBatchSize(values['batch-size']);
+  if (batchSize === undefined) {
+    io.stderr.write(
+      `trpc-idempotency: --batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}, written in digits; got ${JSON.stringify(values['batch-size'])}\n`,
+    );
     return EXIT.usage;
   }
   const databaseUrl = values['database-url'] ?? io.env['DATABASE_URL'];
@@ -100,8 +115,12 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
 
   let admin: IdempotencyAdmin;
   try {
-    admin = await openAdmin(databaseUrl);
+    admin = await openIdempotencyAdmin(databaseUrl);
   } catch (error) {
+    if (error instanceof DatabaseUrlError) {
+      io.stderr.write(`trpc-idempotency: ${error.message}\n`);
+      return EXIT.usage;
+    }
     if (!(error instanceof DatabaseUnavailableError)) throw error;
     io.stderr.write(`trpc-idempotency: ${error.message}\n`);
     return EXIT.unavailable;
@@ -128,7 +147,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
       case 'inspect': {
         const [scope, key] = args as [string, string];
-        const record = await admin.inspect({ scope, key });
+        const record = await admin.inspect({ scope: recordScope(scope), key });
         if (!record) {
           io.stderr.write(`no record for scope "${scope}" and key "${key}"\n`);
           return EXIT.refused;
@@ -157,6 +176,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
             `completed   ${record.completedAt === null ? '—' : iso(record.completedAt)}`,
             `expires     ${iso(record.expiresAt)}`,
             `outcome     ${shown.outcome ?? '—'}`,
+            ...(record.state === 'in_progress'
+              ? [
+                  `steps       ${record.steps.map((step) => step.name).join(', ') || '— (none finished)'}`,
+                ]
+              : []),
             ...(values['show-response'] ? [`response    ${outcome?.body ?? '—'}`] : []),
             '',
           ].join('\n'),
@@ -185,7 +209,12 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
       case 'release': {
         const [scope, key] = args as [string, string];
-        const result = await admin.release({ scope, key, now, force: Boolean(values.force) });
+        const result = await admin.release({
+          scope: recordScope(scope),
+          key,
+          now,
+          force: Boolean(values.force),
+        });
         const messages = {
           released: `released: the next request with this key executes again\n`,
           not_found: `no record for scope "${scope}" and key "${key}"\n`,
@@ -202,9 +231,20 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
     }
     return EXIT.usage;
+  } catch (error) {
+    // A database failing mid-command (a lost connection, a table of another shape): say so, no stack.
+    io.stderr.write(`trpc-idempotency ${command}: the database failed: ${rootMessage(error)}\n`);
+    return EXIT.unavailable;
   } finally {
     await admin.close();
   }
+}
+
+/** The innermost cause's message: the database's own words, not the query that carried them. */
+function rootMessage(error: unknown): string {
+  let current = error;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
 }
 
 function parse(argv: string[]) {
@@ -222,6 +262,18 @@ function parse(argv: string[]) {
       force: { type: 'boolean' },
     },
   });
+}
+
+/**
+ * `--batch-size`: digits only, 1 to {@link MAX_BATCH_SIZE}. `Number()` alone
+ * would let `1e20`, `0x10` or ` 5` through, and a database would then
+ * reject (or misread) the limit mid-purge.
+ */
+function parseBatchSize(value: string | undefined): number | undefined {
+  if (value === undefined) return 1000;
+  if (!/^[1-9][0-9]{0,6}$/.test(value)) return undefined;
+  const size = Number(value);
+  return size <= MAX_BATCH_SIZE ? size : undefined;
 }
 
 function progressBar(stream: Io['stderr'], total: number) {

@@ -1,59 +1,194 @@
 import { hash } from 'node:crypto';
+import { types } from 'node:util';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
-
-/**
- * Canonical JSON: object keys sorted recursively, so key order in a request
- * never changes the fingerprint. Keys are read with `Object.keys` and written
- * into a fresh string, never assigned onto an object, so `__proto__` or
- * `constructor` in the input are just keys like any other and cannot pollute
- * prototypes or be dropped. `toJSON` (e.g. `Date`) is honoured as in
- * `JSON.stringify`; values JSON cannot hold become `null`.
- */
-export function canonicalJson(value: unknown): string {
-  return write(value, 0);
-}
 
 // Deeper than this is never a real mutation input; refuse rather than overflow the stack.
 const MAX_DEPTH = 256;
+// A transformer that keeps shared references (superjson) can deliver a small payload whose
+// tree is huge ([x, x] nested 64 times is 2^64 leaves): refuse instead of walking it.
+const MAX_VALUES = 1_000_000;
 
-function write(value: unknown, depth: number): string {
+/**
+ * The canonical, type-preserving encoding of a value, as the fingerprint
+ * hashes it: a tagged, length-prefixed grammar, so the encoding is prefix-free
+ * and two values encode alike only when the transformer could not tell them
+ * apart either. Object keys are sorted recursively, a `Map`'s entries and a
+ * `Set`'s elements by their encodings, so neither key nor insertion order
+ * matters.
+ *
+ * ```text
+ * value  = "n" (null) | "u" (undefined) | "t" | "f"
+ *        | "d" text (number: -0, NaN, ±Infinity included) | "b" text (BigInt)
+ *        | "s" text (string) | "y" text (symbol, by description)
+ *        | "a" count (value | "h" (hole))*                  array
+ *        | "o" count (text value)*                          plain object, keys sorted
+ *        | "c" text (class name) instance                   any other object
+ * instance = "M" count (value value)* | "S" count value*    Map, Set (sorted)
+ *        | "D" value | "R" text text | "B" text text        Date, RegExp, bytes (typed array…)
+ *        | "E" text text count (text value)*                Error: name, message, own fields
+ *        | "U" text | "K" value | "O" count (text value)*   URL, boxed primitive, other class
+ * text   = length ":" UTF-16 code units      count = number ":"
+ * ```
+ *
+ * Refused with a `TypeError` or `RangeError` naming the problem: a cycle
+ * (superjson can deserialize one), nesting deeper than 256 levels, more than
+ * 1 000 000 values, a function, and objects without a value of their own
+ * (`WeakMap`, `Promise`…). Keys are read with `Object.keys` and written into
+ * a fresh string, never assigned onto an object, so `__proto__` or
+ * `constructor` in the input are keys like any other.
+ * @see README.md#record-lifecycle
+ */
+export function canonicalEncoding(value: unknown): string {
+  const state: WalkState = { ancestors: new Set(), values: 0 };
+  return encode(value, 0, state);
+}
+
+interface WalkState {
+  /** The objects on the path from the root: meeting one again is a cycle. */
+  ancestors: Set<object>;
+  values: number;
+}
+
+const text = (value: string) => `${value.length}:${value}`;
+
+function numberText(value: number) {
+  // String() is the shortest round-trip form: one text per double, except that -0 prints as 0.
+  return Object.is(value, -0) ? '-0' : String(value);
+}
+
+function encode(value: unknown, depth: number, state: WalkState): string {
+  if (++state.values > MAX_VALUES) {
+    throw new RangeError(`input holds more than ${MAX_VALUES} values: too large to fingerprint`);
+  }
   if (depth > MAX_DEPTH) {
     throw new RangeError(`input is nested deeper than ${MAX_DEPTH} levels`);
   }
-  if (value !== null && typeof value === 'object') {
-    const json = (value as { toJSON?: unknown }).toJSON;
-    if (typeof json === 'function') {
-      return write(json.call(value), depth + 1);
-    }
-    if (Array.isArray(value)) {
-      return `[${value.map((item) => write(item, depth + 1)).join(',')}]`;
-    }
-    const record = value as Record<string, unknown>;
-    const parts: string[] = [];
-    for (const key of Object.keys(record).sort()) {
-      const item = record[key];
-      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
-      parts.push(`${JSON.stringify(key)}:${write(item, depth + 1)}`);
-    }
-    return `{${parts.join(',')}}`;
+  switch (typeof value) {
+    case 'undefined':
+      return 'u';
+    case 'boolean':
+      return value ? 't' : 'f';
+    case 'number':
+      return `d${text(numberText(value))}`;
+    case 'bigint':
+      return `b${text(value.toString())}`;
+    case 'string':
+      return `s${text(value)}`;
+    case 'symbol':
+      return `y${text(value.description ?? '')}`;
+    case 'function':
+      throw new TypeError('input holds a function: it cannot be fingerprinted');
   }
-  if (typeof value === 'bigint') return JSON.stringify(value.toString());
-  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-    return 'null';
+  if (value === null) return 'n';
+  const object = value as object;
+  if (state.ancestors.has(object)) {
+    throw new TypeError(
+      'input holds a cycle (an object inside itself): it cannot be fingerprinted',
+    );
   }
-  return JSON.stringify(value);
+  state.ancestors.add(object);
+  try {
+    return encodeObject(object, depth + 1, state);
+  } finally {
+    state.ancestors.delete(object);
+  }
+}
+
+function encodeObject(object: object, depth: number, state: WalkState): string {
+  if (Array.isArray(object)) {
+    let out = `a${object.length}:`;
+    for (let index = 0; index < object.length; index++) {
+      out += index in object ? encode(object[index], depth, state) : 'h';
+    }
+    return out;
+  }
+  const prototype = Object.getPrototypeOf(object);
+  if (prototype === Object.prototype || prototype === null) {
+    return `o${ownFields(object, depth, state)}`;
+  }
+  return `c${text(className(prototype))}${encodeInstance(object, depth, state)}`;
+}
+
+/** `count:` then each own enumerable string key, sorted, with its value. */
+function ownFields(object: object, depth: number, state: WalkState): string {
+  const record = object as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let out = `${keys.length}:`;
+  for (const key of keys) out += text(key) + encode(record[key], depth, state);
+  return out;
+}
+
+/** What an object of a class holds, by the kind of value it is (its internal slots). */
+function encodeInstance(object: object, depth: number, state: WalkState): string {
+  if (types.isMap(object)) {
+    const entries: string[] = [];
+    for (const [key, item] of object) {
+      entries.push(encode(key, depth, state) + encode(item, depth, state));
+    }
+    return `M${entries.length}:${entries.sort().join('')}`;
+  }
+  if (types.isSet(object)) {
+    const items: string[] = [];
+    for (const item of object) items.push(encode(item, depth, state));
+    return `S${items.length}:${items.sort().join('')}`;
+  }
+  if (types.isDate(object)) return `D${encode(object.getTime(), depth, state)}`;
+  if (types.isRegExp(object)) return `R${text(object.source)}${text(object.flags)}`;
+  if (types.isArrayBufferView(object)) {
+    const bytes = Buffer.from(object.buffer, object.byteOffset, object.byteLength);
+    return `B${text(typeName(object))}${text(bytes.toString('hex'))}`;
+  }
+  if (types.isAnyArrayBuffer(object)) {
+    return `B${text(typeName(object))}${text(Buffer.from(object).toString('hex'))}`;
+  }
+  if (types.isNativeError(object) || object instanceof Error) {
+    const error = object as Error;
+    return `E${text(String(error.name))}${text(String(error.message))}${ownFields(error, depth, state)}`;
+  }
+  if (object instanceof URL) return `U${text(object.href)}`;
+  if (types.isBoxedPrimitive(object)) return `K${encode(object.valueOf(), depth, state)}`;
+  if (
+    types.isWeakMap(object) ||
+    types.isWeakSet(object) ||
+    types.isPromise(object) ||
+    object instanceof WeakRef
+  ) {
+    throw new TypeError(`input holds a ${typeName(object)}, which has no value to fingerprint`);
+  }
+  return `O${ownFields(object, depth, state)}`;
+}
+
+/** The name of the class an object belongs to, from its prototype's constructor. */
+function className(prototype: object): string {
+  const maker = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value;
+  return typeof maker === 'function' && typeof maker.name === 'string' ? maker.name : '';
+}
+
+/** The built-in type of a typed array, buffer or other exotic object (`Uint8Array`, `WeakMap`…). */
+function typeName(object: object): string {
+  return Object.prototype.toString.call(object).slice('[object '.length, -1);
 }
 
 /**
- * SHA-256 of the canonical JSON of `input` without its `idempotencyKey`.
- * Computed once from the input as it arrived (SPEC 2.2).
+ * SHA-256 (base64url) of the {@link canonicalEncoding} of `input` without its
+ * `idempotencyKey`: computed once, from the input as it arrived (after the
+ * transformer deserialized it, before the input parsers ran), so a handler
+ * that mutates its input cannot change it.
+ * @see README.md#record-lifecycle
  */
 export function fingerprintInput(input: unknown): string {
   let rest = input;
-  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
-    const { [IDEMPOTENCY_KEY_FIELD]: _key, ...others } = input as Record<string, unknown>;
+  if (isPlainObject(input) && Object.hasOwn(input, IDEMPOTENCY_KEY_FIELD)) {
+    const { [IDEMPOTENCY_KEY_FIELD]: _key, ...others } = input;
     rest = others;
   }
-  // One-shot `hash` (Node ≥ 20.12): the same digest as createHash, without a Hash object per call.
-  return hash('sha256', canonicalJson(rest), 'base64url');
+  // Hashed as UTF-16: lossless for every string, lone surrogates included (UTF-8 would
+  // turn each into U+FFFD, and "\ud800" would collide with "\ufffd").
+  return hash('sha256', Buffer.from(canonicalEncoding(rest), 'utf16le'), 'base64url');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }

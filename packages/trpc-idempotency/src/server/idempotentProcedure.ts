@@ -17,7 +17,7 @@ import {
   type UnsetMarker,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyErrorData } from '../shared/reasons';
-import { formatIdempotencyError } from './errors';
+import { formatIdempotencyError, getIdempotencyErrorData } from './errors';
 import type { IdempotencyEventHandler } from './events';
 import { createExecutor, type InFlightOptions } from './executor';
 import { fingerprintInput } from './fingerprint';
@@ -230,7 +230,11 @@ export function idempotentProcedure<
   });
 
   const procedure = opts.procedure as unknown as AnyProcedureBuilder;
-  const isDev = procedure._def.config?.isDev ?? isDevDefault();
+  const rootConfig = procedure._def.config;
+  const isDev = rootConfig?.isDev ?? isDevDefault();
+  /** Formats an idempotency error as `getErrorShape` would, with its `data.reason` added. */
+  const format = (error: TRPCError, at: { path: string; ctx: unknown; input: unknown }) =>
+    formatShape(error, { ...at, isDev, errorFormatter: rootConfig?.errorFormatter });
   const parseKey = createKeyParser(opts.keyFormat).parse;
 
   /**
@@ -239,19 +243,20 @@ export function idempotentProcedure<
    * formatter can take it over, as when a parser before every `.errors()`
    * threw it).
    */
-  const keyOf = (rawInput: unknown, path: string) => {
+  const keyOf = (rawInput: unknown, path: string, ctx: unknown) => {
     try {
       return parseKey(rawInput).idempotencyKey;
     } catch (cause) {
       const error = new TRPCError({ code: 'BAD_REQUEST', cause });
-      if (cause instanceof IdempotencyKeyInvalidError) formatShape(error, path, isDev);
+      if (cause instanceof IdempotencyKeyInvalidError)
+        format(error, { path, ctx, input: rawInput });
       throw error;
     }
   };
 
   /** The key as an input step of its own: for a chain whose first step is not `.input()`. */
   const keyMiddleware: AnyMiddlewareFunction = async (mw) => {
-    const idempotencyKey = keyOf(await mw.getRawInput(), mw.path);
+    const idempotencyKey = keyOf(await mw.getRawInput(), mw.path, mw.ctx);
     return mw.next({ input: withKey(mw.input, idempotencyKey) });
   };
   keyMiddleware._type = 'input';
@@ -265,7 +270,7 @@ export function idempotentProcedure<
     const parse = getParseFn(parser);
     const fused: AnyMiddlewareFunction = async (mw) => {
       const rawInput = await mw.getRawInput();
-      const idempotencyKey = keyOf(rawInput, mw.path);
+      const idempotencyKey = keyOf(rawInput, mw.path, mw.ctx);
       let parsed: unknown;
       try {
         parsed = await parse(rawInput);
@@ -291,7 +296,10 @@ export function idempotentProcedure<
       try {
         let { input } = resolverOpts;
         if (!chain.keyChecked) {
-          input = withKey(input, keyOf(await resolverOpts.getRawInput(), resolverOpts.path));
+          input = withKey(
+            input,
+            keyOf(await resolverOpts.getRawInput(), resolverOpts.path, resolverOpts.ctx),
+          );
         }
         const scope = opts.scope({ ctx: resolverOpts.ctx as never, path: resolverOpts.path });
         if (typeof scope !== 'string' || scope === '') {
@@ -316,7 +324,11 @@ export function idempotentProcedure<
         // Without a `.errors()` of the user's in the chain, nothing formats between
         // here and the root: give idempotency errors their `data.reason` now.
         if (!chain.formatterInChain && error instanceof TRPCError) {
-          formatShape(error, resolverOpts.path, isDev);
+          format(error, {
+            path: resolverOpts.path,
+            ctx: resolverOpts.ctx,
+            input: resolverOpts.input,
+          });
         }
         throw error;
       }
@@ -366,13 +378,34 @@ interface ChainSteps {
 }
 
 /** Sets `error`'s wire shape with `data.reason` if it is an idempotency error (`.errors()` does the same). */
-function formatShape(error: TRPCError, path: string, isDev: boolean) {
+function formatShape(
+  error: TRPCError,
+  opts: {
+    path: string;
+    ctx: unknown;
+    input: unknown;
+    isDev: boolean;
+    errorFormatter: ((opts: never) => unknown) | undefined;
+  },
+) {
   if (isFormattedErrorShape(error)) return;
-  const shape = formatIdempotencyError({
+  const reason = getIdempotencyErrorData(error);
+  if (!reason) return;
+  // The root error formatter sees idempotency errors as it sees every other
+  // error (it may add a request id, hide a message); the reason goes on top.
+  const shape = getDefaultErrorShape({ error, path: opts.path, isDev: opts.isDev });
+  const formatted = (opts.errorFormatter?.({
     error,
-    shape: getDefaultErrorShape({ error, path, isDev }),
+    type: 'mutation',
+    path: opts.path,
+    input: opts.input,
+    ctx: opts.ctx,
+    shape,
+  } as never) ?? shape) as TRPCErrorShape;
+  setFormattedErrorShape(error, {
+    ...formatted,
+    data: { ...formatted.data, ...reason },
   });
-  if (shape) setFormattedErrorShape(error, shape);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

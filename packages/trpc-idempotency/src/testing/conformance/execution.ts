@@ -7,6 +7,8 @@ import { type ConformanceFixture, type SuiteContext, T0, writeThen } from './fix
 // A type alias: tRPC merges object inputs only when they are `Record`-compatible.
 type TransferInput = {
   amount: number;
+  /** Rich values a transformer (superjson) can carry: they must fingerprint apart. */
+  tags?: Map<string, number>;
   idempotencyKey?: string;
 };
 
@@ -112,6 +114,18 @@ export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
         );
       });
       expect(await fixture.probe.count()).toBe(1);
+    });
+
+    it('tells rich inputs apart: the same key with another Map is 422, not a replay', async () => {
+      await using fixture = await open();
+      const app = createApp(fixture);
+      const first = { idempotencyKey: KEY, amount: 5, tags: new Map([['a', 1]]) };
+      expect(await settle(app.caller.transactional(first))).toEqual({ value: { amount: 5 } });
+      const other = { idempotencyKey: KEY, amount: 5, tags: new Map([['evil', 999_999]]) };
+      expect(await settle(app.caller.transactional(other))).toEqual({
+        code: 'UNPROCESSABLE_CONTENT',
+      });
+      expect(app.executions()).toBe(1);
     });
 
     it('stores a final error and replays it; a transient one leaves the key free', async () => {

@@ -1,12 +1,18 @@
 import Database from 'better-sqlite3';
-import { and, count, eq, lte, min, sql } from 'drizzle-orm';
+import { and, count, eq, min, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
+import type { IdempotencyAdmin } from '../admin/admin';
 import { recordFromRow } from '../server/recordRow';
-import { idempotencyRecords as t } from '../sqlite/schema';
-import { sqliteIdempotencyStore } from '../sqlite/store';
-import type { IdempotencyAdmin } from './admin';
+import { recordStatementParts } from '../server/recordStatements';
+import { idempotencyRecords as t } from './schema';
+import { sqliteIdempotencyStore } from './store';
 
-/** {@link IdempotencyAdmin} on a SQLite file. */
+/**
+ * {@link IdempotencyAdmin} on a SQLite file. Purge is the store's own
+ * (`sqliteIdempotencyStore(…).purge`), and what it counts as purgeable is the
+ * store's "gone" condition: the command can never delete what the store keeps.
+ * @see README.md#operations-cli
+ */
 export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin {
   const client = new Database(opts.file, { fileMustExist: true });
   const db = drizzle(client);
@@ -20,31 +26,29 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
   // Admin work only: leave the application's pragmas as they are, except waiting for its locks.
   client.pragma('busy_timeout = 5000');
   const store = sqliteIdempotencyStore({ db, pragmas: false });
-  const purgeable = (now: number) =>
-    and(
-      lte(t.expiresAtMs, now),
-      sql`(${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${now})`,
-    );
+  const { p, gone } = recordStatementParts(t);
+  const stats = db
+    .select({
+      total: count(),
+      inProgress: sql<number>`coalesce(sum(${t.state} = 'in_progress'), 0)`,
+      expiredLeases: sql<number>`coalesce(sum(${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${p('now')}), 0)`,
+      completed: sql<number>`coalesce(sum(${t.state} = 'completed'), 0)`,
+      expiredAwaitingPurge: sql<number>`coalesce(sum(${gone}), 0)`,
+      oldestCreatedAt: min(t.createdAtMs),
+    })
+    .from(t)
+    .prepare();
+  const purgeable = db.select({ n: count() }).from(t).where(gone).prepare();
 
   return {
     async stats({ now }) {
-      const row = db
-        .select({
-          total: count(),
-          inProgress: sql<number>`coalesce(sum(${t.state} = 'in_progress'), 0)`,
-          expiredLeases: sql<number>`coalesce(sum(${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${now}), 0)`,
-          completed: sql<number>`coalesce(sum(${t.state} = 'completed'), 0)`,
-          oldestCreatedAt: min(t.createdAtMs),
-        })
-        .from(t)
-        .get();
-      const expired = db.select({ n: count() }).from(t).where(purgeable(now)).get();
+      const row = stats.get({ now });
       return {
         total: row?.total ?? 0,
         inProgress: Number(row?.inProgress ?? 0),
         expiredLeases: Number(row?.expiredLeases ?? 0),
         completed: Number(row?.completed ?? 0),
-        expiredAwaitingPurge: expired?.n ?? 0,
+        expiredAwaitingPurge: Number(row?.expiredAwaitingPurge ?? 0),
         oldestCreatedAt: row?.oldestCreatedAt ?? null,
       };
     },
@@ -57,9 +61,9 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
       return row ? { ...recordFromRow(row), completedAt: row.completedAtMs } : undefined;
     },
     async countPurgeable({ now }) {
-      return db.select({ n: count() }).from(t).where(purgeable(now)).get()?.n ?? 0;
+      return purgeable.get({ now })?.n ?? 0;
     },
-    purgeBatch: (opts) => store.purge(opts),
+    purgeBatch: ({ now, limit }) => store.purge({ now, limit }),
     async release({ scope, key, now, force }) {
       return db.transaction(
         (tx) => {

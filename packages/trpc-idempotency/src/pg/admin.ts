@@ -1,12 +1,21 @@
-import { and, count, eq, lte, min, sql } from 'drizzle-orm';
+import { and, count, eq, min, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import { idempotencyRecords as t } from '../pg/schema';
+import type { IdempotencyAdmin } from '../admin/admin';
+import { DatabaseUnavailableError } from '../admin/errors';
 import { recordFromRow } from '../server/recordRow';
-import type { IdempotencyAdmin } from './admin';
-import { DatabaseUnavailableError } from './errors';
+import { recordStatementParts } from '../server/recordStatements';
+import { idempotencyRecords as t } from './schema';
+import { pgIdempotencyStore } from './store';
 
-/** {@link IdempotencyAdmin} on a Postgres database. */
+/**
+ * {@link IdempotencyAdmin} on a Postgres database. Purge is the store's own
+ * (`pgIdempotencyStore(…).purge`, which skips rows other transactions hold),
+ * and what it counts as purgeable is the store's "gone" condition: the
+ * command can never delete what the store keeps, such as a record that a
+ * request is claiming again right now.
+ * @see README.md#operations-cli
+ */
 export async function pgIdempotencyAdmin(opts: {
   connectionString: string;
 }): Promise<IdempotencyAdmin> {
@@ -24,30 +33,34 @@ export async function pgIdempotencyAdmin(opts: {
     );
   }
   const db = drizzle(pool);
-  const purgeable = (now: number) =>
-    and(
-      lte(t.expiresAtMs, now),
-      sql`(${t.state} = 'completed' OR ${t.leaseExpiresAtMs} <= ${now})`,
-    );
+  const store = pgIdempotencyStore({ db });
+  const { p, gone } = recordStatementParts(t);
+  const stats = db
+    .select({
+      total: count(),
+      inProgress: sql<string>`count(*) FILTER (WHERE ${t.state} = 'in_progress')`,
+      expiredLeases: sql<string>`count(*) FILTER (WHERE ${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${p('now')})`,
+      completed: sql<string>`count(*) FILTER (WHERE ${t.state} = 'completed')`,
+      expiredAwaitingPurge: sql<string>`count(*) FILTER (WHERE ${gone})`,
+      oldestCreatedAt: min(t.createdAtMs),
+    })
+    .from(t)
+    .prepare('trpc_idempotency_admin_stats');
+  const purgeable = db
+    .select({ n: count() })
+    .from(t)
+    .where(gone)
+    .prepare('trpc_idempotency_admin_purgeable');
 
   return {
     async stats({ now }) {
-      const [row] = await db
-        .select({
-          total: count(),
-          inProgress: sql<string>`count(*) FILTER (WHERE ${t.state} = 'in_progress')`,
-          expiredLeases: sql<string>`count(*) FILTER (WHERE ${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${now})`,
-          completed: sql<string>`count(*) FILTER (WHERE ${t.state} = 'completed')`,
-          oldestCreatedAt: min(t.createdAtMs),
-        })
-        .from(t);
-      const [expired] = await db.select({ n: count() }).from(t).where(purgeable(now));
+      const [row] = await stats.execute({ now });
       return {
         total: row?.total ?? 0,
         inProgress: Number(row?.inProgress ?? 0),
         expiredLeases: Number(row?.expiredLeases ?? 0),
         completed: Number(row?.completed ?? 0),
-        expiredAwaitingPurge: expired?.n ?? 0,
+        expiredAwaitingPurge: Number(row?.expiredAwaitingPurge ?? 0),
         oldestCreatedAt: row?.oldestCreatedAt == null ? null : Number(row.oldestCreatedAt),
       };
     },
@@ -60,15 +73,10 @@ export async function pgIdempotencyAdmin(opts: {
       return { ...recordFromRow(row), completedAt: row.completedAtMs };
     },
     async countPurgeable({ now }) {
-      const [row] = await db.select({ n: count() }).from(t).where(purgeable(now));
+      const [row] = await purgeable.execute({ now });
       return row?.n ?? 0;
     },
-    async purgeBatch({ now, limit }) {
-      const result = await db.execute(
-        sql`DELETE FROM ${t} WHERE (${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${purgeable(now)} LIMIT ${limit})`,
-      );
-      return result.rowCount ?? 0;
-    },
+    purgeBatch: ({ now, limit }) => store.purge({ now, limit }),
     async release({ scope, key, now, force }) {
       return db.transaction(async (tx) => {
         const [row] = await tx
