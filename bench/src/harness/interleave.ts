@@ -93,3 +93,11 @@ export async function interleave(
 export function roundRatio(a: ContenderResult, b: ContenderResult): number {
   return median(a.roundP50Us.map((value, round) => value / (b.roundP50Us[round] ?? Number.NaN)));
 }
+
+/**
+ * The median over rounds of `a`'s round median minus `b`'s in the same round,
+ * in µs: what `a` adds to `b`, with the drift between rounds cancelled out.
+ */
+export function roundDifference(a: ContenderResult, b: ContenderResult): number {
+  return median(a.roundP50Us.map((value, round) => value - (b.roundP50Us[round] ?? Number.NaN)));
+}
