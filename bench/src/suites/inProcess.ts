@@ -10,6 +10,7 @@ import {
   interleave,
   interleaveSteps,
   roundDifference,
+  roundP99Ratio,
   roundRatio,
 } from '../harness/interleave';
 import { checkTarget, type ResultRow, type SuiteResult } from '../harness/results';
@@ -146,7 +147,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
           column: 'p99 × plain p99',
           to: plain.id,
           what: 'p99 latency',
-          value: result.latency.p99Us / plain.latency.p99Us,
+          value: roundP99Ratio(result, plain),
         },
       );
       if (kind === 'execute') {
@@ -162,13 +163,12 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
   });
 
   const ratioTo = (id: string, plainId: string) => roundRatio(get(id), get(plainId));
-  const p99Ratio = (body: BodyId) =>
-    get(`execute-${body}`).latency.p99Us / get(`plain-${body}`).latency.p99Us;
+  const p99Ratio = (body: BodyId) => roundP99Ratio(get(`execute-${body}`), get(`plain-${body}`));
   return {
     id: 'in-process',
     title: 'In process: one transfer, two bodies, plain and idempotent',
     description:
-      'The example’s SQLite database (`openDatabase` of `@ledger/server`: its migrations, WAL, synchronous = NORMAL as the store sets it), one connection, tRPC `createCaller`. Every call moves 1 cent between two accounts in one `BEGIN IMMEDIATE` transaction. **Prepared body**: the example’s ledger, Drizzle statements prepared once. **Query-builder body**: the same five statements built with Drizzle’s query builder on every call. Plain runs the body in `db.transaction`, the idempotent twin in `ctx.idempotency.commit`; a first execution uses a fresh key, a replay repeats one completed key. `layer µs` is first execution − plain, same body, same round (median over rounds).',
+      'The example’s SQLite database (`openDatabase` of `@ledger/server`: its migrations, WAL, synchronous = NORMAL as the store sets it), one connection, tRPC `createCaller`. Every call moves 1 cent between two accounts in one `BEGIN IMMEDIATE` transaction. **Prepared body**: the example’s ledger, Drizzle statements prepared once. **Query-builder body**: the same five statements built with Drizzle’s query builder on every call. Plain runs the body in `db.transaction`, the idempotent twin in `ctx.idempotency.commit`; a first execution uses a fresh key, a replay repeats one completed key. `layer µs` is first execution − plain, same body, same round (median over rounds); `p99 × plain p99` the quotient of the two p99s in the same round (median over rounds).',
     settings: {
       ...settings,
       timing: 'mitata, one timed call per sample, GC between measurements',

@@ -4,7 +4,13 @@ import { openBenchPg } from '../app/pg';
 import { createPgFloor } from '../app/pgFloor';
 import { type BenchPostgres, startBenchPostgres } from '../app/postgres';
 import { createPgBenchCaller, createPgBenchRouter } from '../app/router';
-import { type Contender, interleave, interleaveSteps, roundRatio } from '../harness/interleave';
+import {
+  type Contender,
+  interleave,
+  interleaveSteps,
+  roundP99Ratio,
+  roundRatio,
+} from '../harness/interleave';
 import { checkTarget, type ResultRow, type SuiteResult } from '../harness/results';
 import type { SuiteContext } from '../harness/suite';
 
@@ -138,7 +144,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
           column: 'p99 × plain p99',
           to: 'plain',
           what: 'p99 latency',
-          value: get(contender.id).latency.p99Us / get('plain').latency.p99Us,
+          value: roundP99Ratio(get(contender.id), get('plain')),
         },
       ],
     }));
