@@ -20,8 +20,8 @@ export interface BenchPg extends AsyncDisposable {
   /** A plain transaction (Drizzle's `db.transaction`) in place of `ctx.idempotency`. */
   plainExecution: LedgerExecution;
   request: TransferRequest;
-  /** Statements sent to Postgres on the pool's connections so far: one round trip each. */
-  roundTrips(): number;
+  /** Queries sent to Postgres on the pool's connections: one round trip each. */
+  roundTrips: RoundTripCounter;
   /** Rows in the ledger's transfers table and the idempotency table. */
   count(): Promise<{ transfers: number; records: number }>;
 }
@@ -76,14 +76,24 @@ export async function openBenchPg(serverUrl: string, opts: { poolSize: number })
   };
 }
 
+/** Queries sent on a pool's connections, as {@link countRoundTrips} counts them. */
+export interface RoundTripCounter {
+  /** How many so far. */
+  count(): number;
+  /** The text of every query sent while `run` runs, in order. */
+  record(run: () => Promise<unknown>): Promise<string[]>;
+}
+
 /**
- * Counts the statements sent on the pool's connections: every connection the
+ * Counts the queries sent on the pool's connections: every connection the
  * pool hands out (`acquire`, for transactions and for `pool.query` alike) has
- * its `query` wrapped once. node-postgres sends one statement per `query` and
- * waits for its answer, so the count is the round trips.
+ * its `query` wrapped once. node-postgres sends each `query` (one statement,
+ * or several in one string) and waits for its answer, so the count is the
+ * round trips.
  */
-export function countRoundTrips(pool: pg.Pool): () => number {
+export function countRoundTrips(pool: pg.Pool): RoundTripCounter {
   let sent = 0;
+  let recording: string[] | undefined;
   const wrapped = new WeakSet<pg.PoolClient>();
   pool.on('acquire', (client) => {
     if (wrapped.has(client)) return;
@@ -91,8 +101,31 @@ export function countRoundTrips(pool: pg.Pool): () => number {
     const query = client.query;
     client.query = function (this: pg.PoolClient, ...args: unknown[]) {
       sent++;
+      recording?.push(statementText(args[0]));
       return (query as (...args: unknown[]) => unknown).apply(this, args);
     } as typeof client.query;
   });
-  return () => sent;
+  return {
+    count: () => sent,
+    async record(run) {
+      const statements: string[] = [];
+      recording = statements;
+      try {
+        await run();
+      } finally {
+        recording = undefined;
+      }
+      return statements;
+    },
+  };
+}
+
+function statementText(query: unknown): string {
+  const text =
+    typeof query === 'string'
+      ? query
+      : typeof query === 'object' && query !== null && 'text' in query
+        ? String(query.text)
+        : String(query);
+  return text.replace(/\s+/g, ' ').trim();
 }

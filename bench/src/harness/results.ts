@@ -34,8 +34,10 @@ export interface ResultRow {
   label: string;
   latency?: LatencySummary;
   http?: HttpSummary;
-  /** Postgres: statements sent per call, each one round trip (counted in a pass of its own). */
+  /** Postgres: queries sent per call, each one round trip (counted in a pass of its own). */
   roundTrips?: number;
+  /** Postgres: the queries of one call, in order (JSON only). */
+  statements?: string[];
   /** Comparisons to other rows of the same suite, measured in this run. */
   ratios: RowRatio[];
 }

@@ -24,8 +24,8 @@ const COUNTING_CALLS = 20;
  * The example's Postgres ledger (`trpc-idempotency/pg`, transactional mode)
  * against the same transfer as plain tRPC and as raw node-postgres
  * statements, in process, one call at a time, on one database. Before the
- * timing, a pass of its own counts the statements (round trips) each
- * contender sends per call.
+ * timing, a pass of its own counts the queries (round trips) each contender
+ * sends per call.
  */
 export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const settings = ctx.quick
@@ -99,10 +99,13 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
 
     ctx.progress.step('postgres · counting round trips');
     const roundTrips = new Map<string, number>();
+    const statements = new Map<string, string[]>();
     for (const contender of contenders) {
-      const before = database.roundTrips();
-      for (let i = 0; i < COUNTING_CALLS; i++) await contender.run();
-      roundTrips.set(contender.id, (database.roundTrips() - before) / COUNTING_CALLS);
+      const before = database.roundTrips.count();
+      for (let i = 1; i < COUNTING_CALLS; i++) await contender.run();
+      // The last call's queries are kept: latest.json lists them.
+      statements.set(contender.id, await database.roundTrips.record(async () => contender.run()));
+      roundTrips.set(contender.id, (database.roundTrips.count() - before) / COUNTING_CALLS);
     }
 
     const results = await interleave(contenders, {
@@ -127,6 +130,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
       label: contender.label,
       latency: get(contender.id).latency,
       roundTrips: roundTrips.get(contender.id),
+      statements: statements.get(contender.id),
       ratios: [
         {
           column: '× floor',
@@ -152,7 +156,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
     return {
       id: 'postgres',
       title: 'Postgres store: one transfer, four ways',
-      description: `${server.origin} on 127.0.0.1; the example’s Postgres database (\`openDatabase\` of \`@ledger/server\`: its migrations, a pg.Pool of 4) and its ledger (\`apps/server/src/pg/ledger.ts\`: lock timeout, both account rows locked \`FOR UPDATE\`, one update, the transfer row; statements named, so each connection parses them once). The store runs in transactional mode. One call at a time. \`round trips\`: statements sent per call, counted on the pool’s connections in a pass of ${COUNTING_CALLS} calls per contender before the timing.`,
+      description: `${server.origin} on 127.0.0.1; the example’s Postgres database (\`openDatabase\` of \`@ledger/server\`: its migrations, a pg.Pool of 4) and its ledger (\`apps/server/src/pg/ledger.ts\`: lock timeout, both account rows locked \`FOR UPDATE\`, one update, the transfer row; statements named, so each connection parses them once). The store runs in transactional mode. One call at a time. \`round trips\`: queries sent per call (a query of two statements counts once), counted on the pool’s connections in a pass of ${COUNTING_CALLS} calls per contender before the timing (\`bench/results/latest.json\` lists each one’s queries).`,
       settings: {
         ...settings,
         timing: 'mitata, one timed call per sample, GC between measurements',
