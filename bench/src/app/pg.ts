@@ -1,4 +1,5 @@
 import {
+  type Account,
   type LedgerExecution,
   type OpenPostgresDatabase,
   openDatabase,
@@ -51,8 +52,18 @@ export async function openBenchPg(serverUrl: string, opts: { poolSize: number })
   };
   const open = (owner: string, initialBalance: number) =>
     ledger.openAccount(plainExecution, { owner, initialBalance, openedBy: 'bench' });
-  const payer = await open('payer', 1_000_000_000_000);
-  const payee = await open('payee', 0);
+  const close = async () => {
+    await database.close();
+    await created[Symbol.asyncDispose]();
+  };
+  let accounts: [Account, Account];
+  try {
+    accounts = [await open('payer', 1_000_000_000_000), await open('payee', 0)];
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const [payer, payee] = accounts;
   return {
     db,
     store,
@@ -69,10 +80,7 @@ export async function openBenchPg(serverUrl: string, opts: { poolSize: number })
       if (!row) throw new Error('no counts');
       return row;
     },
-    async [Symbol.asyncDispose]() {
-      await database.close();
-      await created[Symbol.asyncDispose]();
-    },
+    [Symbol.asyncDispose]: close,
   };
 }
 

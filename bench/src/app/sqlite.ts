@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type Account,
   type LedgerExecution,
   type OpenSqliteDatabase,
   openDatabase,
@@ -43,8 +44,18 @@ export async function openBenchSqlite(label: string): Promise<BenchSqlite> {
   const plainExecution = plainSqliteExecution(db);
   const open = (owner: string, initialBalance: number) =>
     ledger.openAccount(plainExecution, { owner, initialBalance, openedBy: 'bench' });
-  const payer = await open('payer', 1_000_000_000_000);
-  const payee = await open('payee', 0);
+  const close = async () => {
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let accounts: [Account, Account];
+  try {
+    accounts = [await open('payer', 1_000_000_000_000), await open('payee', 0)];
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const [payer, payee] = accounts;
   const counts = db.$client.prepare<[], { transfers: number; records: number }>(
     `SELECT (SELECT count(*) FROM transfers) AS transfers,
             (SELECT count(*) FROM ${RECORDS_TABLE}) AS records`,
@@ -61,10 +72,7 @@ export async function openBenchSqlite(label: string): Promise<BenchSqlite> {
       if (!row) throw new Error('no counts');
       return row;
     },
-    async [Symbol.asyncDispose]() {
-      await database.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    [Symbol.asyncDispose]: close,
   };
 }
 
