@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runCpuProfiles } from './cpuProfiles';
 import { describeMachine } from './harness/machine';
 import { Progress } from './harness/progress';
 import { formatConsole, formatMarkdown } from './harness/report';
@@ -28,11 +29,14 @@ const suites: Record<SuiteId, Suite> = {
 };
 
 const usage = `Usage: pnpm bench [--quick] [--only <suite>[,<suite>…]] [--update-benchmarks] [--out <dir>]
+       pnpm bench --cpu-prof [--quick] [--out <dir>]
 
   --quick              short runs: a smoke check of the harness, not figures to publish
   --only <suites>      run only these suites: ${SUITE_IDS.join(', ')}
   --update-benchmarks  also write the results into BENCHMARKS.md (between its markers)
-  --out <dir>          where latest.json and latest.md go (default bench/results)`;
+  --out <dir>          where latest.json and latest.md go (default bench/results)
+  --cpu-prof           no suites: CPU profiles of plain tRPC, the first execution and the
+                       replay (in process, the example's ledger), in <out>/profiles/`;
 
 function parseCommandLine() {
   try {
@@ -42,6 +46,7 @@ function parseCommandLine() {
         only: { type: 'string' },
         'update-benchmarks': { type: 'boolean', default: false },
         out: { type: 'string' },
+        'cpu-prof': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -59,8 +64,21 @@ async function main() {
   if (values['update-benchmarks'] && (values.quick || values.only)) {
     throw new UsageError('--update-benchmarks takes a full run: no --quick, no --only');
   }
-  const selected = selectSuites(values.only);
   const outDir = values.out ?? join(benchDir, 'results');
+  if (values['cpu-prof']) {
+    if (values.only || values['update-benchmarks']) {
+      throw new UsageError('--cpu-prof runs no suites: no --only, no --update-benchmarks');
+    }
+    const written = await runCpuProfiles({
+      quick: values.quick,
+      outDir,
+      repositoryRoot,
+      progress: new Progress(),
+    });
+    console.log(`wrote ${written.map((file) => relative(process.cwd(), file)).join(', ')}`);
+    return;
+  }
+  const selected = selectSuites(values.only);
   const command = [
     'pnpm bench',
     values.quick ? '--quick' : '',

@@ -20,8 +20,19 @@ export {
   type OpenSqliteDatabase,
   openDatabase,
 } from './database';
-export type { Account, Ledger, LedgerExecution, Transfer } from './ledger';
+export {
+  type Account,
+  assertTransferPossible,
+  type Ledger,
+  type LedgerExecution,
+  newId,
+  type Transfer,
+  type TransferRequest,
+  toTransfer,
+} from './ledger';
 export { createLogger, type Logger, type LogLevel } from './logger';
 export { createMetrics, type Metrics, type MetricsEvent } from './metrics';
 export { PG_APPLICATION_NAME } from './pg/database';
 export type { AppRouter, LedgerContext } from './router';
+/** The ledger's SQLite tables (Drizzle), for code that queries them: the benchmarks. */
+export * as sqliteSchema from './sqlite/schema';

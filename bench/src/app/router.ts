@@ -1,13 +1,15 @@
+import type { Ledger, LedgerExecution } from '@ledger/server';
 import { initTRPC, TRPCError } from '@trpc/server';
-import { idempotentProcedure } from 'trpc-idempotency';
+import { type AnyIdempotencyStore, idempotentProcedure } from 'trpc-idempotency';
 import { z } from 'zod';
-import type { OpenBenchDatabase } from './database';
-import { createDrizzleLedger } from './ledger';
 
 /** The caller, as the ledger server has it: the `x-user-id` header, and the idempotency scope. */
 export interface BenchContext {
   userId: string | undefined;
 }
+
+/** A transfer body: the example ledger's `transfer`, or a variant with the same signature. */
+export type TransferBody = Ledger['transfer'];
 
 const t = initTRPC.context<BenchContext>().create({ isDev: false });
 
@@ -20,46 +22,74 @@ const authed = t.procedure.use(({ ctx, next }) => {
 });
 
 const id = z.string().min(1).max(100);
-export const transferInput = z.object({
-  fromAccountId: id,
-  toAccountId: id,
-  amount: z.int().min(1),
-});
+const transferInput = z.object({ fromAccountId: id, toAccountId: id, amount: z.int().min(1) });
 
 /**
- * The benchmark's router: one transfer, twice. `plain.transfer` is an ordinary
- * mutation in its own `BEGIN IMMEDIATE` transaction; `idempotent.transfer` runs
- * the same statements through `ctx.idempotency.commit`. Nothing else differs.
+ * One transfer body as a pair of twin mutations: `plain` runs it in a
+ * transaction of its own (`plainExecution`), `idempotent` hands it
+ * `ctx.idempotency`, as the ledger server's `transfers.create` does. Nothing
+ * else differs. The server's early `checkTransfer` (a refusal answered before
+ * the commit) is left out on both sides: the body is the one transaction.
  */
-export function createBenchRouter(database: OpenBenchDatabase) {
-  const { db, store } = database;
-  const ledger = createDrizzleLedger(db);
-  const idempotent = idempotentProcedure({
-    procedure: authed,
-    store,
-    scope: ({ ctx }) => ctx.userId,
-  });
+function twins(opts: {
+  body: TransferBody;
+  plainExecution: LedgerExecution;
+  idempotent: ReturnType<typeof idempotentOn>;
+}) {
+  const { body, plainExecution } = opts;
   return t.router({
-    plain: t.router({
-      transfer: authed.input(transferInput).mutation(({ ctx, input }) =>
-        db.transaction(() => ledger.transfer({ ...input, createdBy: ctx.userId }), {
-          behavior: 'immediate',
-        }),
-      ),
-    }),
-    idempotent: t.router({
-      transfer: idempotent
-        .input(transferInput)
-        .mutation(({ ctx, input }) =>
-          ctx.idempotency.commit(() => ledger.transfer({ ...input, createdBy: ctx.userId })),
-        ),
-    }),
+    plain: authed
+      .input(transferInput)
+      .mutation(({ ctx, input }) => body(plainExecution, { ...input, createdBy: ctx.userId })),
+    idempotent: opts.idempotent
+      .input(transferInput)
+      .mutation(({ ctx, input }) => body(ctx.idempotency, { ...input, createdBy: ctx.userId })),
   });
 }
 
-export type BenchRouter = ReturnType<typeof createBenchRouter>;
+function idempotentOn(store: AnyIdempotencyStore) {
+  return idempotentProcedure({ procedure: authed, store, scope: ({ ctx }) => ctx.userId });
+}
 
-/** A server-side caller of the bench router for one user. */
-export function createBenchCaller(router: BenchRouter, userId: string) {
+/**
+ * The SQLite bench router: two bodies, each as plain and idempotent twins.
+ * `prepared` is the example's ledger (Drizzle statements prepared once);
+ * `queryBuilder` the same transfer built per call.
+ */
+export function createSqliteBenchRouter(opts: {
+  store: AnyIdempotencyStore;
+  plainExecution: LedgerExecution;
+  prepared: TransferBody;
+  queryBuilder: TransferBody;
+}) {
+  const idempotent = idempotentOn(opts.store);
+  const { plainExecution } = opts;
+  return t.router({
+    prepared: twins({ body: opts.prepared, plainExecution, idempotent }),
+    queryBuilder: twins({ body: opts.queryBuilder, plainExecution, idempotent }),
+  });
+}
+
+/** The Postgres bench router: the example's Postgres ledger as plain and idempotent twins. */
+export function createPgBenchRouter(opts: {
+  store: AnyIdempotencyStore;
+  plainExecution: LedgerExecution;
+  body: TransferBody;
+}) {
+  return t.router({
+    ledger: twins({ ...opts, idempotent: idempotentOn(opts.store) }),
+  });
+}
+
+export type SqliteBenchRouter = ReturnType<typeof createSqliteBenchRouter>;
+export type PgBenchRouter = ReturnType<typeof createPgBenchRouter>;
+
+/** A server-side caller of the SQLite bench router for one user. */
+export function createSqliteBenchCaller(router: SqliteBenchRouter, userId: string) {
+  return t.createCallerFactory(router)({ userId });
+}
+
+/** A server-side caller of the Postgres bench router for one user. */
+export function createPgBenchCaller(router: PgBenchRouter, userId: string) {
   return t.createCallerFactory(router)({ userId });
 }

@@ -31,6 +31,8 @@ export interface ContenderResult {
   latency: LatencySummary;
   /** The median of each round, in round order: ratios are taken round by round. */
   roundP50Us: number[];
+  /** The p99 of each round, in round order. */
+  roundP99Us: number[];
 }
 
 /** Progress steps {@link interleave} takes for `contenders` contenders. */
@@ -60,6 +62,7 @@ export async function interleave(
   }
   const samples = new Map<string, number[]>(contenders.map((c) => [c.id, []]));
   const roundP50 = new Map<string, number[]>(contenders.map((c) => [c.id, []]));
+  const roundP99 = new Map<string, number[]>(contenders.map((c) => [c.id, []]));
   for (let round = 0; round < opts.rounds; round++) {
     const shift = round % contenders.length;
     const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
@@ -73,6 +76,7 @@ export async function interleave(
       });
       samples.get(contender.id)?.push(...stats.samples);
       roundP50.get(contender.id)?.push(stats.p50 / 1000);
+      roundP99.get(contender.id)?.push(stats.p99 / 1000);
     }
     opts.afterRound?.();
   }
@@ -84,6 +88,7 @@ export async function interleave(
         label: c.label,
         latency: summarize(samples.get(c.id) ?? [], 1),
         roundP50Us: roundP50.get(c.id) ?? [],
+        roundP99Us: roundP99.get(c.id) ?? [],
       },
     ]),
   );
@@ -92,4 +97,21 @@ export async function interleave(
 /** The median over rounds of `a`'s round median divided by `b`'s in the same round. */
 export function roundRatio(a: ContenderResult, b: ContenderResult): number {
   return median(a.roundP50Us.map((value, round) => value / (b.roundP50Us[round] ?? Number.NaN)));
+}
+
+/**
+ * The median over rounds of `a`'s p99 divided by `b`'s in the same round: a
+ * burst of load on the shared machine lands in one round of one contender,
+ * where the p99 of all calls would carry it into the whole run's figure.
+ */
+export function roundP99Ratio(a: ContenderResult, b: ContenderResult): number {
+  return median(a.roundP99Us.map((value, round) => value / (b.roundP99Us[round] ?? Number.NaN)));
+}
+
+/**
+ * The median over rounds of `a`'s round median minus `b`'s in the same round,
+ * in µs: what `a` adds to `b`, with the drift between rounds cancelled out.
+ */
+export function roundDifference(a: ContenderResult, b: ContenderResult): number {
+  return median(a.roundP50Us.map((value, round) => value - (b.roundP50Us[round] ?? Number.NaN)));
 }

@@ -1,4 +1,11 @@
-import type { BenchResults, MachineInfo, ResultRow, SuiteResult } from './results';
+import type {
+  BenchResults,
+  MachineInfo,
+  ResultRow,
+  SuiteResult,
+  TargetCheck,
+  TargetUnit,
+} from './results';
 
 type Style = 'console' | 'markdown';
 
@@ -38,6 +45,12 @@ export function formatRatio(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(2)}×` : '–';
 }
 
+/** A difference in µs with its sign: `+52.6`, `-14.0`. */
+export function formatDifference(us: number): string {
+  if (!Number.isFinite(us)) return '–';
+  return `${us < 0 ? '-' : '+'}${formatMicros(Math.abs(us))}`;
+}
+
 function ratioColumns(rows: ResultRow[]) {
   const names: string[] = [];
   for (const row of rows) {
@@ -49,8 +62,16 @@ function ratioColumns(rows: ResultRow[]) {
 function ratioCells(row: ResultRow, names: string[]) {
   return names.map((name) => {
     const ratio = row.ratios.find((r) => r.column === name);
-    return ratio ? formatRatio(ratio.value) : '';
+    if (!ratio) return '';
+    return ratio.what === 'median latency difference'
+      ? formatDifference(ratio.value)
+      : formatRatio(ratio.value);
   });
+}
+
+function formatRoundTrips(value: number | undefined) {
+  if (value === undefined) return '';
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 /** The suite's table: latency figures, or throughput figures for HTTP. */
@@ -82,43 +103,55 @@ export function formatSuiteTable(suite: SuiteResult, style: Style): string {
       style,
     );
   }
+  const roundTrips = suite.rows.some((row) => row.roundTrips !== undefined);
   return renderTable(
     [
       left('contender'),
       right('p50 µs'),
-      right('p75 µs'),
       right('p99 µs'),
       right('mean µs'),
       right('calls'),
+      ...(roundTrips ? [right('round trips')] : []),
       ...ratioHeaders,
     ],
     suite.rows.map((row) => [
       row.label,
       formatMicros(row.latency?.p50Us ?? Number.NaN),
-      formatMicros(row.latency?.p75Us ?? Number.NaN),
       formatMicros(row.latency?.p99Us ?? Number.NaN),
       formatMicros(row.latency?.meanUs ?? Number.NaN),
       String(row.latency?.samples ?? '–'),
+      ...(roundTrips ? [formatRoundTrips(row.roundTrips)] : []),
       ...ratioCells(row, names),
     ]),
     style,
   );
 }
 
+function formatTargetValue(value: number, unit: TargetUnit): string {
+  if (!Number.isFinite(value)) return '–';
+  if (unit === 'µs') return `${formatMicros(value)} µs`;
+  if (unit === 'round trips') return `plain + ${formatRoundTrips(value)}`;
+  return formatRatio(value);
+}
+
+function formatLimit(target: TargetCheck): string {
+  return `${target.comparison === '<=' ? '≤' : '≥'} ${formatTargetValue(target.limit, target.unit)}`;
+}
+
 export function formatTargets(results: BenchResults, style: Style): string {
   const rows = results.suites.flatMap((suite) =>
     suite.targets.map((target) => [
       target.description,
-      `${target.comparison} ${target.limit}`,
-      formatRatio(target.measured),
+      formatTargetValue(target.measured, target.unit),
+      formatLimit(target),
       target.met ? 'met' : 'MISSED',
     ]),
   );
   return renderTable(
     [
-      { title: 'target (issue #6)', align: 'left' },
-      { title: 'limit', align: 'right' },
+      { title: 'measure (issue #12 targets)', align: 'left' },
       { title: 'measured', align: 'right' },
+      { title: 'target', align: 'right' },
       { title: 'result', align: 'left' },
     ],
     rows,

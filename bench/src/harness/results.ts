@@ -34,24 +34,36 @@ export interface ResultRow {
   label: string;
   latency?: LatencySummary;
   http?: HttpSummary;
-  /** Ratios to other rows of the same suite, measured round by round in this run. */
+  /** Postgres: queries sent per call, each one round trip (counted in a pass of its own). */
+  roundTrips?: number;
+  /** Postgres: the queries of one call, in order (JSON only). */
+  statements?: string[];
+  /** Comparisons to other rows of the same suite, measured in this run. */
   ratios: RowRatio[];
 }
 
-/** This row's figure divided by row `to`'s, shown in the table column `column`. */
+/**
+ * This row's figure against row `to`'s, shown in the table column `column`:
+ * a quotient (`× …`), or for `median latency difference` a difference in µs
+ * (this row's round median minus `to`'s in the same round, median over rounds).
+ */
 export interface RowRatio {
   column: string;
   to: string;
-  what: 'median latency' | 'throughput';
+  what: 'median latency' | 'p99 latency' | 'throughput' | 'median latency difference';
   value: number;
 }
 
-/** A target of issue #6, checked against this run. */
+/** What a target's figure is: a quotient, a time in µs, or a count of round trips. */
+export type TargetUnit = 'ratio' | 'µs' | 'round trips';
+
+/** A target of issue #12, checked against this run. */
 export interface TargetCheck {
   id: string;
   description: string;
   limit: number;
   comparison: '<=' | '>=';
+  unit: TargetUnit;
   measured: number;
   met: boolean;
 }

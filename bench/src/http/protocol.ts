@@ -1,6 +1,8 @@
+import type { TransferRequest } from '@ledger/server';
+
 /** Messages between the benchmark and its HTTP server process (Node IPC). */
 export type ServerMessage =
-  | { type: 'ready'; port: number }
-  | { type: 'counts'; transfers: number; completedRecords: number };
+  | { type: 'ready'; port: number; request: TransferRequest }
+  | { type: 'counts'; transfers: number; records: number };
 
 export type ClientMessage = { type: 'count' } | { type: 'close' };

@@ -1,18 +1,25 @@
 import type { AddressInfo } from 'node:net';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { idempotencyResponseHeaders } from 'trpc-idempotency';
-import { openBenchDatabase } from '../app/database';
-import { createBenchRouter } from '../app/router';
+import { transferWithQueryBuilder } from '../app/queryBuilderTransfer';
+import { createSqliteBenchRouter } from '../app/router';
+import { openBenchSqlite } from '../app/sqlite';
 import type { ClientMessage, ServerMessage } from './protocol';
 
 /**
  * The benchmark's HTTP server, in a process of its own so the load generator
- * does not share its event loop: the bench router on a temp SQLite file,
- * served like the ledger server serves its router (standalone adapter, the
- * caller in `x-user-id`, `Retry-After` on in-progress conflicts).
+ * does not share its event loop: the bench router on the example's SQLite
+ * database in a temp file, served like the ledger server serves its router
+ * (standalone adapter, the caller in `x-user-id`, `Retry-After` on
+ * in-progress conflicts).
  */
-const database = openBenchDatabase('http');
-const router = createBenchRouter(database);
+const database = await openBenchSqlite('http');
+const router = createSqliteBenchRouter({
+  store: database.store,
+  plainExecution: database.plainExecution,
+  prepared: database.ledger.transfer,
+  queryBuilder: transferWithQueryBuilder,
+});
 const server = createHTTPServer({
   router,
   basePath: '/trpc/',
@@ -24,10 +31,6 @@ const server = createHTTPServer({
 });
 
 const send = (message: ServerMessage) => process.send?.(message);
-const counts = database.db.$client.prepare(
-  `SELECT (SELECT count(*) FROM transfers) AS transfers,
-          (SELECT count(*) FROM idempotency_records WHERE state = 'completed') AS completedRecords`,
-);
 
 let stopping = false;
 function shutdown() {
@@ -35,14 +38,15 @@ function shutdown() {
   stopping = true;
   server.closeAllConnections();
   server.close(() => {
-    database[Symbol.dispose]();
-    if (process.connected) process.disconnect();
+    void Promise.resolve(database[Symbol.asyncDispose]()).finally(() => {
+      if (process.connected) process.disconnect();
+    });
   });
 }
 
 process.on('message', (message: ClientMessage) => {
   if (message.type === 'count') {
-    send({ type: 'counts', ...(counts.get() as { transfers: number; completedRecords: number }) });
+    send({ type: 'counts', ...database.count() });
   } else if (message.type === 'close') {
     shutdown();
   }
@@ -51,5 +55,5 @@ process.on('message', (message: ClientMessage) => {
 process.on('disconnect', shutdown);
 
 server.listen(0, '127.0.0.1', () => {
-  send({ type: 'ready', port: (server.address() as AddressInfo).port });
+  send({ type: 'ready', port: (server.address() as AddressInfo).port, request: database.request });
 });

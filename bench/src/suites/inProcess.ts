@@ -1,145 +1,213 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { openBenchDatabase, PAYEE, PAYER } from '../app/database';
-import { createRawLedger } from '../app/ledger';
-import { createBenchCaller, createBenchRouter } from '../app/router';
-import { type Contender, interleave, interleaveSteps, roundRatio } from '../harness/interleave';
-import { checkTarget, type SuiteResult } from '../harness/results';
+import { transferWithQueryBuilder } from '../app/queryBuilderTransfer';
+import { createSqliteBenchCaller, createSqliteBenchRouter } from '../app/router';
+import { openBenchSqlite } from '../app/sqlite';
+import { createSqliteFloor } from '../app/sqliteFloor';
+import {
+  type Contender,
+  type ContenderResult,
+  interleave,
+  interleaveSteps,
+  roundDifference,
+  roundP99Ratio,
+  roundRatio,
+} from '../harness/interleave';
+import { checkTarget, type ResultRow, type SuiteResult } from '../harness/results';
 import type { SuiteContext } from '../harness/suite';
 
 const USER = 'user-1';
-const REQUEST = { fromAccountId: PAYER, toAccountId: PAYEE, amount: 1 };
+
+/** The two transfer bodies, each timed as plain tRPC, first execution and replay. */
+const BODIES = [
+  { id: 'prepared', label: 'prepared body' },
+  { id: 'queryBuilder', label: 'query-builder body' },
+] as const;
+type BodyId = (typeof BODIES)[number]['id'];
 
 /**
- * Items 1–4 of issue #6, on one SQLite file and one connection: the floor (raw
- * better-sqlite3), plain tRPC, an idempotent first execution and a replay,
- * timed side by side in rotating rounds.
+ * The example's SQLite transfer in one file, on one connection: the floor (raw
+ * better-sqlite3), then two bodies — the example's ledger (Drizzle statements
+ * prepared once) and the same transfer with Drizzle's query builder — each as
+ * plain tRPC, idempotent first execution and replay, all timed side by side
+ * in rotating rounds.
  */
 export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const settings = ctx.quick
     ? { rounds: 3, roundMs: 100, warmupMs: 100 }
     : { rounds: 10, roundMs: 400, warmupMs: 500 };
-  ctx.progress.plan(1 + interleaveSteps(4, settings));
+  const contenderCount = 1 + BODIES.length * 3;
+  ctx.progress.plan(1 + interleaveSteps(contenderCount, settings));
   ctx.progress.step('in-process · set-up');
 
-  using database = openBenchDatabase('in-process');
-  const raw = createRawLedger(database.db.$client);
-  const caller = createBenchCaller(createBenchRouter(database), USER);
-
-  const replayKey = randomUUID();
-  const first = await caller.idempotent.transfer({ ...REQUEST, idempotencyKey: replayKey });
-  deepStrictEqual(
-    await caller.idempotent.transfer({ ...REQUEST, idempotencyKey: replayKey }),
-    first,
-    'a replay answers exactly what the first execution answered',
+  await using database = await openBenchSqlite('in-process');
+  const { request } = database;
+  const floor = createSqliteFloor(database.db.$client);
+  const caller = createSqliteBenchCaller(
+    createSqliteBenchRouter({
+      store: database.store,
+      plainExecution: database.plainExecution,
+      prepared: database.ledger.transfer,
+      queryBuilder: transferWithQueryBuilder,
+    }),
+    USER,
   );
 
   // Counted so the run can prove afterwards that replays wrote nothing.
-  const calls = { floor: 0, plain: 0, execute: 0, replay: 0 };
+  const calls = new Map<string, number>();
+  const counted = (id: string, run: () => unknown) => () => {
+    calls.set(id, (calls.get(id) ?? 0) + 1);
+    return run();
+  };
   const contenders: Contender[] = [
     {
       id: 'floor',
       label: 'floor: raw better-sqlite3 transaction',
-      run: () => {
-        calls.floor++;
-        return raw.transfer({ ...REQUEST, createdBy: USER });
-      },
-    },
-    {
-      id: 'plain',
-      label: 'plain tRPC mutation',
-      run: () => {
-        calls.plain++;
-        return caller.plain.transfer(REQUEST);
-      },
-    },
-    {
-      id: 'execute',
-      label: 'idempotent, first execution',
-      run: () => {
-        calls.execute++;
-        return caller.idempotent.transfer({ ...REQUEST, idempotencyKey: randomUUID() });
-      },
-    },
-    {
-      id: 'replay',
-      label: 'idempotent, replay',
-      run: () => {
-        calls.replay++;
-        return caller.idempotent.transfer({ ...REQUEST, idempotencyKey: replayKey });
-      },
+      run: counted('floor', () => floor.transfer({ ...request, createdBy: USER })),
     },
   ];
+  for (const body of BODIES) {
+    const procedures = caller[body.id];
+    const replayKey = randomUUID();
+    const first = await procedures.idempotent({ ...request, idempotencyKey: replayKey });
+    deepStrictEqual(
+      await procedures.idempotent({ ...request, idempotencyKey: replayKey }),
+      first,
+      'a replay answers exactly what the first execution answered',
+    );
+    contenders.push(
+      {
+        id: `plain-${body.id}`,
+        label: `${body.label}: plain tRPC mutation`,
+        run: counted(`plain-${body.id}`, () => procedures.plain(request)),
+      },
+      {
+        id: `execute-${body.id}`,
+        label: `${body.label}: idempotent, first execution`,
+        run: counted(`execute-${body.id}`, () =>
+          procedures.idempotent({ ...request, idempotencyKey: randomUUID() }),
+        ),
+      },
+      {
+        id: `replay-${body.id}`,
+        label: `${body.label}: idempotent, replay`,
+        run: counted(`replay-${body.id}`, () =>
+          procedures.idempotent({ ...request, idempotencyKey: replayKey }),
+        ),
+      },
+    );
+  }
+
   const results = await interleave(contenders, {
     ...settings,
     progress: ctx.progress,
     title: 'in-process',
   });
-  const get = (id: string) => {
+  const get = (id: string): ContenderResult => {
     const result = results.get(id);
     if (!result) throw new Error(`no result for ${id}`);
     return result;
   };
-  const floor = get('floor');
-  const plain = get('plain');
 
-  const counts = database.db.$client
-    .prepare(
-      `SELECT (SELECT count(*) FROM transfers) AS transfers,
-              (SELECT count(*) FROM idempotency_records WHERE state = 'completed') AS records`,
-    )
-    .get() as { transfers: number; records: number };
-  const expectedTransfers = 1 + calls.floor + calls.plain + calls.execute;
+  const count = (prefix: string) =>
+    [...calls].reduce((sum, [id, n]) => (id.startsWith(prefix) ? sum + n : sum), 0);
+  const counts = database.count();
+  const executions = count('execute-') + BODIES.length;
+  const expectedTransfers = count('floor') + count('plain-') + executions;
   const notes = [
-    `${calls.replay} replays and ${calls.execute} first executions ran; the table holds ${counts.records} completed records and ${counts.transfers} transfers (expected ${expectedTransfers}: replays wrote nothing).`,
+    `${count('replay-')} replays and ${count('execute-')} first executions ran; the database holds ${counts.records} idempotency records and ${counts.transfers} transfers (expected ${executions} and ${expectedTransfers}: replays wrote nothing).`,
+    'Both bodies are the example’s transfer (`apps/server/src/sqlite/ledger.ts`: read both accounts, check, debit, credit, insert the transfer row) on its schema and migrations; the replays of the two bodies do the same work (the body does not run), so their difference is noise.',
   ];
-  if (counts.transfers !== expectedTransfers || counts.records !== calls.execute + 1) {
+  if (counts.transfers !== expectedTransfers || counts.records !== executions) {
     throw new Error(`in-process: bookkeeping mismatch: ${notes[0]}`);
   }
 
-  const rows = contenders.map((contender) => {
+  const floorResult = get('floor');
+  const rows: ResultRow[] = contenders.map((contender) => {
     const result = get(contender.id);
-    return {
-      id: contender.id,
-      label: contender.label,
-      latency: result.latency,
-      ratios: [
-        {
-          column: '× floor',
-          to: 'floor',
-          what: 'median latency' as const,
-          value: roundRatio(result, floor),
-        },
+    const ratios: ResultRow['ratios'] = [
+      {
+        column: '× floor',
+        to: 'floor',
+        what: 'median latency',
+        value: roundRatio(result, floorResult),
+      },
+    ];
+    const [kind, body] = contender.id.split('-') as [string, BodyId | undefined];
+    if (body) {
+      const plain = get(`plain-${body}`);
+      ratios.push(
         {
           column: '× plain',
-          to: 'plain',
-          what: 'median latency' as const,
+          to: plain.id,
+          what: 'median latency',
           value: roundRatio(result, plain),
         },
-      ],
-    };
+        {
+          column: 'p99 × plain p99',
+          to: plain.id,
+          what: 'p99 latency',
+          value: roundP99Ratio(result, plain),
+        },
+      );
+      if (kind === 'execute') {
+        ratios.push({
+          column: 'layer µs (− plain)',
+          to: plain.id,
+          what: 'median latency difference',
+          value: roundDifference(result, plain),
+        });
+      }
+    }
+    return { id: contender.id, label: contender.label, latency: result.latency, ratios };
   });
+
+  const ratioTo = (id: string, plainId: string) => roundRatio(get(id), get(plainId));
+  const p99Ratio = (body: BodyId) => roundP99Ratio(get(`execute-${body}`), get(`plain-${body}`));
   return {
     id: 'in-process',
-    title: 'In process: one transfer, four ways',
+    title: 'In process: one transfer, two bodies, plain and idempotent',
     description:
-      'One SQLite file (WAL, synchronous = NORMAL, as the store sets it), one connection, tRPC `createCaller`. Every call moves 1 cent between two accounts: read both accounts, debit, credit, insert the transfer row, in one `BEGIN IMMEDIATE` transaction. The idempotent first execution uses a fresh key per call; the replay repeats one completed key.',
-    settings: { ...settings, timing: 'mitata, one timed call per sample, GC between measurements' },
+      'The example’s SQLite database (`openDatabase` of `@ledger/server`: its migrations, WAL, synchronous = NORMAL as the store sets it), one connection, tRPC `createCaller`. Every call moves 1 cent between two accounts in one `BEGIN IMMEDIATE` transaction. **Prepared body**: the example’s ledger, Drizzle statements prepared once. **Query-builder body**: the same five statements built with Drizzle’s query builder on every call. Plain runs the body in `db.transaction`, the idempotent twin in `ctx.idempotency.commit`; a first execution uses a fresh key, a replay repeats one completed key. `layer µs` is first execution − plain, same body, same round (median over rounds); `p99 × plain p99` the quotient of the two p99s in the same round (median over rounds).',
+    settings: {
+      ...settings,
+      timing: 'mitata, one timed call per sample, GC between measurements',
+    },
     rows,
     targets: [
       checkTarget({
-        id: 'execute-vs-plain',
-        description: 'first execution ≤ 1.25 × plain tRPC (median)',
-        limit: 1.25,
+        id: 'execute-vs-plain-query-builder',
+        description: 'first execution ÷ plain, query-builder body',
+        limit: 1.2,
         comparison: '<=',
-        measured: roundRatio(get('execute'), plain),
+        unit: 'ratio',
+        measured: ratioTo('execute-queryBuilder', 'plain-queryBuilder'),
       }),
       checkTarget({
-        id: 'replay-vs-plain',
-        description: 'replay ≤ 0.5 × plain tRPC (median)',
-        limit: 0.5,
+        id: 'layer-cost-prepared',
+        description: 'layer cost, prepared body (first − plain)',
+        limit: 25,
         comparison: '<=',
-        measured: roundRatio(get('replay'), plain),
+        unit: 'µs',
+        measured: roundDifference(get('execute-prepared'), get('plain-prepared')),
+      }),
+      ...BODIES.map((body) =>
+        checkTarget({
+          id: `p99-${body.id}`,
+          description: `p99 first ÷ p99 plain, ${body.label}`,
+          limit: 2,
+          comparison: '<=',
+          unit: 'ratio',
+          measured: p99Ratio(body.id),
+        }),
+      ),
+      checkTarget({
+        id: 'replay-vs-plain-query-builder',
+        description: 'replay ÷ plain, query-builder body',
+        limit: 0.2,
+        comparison: '<=',
+        unit: 'ratio',
+        measured: ratioTo('replay-queryBuilder', 'plain-queryBuilder'),
       }),
     ],
     notes,

@@ -1,30 +1,37 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { PAYEE, PAYER } from '../app/database';
-import {
-  createPgBenchCaller,
-  createPgBenchRouter,
-  openPgBenchDatabase,
-  type PgBenchDatabase,
-} from '../app/pgLedger';
+import { openBenchPg } from '../app/pg';
+import { createPgFloor } from '../app/pgFloor';
 import { type BenchPostgres, startBenchPostgres } from '../app/postgres';
-import { type Contender, interleave, interleaveSteps, roundRatio } from '../harness/interleave';
-import type { ResultRow, SuiteResult } from '../harness/results';
+import { createPgBenchCaller, createPgBenchRouter } from '../app/router';
+import {
+  type Contender,
+  interleave,
+  interleaveSteps,
+  roundP99Ratio,
+  roundRatio,
+} from '../harness/interleave';
+import { checkTarget, type ResultRow, type SuiteResult } from '../harness/results';
 import type { SuiteContext } from '../harness/suite';
 
 const USER = 'user-1';
-const REQUEST = { fromAccountId: PAYER, toAccountId: PAYEE, amount: 1 };
+/** The example's default lock timeout (`openDatabase`), which its transfer sets per transaction. */
+const LOCK_TIMEOUT_MS = 5000;
+/** Calls of each contender in the pass that counts round trips. */
+const COUNTING_CALLS = 20;
 
 /**
- * Item 7 of issue #6: the Postgres store (`trpc-idempotency/pg`, transactional
- * mode) against the same transfer as plain tRPC and as raw node-postgres
- * statements, in process, one call at a time, on one database.
+ * The example's Postgres ledger (`trpc-idempotency/pg`, transactional mode)
+ * against the same transfer as plain tRPC and as raw node-postgres
+ * statements, in process, one call at a time, on one database. Before the
+ * timing, a pass of its own counts the queries (round trips) each contender
+ * sends per call.
  */
 export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const settings = ctx.quick
     ? { rounds: 2, roundMs: 150, warmupMs: 150 }
     : { rounds: 8, roundMs: 400, warmupMs: 500 };
-  ctx.progress.plan(1 + interleaveSteps(4, settings));
+  ctx.progress.plan(2 + interleaveSteps(4, settings));
   ctx.progress.step('postgres · starting Postgres');
   let server: BenchPostgres;
   try {
@@ -35,25 +42,33 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
     );
   }
   await using _server = server;
-  await using database = await openPgBenchDatabase(server.url);
-  const caller = createPgBenchCaller(createPgBenchRouter(database), USER);
-  const floor = await rawFloor(database);
+  await using database = await openBenchPg(server.url, { poolSize: 4 });
+  const { request } = database;
+  const caller = createPgBenchCaller(
+    createPgBenchRouter({
+      store: database.store,
+      plainExecution: database.plainExecution,
+      body: database.ledger.transfer,
+    }),
+    USER,
+  ).ledger;
+  const floor = await createPgFloor(database.db.$client, { lockTimeoutMs: LOCK_TIMEOUT_MS });
   try {
     const replayKey = randomUUID();
-    const first = await caller.idempotent.transfer({ ...REQUEST, idempotencyKey: replayKey });
+    const first = await caller.idempotent({ ...request, idempotencyKey: replayKey });
     deepStrictEqual(
-      await caller.idempotent.transfer({ ...REQUEST, idempotencyKey: replayKey }),
+      await caller.idempotent({ ...request, idempotencyKey: replayKey }),
       first,
       'a replay answers exactly what the first execution answered',
     );
     const calls = { floor: 0, plain: 0, execute: 0, replay: 0 };
-    const contenders: Contender[] = [
+    const contenders: (Contender & { id: keyof typeof calls })[] = [
       {
         id: 'floor',
         label: 'floor: raw node-postgres transaction',
         run: () => {
           calls.floor++;
-          return floor.transfer();
+          return floor.transfer({ ...request, createdBy: USER });
         },
       },
       {
@@ -61,7 +76,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
         label: 'plain tRPC mutation',
         run: () => {
           calls.plain++;
-          return caller.plain.transfer(REQUEST);
+          return caller.plain(request);
         },
       },
       {
@@ -69,7 +84,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
         label: 'idempotent, first execution',
         run: () => {
           calls.execute++;
-          return caller.idempotent.transfer({ ...REQUEST, idempotencyKey: randomUUID() });
+          return caller.idempotent({ ...request, idempotencyKey: randomUUID() });
         },
       },
       {
@@ -77,10 +92,22 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
         label: 'idempotent, replay',
         run: () => {
           calls.replay++;
-          return caller.idempotent.transfer({ ...REQUEST, idempotencyKey: replayKey });
+          return caller.idempotent({ ...request, idempotencyKey: replayKey });
         },
       },
     ];
+
+    ctx.progress.step('postgres · counting round trips');
+    const roundTrips = new Map<string, number>();
+    const statements = new Map<string, string[]>();
+    for (const contender of contenders) {
+      const before = database.roundTrips.count();
+      for (let i = 1; i < COUNTING_CALLS; i++) await contender.run();
+      // The last call's queries are kept: latest.json lists them.
+      statements.set(contender.id, await database.roundTrips.record(async () => contender.run()));
+      roundTrips.set(contender.id, (database.roundTrips.count() - before) / COUNTING_CALLS);
+    }
+
     const results = await interleave(contenders, {
       ...settings,
       progress: ctx.progress,
@@ -92,15 +119,18 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
       return result;
     };
     const counts = await database.count();
-    const expectedTransfers = 1 + calls.floor + calls.plain + calls.execute;
-    const note = `${calls.replay} replays and ${calls.execute} first executions ran; the database holds ${counts.records} completed records and ${counts.transfers} transfers (expected ${expectedTransfers}: replays wrote nothing).`;
-    if (counts.transfers !== expectedTransfers || counts.records !== calls.execute + 1) {
+    const executions = 1 + calls.execute;
+    const expectedTransfers = calls.floor + calls.plain + executions;
+    const note = `${calls.replay} replays and ${calls.execute} first executions ran; the database holds ${counts.records} idempotency records and ${counts.transfers} transfers (expected ${executions} and ${expectedTransfers}: replays wrote nothing).`;
+    if (counts.transfers !== expectedTransfers || counts.records !== executions) {
       throw new Error(`postgres: bookkeeping mismatch: ${note}`);
     }
     const rows: ResultRow[] = contenders.map((contender) => ({
       id: contender.id,
       label: contender.label,
       latency: get(contender.id).latency,
+      roundTrips: roundTrips.get(contender.id),
+      statements: statements.get(contender.id),
       ratios: [
         {
           column: '× floor',
@@ -114,55 +144,47 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
           what: 'median latency',
           value: roundRatio(get(contender.id), get('plain')),
         },
+        {
+          column: 'p99 × plain p99',
+          to: 'plain',
+          what: 'p99 latency',
+          value: roundP99Ratio(get(contender.id), get('plain')),
+        },
       ],
     }));
+    const extraRoundTrips = (roundTrips.get('execute') ?? NaN) - (roundTrips.get('plain') ?? NaN);
     return {
       id: 'postgres',
       title: 'Postgres store: one transfer, four ways',
-      description: `${server.origin} on 127.0.0.1; Drizzle node-postgres on a pg.Pool. The same transfer as the SQLite suite, its statements named (prepared once per connection by Postgres). The store runs in transactional mode: every request, replays included, runs in one transaction of its own (\`inTransaction\`). One call at a time.`,
+      description: `${server.origin} on 127.0.0.1; the example’s Postgres database (\`openDatabase\` of \`@ledger/server\`: its migrations, a pg.Pool of 4) and its ledger (\`apps/server/src/pg/ledger.ts\`: lock timeout, both account rows locked \`FOR UPDATE\`, one update, the transfer row; statements named, so each connection parses them once). The store runs in transactional mode. One call at a time. \`round trips\`: queries sent per call (a query of two statements counts once), counted on the pool’s connections in a pass of ${COUNTING_CALLS} calls per contender before the timing (\`bench/results/latest.json\` lists each one’s queries).`,
       settings: {
         ...settings,
         timing: 'mitata, one timed call per sample, GC between measurements',
       },
       rows,
-      targets: [],
+      targets: [
+        checkTarget({
+          id: 'postgres-round-trips',
+          description: 'Postgres first execution: round trips',
+          limit: 1,
+          comparison: '<=',
+          unit: 'round trips',
+          measured: extraRoundTrips,
+        }),
+        checkTarget({
+          id: 'postgres-execute-vs-plain',
+          description: 'Postgres first execution ÷ plain',
+          limit: 1.3,
+          comparison: '<=',
+          unit: 'ratio',
+          measured: roundRatio(get('execute'), get('plain')),
+        }),
+      ],
       notes: [note],
     };
   } finally {
     floor.release();
   }
-}
-
-/** The floor: the five statements on one pooled connection, raw node-postgres, named. */
-async function rawFloor(database: PgBenchDatabase) {
-  const client = await database.db.$client.connect();
-  const find = 'SELECT id, balance::float8 AS balance FROM accounts WHERE id = $1';
-  return {
-    async transfer() {
-      await client.query('BEGIN');
-      try {
-        const from = await client.query({ name: 'floor_find', text: find, values: [PAYER] });
-        const to = await client.query({ name: 'floor_find', text: find, values: [PAYEE] });
-        if (from.rows.length !== 1 || to.rows.length !== 1) throw new Error('account not found');
-        if ((from.rows[0] as { balance: number }).balance < REQUEST.amount) {
-          throw new Error('insufficient funds');
-        }
-        const add = 'UPDATE accounts SET balance = balance + $1 WHERE id = $2';
-        await client.query({ name: 'floor_add', text: add, values: [-REQUEST.amount, PAYER] });
-        await client.query({ name: 'floor_add', text: add, values: [REQUEST.amount, PAYEE] });
-        await client.query({
-          name: 'floor_insert',
-          text: 'INSERT INTO transfers (id, from_account_id, to_account_id, amount, created_by, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)',
-          values: [`tr_${randomUUID()}`, PAYER, PAYEE, REQUEST.amount, USER, Date.now()],
-        });
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
-      }
-    },
-    release: () => client.release(),
-  };
 }
 
 function skipped(reason: string): SuiteResult {
