@@ -91,7 +91,7 @@ export function createExecutor(opts: ExecutorOptions) {
     // A read first, where a claim or commit is a write: a completed record is
     // immutable until it expires, so a retry is answered without a write lock.
     let record = await context.find(request);
-    for (;;) {
+    for (let round = 1; ; round++) {
       if (record && !isReplaceable(record, { ...request, now: opts.clock() })) {
         if (record.path !== request.path || record.fingerprint !== request.fingerprint) {
           throw context.mismatch(request, record);
@@ -126,6 +126,10 @@ export function createExecutor(opts: ExecutorOptions) {
         );
       }
       record = claim.record;
+      // A store must acquire what it may replace: looping on its word would never end.
+      if (round > 3 && isReplaceable(record, { ...request, now: opts.clock() })) {
+        throw new StoreFailure('the store did not acquire a record it may replace');
+      }
     }
   }
 
