@@ -11,6 +11,7 @@ export type {
   TransactionalIdempotencyHandle,
 } from './server/executor';
 export { canonicalJson, fingerprintInput } from './server/fingerprint';
+export { idempotentPaths } from './server/idempotentPaths';
 export {
   type IdempotencyErrorShape,
   type IdempotencyMode,
@@ -47,6 +48,10 @@ export {
   type inferStoreTransaction,
   LeaseLostError,
 } from './server/store';
+export type {
+  IdempotentProcedures,
+  inferIdempotentPaths,
+} from './shared/idempotentInput';
 export {
   IDEMPOTENCY_KEY_FIELD,
   IDEMPOTENCY_REASONS,

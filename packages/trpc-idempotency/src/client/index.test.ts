@@ -32,6 +32,7 @@ test('the client entry is browser-safe: it reaches only @trpc and shared code', 
   const reachable = importsReachableFrom(join(here, 'index.ts'));
 
   expect([...reachable.keys()].map((file) => relative(here, file)).sort()).toEqual([
+    '../shared/idempotentInput.ts',
     '../shared/reasons.ts',
     'errors.ts',
     'idempotencyLink.ts',

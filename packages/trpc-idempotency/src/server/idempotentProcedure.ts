@@ -26,6 +26,7 @@ import {
   type TransactionalIdempotencyHandle,
 } from './executor';
 import { fingerprintInput } from './fingerprint';
+import { markIdempotent } from './idempotentPaths';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
@@ -432,7 +433,7 @@ function wrapBuilder(
       switch (prop) {
         case 'mutation':
           return (resolver: (opts: ResolverOpts) => unknown) =>
-            target.mutation(steps.wrapResolver(resolver, chain) as never);
+            markIdempotent(target.mutation(steps.wrapResolver(resolver, chain) as never));
         case 'query':
         case 'subscription':
           return () => {
