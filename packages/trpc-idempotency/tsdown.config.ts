@@ -11,6 +11,7 @@ export default defineConfig([
       sqlite: 'src/sqlite/index.ts',
       pg: 'src/pg/index.ts',
       client: 'src/client/index.ts',
+      'react-query': 'src/react-query/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

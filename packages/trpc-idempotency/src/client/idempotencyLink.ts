@@ -2,6 +2,7 @@ import { type Operation, TRPCClientError, type TRPCLink } from '@trpc/client';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotentProcedures } from '../shared/idempotentInput';
+import { randomKey } from '../shared/randomKey';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
 import { getRetryAfterMs, isRetryableError } from './errors';
 
@@ -80,20 +81,6 @@ function withIdempotencyKey(
   if (explicit !== undefined) return undefined;
   const key = makeKey();
   return { input: { ...input, [IDEMPOTENCY_KEY_FIELD]: key }, key };
-}
-
-/**
- * A random UUID v4. `crypto.randomUUID` exists only in secure contexts (HTTPS,
- * localhost); `crypto.getRandomValues` also works on a plain-HTTP page.
- */
-function randomKey(): string {
-  const crypto = globalThis.crypto;
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function abortError<TRouter extends AnyRouter>(signal: AbortSignal): TRPCClientError<TRouter> {

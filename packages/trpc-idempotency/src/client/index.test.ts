@@ -33,6 +33,7 @@ test('the client entry is browser-safe: it reaches only @trpc and shared code', 
 
   expect([...reachable.keys()].map((file) => relative(here, file)).sort()).toEqual([
     '../shared/idempotentInput.ts',
+    '../shared/randomKey.ts',
     '../shared/reasons.ts',
     'errors.ts',
     'idempotencyLink.ts',

@@ -75,6 +75,9 @@ export type inferIdempotentPaths<TRouter extends AnyRouter> = idempotentPathsOf<
  * ```
  * @see README.md#which-procedures-the-link-touches
  */
-export type IdempotentProcedures<TRouter extends AnyRouter> = {
-  readonly [TPath in inferIdempotentPaths<TRouter>]: true;
-};
+export type IdempotentProcedures<TRouter extends AnyRouter> = [
+  inferIdempotentPaths<TRouter>,
+] extends [never]
+  ? // `{}` would take any object: a router without idempotent mutations takes an empty set only.
+    Readonly<Record<string, never>>
+  : { readonly [TPath in inferIdempotentPaths<TRouter>]: true };
