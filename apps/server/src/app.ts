@@ -16,9 +16,11 @@ import {
 } from './database';
 import { type Logger, silentLogger } from './logger';
 import { createMetrics, type GaugeCollector, METRICS_CONTENT_TYPE, type Metrics } from './metrics';
+import { replayHeaders, trackReplays } from './replays';
 import { createContext, createLedgerRouter, type HandlerTracker } from './router';
 import type { OpenSqliteDatabase } from './sqlite/database';
 import { openSqliteDatabase } from './sqlite/database';
+import { createWebApp, type WebAppOptions } from './webApp';
 
 /** Options of {@link createLedgerApp}. */
 export interface LedgerAppOptions {
@@ -52,6 +54,8 @@ export interface LedgerAppOptions {
   shutdownTimeoutMs?: number;
   /** Largest request body in bytes. Default 1 MiB. */
   maxBodySize?: number;
+  /** The web app served at `/` (and its flaky API at `/flaky/trpc`). Default: the built `apps/web`. */
+  web?: WebAppOptions;
 }
 
 /** What `close()` reports. */
@@ -123,7 +127,9 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     maxBodySize: opts.maxBodySize ?? 1024 * 1024,
     // Checked on the URL's paths, before the body is parsed, a context is made or any call runs.
     maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
-    responseMeta: ({ errors }) => ({ headers: idempotencyResponseHeaders({ errors }) }),
+    responseMeta: ({ errors }) => ({
+      headers: { ...idempotencyResponseHeaders({ errors }), ...replayHeaders() },
+    }),
     onError({ error, path }) {
       const fields = { path, code: error.code, message: error.message };
       if (getHTTPStatusCodeFromError(error) >= 500) {
@@ -134,6 +140,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     },
   });
 
+  const web = createWebApp(opts.web);
   let closing: Promise<CloseResult> | undefined;
   const unanswered = new Set<ServerResponse>();
 
@@ -161,6 +168,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
       serveMetrics(req, res, metrics);
       return;
     }
+    if (web.handle(req, res, pathname)) return;
     if (pathname !== '/trpc' && !pathname.startsWith('/trpc/')) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(
@@ -182,7 +190,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     }
     unanswered.add(res);
     res.once('close', () => unanswered.delete(res));
-    trpcHandler(req, res);
+    trackReplays(() => trpcHandler(req, res));
   });
 
   async function shutdown(timeoutMs: number): Promise<CloseResult> {
@@ -200,6 +208,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     ]);
     clearTimeout(timer);
     if (forced) server.closeAllConnections();
+    await web.close();
     // A pool waits for its connections in use; after a forced stop, not for long.
     const closed = database.close();
     await (forced ? Promise.race([closed, sleep(1000)]) : closed);
@@ -212,6 +221,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     database,
     ledger,
     metrics,
+    web,
     /** Starts serving; resolves with the tRPC base URL once the port is bound. */
     listen(listenOpts: { port: number; host: string }) {
       return new Promise<{ url: string; port: number }>((resolve, reject) => {

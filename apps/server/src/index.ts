@@ -24,4 +24,12 @@ export type { Account, Ledger, LedgerExecution, Transfer } from './ledger';
 export { createLogger, type Logger, type LogLevel } from './logger';
 export { createMetrics, type Metrics, type MetricsEvent } from './metrics';
 export { PG_APPLICATION_NAME } from './pg/database';
+export { REPLAYED_HEADER } from './replays';
 export type { AppRouter, LedgerContext } from './router';
+export {
+  createWebApp,
+  defaultWebRoot,
+  FLAKY_PREFIX,
+  type WebApp,
+  type WebAppOptions,
+} from './webApp';

@@ -11,6 +11,7 @@ import { ZodError, z } from 'zod';
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { observeReplay } from './replays';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in
@@ -156,6 +157,7 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
       const { type, ...fields } = event;
       logger.info(type, roundMs(fields));
       metrics?.observeEvent(event);
+      observeReplay(event);
     },
   });
 
