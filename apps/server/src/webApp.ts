@@ -77,6 +77,8 @@ export function createWebApp(opts: WebAppOptions = {}) {
     const upstream = request(`${url}${req.url!.slice(FLAKY_PREFIX.length)}`, {
       method: req.method,
       headers: endToEnd(req.headers),
+      // A connection of its own per request: one the proxy dropped must not fail the next.
+      agent: false,
     });
     upstream.once('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
