@@ -130,6 +130,39 @@ describe('the web app, in Chromium, against the real ledger server', () => {
     expect(await server.ledger.transfers(from)).toHaveLength(1);
   });
 
+  it('two tabs: a tab never runs an operation another tab is running; a closed tab’s operation resumes with its key', async () => {
+    await using server = await ledgerServer({ webRoot, transferDelayMs: 3000 });
+    const first = await context.newPage();
+    await first.goto(server.origin);
+    const from = await openAccount(first, 'Ada', 100);
+    const to = await openAccount(first, 'Bob', 0);
+
+    await fillTransfer(first, from, to, 20);
+    const sent = first.waitForRequest((request) =>
+      request.url().includes('/trpc/transfers.create'),
+    );
+    const row = await submitOperation(first, () => first.getByTestId('transfer-submit').click());
+    await sent;
+    const key = await row.getAttribute('data-key');
+
+    // A second tab starts while the first runs the transfer: it leaves it to the first.
+    const second = await context.newPage();
+    await second.goto(server.origin);
+    await expect.poll(() => shownBalance(second, from)).toBe('100');
+    expect(await second.getByTestId('operation').count()).toBe(0);
+
+    // The first tab closes mid-flight; the next start (here: the second tab reloading) resumes it.
+    await first.close();
+    await second.reload();
+    const resumed = operation(second, key!);
+    await waitForAttribute(resumed, 'data-state', 'succeeded');
+    const transfers = await server.ledger.transfers(from);
+    expect(transfers).toHaveLength(1);
+    expect(await resumed.getAttribute('data-result-id')).toBe(transfers[0]?.id);
+    expect(server.events('transfers.create')['executed']).toBe(1);
+    await expect.poll(() => shownBalance(second, to)).toBe('20');
+  });
+
   it('offline: the submitted transfer waits, with its key, and lands once back online', async () => {
     await using server = await ledgerServer({ webRoot });
     const page = await context.newPage();
