@@ -63,6 +63,25 @@ describe('the web app, in Chromium, against the real ledger server', () => {
     expect(await server.ledger.balance(to)).toBe(50);
   });
 
+  it('the form changed while its transfer is pending: a new operation with a new key', async () => {
+    await using server = await ledgerServer({ webRoot, transferDelayMs: 800 });
+    const page = await context.newPage();
+    await page.goto(server.origin);
+    const from = await openAccount(page, 'Ada', 100);
+    const to = await openAccount(page, 'Bob', 0);
+
+    await fillTransfer(page, from, to, 10);
+    const first = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+    await page.getByTestId('transfer-amount').fill('11');
+    const second = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+
+    expect(await second.getAttribute('data-key')).not.toBe(await first.getAttribute('data-key'));
+    await waitForAttribute(first, 'data-state', 'succeeded');
+    await waitForAttribute(second, 'data-state', 'succeeded');
+    expect((await server.ledger.transfers(from)).map((t) => t.amount).sort()).toEqual([10, 11]);
+    expect(await server.ledger.balance(to)).toBe(21);
+  });
+
   it('responses lost after the server answered: retried with the same key, one transfer, shown as replayed', async () => {
     const plan: Array<FaultKind | undefined> = ['lostResponse', 'lostResponse'];
     await using server = await ledgerServer({
