@@ -12,6 +12,7 @@ export default defineConfig([
       pg: 'src/pg/index.ts',
       client: 'src/client/index.ts',
       admin: 'src/admin/index.ts',
+      'react-query': 'src/react-query/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

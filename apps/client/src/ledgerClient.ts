@@ -1,6 +1,20 @@
 import type { AppRouter } from '@ledger/server';
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClientError } from '@trpc/client';
-import { type IdempotencyRetryInfo, idempotencyLink } from 'trpc-idempotency/client';
+import {
+  type IdempotencyRetryInfo,
+  type IdempotentProcedures,
+  idempotencyLink,
+} from 'trpc-idempotency/client';
+
+/**
+ * The ledger's idempotent mutations: only these get a key and retries. Checked
+ * against the server's router type, so a change on either side that is not
+ * made on the other is a compile error.
+ */
+export const ledgerProcedures = {
+  'accounts.open': true,
+  'transfers.create': true,
+} as const satisfies IdempotentProcedures<AppRouter>;
 
 /** The retry policy of the idempotency link (see its options). */
 export interface RetryOptions {
@@ -58,7 +72,11 @@ export function createLedgerClient(opts: LedgerClientOptions) {
   };
   return createTRPCClient<AppRouter>({
     links: [
-      idempotencyLink<AppRouter>({ ...opts.retry, onRetry: opts.onRetry }),
+      idempotencyLink<AppRouter>({
+        procedures: ledgerProcedures,
+        ...opts.retry,
+        onRetry: opts.onRetry,
+      }),
       opts.batch === false
         ? httpLink(transport)
         : httpBatchLink({ ...transport, maxItems: opts.maxBatchItems ?? 100 }),

@@ -1,19 +1,2 @@
-/**
- * A seeded pseudo-random generator (mulberry32): the same seed gives the same
- * sequence of numbers in [0, 1), so a demo or test run can be reproduced.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-/** An integer in [min, max], drawn from `random`. */
-export function randomInt(random: () => number, min: number, max: number) {
-  return min + Math.floor(random() * (max - min + 1));
-}
+/** Seeded random numbers, shared with the server's fault proxy. */
+export { randomInt, seededRandom } from '@ledger/server/random';

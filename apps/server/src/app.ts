@@ -17,9 +17,11 @@ import {
 import { causesOf, isInternalError, requestIdOf } from './internalError';
 import { type Logger, silentLogger } from './logger';
 import { createMetrics, type GaugeCollector, METRICS_CONTENT_TYPE, type Metrics } from './metrics';
+import { replayHeaders, trackReplays } from './replays';
 import { createContext, createLedgerRouter, type HandlerTracker } from './router';
 import type { OpenSqliteDatabase } from './sqlite/database';
 import { openSqliteDatabase } from './sqlite/database';
+import { createWebApp, type WebAppOptions } from './webApp';
 
 /** Options of {@link createLedgerApp}. */
 export interface LedgerAppOptions {
@@ -53,6 +55,8 @@ export interface LedgerAppOptions {
   shutdownTimeoutMs?: number;
   /** Largest request body in bytes. Default 1 MiB. */
   maxBodySize?: number;
+  /** The web app served at `/` (and its flaky API at `/flaky/trpc`). Default: the built `apps/web`. */
+  web?: WebAppOptions;
 }
 
 /** What `close()` reports. */
@@ -124,7 +128,9 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     maxBodySize: opts.maxBodySize ?? 1024 * 1024,
     // Checked on the URL's paths, before the body is parsed, a context is made or any call runs.
     maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
-    responseMeta: ({ errors }) => ({ headers: idempotencyResponseHeaders({ errors }) }),
+    responseMeta: ({ errors }) => ({
+      headers: { ...idempotencyResponseHeaders({ errors }), ...replayHeaders() },
+    }),
     onError({ error, path }) {
       const fields = { path, code: error.code, message: error.message };
       if (getHTTPStatusCodeFromError(error) >= 500) {
@@ -142,6 +148,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     },
   });
 
+  const web = createWebApp(opts.web);
   let closing: Promise<CloseResult> | undefined;
   const unanswered = new Set<ServerResponse>();
 
@@ -169,6 +176,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
       serveMetrics(req, res, metrics);
       return;
     }
+    if (web.handle(req, res, pathname)) return;
     if (pathname !== '/trpc' && !pathname.startsWith('/trpc/')) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(
@@ -190,7 +198,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     }
     unanswered.add(res);
     res.once('close', () => unanswered.delete(res));
-    trpcHandler(req, res);
+    trackReplays(() => trpcHandler(req, res));
   });
 
   async function shutdown(timeoutMs: number): Promise<CloseResult> {
@@ -208,6 +216,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     ]);
     clearTimeout(timer);
     if (forced) server.closeAllConnections();
+    await web.close();
     // A pool waits for its connections in use; after a forced stop, not for long.
     const closed = database.close();
     await (forced ? Promise.race([closed, sleep(1000)]) : closed);
@@ -220,6 +229,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     database,
     ledger,
     metrics,
+    web,
     /** Starts serving; resolves with the tRPC base URL once the port is bound. */
     listen(listenOpts: { port: number; host: string }) {
       return new Promise<{ url: string; port: number }>((resolve, reject) => {

@@ -13,6 +13,7 @@ import { internalErrorMessage, isInternalError, requestIdOf } from './internalEr
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { observeReplay } from './replays';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in
@@ -172,6 +173,7 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
       const { type, ...fields } = event;
       logger.info(type, roundMs(fields));
       metrics?.observeEvent(event);
+      observeReplay(event);
     },
   });
 

@@ -12,6 +12,7 @@ export type {
   LeaseIdempotencyHandle,
   TransactionalIdempotencyHandle,
 } from './server/handle';
+export { idempotentPaths } from './server/idempotentPaths';
 export {
   type IdempotencyErrorShape,
   type IdempotencyMode,
@@ -57,6 +58,10 @@ export {
   type RenewLeaseOptions,
   type SaveStepsOptions,
 } from './server/store';
+export type {
+  IdempotentProcedures,
+  inferIdempotentPaths,
+} from './shared/idempotentInput';
 export {
   IDEMPOTENCY_KEY_FIELD,
   IDEMPOTENCY_REASONS,

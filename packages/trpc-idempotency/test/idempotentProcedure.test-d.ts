@@ -51,6 +51,8 @@ describe('idempotentProcedure types', () => {
     expectTypeOf<inferRouterInputs<typeof router>['pay']>().toEqualTypeOf<{
       amount: number;
       idempotencyKey?: string | undefined;
+      // The brand that tells clients this mutation is idempotent; optional, type-only.
+      readonly '~idempotent'?: true;
     }>();
     expectTypeOf<inferRouterOutputs<typeof router>['pay']>().toEqualTypeOf<{ paid: number }>();
   });

@@ -3,12 +3,17 @@ import { describe, expect, expectTypeOf, test, vi } from 'vitest';
 import { IDEMPOTENCY_REASONS } from '../shared/reasons';
 import type { IdempotencyLinkOptions, IdempotencyRetryInfo } from './idempotencyLink';
 import { idempotencyLink } from './idempotencyLink';
-import { type TerminatingLink, type TestRouter, testServerResource } from './testServerResource';
+import {
+  type TerminatingLink,
+  type TestRouter,
+  testProcedures,
+  testServerResource,
+} from './testServerResource';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Fast retries unless a test says otherwise. */
-const fast = { baseDelayMs: 1, maxDelayMs: 2 } satisfies IdempotencyLinkOptions;
+const fast = { baseDelayMs: 1, maxDelayMs: 2 } satisfies Partial<IdempotencyLinkOptions>;
 
 async function rejectionOf(promise: Promise<unknown>): Promise<TRPCClientError<TestRouter>> {
   try {
@@ -74,9 +79,15 @@ describe.each<TerminatingLink>(['httpLink', 'httpBatchLink'])('in front of %s', 
     expect(result?.idempotencyKey).toMatch(UUID);
   });
 
-  test('passes a non-object input through untouched', async () => {
+  test('passes a listed procedure whose input cannot carry a key through untouched', async () => {
     await using server = await testServerResource();
-    const client = server.client({ link });
+    const client = server.client({
+      link,
+      idempotency: {
+        // A string input cannot carry the brand: only a cast can list it.
+        procedures: { ...testProcedures, echoString: true } as typeof testProcedures,
+      },
+    });
 
     expect(await client.echoString.mutate('plain')).toBe('plain');
   });
@@ -124,11 +135,43 @@ describe.each<TerminatingLink>(['httpLink', 'httpBatchLink'])('in front of %s', 
     expect(server.callsTo('failingRead')).toHaveLength(1);
   });
 
-  test('leaves mutations that `filter` rejects alone', async () => {
+  test('a plain mutation that fails with a 500 runs once, without a key', async () => {
+    await using server = await testServerResource();
+    const client = server.client({ link, idempotency: fast });
+
+    const err = await rejectionOf(client.plain.mutate({ value: 'v', failures: 9 }));
+
+    expect(err.data?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(server.callsTo('plain')).toEqual([
+      expect.objectContaining({ idempotencyKey: undefined, input: { value: 'v', failures: 9 } }),
+    ]);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  test('a plain mutation is not retried after a network failure either', async () => {
+    await using server = await testServerResource();
+    const client = server.client({ link, idempotency: fast });
+    server.injectFaults('lostResponse');
+
+    await rejectionOf(client.plain.mutate({ value: 'v' }));
+
+    expect(server.callsTo('plain')).toHaveLength(1);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  test('a plain mutation with a strict input works: no key is added to it', async () => {
+    await using server = await testServerResource();
+    const client = server.client({ link });
+
+    expect(await client.plainStrict.mutate({ value: 'v' })).toEqual({ value: 'v' });
+    expect(server.callsTo('plainStrict')[0]?.input).toEqual({ value: 'v' });
+  });
+
+  test('a procedure left out of `procedures` passes untouched', async () => {
     await using server = await testServerResource();
     const client = server.client({
       link,
-      idempotency: { ...fast, filter: (op) => op.path !== 'fail' },
+      idempotency: { ...fast, procedures: { echo: true } as typeof testProcedures },
     });
 
     const err = await rejectionOf(
@@ -465,6 +508,7 @@ describe('abort', () => {
     let subscription: { unsubscribe: () => void } | undefined;
     const retried = new Promise<void>((resolve) => {
       const link = idempotencyLink<TestRouter>({
+        procedures: testProcedures,
         random: () => 1,
         baseDelayMs: 50,
         onRetry: () => {
@@ -572,5 +616,22 @@ test('options are typed by the router', () => {
   >();
   expectTypeOf(idempotencyLink<TestRouter>)
     .parameter(0)
-    .toEqualTypeOf<IdempotencyLinkOptions<TestRouter> | undefined>();
+    .toEqualTypeOf<IdempotencyLinkOptions<TestRouter>>();
+});
+
+describe('`procedures` is checked at runtime too', () => {
+  test.each([
+    { procedures: undefined, message: /`procedures` must list/ },
+    { procedures: null, message: /`procedures` must list/ },
+    { procedures: ['echo'], message: /`procedures` must list/ },
+    { procedures: { echo: 'yes' }, message: /procedures\["echo"\] must be true, got yes/ },
+  ])('$procedures', ({ procedures, message }) => {
+    expect(() => idempotencyLink({ procedures } as never)).toThrow(message);
+  });
+
+  test('without options', () => {
+    expect(() => (idempotencyLink as (opts?: unknown) => unknown)()).toThrow(
+      /`procedures` must list/,
+    );
+  });
 });

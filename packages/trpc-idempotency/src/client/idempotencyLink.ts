@@ -1,6 +1,8 @@
 import { type Operation, TRPCClientError, type TRPCLink } from '@trpc/client';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
+import type { IdempotentProcedures } from '../shared/idempotentInput';
+import { randomKey } from '../shared/randomKey';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
 import { getRetryAfterMs, isRetryableError } from './errors';
 
@@ -26,8 +28,13 @@ export interface IdempotencyRetryInfo<TRouter extends AnyRouter = AnyRouter> {
  * @see README.md#the-client-link
  */
 export interface IdempotencyLinkOptions<TRouter extends AnyRouter = AnyRouter> {
-  /** Which mutations get a key and retries. Default: every mutation. Queries and subscriptions never do. */
-  filter?: (op: Operation) => boolean;
+  /**
+   * The router's idempotent mutations, each path mapped to `true`: only these
+   * get a key and retries. Every other call passes through as if the link
+   * were absent. Typed from the router: a path missing or unknown is a
+   * type error (see {@link IdempotentProcedures}).
+   */
+  procedures: IdempotentProcedures<TRouter>;
   /** Makes the key of one logical call. Default: a random UUID v4 from `crypto`. */
   generateKey?: (op: Operation) => string;
   /** Attempts per call, the first included. Default 5. */
@@ -76,20 +83,6 @@ function withIdempotencyKey(
   return { input: { ...input, [IDEMPOTENCY_KEY_FIELD]: key }, key };
 }
 
-/**
- * A random UUID v4. `crypto.randomUUID` exists only in secure contexts (HTTPS,
- * localhost); `crypto.getRandomValues` also works on a plain-HTTP page.
- */
-function randomKey(): string {
-  const crypto = globalThis.crypto;
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 function abortError<TRouter extends AnyRouter>(signal: AbortSignal): TRPCClientError<TRouter> {
   const reason: unknown = signal.reason;
   return TRPCClientError.from<TRouter>(
@@ -98,20 +91,47 @@ function abortError<TRouter extends AnyRouter>(signal: AbortSignal): TRPCClientE
 }
 
 /**
- * Adds an `idempotencyKey` to each mutation's input, one per logical call, and
- * retries the call with that same key on network failures, 5xx, `TIMEOUT`,
+ * The set of paths the link touches, checked once: a JavaScript caller (or
+ * a cast) can pass anything, and a missing set must not mean "every mutation".
+ */
+function procedurePaths(procedures: unknown): ReadonlySet<string> {
+  if (typeof procedures !== 'object' || procedures === null || Array.isArray(procedures)) {
+    throw new TypeError(
+      "idempotencyLink: `procedures` must list the router's idempotent mutations, e.g. { 'transfers.create': true }",
+    );
+  }
+  for (const [path, value] of Object.entries(procedures)) {
+    if (value !== true) {
+      throw new TypeError(
+        `idempotencyLink: procedures[${JSON.stringify(path)}] must be true, got ${String(value)}`,
+      );
+    }
+  }
+  return new Set(Object.keys(procedures));
+}
+
+/**
+ * Adds an `idempotencyKey` to the input of each call of an idempotent
+ * mutation (those in `opts.procedures`), one per logical call, and retries the
+ * call with that same key on network failures, 5xx, `TIMEOUT`,
  * `TOO_MANY_REQUESTS` and an in-progress `CONFLICT`, with exponential backoff
- * and full jitter. A key the caller passes is kept. Put it before the
- * terminating link.
+ * and full jitter. A key the caller passes is kept. Every other call passes
+ * through untouched: no key, no retry. Put it before the terminating link.
  * @example
  * ```ts
- * createTRPCClient<AppRouter>({ links: [idempotencyLink(), httpBatchLink({ url })] });
+ * createTRPCClient<AppRouter>({
+ *   links: [
+ *     idempotencyLink({ procedures: { 'accounts.open': true, 'transfers.create': true } }),
+ *     httpBatchLink({ url }),
+ *   ],
+ * });
  * ```
  * @see README.md#the-client-link
  */
 export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
-  opts: IdempotencyLinkOptions<TRouter> = {},
+  opts: IdempotencyLinkOptions<TRouter>,
 ): TRPCLink<TRouter> {
+  const idempotent = procedurePaths((opts as { procedures?: unknown } | undefined)?.procedures);
   const maxAttempts = opts.maxAttempts ?? 5;
   const deadlineMs = opts.deadlineMs ?? 30_000;
   const baseDelayMs = opts.baseDelayMs ?? 100;
@@ -120,7 +140,7 @@ export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
 
   return () =>
     ({ op, next }) => {
-      if (op.type !== 'mutation' || (opts.filter && !opts.filter(op))) return next(op);
+      if (op.type !== 'mutation' || !idempotent.has(op.path)) return next(op);
       const keyed = withIdempotencyKey(op.input, () =>
         opts.generateKey ? opts.generateKey(op) : randomKey(),
       );

@@ -32,6 +32,8 @@ test('the client entry is browser-safe: it reaches only @trpc and shared code', 
   const reachable = importsReachableFrom(join(here, 'index.ts'));
 
   expect([...reachable.keys()].map((file) => relative(here, file)).sort()).toEqual([
+    '../shared/idempotentInput.ts',
+    '../shared/randomKey.ts',
     '../shared/reasons.ts',
     'errors.ts',
     'idempotencyLink.ts',

@@ -5,6 +5,11 @@
  * @see README.md#the-client-link
  */
 
+export type {
+  IdempotencyKeyInput,
+  IdempotentProcedures,
+  inferIdempotentPaths,
+} from '../shared/idempotentInput';
 export {
   IDEMPOTENCY_KEY_FIELD,
   IDEMPOTENCY_REASONS,

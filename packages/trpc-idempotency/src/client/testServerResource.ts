@@ -10,6 +10,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/unstable-core-do-not-import';
 import { z } from 'zod';
+import type { IdempotencyKeyInput, IdempotentProcedures } from '../shared/idempotentInput';
 import { type IdempotencyLinkOptions, idempotencyLink } from './idempotencyLink';
 
 /**
@@ -70,6 +71,15 @@ const failInput = z.object({
   delayMs: z.number().optional(),
 });
 
+/**
+ * A parser typed as `idempotentProcedure`'s inputs are (its input type
+ * carries the brand), that parses as `schema` does: the test server records
+ * exactly what arrives, key or not, instead of checking it.
+ */
+function idempotentInput<TSchema extends z.ZodType>(schema: TSchema) {
+  return schema as unknown as z.ZodType<z.output<TSchema>, z.input<TSchema> & IdempotencyKeyInput>;
+}
+
 function createRouter(calls: ProcedureCall[]) {
   const attemptsByKey = new Map<string, number>();
   function record(path: string, input: unknown) {
@@ -81,7 +91,10 @@ function createRouter(calls: ProcedureCall[]) {
       .input(
         z
           .object({ idempotencyKey: z.string().optional(), value: z.string().optional() })
-          .optional(),
+          .optional() as unknown as z.ZodType<
+          { idempotencyKey?: string; value?: string } | undefined,
+          ({ value?: string } & IdempotencyKeyInput) | undefined
+        >,
       )
       .mutation(({ input }) => {
         record('echo', input);
@@ -91,7 +104,22 @@ function createRouter(calls: ProcedureCall[]) {
       record('echoString', input);
       return input;
     }),
-    fail: t.procedure.input(failInput).mutation(async ({ input }) => {
+    /** A plain mutation: not idempotent, fails with a 500 while `failures` lasts. */
+    plain: t.procedure
+      .input(z.object({ value: z.string(), failures: z.number().int().optional() }))
+      .mutation(({ input }) => {
+        record('plain', input);
+        if (calls.filter((call) => call.path === 'plain').length <= (input.failures ?? 0)) {
+          throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'plain failure' });
+        }
+        return input;
+      }),
+    /** A plain mutation whose input refuses unknown fields, as `z.strictObject` does. */
+    plainStrict: t.procedure.input(z.strictObject({ value: z.string() })).mutation(({ input }) => {
+      record('plainStrict', input);
+      return input;
+    }),
+    fail: t.procedure.input(idempotentInput(failInput)).mutation(async ({ input }) => {
       record('fail', input);
       const attempt = (attemptsByKey.get(input.idempotencyKey ?? '') ?? 0) + 1;
       attemptsByKey.set(input.idempotencyKey ?? '', attempt);
@@ -120,6 +148,9 @@ function createRouter(calls: ProcedureCall[]) {
 
 /** The router of the test server. */
 export type TestRouter = ReturnType<typeof createRouter>;
+
+/** The test router's idempotent mutations, as a client states them. */
+export const testProcedures = { echo: true, fail: true } satisfies IdempotentProcedures<TestRouter>;
 
 /** The terminating links the client can use. */
 export type TerminatingLink = 'httpLink' | 'httpBatchLink';
@@ -188,14 +219,20 @@ export async function testServerResource() {
     injectFaults(...next: NetworkFault[]) {
       faults.push(...next);
     },
-    /** A client for the test router, with `idempotencyLink` in front of `opts.link`. */
-    client(opts: { link: TerminatingLink; idempotency?: IdempotencyLinkOptions<TestRouter> }) {
+    /**
+     * A client for the test router, with `idempotencyLink` in front of
+     * `opts.link`; its `procedures` default to {@link testProcedures}.
+     */
+    client(opts: {
+      link: TerminatingLink;
+      idempotency?: Partial<IdempotencyLinkOptions<TestRouter>>;
+    }) {
       const terminating =
         opts.link === 'httpLink'
           ? httpLink<TestRouter>({ url })
           : httpBatchLink<TestRouter>({ url });
       return createTRPCClient<TestRouter>({
-        links: [idempotencyLink(opts.idempotency), terminating],
+        links: [idempotencyLink({ procedures: testProcedures, ...opts.idempotency }), terminating],
       });
     },
     async [Symbol.asyncDispose]() {

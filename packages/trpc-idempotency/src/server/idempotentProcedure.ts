@@ -26,6 +26,7 @@ import type {
   LeaseIdempotencyHandle,
   TransactionalIdempotencyHandle,
 } from './handle';
+import { markIdempotent } from './idempotentPaths';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
@@ -452,7 +453,7 @@ function wrapBuilder(
       switch (prop) {
         case 'mutation':
           return (resolver: (opts: ResolverOpts) => unknown) =>
-            target.mutation(steps.wrapResolver(resolver, chain) as never);
+            markIdempotent(target.mutation(steps.wrapResolver(resolver, chain) as never));
         case 'query':
         case 'subscription':
           return () => {

@@ -1,3 +1,4 @@
+import type { IdempotencyKeyInput, IdempotencyKeyOutput } from '../shared/idempotentInput';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
 
 /**
@@ -17,15 +18,7 @@ export interface KeyFormat {
 
 const DEFAULT_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
-/** The input the key parser accepts at the call site (optional: a link may add it). */
-// Type aliases, not interfaces: tRPC merges object inputs only when they are `Record`-compatible.
-export type IdempotencyKeyInput = {
-  idempotencyKey?: string;
-};
-/** The input the resolver sees: the key is always there. */
-export type IdempotencyKeyOutput = {
-  idempotencyKey: string;
-};
+export type { IdempotencyKeyInput, IdempotencyKeyOutput } from '../shared/idempotentInput';
 
 /** Thrown by the key parser; tRPC wraps it in a `BAD_REQUEST` as its `cause`. */
 export class IdempotencyKeyInvalidError extends Error {

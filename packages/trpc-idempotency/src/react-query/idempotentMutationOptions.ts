@@ -1,0 +1,84 @@
+import type { MutationOptions } from '@tanstack/react-query';
+import { getRetryAfterMs, isRetryableError } from '../client/errors';
+import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
+
+/** Mutation options of any shape, as `trpc.x.mutationOptions()` returns them. */
+// biome-ignore lint/suspicious/noExplicitAny: the wrappers keep the caller's own option types.
+export type AnyMutationOptions = MutationOptions<any, any, any, any>;
+
+/** Retries TanStack Query makes of an idempotent mutation by default, after its first attempt. */
+export const DEFAULT_RETRIES = 5;
+
+/**
+ * TanStack Query's `retry` for an idempotent mutation: retry, with the same
+ * variables and so the same key, what is safe to retry — network failures,
+ * 5xx, `TIMEOUT`, `TOO_MANY_REQUESTS`, an in-progress `CONFLICT` — and
+ * nothing else, up to {@link DEFAULT_RETRIES} times.
+ * @see README.md#tanstack-query
+ */
+export function idempotentRetry(failureCount: number, error: unknown): boolean {
+  // `failureCount` counts the failures before this one: 0 on the first.
+  return failureCount < DEFAULT_RETRIES && isRetryableError(error);
+}
+
+/**
+ * TanStack Query's `retryDelay` for an idempotent mutation: exponential
+ * backoff with full jitter (up to 250 ms, doubled per retry, at most 10 s),
+ * and never sooner than the server's retry hint.
+ * @see README.md#tanstack-query
+ */
+export function idempotentRetryDelay(failureCount: number, error: unknown): number {
+  const cap = Math.min(10_000, 250 * 2 ** failureCount);
+  return Math.max(getRetryAfterMs(error) ?? 0, Math.random() * cap);
+}
+
+/** The key an idempotent mutation's variables carry, if any. */
+export function getIdempotencyKey(variables: unknown): string | undefined {
+  if (typeof variables !== 'object' || variables === null) return undefined;
+  const key = (variables as Record<string, unknown>)[IDEMPOTENCY_KEY_FIELD];
+  return typeof key === 'string' && key !== '' ? key : undefined;
+}
+
+/** Thrown when an idempotent mutation runs without a key in its variables. */
+export class MissingIdempotencyKeyError extends Error {
+  override readonly name = 'MissingIdempotencyKeyError';
+}
+
+/**
+ * The key of `variables`, or a loud error: without it, each of TanStack
+ * Query's retries would reach the link as a new call and get a new key.
+ */
+export function requireIdempotencyKey(variables: unknown, mutationKey: unknown): string {
+  const key = getIdempotencyKey(variables);
+  if (key !== undefined) return key;
+  throw new MissingIdempotencyKeyError(
+    `idempotent mutation ${JSON.stringify(mutationKey)} has no \`${IDEMPOTENCY_KEY_FIELD}\` in its variables: ` +
+      'call it through useIdempotentMutation, or pass a key you keep for the whole operation',
+  );
+}
+
+/**
+ * Mutation options for an idempotent mutation without persistence: the key
+ * must be in the variables (checked before anything is sent), and TanStack
+ * Query retries with {@link idempotentRetry} and {@link idempotentRetryDelay}
+ * unless the options say otherwise. `usePendingOperations` adds persistence.
+ * @example
+ * ```ts
+ * useMutation(idempotentMutationOptions(trpc.transfers.create.mutationOptions()));
+ * ```
+ * @see README.md#tanstack-query
+ */
+export function idempotentMutationOptions<TOptions extends AnyMutationOptions>(
+  options: TOptions,
+): TOptions {
+  const onMutate = options.onMutate;
+  return {
+    retry: idempotentRetry,
+    retryDelay: idempotentRetryDelay,
+    ...options,
+    onMutate(variables, context) {
+      requireIdempotencyKey(variables, options.mutationKey);
+      return onMutate?.(variables, context);
+    },
+  };
+}

@@ -1,0 +1,379 @@
+import 'fake-indexeddb/auto';
+import { MutationObserver, onlineManager, QueryClient } from '@tanstack/react-query';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
+import { createStore, entries, type UseStore } from 'idb-keyval';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { z } from 'zod';
+import { httpTestServer } from '../../test/helpers/httpServer';
+import { gate, entries as rows, sqliteTestDatabase } from '../../test/helpers/sqliteApp';
+import { idempotencyLink } from '../client/idempotencyLink';
+import { idempotentProcedure } from '../server/idempotentProcedure';
+import {
+  getIdempotencyKey,
+  idempotentMutationOptions,
+  MissingIdempotencyKeyError,
+} from './idempotentMutationOptions';
+import { createPendingOperations } from './pendingOperations';
+
+const t = initTRPC.context<{ user: string }>().create();
+
+/** A real idempotent `pay` on SQLite; `hold` keeps handlers waiting before their commit. */
+function payments(database: ReturnType<typeof sqliteTestDatabase>) {
+  const executions: string[] = [];
+  let hold: Promise<void> | undefined;
+  const idempotent = idempotentProcedure({
+    procedure: t.procedure,
+    store: database.store,
+    scope: ({ ctx }) => ctx.user,
+  });
+  const router = t.router({
+    pay: idempotent
+      .input(z.object({ amount: z.number().int() }))
+      .mutation(async ({ ctx, input }) => {
+        executions.push(ctx.idempotency.key);
+        await hold;
+        if (input.amount > 1000) {
+          throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
+        }
+        return ctx.idempotency.commit((tx) => {
+          const row = tx
+            .insert(rows)
+            .values({ label: 'pay', amount: input.amount })
+            .returning()
+            .get();
+          return { id: row.id, amount: row.amount };
+        });
+      }),
+  });
+  return {
+    router,
+    executions,
+    holdHandlers(until: Promise<void>) {
+      hold = until;
+    },
+  };
+}
+type PaymentsRouter = ReturnType<typeof payments>['router'];
+
+/**
+ * A browser session of the app: its own QueryClient and tRPC client (as after
+ * a reload), a link that may lose responses after the server answered them,
+ * and the keys of every request sent.
+ */
+function session(opts: { url: string; store: UseStore; namespace?: string; user?: string }) {
+  const sent: Array<string | undefined> = [];
+  let responsesToLose = 0;
+  let failRequests = false;
+  const queryClient = new QueryClient();
+  // As QueryClientProvider does: paused mutations resume when the browser is back online.
+  queryClient.mount();
+  const client = createTRPCClient<PaymentsRouter>({
+    links: [
+      idempotencyLink({ procedures: { pay: true }, maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 2 }),
+      httpLink({
+        url: opts.url,
+        headers: { 'x-user-id': opts.user ?? 'alice' },
+        async fetch(url, init) {
+          sent.push(getIdempotencyKey(JSON.parse(String(init?.body ?? 'null'))));
+          if (failRequests) throw new TypeError('fetch failed');
+          const response = await fetch(url, init);
+          if (responsesToLose > 0) {
+            responsesToLose--;
+            await response.text();
+            throw new TypeError('fetch failed: connection reset after the answer');
+          }
+          return response;
+        },
+      }),
+    ],
+  });
+  const trpc = createTRPCOptionsProxy<PaymentsRouter>({ client, queryClient });
+  const storageErrors: unknown[] = [];
+  const pending = createPendingOperations<PaymentsRouter>({
+    queryClient,
+    namespace: opts.namespace ?? 'alice',
+    store: opts.store,
+    procedures: { pay: trpc.pay.mutationOptions() },
+    onStorageError: (error) => storageErrors.push(error),
+  });
+  const fast = { retryDelay: 1 };
+  return {
+    queryClient,
+    trpc,
+    pending,
+    sent,
+    storageErrors,
+    loseResponses(count: number) {
+      responsesToLose = count;
+    },
+    /** Every request fails before reaching the server (the network is gone). */
+    cutNetwork(cut: boolean) {
+      failRequests = cut;
+    },
+    /** `mutate` as `useMutation` does it, through a MutationObserver; `retry` as TanStack's option. */
+    pay(variables: { amount: number; idempotencyKey?: string }, retry?: number) {
+      const observer = new MutationObserver(
+        queryClient,
+        pending.mutationOptions({
+          ...trpc.pay.mutationOptions(),
+          ...fast,
+          ...(retry === undefined ? {} : { retry }),
+        }),
+      );
+      return observer.mutate(variables as never);
+    },
+  };
+}
+
+let storeCount = 0;
+function freshStore() {
+  return createStore(`pending-test-${++storeCount}`, 'pending-operations');
+}
+
+afterEach(() => {
+  onlineManager.setOnline(true);
+});
+
+describe('one key per logical operation, whoever retries', () => {
+  test('TanStack retry over the link, six responses lost in a row: one execution, one key', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const browser = session({ url: server.url, store: freshStore() });
+    browser.loseResponses(6);
+
+    const result = await browser.pay({ amount: 7, idempotencyKey: 'operation-0000000001' }, 3);
+
+    expect(result).toEqual({ id: 1, amount: 7 });
+    expect(database.countEntries()).toBe(1);
+    expect(app.executions).toEqual(['operation-0000000001']);
+    // 5 link attempts lost, TanStack retried, the 7th request answered (a replay).
+    expect(browser.sent).toHaveLength(7);
+    expect(new Set(browser.sent)).toEqual(new Set(['operation-0000000001']));
+  });
+
+  test('without a key in the variables the mutation fails before anything is sent', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const queryClient = new QueryClient();
+    const client = createTRPCClient<PaymentsRouter>({
+      links: [idempotencyLink({ procedures: { pay: true } }), httpLink({ url: server.url })],
+    });
+    const trpc = createTRPCOptionsProxy<PaymentsRouter>({ client, queryClient });
+    const observer = new MutationObserver(
+      queryClient,
+      idempotentMutationOptions(trpc.pay.mutationOptions()),
+    );
+
+    const error = await observer.mutate({ amount: 1 }).catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(MissingIdempotencyKeyError);
+    expect((error as Error).message).toContain('has no `idempotencyKey` in its variables');
+    expect(app.executions).toEqual([]);
+  });
+
+  test('by default a final error is not retried by TanStack Query', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const browser = session({ url: server.url, store: freshStore() });
+
+    const error = await browser
+      .pay({ amount: 5000, idempotencyKey: 'operation-0000000002' })
+      .catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<PaymentsRouter>).data?.code).toBe('PRECONDITION_FAILED');
+    expect(browser.sent).toHaveLength(1);
+  });
+});
+
+describe('pending operations survive a reload', () => {
+  test('in flight when the page closed: resumed with its key, executed once, result shown', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const store = freshStore();
+    const handlerHeld = gate();
+    app.holdHandlers(handlerHeld.opened);
+    const before = session({ url: server.url, store });
+
+    const firstAttempt = before.pay({ amount: 12, idempotencyKey: 'operation-0000000003' });
+    firstAttempt.catch(() => {});
+    await vi.waitUntil(() => app.executions.length === 1);
+    // Persisted before the request left.
+    expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000003']]);
+
+    // The page reloads: a new session on the same storage; the old one never hears back.
+    before.cutNetwork(true);
+    const after = session({ url: server.url, store });
+    const [resumed, ...others] = await after.pending.resume();
+    expect(others).toEqual([]);
+    handlerHeld.open();
+    await vi.waitUntil(() => resumed?.state.status === 'success', { timeout: 5000 });
+
+    expect(resumed?.state.data).toEqual({ id: 1, amount: 12 });
+    expect(resumed?.state.variables).toEqual({
+      amount: 12,
+      idempotencyKey: 'operation-0000000003',
+    });
+    expect(database.countEntries()).toBe(1);
+    expect(app.executions).toEqual(['operation-0000000003']);
+    expect(after.sent).toEqual(['operation-0000000003']);
+    expect(await entries(store)).toEqual([]);
+  });
+
+  test('queued while offline: persisted though never sent, resumed once online', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const store = freshStore();
+    onlineManager.setOnline(false);
+    const before = session({ url: server.url, store });
+
+    before.pay({ amount: 3, idempotencyKey: 'operation-0000000004' }).catch(() => {});
+    await vi.waitUntil(async () => (await entries(store)).length === 1);
+    expect(before.sent).toEqual([]);
+
+    const after = session({ url: server.url, store });
+    const [resumed] = await after.pending.resume();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(resumed?.state.isPaused).toBe(true);
+    expect(after.sent).toEqual([]);
+
+    onlineManager.setOnline(true);
+    await vi.waitUntil(() => resumed?.state.status === 'success', { timeout: 5000 });
+    expect(database.countEntries()).toBe(1);
+    expect(after.sent).toEqual(['operation-0000000004']);
+    expect(await entries(store)).toEqual([]);
+  });
+
+  test('kept while the outcome is unknown, removed once it is known', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const store = freshStore();
+    const browser = session({ url: server.url, store });
+
+    browser.cutNetwork(true);
+    await browser.pay({ amount: 1, idempotencyKey: 'operation-0000000005' }, 1).catch(() => {});
+    expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000005']]);
+
+    browser.cutNetwork(false);
+    await browser.pay({ amount: 5000, idempotencyKey: 'operation-0000000006' }).catch(() => {});
+    await browser.pay({ amount: 1, idempotencyKey: 'operation-0000000005' });
+    expect(await entries(store)).toEqual([]);
+    expect(database.countEntries()).toBe(1);
+  });
+
+  test("resumes only its own namespace's operations", async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const store = freshStore();
+    const alice = session({ url: server.url, store, namespace: 'alice' });
+    alice.cutNetwork(true);
+    await alice.pay({ amount: 2, idempotencyKey: 'operation-0000000007' }, 0).catch(() => {});
+
+    const bob = session({ url: server.url, store, namespace: 'bob', user: 'bob' });
+    expect(await bob.pending.resume()).toEqual([]);
+    expect(bob.sent).toEqual([]);
+
+    const aliceAgain = session({ url: server.url, store, namespace: 'alice' });
+    const [resumed] = await aliceAgain.pending.resume();
+    await vi.waitUntil(() => resumed?.state.status === 'success', { timeout: 5000 });
+    expect(app.executions).toEqual(['operation-0000000007']);
+  });
+
+  test('does not resume an operation this cache is already running', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const handlerHeld = gate();
+    app.holdHandlers(handlerHeld.opened);
+    const browser = session({ url: server.url, store: freshStore() });
+
+    const paid = browser.pay({ amount: 4, idempotencyKey: 'operation-0000000008' });
+    await vi.waitUntil(() => app.executions.length === 1);
+    expect(await browser.pending.resume()).toEqual([]);
+    handlerHeld.open();
+    await paid;
+    expect(browser.sent).toEqual(['operation-0000000008']);
+  });
+
+  test('a stored operation of a procedure not registered is left in storage and reported', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const store = freshStore();
+    const before = session({ url: server.url, store });
+    before.cutNetwork(true);
+    await before.pay({ amount: 2, idempotencyKey: 'operation-0000000009' }, 0).catch(() => {});
+
+    const queryClient = new QueryClient();
+    const errors: unknown[] = [];
+    const pending = createPendingOperations<PaymentsRouter>({
+      queryClient,
+      namespace: 'alice',
+      store,
+      // Options of a procedure with another key, as after a rename.
+      procedures: { pay: { mutationKey: [['renamed']], mutationFn: async () => null } },
+      onStorageError: (error) => errors.push(error),
+    });
+
+    expect(await pending.resume()).toEqual([]);
+    expect(String(errors[0])).toContain('not among `procedures`: left in storage');
+    expect(await entries(store)).toHaveLength(1);
+  });
+});
+
+describe('mistakes are loud', () => {
+  test('the options of another procedure under a path', () => {
+    const queryClient = new QueryClient();
+    const client = createTRPCClient<PaymentsRouter>({ links: [httpLink({ url: 'http://x' })] });
+    const trpc = createTRPCOptionsProxy<PaymentsRouter>({ client, queryClient });
+    const wrong = { ...trpc.pay.mutationOptions(), trpc: { path: 'refund' } };
+    expect(() =>
+      createPendingOperations<PaymentsRouter>({ queryClient, procedures: { pay: wrong } }),
+    ).toThrow('procedures["pay"] holds the options of `refund`');
+    expect(() =>
+      createPendingOperations<PaymentsRouter>({ queryClient, procedures: { pay: {} } }),
+    ).toThrow('procedures["pay"] needs a mutationKey and a mutationFn');
+  });
+
+  test('without IndexedDB the operation still runs, and the loss is reported', async () => {
+    using database = sqliteTestDatabase();
+    const app = payments(database);
+    await using server = await httpTestServer(app.router);
+    const queryClient = new QueryClient();
+    const client = createTRPCClient<PaymentsRouter>({
+      links: [
+        idempotencyLink({ procedures: { pay: true } }),
+        httpLink({ url: server.url, headers: { 'x-user-id': 'alice' } }),
+      ],
+    });
+    const trpc = createTRPCOptionsProxy<PaymentsRouter>({ client, queryClient });
+    const errors: unknown[] = [];
+    vi.stubGlobal('indexedDB', undefined);
+    try {
+      const pending = createPendingOperations<PaymentsRouter>({
+        queryClient,
+        procedures: { pay: trpc.pay.mutationOptions() },
+        onStorageError: (error) => errors.push(error),
+      });
+      const observer = new MutationObserver(
+        queryClient,
+        pending.mutationOptions(trpc.pay.mutationOptions()),
+      );
+      expect(
+        await observer.mutate({ amount: 9, idempotencyKey: 'operation-0000000010' } as never),
+      ).toEqual({ id: 1, amount: 9 });
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(String(errors[0])).toContain('IndexedDB is not available');
+  });
+});

@@ -1,0 +1,78 @@
+import { QueryClient } from '@tanstack/react-query';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import { initTRPC } from '@trpc/server';
+import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
+import { expectTypeOf, test } from 'vitest';
+import { z } from 'zod';
+import { idempotentProcedure } from '../server/idempotentProcedure';
+import type { AnyIdempotencyStore } from '../server/store';
+import { createPendingOperations } from './pendingOperations';
+import { useIdempotentMutation } from './useIdempotentMutation';
+
+declare const store: AnyIdempotencyStore;
+const t = initTRPC.context<{ userId: string }>().create();
+const idempotent = idempotentProcedure({
+  procedure: t.procedure,
+  store,
+  scope: ({ ctx }) => ctx.userId,
+});
+const router = t.router({
+  transfers: t.router({
+    create: idempotent
+      .input(z.object({ amount: z.number() }))
+      .mutation(() => ({ id: 't', amount: 1 })),
+  }),
+  accounts: t.router({
+    open: idempotent.input(z.object({ owner: z.string() })).mutation(() => 'a'),
+  }),
+  note: t.procedure.input(z.strictObject({ text: z.string() })).mutation(() => 'noted'),
+});
+type AppRouter = typeof router;
+
+const queryClient = new QueryClient();
+const trpc = createTRPCOptionsProxy<AppRouter>({
+  client: createTRPCClient<AppRouter>({ links: [httpLink({ url: 'http://x' })] }),
+  queryClient,
+});
+
+test('useIdempotentMutation: typed like useMutation, the key optional', () => {
+  const transfer = useIdempotentMutation(trpc.transfers.create.mutationOptions());
+  expectTypeOf(transfer.mutate).toBeCallableWith({ amount: 5 });
+  expectTypeOf(transfer.mutate).toBeCallableWith({ amount: 5, idempotencyKey: 'k' });
+  expectTypeOf(transfer.mutateAsync({ amount: 5 })).resolves.toEqualTypeOf<{
+    id: string;
+    amount: number;
+  }>();
+  expectTypeOf(transfer.data).toEqualTypeOf<{ id: string; amount: number } | undefined>();
+  // @ts-expect-error amount is a number
+  transfer.mutate({ amount: '5' });
+});
+
+test('useIdempotentMutation refuses a plain mutation', () => {
+  // @ts-expect-error a plain mutation has no key to reuse and must not be retried
+  useIdempotentMutation(trpc.note.mutationOptions());
+});
+
+test('createPendingOperations needs every idempotent mutation, and only those', () => {
+  createPendingOperations<AppRouter>({
+    queryClient,
+    procedures: {
+      'transfers.create': trpc.transfers.create.mutationOptions(),
+      'accounts.open': trpc.accounts.open.mutationOptions(),
+    },
+  });
+  createPendingOperations<AppRouter>({
+    queryClient,
+    // @ts-expect-error accounts.open is missing
+    procedures: { 'transfers.create': trpc.transfers.create.mutationOptions() },
+  });
+  createPendingOperations<AppRouter>({
+    queryClient,
+    procedures: {
+      'transfers.create': trpc.transfers.create.mutationOptions(),
+      'accounts.open': trpc.accounts.open.mutationOptions(),
+      // @ts-expect-error a plain mutation is never persisted
+      note: trpc.note.mutationOptions(),
+    },
+  });
+});
