@@ -502,14 +502,17 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  it('refuses queries and subscriptions', () => {
+  it('refuses queries and subscriptions at run time too (for untyped callers)', () => {
     using database = sqliteTestDatabase();
     const idempotent = idempotentProcedure({
       procedure: t.procedure,
       store: database.store,
       scope: ({ ctx }) => ctx.user,
     });
+    // @ts-expect-error a type error as well: see idempotentProcedure.test-d.ts
     expect(() => idempotent.query(() => 1)).toThrow(/mutations only/);
+    // @ts-expect-error likewise
+    expect(() => idempotent.input(z.object({})).subscription(() => 1)).toThrow(/mutations only/);
   });
 
   it('rejects an empty scope as a server misconfiguration', async () => {

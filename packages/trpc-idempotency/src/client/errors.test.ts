@@ -1,5 +1,5 @@
 import { TRPCClientError } from '@trpc/client';
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/unstable-core-do-not-import';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { IDEMPOTENCY_REASONS, type IdempotencyReason } from '../shared/reasons';
 import {

@@ -1,5 +1,4 @@
-import { TRPCError } from '@trpc/server';
-import type { TRPCErrorShape } from '@trpc/server/unstable-core-do-not-import';
+import { TRPCError, type TRPCErrorShape } from '@trpc/server';
 import {
   IDEMPOTENCY_REASONS,
   type IdempotencyErrorData,

@@ -1,21 +1,23 @@
-import { TRPCError } from '@trpc/server';
+import {
+  type TRPCCombinedDataTransformer,
+  type TRPCDataTransformer,
+  TRPCError,
+} from '@trpc/server';
 import {
   type AnyMiddlewareFunction,
   type AnyProcedureBuilder,
-  createBuilder,
   type DefaultErrorData,
-  getDefaultErrorShape,
-  getParseFn,
-  isDevDefault,
-  isFormattedErrorShape,
+  inputWithStep,
+  isProcedureBuilder,
   type Overwrite,
+  outputTransformer,
   type Parser,
   type ProcedureBuilder,
+  readProcedureConfig,
   type Simplify,
-  setFormattedErrorShape,
+  setErrorShape,
   type TRPCErrorShape,
-  type UnsetMarker,
-} from '@trpc/server/unstable-core-do-not-import';
+} from '../internal/trpc';
 import type { IdempotencyErrorData } from '../shared/reasons';
 import { formatIdempotencyError } from './errors';
 import type { IdempotencyEventHandler } from './events';
@@ -26,6 +28,8 @@ import {
   type TransactionalIdempotencyHandle,
 } from './executor';
 import { fingerprintInput } from './fingerprint';
+import type { IdempotentProcedureBuilder, IntersectIfDefined } from './idempotentProcedureBuilder';
+import { assertKeyJoinable } from './keyedInput';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
@@ -33,13 +37,14 @@ import {
   type IdempotencyKeyOutput,
   type KeyFormat,
 } from './keyFormat';
-import { createOutcomeCodec, isFinalErrorDefault, type OutcomeTransformer } from './outcome';
+import { createOutcomeCodec, isFinalErrorDefault } from './outcome';
 import type { AnyIdempotencyStore, IdempotencyStore } from './store';
 
 /**
  * `transactional` (default): the handler writes through `ctx.idempotency.commit`
- * and its writes commit with the record (SPEC 5). `lease`: for effects outside
- * the database; the record is guarded by a lease and fenced completion (SPEC 3.4).
+ * and its writes commit with the record. `lease`: for effects outside the
+ * database; the record is guarded by a lease and fenced completion.
+ * @see README.md#modes
  */
 export type IdempotencyMode = 'transactional' | 'lease';
 
@@ -59,7 +64,8 @@ export interface IdempotentProcedureOptions<
   store: TStore;
   /**
    * The principal a key belongs to, from the request context (a user or
-   * tenant id). The same key under two scopes is two operations (SPEC 1.4).
+   * tenant id). The same key under two scopes is two operations
+   * (README.md#scope-and-security).
    */
   scope: (opts: { ctx: TCtx; path: string }) => string;
   /** Default `transactional`. */
@@ -88,8 +94,13 @@ export interface IdempotentProcedureOptions<
   keyFormat?: KeyFormat;
   /** Largest stored outcome, in bytes of JSON. Default 1 MiB. */
   maxResponseBytes?: number;
-  /** Serializer for stored results: pass your tRPC transformer (e.g. superjson). Default JSON. */
-  transformer?: OutcomeTransformer;
+  /**
+   * Serializer for stored results. Default: the transformer of the tRPC
+   * instance `procedure` comes from (`initTRPC.create({ transformer })`), so a
+   * replayed `Date` is a `Date` with superjson. Set it only to store outcomes
+   * differently; for a builder that carries no tRPC config it is required.
+   */
+  transformer?: TRPCDataTransformer | TRPCCombinedDataTransformer;
   /** Time source in epoch ms for leases and expiry (tests). Default `Date.now`. */
   clock?: () => number;
   /** Receives an event for every request's outcome. */
@@ -103,37 +114,10 @@ export type inferIdempotencyHandle<TStore, TMode extends IdempotencyMode> = TMod
     ? TransactionalIdempotencyHandle<TTx, TStore['transactionKind']>
     : never;
 
-type IntersectIfDefined<TType, TWith> = TType extends UnsetMarker ? TWith : Simplify<TType & TWith>;
-
 /** The error shape idempotency errors have on the wire. */
 export type IdempotencyErrorShape = TRPCErrorShape<DefaultErrorData & IdempotencyErrorData>;
 
-/**
- * The builder {@link idempotentProcedure} returns: the user's own builder with
- * the key in its input and `ctx.idempotency` in the resolver's context.
- */
-export type IdempotentProcedureBuilder<
-  TContext,
-  TMeta,
-  TContextOverrides,
-  TInputIn,
-  TInputOut,
-  TOutputIn,
-  TOutputOut,
-  TCaller extends boolean,
-  TErrorShape,
-  THandle,
-> = ProcedureBuilder<
-  TContext,
-  TMeta,
-  Overwrite<TContextOverrides, { idempotency: THandle }>,
-  IntersectIfDefined<TInputIn, IdempotencyKeyInput>,
-  IntersectIfDefined<TInputOut, IdempotencyKeyOutput>,
-  TOutputIn,
-  TOutputOut,
-  TCaller,
-  TErrorShape | IdempotencyErrorShape
->;
+export type { IdempotentProcedureBuilder } from './idempotentProcedureBuilder';
 
 const DEFAULTS = {
   ttlMs: 24 * 60 * 60 * 1000,
@@ -157,7 +141,8 @@ const DEFAULTS = {
  * ```
  *
  * The idempotency step runs after every middleware and input parser of the
- * procedure, just before the resolver: rejected input stores nothing (SPEC 4.6).
+ * procedure, just before the resolver: rejected input stores nothing
+ * (README.md#middleware-order).
  * @see README.md#quickstart
  */
 export function idempotentProcedure<
@@ -193,20 +178,29 @@ export function idempotentProcedure<
   TContext,
   TMeta,
   TContextOverrides,
-  TInputIn,
-  TInputOut,
+  IntersectIfDefined<TInputIn, IdempotencyKeyInput>,
+  IntersectIfDefined<TInputOut, IdempotencyKeyOutput>,
   TOutputIn,
   TOutputOut,
   TCaller,
-  TErrorShape,
+  TErrorShape | IdempotencyErrorShape,
   inferIdempotencyHandle<TStore, TMode>
 > {
+  const procedure = opts.procedure as unknown as AnyProcedureBuilder;
+  const config = readProcedureConfig(procedure);
+  const transformer = opts.transformer ?? config.transformer;
+  if (!transformer) {
+    throw new TypeError(
+      'idempotentProcedure: cannot read the transformer of the tRPC instance `procedure` comes from: pass the `transformer` option (the one you gave initTRPC.create(), or { serialize: (v) => v, deserialize: (v) => v } if none)',
+    );
+  }
+  const { isDev } = config;
   const mode: IdempotencyMode = opts.mode ?? 'transactional';
   const executor = createExecutor({
     store: opts.store,
     transactional: mode === 'transactional',
     codec: createOutcomeCodec({
-      transformer: opts.transformer,
+      transformer: outputTransformer(transformer),
       maxResponseBytes: positive(
         'maxResponseBytes',
         opts.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
@@ -230,12 +224,10 @@ export function idempotentProcedure<
     onEvent: opts.onEvent,
   });
 
-  const procedure = opts.procedure as unknown as AnyProcedureBuilder;
-  const isDev = procedure._def.config?.isDev ?? isDevDefault();
   const parseKey = createKeyParser(opts.keyFormat).parse;
 
   /**
-   * The key of a raw input, or SPEC 1.3's `400`: the same `BAD_REQUEST` tRPC
+   * The key of a raw input, or the `400` of README.md#errors: the same `BAD_REQUEST` tRPC
    * makes of a failing input parser, its shape already formatted (no later
    * formatter can take it over, as when a parser before every `.errors()`
    * threw it).
@@ -262,9 +254,8 @@ export function idempotentProcedure<
    * where there would be two, same order (the key first, so a request with a
    * bad key and bad fields gets the key's `400`), same errors, same merged input.
    */
-  const withKeyAndInput = (builder: AnyProcedureBuilder, parser: Parser) => {
-    const parse = getParseFn(parser);
-    const fused: AnyMiddlewareFunction = async (mw) => {
+  const withKeyAndInput = (builder: AnyProcedureBuilder, parser: Parser) =>
+    inputWithStep(builder, parser, (parse) => async (mw) => {
       const rawInput = await mw.getRawInput();
       const idempotencyKey = keyOf(rawInput, mw.path);
       let parsed: unknown;
@@ -275,16 +266,7 @@ export function idempotentProcedure<
       }
       const input = withKey(mw.input, idempotencyKey);
       return mw.next({ input: isObject(parsed) ? { ...input, ...parsed } : parsed });
-    };
-    fused._type = 'input';
-    // What `builder.input(parser)` builds, with the fused step as its input step.
-    const def = builder._def;
-    return createBuilder({
-      ...def,
-      inputs: [...def.inputs, parser],
-      middlewares: [...def.middlewares, fused],
-    }) as AnyProcedureBuilder;
-  };
+    });
 
   const wrapResolver =
     (resolver: (resolverOpts: ResolverOpts) => unknown, chain: Chain) =>
@@ -369,12 +351,7 @@ interface ChainSteps {
 
 /** Sets `error`'s wire shape with `data.reason` if it is an idempotency error (`.errors()` does the same). */
 function formatShape(error: TRPCError, path: string, isDev: boolean) {
-  if (isFormattedErrorShape(error)) return;
-  const shape = formatIdempotencyError({
-    error,
-    shape: getDefaultErrorShape({ error, path, isDev }),
-  });
-  if (shape) setFormattedErrorShape(error, shape);
+  setErrorShape(error, { path, isDev }, (shape) => formatIdempotencyError({ error, shape }));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -425,7 +402,7 @@ function wrapBuilder(
   steps: ChainSteps,
 ): AnyProcedureBuilder {
   const wrap = (next: unknown, nextChain: Chain = chain) =>
-    isBuilder(next) ? wrapBuilder(next, nextChain, steps) : next;
+    isProcedureBuilder(next) ? wrapBuilder(next, nextChain, steps) : next;
   const keyed: Chain = { ...chain, keyChecked: true };
   return new Proxy(builder, {
     get(target, prop, receiver) {
@@ -441,10 +418,12 @@ function wrapBuilder(
             );
           };
         case 'input':
-          return (parser: Parser) =>
-            chain.keyChecked
+          return (parser: Parser) => {
+            assertKeyJoinable(parser);
+            return chain.keyChecked
               ? wrap(target.input(parser))
               : wrap(steps.withKeyAndInput(target, parser), keyed);
+          };
         case 'use':
         case 'concat':
         case 'unstable_concat':
@@ -466,15 +445,6 @@ function wrapBuilder(
       return (...args: unknown[]) => wrap(value.apply(target, args));
     },
   });
-}
-
-function isBuilder(value: unknown): value is AnyProcedureBuilder {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    '_def' in value &&
-    typeof (value as { mutation?: unknown }).mutation === 'function'
-  );
 }
 
 function positive(name: string, value: number) {
