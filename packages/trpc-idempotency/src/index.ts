@@ -2,7 +2,6 @@ export {
   formatIdempotencyError,
   getIdempotencyErrorData,
   IdempotencyError,
-  idempotencyResponseHeaders,
 } from './server/errors';
 export type { IdempotencyEvent, IdempotencyEventHandler } from './server/events';
 export type {
@@ -37,6 +36,12 @@ export type {
   StoredError,
   StoredOutcome,
 } from './server/record';
+export {
+  type IdempotencyResponseContext,
+  type IdempotencyResponseMetaOptions,
+  idempotencyResponseContext,
+  idempotencyResponseHeaders,
+} from './server/responseHeaders';
 export {
   type AnyIdempotencyStore,
   type ClaimOptions,

@@ -175,10 +175,11 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  describe('key validation (SPEC 1.3)', () => {
+  describe('key validation', () => {
     it.each([
       ['missing', undefined, 'is missing'],
-      ['empty', '', 'is missing'],
+      ['empty', '', '`idempotencyKey` is empty: it must be'],
+      ['null', null, '`idempotencyKey` is missing: it must be'],
       ['too short', 'short', 'too short'],
       ['too long', 'k'.repeat(256), 'too long'],
       ['with a space', 'has a space in it ok', 'not allowed'],

@@ -89,21 +89,3 @@ export function formatIdempotencyError(opts: { error: TRPCError; shape: TRPCErro
     data: { ...opts.shape.data, ...data },
   };
 }
-
-/**
- * `responseMeta` helper for tRPC HTTP adapters: a `Retry-After` header (in
- * whole seconds, rounded up) when a response carries an in-progress conflict.
- * @see README.md#errors
- */
-export function idempotencyResponseHeaders(opts: { errors: readonly TRPCError[] }) {
-  let retryAfterMs: number | undefined;
-  for (const error of opts.errors) {
-    const data = getIdempotencyErrorData(error);
-    if (data?.retryAfterMs !== undefined) {
-      retryAfterMs = Math.max(retryAfterMs ?? 0, data.retryAfterMs);
-    }
-  }
-  return retryAfterMs === undefined
-    ? undefined
-    : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
-}

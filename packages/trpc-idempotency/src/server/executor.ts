@@ -88,9 +88,34 @@ export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'asy
   ): Promise<Awaited<R>>;
 }
 
+/**
+ * What {@link createExecutor}'s `execute` resolves to: the call's value, and
+ * whether it was answered from a stored outcome (a replay, also after waiting
+ * for or joining another request with the key) rather than by this request's
+ * own execution. A stored error is thrown instead; {@link isReplayedError}
+ * tells whether it was replayed.
+ */
+export interface ExecutionAnswer {
+  value: unknown;
+  replayed: boolean;
+}
+
+const replayedErrors = new WeakSet<object>();
+
+/** Whether `execute` threw `error` as the replay of a stored error outcome. */
+export function isReplayedError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && replayedErrors.has(error);
+}
+
 /** Raised inside the commit transaction so it rolls back; mapped to SPEC 4.5's error. */
 class OutcomeNotStorableError extends Error {
   override readonly name = 'OutcomeNotStorableError';
+}
+
+/** The outcome a request got, and whether it replays someone else's. */
+interface Acquired {
+  outcome: StoredOutcome;
+  replayed: boolean;
 }
 
 interface Running {
@@ -131,11 +156,21 @@ export function createExecutor(opts: ExecutorOptions) {
   // Called as `emit?.(…)`: without a handler the event object is never even built.
   const emit: IdempotencyEventHandler | undefined = opts.onEvent;
 
+  /** The value of a stored outcome (or its error, thrown), and whether it is a replay. */
+  function answer(outcome: StoredOutcome, replayed: boolean): ExecutionAnswer {
+    try {
+      return { value: codec.replay(outcome), replayed };
+    } catch (error) {
+      if (replayed && typeof error === 'object' && error !== null) replayedErrors.add(error);
+      throw error;
+    }
+  }
+
   /** Run `handler` at most once for `call`, answering every duplicate identically. */
   async function execute(
     call: IdempotentCall,
     handler: (handle: IdempotencyHandle & { commit: unknown }) => Promise<unknown>,
-  ): Promise<unknown> {
+  ): Promise<ExecutionAnswer> {
     const arrivedAt = performance.now();
     const id = `${call.scope}\u0000${call.key}`;
     const joined = inProcess.get(id);
@@ -155,7 +190,7 @@ export function createExecutor(opts: ExecutorOptions) {
         throw inProgressError({ retryAfterMs });
       }
       emit?.({ type: 'joined', ...eventBase(call, arrivedAt) });
-      return codec.replay(outcome);
+      return answer(outcome, true);
     }
 
     // Registered before the first `await`, so a duplicate arriving from now on joins.
@@ -174,18 +209,18 @@ export function createExecutor(opts: ExecutorOptions) {
       // in progress, expired) takes the claim path, so correctness never
       // depends on this read.
       const known = await store.find({ scope: call.scope, key: call.key, now: clock() });
-      let stored: StoredOutcome;
+      let acquired: Acquired;
       if (known?.state === 'completed' && known.outcome) {
         answerFromCompleted(call, known, known.outcome, arrivedAt, 0);
-        stored = known.outcome;
+        acquired = { outcome: known.outcome, replayed: true };
       } else {
-        stored =
+        acquired =
           opts.transactional && store.inTransaction
             ? await store.inTransaction((txStore) => acquire(txStore, call, handler, arrivedAt))
             : await acquire(store, call, handler, arrivedAt);
       }
-      settle.resolve(stored);
-      return codec.replay(stored);
+      settle.resolve(acquired.outcome);
+      return answer(acquired.outcome, acquired.replayed);
     } catch (error) {
       settle.reject(error);
       throw error;
@@ -200,7 +235,7 @@ export function createExecutor(opts: ExecutorOptions) {
     call: IdempotentCall,
     handler: (handle: IdempotencyHandle & { commit: unknown }) => Promise<unknown>,
     arrivedAt: number,
-  ): Promise<StoredOutcome> {
+  ): Promise<Acquired> {
     let pollMs = POLL_FIRST_MS;
     for (;;) {
       const now = clock();
@@ -215,7 +250,9 @@ export function createExecutor(opts: ExecutorOptions) {
             ? 0
             : Math.max(0, opts.inFlight.timeoutMs - (performance.now() - arrivedAt)),
       });
-      if (claim.acquired) return run(store, call, claim, handler, arrivedAt);
+      if (claim.acquired) {
+        return { outcome: await run(store, call, claim, handler, arrivedAt), replayed: false };
+      }
 
       const { record } = claim;
       if (record.state === 'completed' && record.outcome) {
@@ -226,7 +263,7 @@ export function createExecutor(opts: ExecutorOptions) {
           arrivedAt,
           waitedSince(arrivedAt, pollMs),
         );
-        return record.outcome;
+        return { outcome: record.outcome, replayed: true };
       }
       if (record.path !== call.path || record.fingerprint !== call.fingerprint) {
         emit?.({ type: 'mismatch', ...eventBase(call, arrivedAt) });

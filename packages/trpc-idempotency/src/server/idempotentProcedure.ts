@@ -25,6 +25,7 @@ import {
   createExecutor,
   type IdempotencyHandle,
   type InFlightOptions,
+  isReplayedError,
   type TransactionalIdempotencyHandle,
 } from './executor';
 import { fingerprintInput } from './fingerprint';
@@ -38,6 +39,7 @@ import {
   type KeyFormat,
 } from './keyFormat';
 import { createOutcomeCodec, isFinalErrorDefault } from './outcome';
+import { recordReplay } from './responseHeaders';
 import type { AnyIdempotencyStore, IdempotencyStore } from './store';
 
 /**
@@ -289,14 +291,18 @@ export function idempotentProcedure<
           path: resolverOpts.path,
           fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
         };
-        return await executor.execute(call, (handle) => {
+        const { value, replayed } = await executor.execute(call, (handle) => {
           const idempotency =
             mode === 'lease' ? withoutCommit(handle) : (handle as IdempotencyHandle);
           return Promise.resolve(
             resolver({ ...resolverOpts, input, ctx: { ...resolverOpts.ctx, idempotency } }),
           );
         });
+        recordReplay(resolverOpts.ctx, resolverOpts.batchIndex ?? 0, replayed);
+        return value;
       } catch (error) {
+        if (isReplayedError(error))
+          recordReplay(resolverOpts.ctx, resolverOpts.batchIndex ?? 0, true);
         // Without a `.errors()` of the user's in the chain, nothing formats between
         // here and the root: give idempotency errors their `data.reason` now.
         if (!chain.formatterInChain && error instanceof TRPCError) {
@@ -321,6 +327,8 @@ interface ResolverOpts {
   ctx: Record<string, unknown>;
   input: IdempotencyKeyOutput;
   path: string;
+  /** The call's index in its HTTP batch (0 when not batched). */
+  batchIndex?: number;
   getRawInput: () => Promise<unknown>;
 }
 

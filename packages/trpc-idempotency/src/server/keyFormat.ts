@@ -54,7 +54,8 @@ export function createKeyParser(format: KeyFormat = {}) {
       return fail('is missing because the input is not an object');
     }
     const key = (input as Record<string, unknown>)[IDEMPOTENCY_KEY_FIELD];
-    if (key === undefined || key === null || key === '') return fail('is missing');
+    if (key === undefined || key === null) return fail('is missing');
+    if (key === '') return fail('is empty');
     if (typeof key !== 'string') return fail(`is a ${typeof key}`);
     if (key.length < min) return fail(`is too short (${key.length} characters)`);
     if (key.length > max) return fail(`is too long (${key.length} characters)`);
