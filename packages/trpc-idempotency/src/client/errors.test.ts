@@ -116,7 +116,7 @@ describe('type guards', () => {
 
     expectTypeOf(err).toExtend<TRPCClientError<TestRouter>>();
     expectTypeOf(err.data.reason).toEqualTypeOf<'IDEMPOTENCY_IN_PROGRESS'>();
-    expectTypeOf(err.data.retryAfterMs).toEqualTypeOf<number | undefined>();
+    expectTypeOf(err.data.retryAfterMs).toEqualTypeOf<number>();
     expectTypeOf(err.data.httpStatus).toEqualTypeOf<number>();
     expect(err.data.retryAfterMs).toBe(10);
   });

@@ -52,9 +52,11 @@ test('the public API', () => {
     'getIdempotencyReason',
     'getRetryAfterMs',
     'idempotencyLink',
+    'isIdempotencyError',
     'isIdempotencyInProgress',
     'isIdempotencyKeyInvalid',
     'isIdempotencyKeyReused',
+    'isIdempotencyResponseNotStorable',
     'isRetryableError',
   ]);
 });
