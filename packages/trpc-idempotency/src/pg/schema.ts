@@ -23,6 +23,8 @@ export const idempotencyRecords = pgTable(
     completedAtMs: bigint('completed_at_ms', { mode: 'number' }),
     outcomeKind: text('outcome_kind', { enum: ['result', 'error'] }),
     response: text('response'),
+    /** Finished steps' results of a recovery-point handler, as JSON (lease mode). */
+    steps: text('steps'),
   },
   (table) => [
     // Also the unique index a concurrent duplicate's insert blocks on (SPEC 5.3).
