@@ -5,9 +5,9 @@
  * tRPC caller, no store: only the tRPC step differs). Where tRPC's public
  * API would cost at most 3 µs per call, the public API is used instead.
  *
- * These internals are pinned by the test job that runs the builder's tests
- * against the lowest `@trpc/server` version the peer range allows
- * (`vitest.config.ts`, project `trpc-lowest`).
+ * The builder's tests run against the dev `@trpc/server` and against one no
+ * newer than the peer range's lowest (`vitest.config.ts`, project
+ * `trpc-lowest`), so a change in these internals shows up there first.
  */
 import type {
   AnyTRPCMiddlewareFunction as AnyMiddlewareFunction,
