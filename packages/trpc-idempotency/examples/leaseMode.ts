@@ -2,7 +2,7 @@
 import { idempotentProcedure } from 'trpc-idempotency';
 import { sqliteIdempotencyStore } from 'trpc-idempotency/sqlite';
 import { z } from 'zod';
-import { authed, db, t } from './quickstart/router';
+import { authed, db, t } from './quickstart/router.js';
 
 const idempotentLease = idempotentProcedure({
   procedure: authed,

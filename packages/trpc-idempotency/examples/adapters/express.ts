@@ -2,7 +2,7 @@
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express from 'express';
 import { idempotencyResponseContext, idempotencyResponseHeaders } from 'trpc-idempotency';
-import { appRouter } from '../quickstart/router';
+import { appRouter } from '../quickstart/router.js';
 
 const app = express();
 app.use(

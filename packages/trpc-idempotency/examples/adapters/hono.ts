@@ -2,7 +2,7 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono } from 'hono';
 import { idempotencyResponseContext, idempotencyResponseHeaders } from 'trpc-idempotency';
-import { appRouter } from '../quickstart/router';
+import { appRouter } from '../quickstart/router.js';
 
 export const app = new Hono();
 

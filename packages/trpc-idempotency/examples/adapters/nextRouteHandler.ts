@@ -1,7 +1,7 @@
 // app/api/trpc/[trpc]/route.ts: a Next.js App Router route handler (Node.js runtime)
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { idempotencyResponseContext, idempotencyResponseHeaders } from 'trpc-idempotency';
-import { appRouter } from '../quickstart/router';
+import { appRouter } from '../quickstart/router.js';
 
 const handler = (req: Request) =>
   fetchRequestHandler({

@@ -2,7 +2,7 @@
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import superjson from 'superjson';
 import { idempotencyLink } from 'trpc-idempotency/client';
-import type { AppRouter } from './router';
+import type { AppRouter } from './router.js';
 
 const client = createTRPCClient<AppRouter>({
   links: [

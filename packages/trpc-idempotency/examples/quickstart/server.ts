@@ -1,7 +1,7 @@
 // server.ts
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { idempotencyResponseContext, idempotencyResponseHeaders } from 'trpc-idempotency';
-import { appRouter } from './router';
+import { appRouter } from './router.js';
 
 export const server = createHTTPServer({
   router: appRouter,
