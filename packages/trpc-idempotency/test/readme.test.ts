@@ -65,6 +65,25 @@ describe('the package README', () => {
     expect([...imported].sort()).toEqual([...(npm ?? [])].sort());
   });
 
+  it('links only to its own sections, from itself and from the source’s `README.md#…` references', () => {
+    const slug = (heading: string) =>
+      heading
+        .toLowerCase()
+        .replace(/[^\w\- ]/g, '')
+        .replaceAll(' ', '-');
+    const sections = new Set(
+      [...readme.matchAll(/^#{2,3} (.+)$/gm)].map((match) => slug(match[1]!)),
+    );
+    const linked = [...readme.matchAll(/\]\(#([^)]+)\)/g)].map((match) => match[1]!);
+    const sources = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => readFileSync(join(root, 'src', file), 'utf8'));
+    const referenced = sources.flatMap((source) =>
+      [...source.matchAll(/README\.md#([\w-]+)/g)].map((match) => match[1]!),
+    );
+    for (const anchor of [...linked, ...referenced]) expect(sections, anchor).toContain(anchor);
+  });
+
   it('states the Node range of package.json `engines`', () => {
     expect(readme).toContain(`\`engines\` says \`${packageJson.engines.node}\``);
   });

@@ -27,7 +27,7 @@ export class IdempotencyError extends TRPCError {
   }
 }
 
-/** SPEC 2.3: the key was first used with another procedure or input. */
+/** The key was first used with another procedure or input (README.md#errors). */
 export function keyReusedError(opts: { key: string; path: string; firstPath: string }) {
   const what =
     opts.firstPath === opts.path ? 'with different input' : `with procedure \`${opts.firstPath}\``;
@@ -38,7 +38,7 @@ export function keyReusedError(opts: { key: string; path: string; firstPath: str
   });
 }
 
-/** SPEC 3.3: the first request with this key is still running. */
+/** The first request with this key is still running (README.md#errors). */
 export function inProgressError(opts: { retryAfterMs: number }) {
   return new IdempotencyError({
     code: 'CONFLICT',
@@ -48,7 +48,7 @@ export function inProgressError(opts: { retryAfterMs: number }) {
   });
 }
 
-/** SPEC 4.5: the outcome cannot be stored, so it could not be replayed. */
+/** The outcome cannot be stored, so it could not be replayed (README.md#errors). */
 export function responseNotStorableError(opts: { path: string; cause: unknown }) {
   const why = opts.cause instanceof Error ? opts.cause.message : String(opts.cause);
   return new IdempotencyError({

@@ -35,7 +35,7 @@ export class IdempotencyKeyInvalidError extends Error {
 /**
  * Builds the tRPC input parser for `{ idempotencyKey }`. It is a parse
  * function with zod-style type markers, so the key is optional in the input
- * type callers see (SPEC 7.2) and required in the parsed input.
+ * type callers see (a link may add it) and required in the parsed input.
  */
 export function createKeyParser(format: KeyFormat = {}) {
   const min = format.minLength ?? 16;
