@@ -127,14 +127,22 @@ export function inputWithStep(
   parser: Parser,
   makeStep: (parse: (input: unknown) => Promise<unknown> | unknown) => AnyMiddlewareFunction,
 ): AnyProcedureBuilder {
-  const step = makeStep(getParseFn(parser));
-  step._type = 'input';
+  const step = asInputStep(makeStep(getParseFn(parser)));
   const def = builder._def;
   return createBuilder({
     ...def,
     inputs: [...def.inputs, parser],
     middlewares: [...def.middlewares, step],
   }) as AnyProcedureBuilder;
+}
+
+/**
+ * Marks a middleware as an input step (`_type`, undocumented), as tRPC marks
+ * its own input parsers: the key check is one, wherever it runs.
+ */
+export function asInputStep(step: AnyMiddlewareFunction): AnyMiddlewareFunction {
+  step._type = 'input';
+  return step;
 }
 
 /**

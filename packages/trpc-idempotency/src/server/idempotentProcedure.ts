@@ -4,11 +4,10 @@ import {
   TRPCError,
 } from '@trpc/server';
 import {
-  type AnyMiddlewareFunction,
   type AnyProcedureBuilder,
+  asInputStep,
   type DefaultErrorData,
   inputWithStep,
-  isProcedureBuilder,
   type Overwrite,
   outputTransformer,
   type Parser,
@@ -19,6 +18,7 @@ import {
   type TRPCErrorShape,
 } from '../internal/trpc';
 import type { IdempotencyErrorData } from '../shared/reasons';
+import { type Chain, type ResolverOpts, wrapBuilder } from './builderChain';
 import { formatIdempotencyError } from './errors';
 import type { IdempotencyEventHandler } from './events';
 import {
@@ -30,7 +30,6 @@ import {
 } from './executor';
 import { fingerprintInput } from './fingerprint';
 import type { IdempotentProcedureBuilder, IntersectIfDefined } from './idempotentProcedureBuilder';
-import { assertKeyJoinable } from './keyedInput';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
@@ -245,11 +244,10 @@ export function idempotentProcedure<
   };
 
   /** The key as an input step of its own: for a chain whose first step is not `.input()`. */
-  const keyMiddleware: AnyMiddlewareFunction = async (mw) => {
+  const keyMiddleware = asInputStep(async (mw) => {
     const idempotencyKey = keyOf(await mw.getRawInput(), mw.path);
     return mw.next({ input: withKey(mw.input, idempotencyKey) });
-  };
-  keyMiddleware._type = 'input';
+  });
 
   /**
    * The key check fused into the first `.input()` of the chain: one step
@@ -323,40 +321,6 @@ export function idempotentProcedure<
   ) as never;
 }
 
-interface ResolverOpts {
-  ctx: Record<string, unknown>;
-  input: IdempotencyKeyOutput;
-  path: string;
-  /** The call's index in its HTTP batch (0 when not batched). */
-  batchIndex?: number;
-  getRawInput: () => Promise<unknown>;
-}
-
-/**
- * Where the idempotency steps stand in a builder chain. Neither is a
- * middleware of its own unless it has to be: every tRPC step costs a few µs
- * on every call, replays included.
- */
-interface Chain {
-  /** The key is checked by a step already in the chain (else the resolver wrapper checks it). */
-  keyChecked: boolean;
-  /**
-   * The user added an `.errors()` formatter: it must see idempotency errors
-   * before ours, as when ours was the chain's first `.errors()`, so ours runs
-   * as a middleware just before theirs instead of in the resolver wrapper.
-   */
-  formatterInChain: boolean;
-}
-
-interface ChainSteps {
-  wrapResolver: (
-    resolver: (opts: ResolverOpts) => unknown,
-    chain: Chain,
-  ) => (opts: ResolverOpts) => unknown;
-  withKeyAndInput: (builder: AnyProcedureBuilder, parser: Parser) => AnyProcedureBuilder;
-  keyMiddleware: AnyMiddlewareFunction;
-}
-
 /** Sets `error`'s wire shape with `data.reason` if it is an idempotency error (`.errors()` does the same). */
 function formatShape(error: TRPCError, path: string, isDev: boolean) {
   setErrorShape(error, { path, isDev }, (shape) => formatIdempotencyError({ error, shape }));
@@ -392,67 +356,6 @@ function withoutCommit(handle: IdempotencyHandle): IdempotencyHandle {
     renewLease: () => handle.renewLease(),
     downstreamKey: (namespace) => handle.downstreamKey(namespace),
   };
-}
-
-/**
- * Every builder derived from ours (`.input`, `.use`, `.meta`, …) stays ours,
- * and `.mutation` wraps the resolver in the idempotency step. Queries and
- * subscriptions are not idempotent operations and are refused.
- *
- * The key is checked by the chain's first step that needs it: fused into the
- * first `.input()`, or as a step of its own before the first `.use()`, or
- * else in the resolver wrapper; always before the user's own input parsers
- * and the middlewares added on this builder, as a separate input step would be.
- */
-function wrapBuilder(
-  builder: AnyProcedureBuilder,
-  chain: Chain,
-  steps: ChainSteps,
-): AnyProcedureBuilder {
-  const wrap = (next: unknown, nextChain: Chain = chain) =>
-    isProcedureBuilder(next) ? wrapBuilder(next, nextChain, steps) : next;
-  const keyed: Chain = { ...chain, keyChecked: true };
-  return new Proxy(builder, {
-    get(target, prop, receiver) {
-      switch (prop) {
-        case 'mutation':
-          return (resolver: (opts: ResolverOpts) => unknown) =>
-            target.mutation(steps.wrapResolver(resolver, chain) as never);
-        case 'query':
-        case 'subscription':
-          return () => {
-            throw new TypeError(
-              `idempotentProcedure builds mutations only: .${prop}() has no effect to deduplicate`,
-            );
-          };
-        case 'input':
-          return (parser: Parser) => {
-            assertKeyJoinable(parser);
-            return chain.keyChecked
-              ? wrap(target.input(parser))
-              : wrap(steps.withKeyAndInput(target, parser), keyed);
-          };
-        case 'use':
-        case 'concat':
-        case 'unstable_concat':
-          return (...args: unknown[]) => {
-            const from = chain.keyChecked ? target : target.use(steps.keyMiddleware);
-            return wrap(
-              Reflect.apply(from[prop] as (...a: unknown[]) => unknown, from, args),
-              keyed,
-            );
-          };
-        case 'errors':
-          return (formatter: Parameters<AnyProcedureBuilder['errors']>[0]) => {
-            const from = chain.formatterInChain ? target : target.errors(formatIdempotencyError);
-            return wrap(from.errors(formatter), { ...chain, formatterInChain: true });
-          };
-      }
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => wrap(value.apply(target, args));
-    },
-  });
 }
 
 function positive(name: string, value: number) {
