@@ -1,10 +1,49 @@
 import { defineConfig } from 'vitest/config';
+import { sourceConditions } from '../../vitest.shared.ts';
+
+/**
+ * The builder's suites, run a second time against `@trpc/server-lowest`, an
+ * alias of an older `@trpc/server` than the peer range's lowest (11.25.0 is
+ * not in the registry this project installs from; 11.23.0 is), so the
+ * internals `src/internal/trpc.ts` relies on are checked where they are oldest.
+ */
+const builderSuites = [
+  'test/trpcVersion.test.ts',
+  'test/idempotentProcedure.test.ts',
+  'test/hotPath.test.ts',
+  'test/http.test.ts',
+  'test/keyedInput.test.ts',
+  'test/transformer.test.ts',
+  'test/responseHeaders.test.ts',
+  'test/lease.test.ts',
+  'test/transactional.sqlite.test.ts',
+];
 
 export default defineConfig({
+  // The examples import the package by its name, as an app does: resolve it to the source.
+  resolve: { conditions: sourceConditions },
+  ssr: { resolve: { conditions: sourceConditions } },
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    typecheck: { enabled: true, include: ['src/**/*.test-d.ts', 'test/**/*.test-d.ts'] },
     testTimeout: 20_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
+          // The Quickstart's router opens DATABASE_FILE when imported (examples/procedures.test.ts).
+          env: { DATABASE_FILE: ':memory:' },
+          typecheck: { enabled: true, include: ['src/**/*.test-d.ts', 'test/**/*.test-d.ts'] },
+        },
+      },
+      {
+        extends: true,
+        resolve: {
+          alias: [{ find: /^@trpc\/server(\/.*)?$/, replacement: '@trpc/server-lowest$1' }],
+        },
+        test: { name: 'trpc-lowest', include: builderSuites, env: { TRPC_UNDER_TEST: 'lowest' } },
+      },
+    ],
   },
 });

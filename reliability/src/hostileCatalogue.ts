@@ -105,7 +105,7 @@ const keyCases: HostileCase[] = [
     name: 'key empty',
     documented: KEY_DOC,
     request: (f) => ({ path: 'transfers.create', body: json(transfer(f, { idempotencyKey: '' })) }),
-    expect: { ...KEY_INVALID, message: /is missing/ },
+    expect: { ...KEY_INVALID, message: /`idempotencyKey` is empty/ },
   },
   {
     name: 'key null',

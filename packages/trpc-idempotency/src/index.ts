@@ -2,7 +2,6 @@ export {
   formatIdempotencyError,
   getIdempotencyErrorData,
   IdempotencyError,
-  idempotencyResponseHeaders,
 } from './server/errors';
 export type { IdempotencyEvent, IdempotencyEventHandler } from './server/events';
 export type { InFlightOptions } from './server/executor';
@@ -41,6 +40,12 @@ export type {
   StoredOutcome,
   StoredStep,
 } from './server/record';
+export {
+  type IdempotencyResponseContext,
+  type IdempotencyResponseMetaOptions,
+  idempotencyResponseContext,
+  idempotencyResponseHeaders,
+} from './server/responseHeaders';
 export {
   type AnyIdempotencyStore,
   type ClaimOptions,

@@ -294,7 +294,7 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
   });
 });
 
-describe('the builder adds no tRPC step of its own', () => {
+describe('where the builder’s own steps run in the chain', () => {
   const schema = z.object({ amount: z.number().int().positive() });
 
   function chainApp(database: Database) {
@@ -332,17 +332,42 @@ describe('the builder adds no tRPC step of its own', () => {
     return { router, seenByMiddleware };
   }
 
-  it('has as many middlewares as the same procedure without idempotency', () => {
+  it('runs each input parser once per call, after the key check, and the resolver once', async () => {
     using database = sqliteTestDatabase();
-    const { router } = chainApp(database);
-    const procedures = router._def.procedures as Record<string, unknown>;
-    const def = (procedure: unknown) =>
-      (procedure as { _def: { middlewares: unknown[]; inputs: unknown[] } })._def;
-    const plain = t.procedure.input(schema).mutation(() => 1);
-    expect(def(procedures['pay']).middlewares).toHaveLength(def(plain).middlewares.length);
-    expect(def(procedures['pay']).inputs).toEqual([schema]);
-    const bare = t.procedure.mutation(() => 1);
-    expect(def(procedures['bare']).middlewares).toHaveLength(def(bare).middlewares.length);
+    const parsed: unknown[] = [];
+    let resolved = 0;
+    const counted = (input: unknown) => {
+      parsed.push(input);
+      return schema.parse(input);
+    };
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: database.store,
+      scope: ({ ctx }) => ctx.user,
+    });
+    const caller = t.createCallerFactory(
+      t.router({
+        pay: idempotent
+          .input(counted)
+          .input(z.object({ note: z.string().optional() }))
+          .mutation(({ input }) => {
+            resolved++;
+            return input;
+          }),
+      }),
+    )({ user: 'alice' });
+    const idempotencyKey = newKey();
+    expect(await caller.pay({ idempotencyKey, amount: 2 })).toEqual({ idempotencyKey, amount: 2 });
+    expect(parsed).toEqual([{ idempotencyKey, amount: 2 }]);
+    // A bad key is refused before any parser runs.
+    await expect(caller.pay({ idempotencyKey: 'short', amount: 2 })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    expect(parsed).toHaveLength(1);
+    // A replay parses its input (validation comes first) but does not resolve.
+    await caller.pay({ idempotencyKey, amount: 2 });
+    expect(parsed).toHaveLength(2);
+    expect(resolved).toBe(1);
   });
 
   it('checks the key before the procedure’s own input parser, with the same 400 and reason', async () => {

@@ -3,7 +3,10 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
+import { z as z3 } from 'zod/v3';
 import { idempotentProcedure, type LeaseIdempotencyHandle } from '../src';
+import type { MutationsOnly } from '../src/server/idempotentProcedureBuilder';
+import type { NotAnObjectInputError } from '../src/server/keyedInput';
 import { type SqliteIdempotencyStore, sqliteIdempotencyStore } from '../src/sqlite';
 import type { entries } from './helpers/sqliteApp';
 
@@ -126,5 +129,59 @@ describe('idempotentProcedure types', () => {
       // @ts-expect-error `session` may be null here: the plain procedure has no auth middleware
       scope: ({ ctx }) => ctx.session.userId,
     });
+  });
+});
+
+describe('what the builder refuses at compile time', () => {
+  const idempotent = idempotentProcedure({
+    procedure: t.procedure,
+    store: sqliteIdempotencyStore({ db }),
+    scope: () => 'global',
+  });
+
+  it('builds mutations only: .query() and .subscription() are type errors, also further down the chain', () => {
+    // @ts-expect-error an idempotent operation is a mutation
+    idempotent.query(() => 1);
+    // @ts-expect-error likewise
+    idempotent.subscription(async function* () {});
+    const derived = idempotent.input(z.object({ a: z.string() })).use(({ next }) => next());
+    // @ts-expect-error every derived builder is still idempotent
+    derived.query(() => 1);
+    expectTypeOf(idempotent.query).parameter(0).toEqualTypeOf<MutationsOnly>();
+    expectTypeOf(idempotent.meta({ audit: true }).mutation).toBeFunction();
+  });
+
+  it('refuses inputs the key cannot join, where their type says so', () => {
+    // @ts-expect-error not an object: the key cannot be part of it
+    idempotent.input(z.string());
+    // @ts-expect-error an array input cannot carry the key either
+    idempotent.input(z.array(z.object({ a: z.string() })));
+    // @ts-expect-error a zod 3 strict object without the key rejects it
+    idempotent.input(z3.object({ a: z3.string() }).strict());
+    // @ts-expect-error the key makes the input required
+    idempotent.input(z.object({ a: z.string() }).optional());
+    expectTypeOf(idempotent.input<ReturnType<typeof z.string>>)
+      .parameter(0)
+      .toEqualTypeOf<NotAnObjectInputError>();
+
+    // What the key can join: plain, loose and zod 3 strip objects, a strict one declaring the key.
+    idempotent.input(z.object({ a: z.string() }));
+    idempotent.input(z.looseObject({ a: z.string() }));
+    idempotent.input(z3.object({ a: z3.string() }));
+    idempotent.input(z3.object({ a: z3.string(), idempotencyKey: z3.string() }).strict());
+    // Zod 4's strictObject has the same type as z.object: refused when .input() runs instead.
+    idempotent.input(z.strictObject({ a: z.string() }));
+  });
+
+  it('shows ctx.idempotency to the resolver only: middlewares run before the idempotency step', () => {
+    idempotent
+      .use(({ ctx, next }) => {
+        // @ts-expect-error no handle yet in a middleware
+        ctx.idempotency;
+        return next();
+      })
+      .mutation(({ ctx }) => {
+        expectTypeOf(ctx.idempotency.key).toEqualTypeOf<string>();
+      });
   });
 });

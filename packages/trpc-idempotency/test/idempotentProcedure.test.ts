@@ -208,10 +208,11 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  describe('key validation (SPEC 1.3)', () => {
+  describe('key validation', () => {
     it.each([
       ['missing', undefined, 'is missing'],
-      ['empty', '', 'is missing'],
+      ['empty', '', '`idempotencyKey` is empty: it must be'],
+      ['null', null, '`idempotencyKey` is missing: it must be'],
       ['too short', 'short', 'too short'],
       ['too long', 'k'.repeat(256), 'too long'],
       ['with a space', 'has a space in it ok', 'not allowed'],
@@ -537,14 +538,17 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  it('refuses queries and subscriptions', () => {
+  it('refuses queries and subscriptions at run time too (for untyped callers)', () => {
     using database = sqliteTestDatabase();
     const idempotent = idempotentProcedure({
       procedure: t.procedure,
       store: database.store,
       scope: ({ ctx }) => ctx.user,
     });
+    // @ts-expect-error a type error as well: see idempotentProcedure.test-d.ts
     expect(() => idempotent.query(() => 1)).toThrow(/mutations only/);
+    // @ts-expect-error likewise
+    expect(() => idempotent.input(z.object({})).subscription(() => 1)).toThrow(/mutations only/);
   });
 
   it('rejects an empty scope as a server misconfiguration', async () => {

@@ -1,4 +1,4 @@
-CREATE TABLE "idempotency_records" (
+CREATE TABLE IF NOT EXISTS "idempotency_records" (
 	"scope" text NOT NULL,
 	"key" text NOT NULL,
 	"path" text NOT NULL,
@@ -15,4 +15,4 @@ CREATE TABLE "idempotency_records" (
 	CONSTRAINT "idempotency_records_scope_key_pk" PRIMARY KEY("scope","key")
 );
 --> statement-breakpoint
-CREATE INDEX "idempotency_records_expires_at_idx" ON "idempotency_records" USING btree ("expires_at_ms");
+CREATE INDEX IF NOT EXISTS "idempotency_records_expires_at_idx" ON "idempotency_records" USING btree ("expires_at_ms");

@@ -1,4 +1,4 @@
-CREATE TABLE `idempotency_records` (
+CREATE TABLE IF NOT EXISTS `idempotency_records` (
 	`scope` text NOT NULL,
 	`key` text NOT NULL,
 	`path` text NOT NULL,
@@ -15,4 +15,4 @@ CREATE TABLE `idempotency_records` (
 	PRIMARY KEY(`scope`, `key`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
-CREATE INDEX `idempotency_records_expires_at_idx` ON `idempotency_records` (`expires_at_ms`);
+CREATE INDEX IF NOT EXISTS `idempotency_records_expires_at_idx` ON `idempotency_records` (`expires_at_ms`);

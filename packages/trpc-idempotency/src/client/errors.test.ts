@@ -1,5 +1,5 @@
 import { TRPCClientError } from '@trpc/client';
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/unstable-core-do-not-import';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { IDEMPOTENCY_REASONS, type IdempotencyReason } from '../shared/reasons';
 import {
@@ -116,7 +116,7 @@ describe('type guards', () => {
 
     expectTypeOf(err).toExtend<TRPCClientError<TestRouter>>();
     expectTypeOf(err.data.reason).toEqualTypeOf<'IDEMPOTENCY_IN_PROGRESS'>();
-    expectTypeOf(err.data.retryAfterMs).toEqualTypeOf<number | undefined>();
+    expectTypeOf(err.data.retryAfterMs).toEqualTypeOf<number>();
     expectTypeOf(err.data.httpStatus).toEqualTypeOf<number>();
     expect(err.data.retryAfterMs).toBe(10);
   });

@@ -1,16 +1,44 @@
-import {
-  IDEMPOTENCY_REASONS,
-  type IdempotencyErrorData,
-  type IdempotencyReason,
-} from '../shared/reasons';
+import { IDEMPOTENCY_REASONS, type IdempotencyReason } from '../shared/reasons';
+
+/** The tRPC error code the server answers each idempotency reason with. */
+export interface IdempotencyReasonCodes {
+  IDEMPOTENCY_KEY_INVALID: 'BAD_REQUEST';
+  IDEMPOTENCY_KEY_REUSED: 'UNPROCESSABLE_CONTENT';
+  IDEMPOTENCY_IN_PROGRESS: 'CONFLICT';
+  IDEMPOTENCY_RESPONSE_NOT_STORABLE: 'INTERNAL_SERVER_ERROR';
+  IDEMPOTENCY_STORE_UNAVAILABLE: 'INTERNAL_SERVER_ERROR';
+}
 
 /**
- * A client error whose `data` carries an idempotency reason, as the type
- * guards below narrow it. Intersects with `TRPCClientError<TRouter>`.
+ * The `data` of an idempotency error with reason `TReason`, as the server
+ * sends it: its code and HTTP status beside the reason, and the retry hint of
+ * an in-progress conflict.
+ * @see README.md#errors
+ */
+export type IdempotencyClientErrorData<TReason extends IdempotencyReason = IdempotencyReason> =
+  TReason extends IdempotencyReason
+    ? {
+        readonly reason: TReason;
+        readonly code: IdempotencyReasonCodes[TReason];
+        readonly httpStatus: number;
+      } & (TReason extends typeof IDEMPOTENCY_REASONS.inProgress
+        ? {
+            /** When to retry with the same key, in milliseconds. */
+            readonly retryAfterMs: number;
+          }
+        : unknown)
+    : never;
+
+/**
+ * A client error that carries an idempotency reason, as the guards below
+ * narrow it: `err.data.reason` (and `err.data.retryAfterMs` when in progress)
+ * are typed. On a `TRPCClientError<AppRouter>` the narrowed type keeps
+ * everything else the error had.
  * @see README.md#errors
  */
 export interface IdempotencyClientError<TReason extends IdempotencyReason = IdempotencyReason> {
-  readonly data: IdempotencyErrorData & { reason: TReason };
+  readonly message: string;
+  readonly data: IdempotencyClientErrorData<TReason>;
 }
 
 /**
@@ -111,6 +139,15 @@ export function getIdempotencyReason(err: unknown): IdempotencyReason | undefine
 }
 
 /**
+ * Any idempotency error: narrows `err` so `err.data.reason` is typed, to
+ * `switch` on it.
+ * @see README.md#errors
+ */
+export function isIdempotencyError(err: unknown): err is IdempotencyClientError {
+  return getIdempotencyReason(err) !== undefined;
+}
+
+/**
  * The key is missing, empty, malformed or too long (`BAD_REQUEST`): fix the request.
  * @see README.md#errors
  */
@@ -143,6 +180,18 @@ export function isIdempotencyInProgress(
 }
 
 /**
+ * The handler ran but its result could not be stored for replay
+ * (`INTERNAL_SERVER_ERROR`): a server bug to fix; not retried, since a retry
+ * would execute the operation again.
+ * @see README.md#errors
+ */
+export function isIdempotencyResponseNotStorable(
+  err: unknown,
+): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.responseNotStorable> {
+  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.responseNotStorable;
+}
+
+/**
  * The server's retry hint in milliseconds: `data.retryAfterMs`, else the
  * response's `Retry-After` header when the link exposed the response.
  * @see README.md#errors
@@ -161,7 +210,7 @@ export function getRetryAfterMs(err: unknown): number | undefined {
 }
 
 /**
- * Whether retrying with the same key is safe and useful (SPEC 7.3): network
+ * Whether retrying with the same key is safe and useful: network
  * failures without a tRPC response, 5xx, `TIMEOUT`, `TOO_MANY_REQUESTS` and
  * the in-progress `CONFLICT`. Never other 4xx, a reused key, or an aborted request.
  * @see README.md#the-client-link

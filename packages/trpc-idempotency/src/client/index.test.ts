@@ -27,7 +27,8 @@ test('the client entry is browser-safe: it reaches only @trpc and shared code', 
   const allowedPackages = new Set([
     '@trpc/client',
     '@trpc/server/observable',
-    '@trpc/server/unstable-core-do-not-import',
+    // Type-only (erased from the bundle): checked below.
+    '@trpc/server',
   ]);
   const reachable = importsReachableFrom(join(here, 'index.ts'));
 
@@ -44,6 +45,10 @@ test('the client entry is browser-safe: it reaches only @trpc and shared code', 
       if (!specifier.startsWith('.')) expect(allowedPackages, file).toContain(specifier);
     }
     expect(readFileSync(file, 'utf8'), file).not.toMatch(/\bBuffer\b|\bprocess\.|\brequire\(/);
+    // `@trpc/server` holds the server runtime: only its types may be imported here.
+    expect(readFileSync(file, 'utf8'), file).not.toMatch(
+      /import\s+(?!type\b)[^;]*from '@trpc\/server'/,
+    );
   }
 });
 
@@ -54,9 +59,11 @@ test('the public API', () => {
     'getIdempotencyReason',
     'getRetryAfterMs',
     'idempotencyLink',
+    'isIdempotencyError',
     'isIdempotencyInProgress',
     'isIdempotencyKeyInvalid',
     'isIdempotencyKeyReused',
+    'isIdempotencyResponseNotStorable',
     'isRetryableError',
   ]);
 });

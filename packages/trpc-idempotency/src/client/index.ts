@@ -20,9 +20,13 @@ export {
   getIdempotencyReason,
   getRetryAfterMs,
   type IdempotencyClientError,
+  type IdempotencyClientErrorData,
+  type IdempotencyReasonCodes,
+  isIdempotencyError,
   isIdempotencyInProgress,
   isIdempotencyKeyInvalid,
   isIdempotencyKeyReused,
+  isIdempotencyResponseNotStorable,
   isRetryableError,
 } from './errors';
 export {

@@ -6,9 +6,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/unstable-core-do-not-import';
 import { z } from 'zod';
 import type { IdempotencyKeyInput, IdempotentProcedures } from '../shared/idempotentInput';
 import { type IdempotencyLinkOptions, idempotencyLink } from './idempotencyLink';

@@ -27,7 +27,7 @@ export const idempotencyRecords = pgTable(
     steps: text('steps'),
   },
   (table) => [
-    // Also the unique index a concurrent duplicate's insert blocks on (SPEC 5.3).
+    // Also the unique index a concurrent duplicate's insert blocks on (README.md#postgres).
     primaryKey({ columns: [table.scope, table.key] }),
     // Purge walks expired records by this index, so its cost does not grow with the table.
     index('idempotency_records_expires_at_idx').on(table.expiresAtMs),

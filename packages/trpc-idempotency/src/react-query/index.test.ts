@@ -28,7 +28,8 @@ test('the react-query entry is browser-safe: it reaches only its peers, idb-keyv
     '@tanstack/react-query',
     '@trpc/client',
     '@trpc/server/observable',
-    '@trpc/server/unstable-core-do-not-import',
+    // Type-only (erased from the bundle): checked below.
+    '@trpc/server',
     'idb-keyval',
     'react',
   ]);
@@ -49,6 +50,10 @@ test('the react-query entry is browser-safe: it reaches only its peers, idb-keyv
       if (!specifier.startsWith('.')) expect(allowedPackages, file).toContain(specifier);
     }
     expect(readFileSync(file, 'utf8'), file).not.toMatch(/\bBuffer\b|\bprocess\.|\brequire\(/);
+    // `@trpc/server` holds the server runtime: only its types may be imported here.
+    expect(readFileSync(file, 'utf8'), file).not.toMatch(
+      /import\s+(?!type\b)[^;]*from '@trpc\/server'/,
+    );
   }
 });
 

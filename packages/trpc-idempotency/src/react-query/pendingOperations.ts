@@ -6,7 +6,7 @@ import {
   type MutationKey,
   type QueryClient,
 } from '@tanstack/react-query';
-import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
+import type { AnyTRPCRouter as AnyRouter } from '@trpc/server';
 import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
 import { isRetryableError } from '../client/errors';
 import type { inferIdempotentPaths } from '../shared/idempotentInput';

@@ -1,5 +1,4 @@
-import { TRPCError } from '@trpc/server';
-import type { TRPCErrorShape } from '@trpc/server/unstable-core-do-not-import';
+import { TRPCError, type TRPCErrorShape } from '@trpc/server';
 import {
   IDEMPOTENCY_REASONS,
   type IdempotencyErrorData,
@@ -28,7 +27,7 @@ export class IdempotencyError extends TRPCError {
   }
 }
 
-/** SPEC 2.3: the key was first used with another procedure or input. */
+/** The key was first used with another procedure or input (README.md#errors). */
 export function keyReusedError(opts: { key: string; path: string; firstPath: string }) {
   const what =
     opts.firstPath === opts.path ? 'with different input' : `with procedure \`${opts.firstPath}\``;
@@ -39,7 +38,7 @@ export function keyReusedError(opts: { key: string; path: string; firstPath: str
   });
 }
 
-/** SPEC 3.3: the first request with this key is still running. */
+/** The first request with this key is still running (README.md#errors). */
 export function inProgressError(opts: { retryAfterMs: number }) {
   return new IdempotencyError({
     code: 'CONFLICT',
@@ -49,7 +48,7 @@ export function inProgressError(opts: { retryAfterMs: number }) {
   });
 }
 
-/** SPEC 4.5: the outcome cannot be stored, so it could not be replayed. */
+/** The outcome cannot be stored, so it could not be replayed (README.md#errors). */
 export function responseNotStorableError(opts: { path: string; cause: unknown }) {
   const why = opts.cause instanceof Error ? opts.cause.message : String(opts.cause);
   return new IdempotencyError({
@@ -89,24 +88,6 @@ export function formatIdempotencyError(opts: { error: TRPCError; shape: TRPCErro
     message: opts.error.message,
     data: { ...opts.shape.data, ...data },
   };
-}
-
-/**
- * `responseMeta` helper for tRPC HTTP adapters: a `Retry-After` header (in
- * whole seconds, rounded up) when a response carries an in-progress conflict.
- * @see README.md#errors
- */
-export function idempotencyResponseHeaders(opts: { errors: readonly TRPCError[] }) {
-  let retryAfterMs: number | undefined;
-  for (const error of opts.errors) {
-    const data = getIdempotencyErrorData(error);
-    if (data?.retryAfterMs !== undefined) {
-      retryAfterMs = Math.max(retryAfterMs ?? 0, data.retryAfterMs);
-    }
-  }
-  return retryAfterMs === undefined
-    ? undefined
-    : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
 }
 
 /** The idempotency store failed: the request's outcome is unknown to it; retry with the same key. */

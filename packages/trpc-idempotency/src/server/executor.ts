@@ -28,12 +28,22 @@ export interface IdempotentCall {
   fingerprint: string;
 }
 
-/** How a request was answered. */
+/**
+ * How a request was answered: the call's value, and whether it was answered
+ * from a stored outcome (a replay, also after waiting for or joining another
+ * request with the key) rather than by this request's own execution. A stored
+ * error is thrown instead; {@link isReplayedError} tells whether it was replayed.
+ */
 export interface ExecutionAnswer {
-  /** The result (a stored error is thrown instead). */
   value: unknown;
-  /** True when the handler did not run for this request: a replay, or a joined duplicate. */
   replayed: boolean;
+}
+
+const replayedErrors = new WeakSet<object>();
+
+/** Whether `execute` threw `error` as the replay of a stored error outcome. */
+export function isReplayedError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && replayedErrors.has(error);
 }
 
 const POLL_FIRST_MS = 10;
@@ -80,7 +90,17 @@ export function createExecutor(opts: ExecutorOptions) {
       execution.end();
     }
     execution.succeed(settled.outcome);
-    return { value: opts.codec.replay(settled.outcome), replayed: settled.replayed };
+    return answer(settled.outcome, settled.replayed);
+  }
+
+  /** The value of a stored outcome (or its error, thrown), and whether it is a replay. */
+  function answer(outcome: StoredOutcome, replayed: boolean): ExecutionAnswer {
+    try {
+      return { value: opts.codec.replay(outcome), replayed };
+    } catch (error) {
+      if (replayed && typeof error === 'object' && error !== null) replayedErrors.add(error);
+      throw error;
+    }
   }
 
   /** Look the key up, then answer from the record, wait for its owner, or run the handler. */
@@ -173,7 +193,7 @@ export function createExecutor(opts: ExecutorOptions) {
     }
     if (!outcome) throw context.conflict(request, opts.inFlight.retryAfterMs);
     context.event(request, 'joined', { outcome: outcome.kind });
-    return { value: opts.codec.replay(outcome), replayed: true };
+    return answer(outcome, true);
   }
 
   return { execute };

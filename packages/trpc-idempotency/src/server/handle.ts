@@ -15,7 +15,7 @@ export interface IdempotencyHandle {
    * A stable key for a downstream service (a payment gateway, an email API)
    * derived from this scope, key and `name`: pass it on so retries of the
    * downstream call are deduplicated there too. The same on every attempt.
-   * @see README.md#lease-mode
+   * @see README.md#modes
    */
   downstreamKey(name: string): string;
 }
@@ -23,7 +23,7 @@ export interface IdempotencyHandle {
 /**
  * `ctx.idempotency` in transactional mode: `commit` runs the handler's writes
  * and stores the completed record in one transaction.
- * @see README.md#transactional-mode
+ * @see README.md#modes
  */
 export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'async'>
   extends IdempotencyHandle {
@@ -53,7 +53,7 @@ export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'asy
 /**
  * `ctx.idempotency` in lease mode: the execution owns its record for a lease,
  * may renew it, and may split its work into steps that survive a crash.
- * @see README.md#lease-mode
+ * @see README.md#modes
  */
 export interface LeaseIdempotencyHandle extends IdempotencyHandle {
   /**

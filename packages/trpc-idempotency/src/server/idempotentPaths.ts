@@ -1,4 +1,4 @@
-import type { AnyProcedure, AnyRouter } from '@trpc/server/unstable-core-do-not-import';
+import type { AnyTRPCProcedure as AnyProcedure, AnyTRPCRouter as AnyRouter } from '@trpc/server';
 
 /** Every procedure `idempotentProcedure` built, so a router can say which of its mutations are idempotent. */
 const idempotentProcedures = new WeakSet<object>();

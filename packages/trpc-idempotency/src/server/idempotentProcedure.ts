@@ -1,32 +1,35 @@
-import { TRPCError } from '@trpc/server';
 import {
-  type AnyMiddlewareFunction,
+  type TRPCCombinedDataTransformer,
+  type TRPCDataTransformer,
+  TRPCError,
+} from '@trpc/server';
+import {
   type AnyProcedureBuilder,
-  createBuilder,
+  asInputStep,
   type DefaultErrorData,
-  getDefaultErrorShape,
-  getParseFn,
-  isDevDefault,
-  isFormattedErrorShape,
+  inputWithStep,
   type Overwrite,
+  outputTransformer,
   type Parser,
   type ProcedureBuilder,
+  type RootErrorFormatter,
+  readProcedureConfig,
   type Simplify,
-  setFormattedErrorShape,
+  setErrorShape,
   type TRPCErrorShape,
-  type UnsetMarker,
-} from '@trpc/server/unstable-core-do-not-import';
+} from '../internal/trpc';
 import type { IdempotencyErrorData } from '../shared/reasons';
-import { formatIdempotencyError, getIdempotencyErrorData } from './errors';
+import { type Chain, type ResolverOpts, wrapBuilder } from './builderChain';
+import { getIdempotencyErrorData } from './errors';
 import type { IdempotencyEventHandler } from './events';
-import { createExecutor, type InFlightOptions } from './executor';
+import { createExecutor, type InFlightOptions, isReplayedError } from './executor';
 import { fingerprintInput } from './fingerprint';
 import type {
   IdempotencyHandle,
   LeaseIdempotencyHandle,
   TransactionalIdempotencyHandle,
 } from './handle';
-import { markIdempotent } from './idempotentPaths';
+import type { IdempotentProcedureBuilder, IntersectIfDefined } from './idempotentProcedureBuilder';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
@@ -34,13 +37,15 @@ import {
   type IdempotencyKeyOutput,
   type KeyFormat,
 } from './keyFormat';
-import { createOutcomeCodec, isFinalErrorDefault, type OutcomeTransformer } from './outcome';
+import { createOutcomeCodec, isFinalErrorDefault } from './outcome';
+import { recordReplay } from './responseHeaders';
 import type { AnyIdempotencyStore, IdempotencyStore } from './store';
 
 /**
  * `transactional` (default): the handler writes through `ctx.idempotency.commit`
- * and its writes commit with the record (SPEC 5). `lease`: for effects outside
- * the database; the record is guarded by a lease and fenced completion (SPEC 3.4).
+ * and its writes commit with the record. `lease`: for effects outside the
+ * database; the record is guarded by a lease and fenced completion.
+ * @see README.md#modes
  */
 export type IdempotencyMode = 'transactional' | 'lease';
 
@@ -60,7 +65,8 @@ export interface IdempotentProcedureOptions<
   store: TStore;
   /**
    * The principal a key belongs to, from the request context (a user or
-   * tenant id). The same key under two scopes is two operations (SPEC 1.4).
+   * tenant id). The same key under two scopes is two operations
+   * (README.md#scope-and-security).
    */
   scope: (opts: { ctx: TCtx; path: string }) => string;
   /** Default `transactional`. */
@@ -88,8 +94,13 @@ export interface IdempotentProcedureOptions<
   keyFormat?: KeyFormat;
   /** Largest stored outcome, in bytes of JSON. Default 1 MiB. */
   maxResponseBytes?: number;
-  /** Serializer for stored results: pass your tRPC transformer (e.g. superjson). Default JSON. */
-  transformer?: OutcomeTransformer;
+  /**
+   * Serializer for stored results. Default: the transformer of the tRPC
+   * instance `procedure` comes from (`initTRPC.create({ transformer })`), so a
+   * replayed `Date` is a `Date` with superjson. Set it only to store outcomes
+   * differently; for a builder that carries no tRPC config it is required.
+   */
+  transformer?: TRPCDataTransformer | TRPCCombinedDataTransformer;
   /** Time source in epoch ms for leases and expiry (tests). Default `Date.now`. */
   clock?: () => number;
   /** Receives an event for every request's outcome. */
@@ -103,37 +114,10 @@ export type inferIdempotencyHandle<TStore, TMode extends IdempotencyMode> = TMod
     ? TransactionalIdempotencyHandle<TTx, TStore['transactionKind']>
     : never;
 
-type IntersectIfDefined<TType, TWith> = TType extends UnsetMarker ? TWith : Simplify<TType & TWith>;
-
 /** The error shape idempotency errors have on the wire. */
 export type IdempotencyErrorShape = TRPCErrorShape<DefaultErrorData & IdempotencyErrorData>;
 
-/**
- * The builder {@link idempotentProcedure} returns: the user's own builder with
- * the key in its input and `ctx.idempotency` in the resolver's context.
- */
-export type IdempotentProcedureBuilder<
-  TContext,
-  TMeta,
-  TContextOverrides,
-  TInputIn,
-  TInputOut,
-  TOutputIn,
-  TOutputOut,
-  TCaller extends boolean,
-  TErrorShape,
-  THandle,
-> = ProcedureBuilder<
-  TContext,
-  TMeta,
-  Overwrite<TContextOverrides, { idempotency: THandle }>,
-  IntersectIfDefined<TInputIn, IdempotencyKeyInput>,
-  IntersectIfDefined<TInputOut, IdempotencyKeyOutput>,
-  TOutputIn,
-  TOutputOut,
-  TCaller,
-  TErrorShape | IdempotencyErrorShape
->;
+export type { IdempotentProcedureBuilder } from './idempotentProcedureBuilder';
 
 const DEFAULTS = {
   ttlMs: 24 * 60 * 60 * 1000,
@@ -157,7 +141,8 @@ const DEFAULTS = {
  * ```
  *
  * The idempotency step runs after every middleware and input parser of the
- * procedure, just before the resolver: rejected input stores nothing (SPEC 4.6).
+ * procedure, just before the resolver: rejected input stores nothing
+ * (README.md#middleware-order).
  * @see README.md#quickstart
  */
 export function idempotentProcedure<
@@ -193,20 +178,32 @@ export function idempotentProcedure<
   TContext,
   TMeta,
   TContextOverrides,
-  TInputIn,
-  TInputOut,
+  IntersectIfDefined<TInputIn, IdempotencyKeyInput>,
+  IntersectIfDefined<TInputOut, IdempotencyKeyOutput>,
   TOutputIn,
   TOutputOut,
   TCaller,
-  TErrorShape,
+  TErrorShape | IdempotencyErrorShape,
   inferIdempotencyHandle<TStore, TMode>
 > {
+  const procedure = opts.procedure as unknown as AnyProcedureBuilder;
+  const config = readProcedureConfig(procedure);
+  const transformer = opts.transformer ?? config.transformer;
+  if (!transformer) {
+    throw new TypeError(
+      'idempotentProcedure: cannot read the transformer of the tRPC instance `procedure` comes from: pass the `transformer` option (the one you gave initTRPC.create(), or { serialize: (v) => v, deserialize: (v) => v } if none)',
+    );
+  }
+  const { isDev, errorFormatter } = config;
+  /** Formats an idempotency error as `getErrorShape` would, with its `data.reason` added. */
+  const formatShape = (error: TRPCError, at: { path: string; ctx: unknown; input: unknown }) =>
+    formatIdempotencyShape(error, { ...at, isDev, errorFormatter });
   const mode: IdempotencyMode = opts.mode ?? 'transactional';
   const executor = createExecutor({
     store: opts.store,
     mode,
     codec: createOutcomeCodec({
-      transformer: opts.transformer,
+      transformer: outputTransformer(transformer),
       maxResponseBytes: positive(
         'maxResponseBytes',
         opts.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
@@ -230,16 +227,10 @@ export function idempotentProcedure<
     onEvent: opts.onEvent,
   });
 
-  const procedure = opts.procedure as unknown as AnyProcedureBuilder;
-  const rootConfig = procedure._def.config;
-  const isDev = rootConfig?.isDev ?? isDevDefault();
-  /** Formats an idempotency error as `getErrorShape` would, with its `data.reason` added. */
-  const format = (error: TRPCError, at: { path: string; ctx: unknown; input: unknown }) =>
-    formatShape(error, { ...at, isDev, errorFormatter: rootConfig?.errorFormatter });
   const parseKey = createKeyParser(opts.keyFormat).parse;
 
   /**
-   * The key of a raw input, or SPEC 1.3's `400`: the same `BAD_REQUEST` tRPC
+   * The key of a raw input, or the `400` of README.md#errors: the same `BAD_REQUEST` tRPC
    * makes of a failing input parser, its shape already formatted (no later
    * formatter can take it over, as when a parser before every `.errors()`
    * threw it).
@@ -249,27 +240,26 @@ export function idempotentProcedure<
       return parseKey(rawInput).idempotencyKey;
     } catch (cause) {
       const error = new TRPCError({ code: 'BAD_REQUEST', cause });
-      if (cause instanceof IdempotencyKeyInvalidError)
-        format(error, { path, ctx, input: rawInput });
+      if (cause instanceof IdempotencyKeyInvalidError) {
+        formatShape(error, { path, ctx, input: rawInput });
+      }
       throw error;
     }
   };
 
   /** The key as an input step of its own: for a chain whose first step is not `.input()`. */
-  const keyMiddleware: AnyMiddlewareFunction = async (mw) => {
+  const keyMiddleware = asInputStep(async (mw) => {
     const idempotencyKey = keyOf(await mw.getRawInput(), mw.path, mw.ctx);
     return mw.next({ input: withKey(mw.input, idempotencyKey) });
-  };
-  keyMiddleware._type = 'input';
+  });
 
   /**
    * The key check fused into the first `.input()` of the chain: one step
    * where there would be two, same order (the key first, so a request with a
    * bad key and bad fields gets the key's `400`), same errors, same merged input.
    */
-  const withKeyAndInput = (builder: AnyProcedureBuilder, parser: Parser) => {
-    const parse = getParseFn(parser);
-    const fused: AnyMiddlewareFunction = async (mw) => {
+  const withKeyAndInput = (builder: AnyProcedureBuilder, parser: Parser) =>
+    inputWithStep(builder, parser, (parse) => async (mw) => {
       const rawInput = await mw.getRawInput();
       const idempotencyKey = keyOf(rawInput, mw.path, mw.ctx);
       let parsed: unknown;
@@ -280,16 +270,7 @@ export function idempotentProcedure<
       }
       const input = withKey(mw.input, idempotencyKey);
       return mw.next({ input: isObject(parsed) ? { ...input, ...parsed } : parsed });
-    };
-    fused._type = 'input';
-    // What `builder.input(parser)` builds, with the fused step as its input step.
-    const def = builder._def;
-    return createBuilder({
-      ...def,
-      inputs: [...def.inputs, parser],
-      middlewares: [...def.middlewares, fused],
-    }) as AnyProcedureBuilder;
-  };
+    });
 
   const wrapResolver =
     (resolver: (resolverOpts: ResolverOpts) => unknown, chain: Chain) =>
@@ -315,17 +296,20 @@ export function idempotentProcedure<
           path: resolverOpts.path,
           fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
         };
-        const answer = await executor.execute(call, (idempotency: IdempotencyHandle) =>
+        const { value, replayed } = await executor.execute(call, (idempotency: IdempotencyHandle) =>
           Promise.resolve(
             resolver({ ...resolverOpts, input, ctx: { ...resolverOpts.ctx, idempotency } }),
           ),
         );
-        return answer.value;
+        recordReplay(resolverOpts.ctx, resolverOpts.batchIndex ?? 0, replayed);
+        return value;
       } catch (error) {
+        if (isReplayedError(error))
+          recordReplay(resolverOpts.ctx, resolverOpts.batchIndex ?? 0, true);
         // Without a `.errors()` of the user's in the chain, nothing formats between
         // here and the root: give idempotency errors their `data.reason` now.
         if (!chain.formatterInChain && error instanceof TRPCError) {
-          format(error, {
+          formatShape(error, {
             path: resolverOpts.path,
             ctx: resolverOpts.ctx,
             input: resolverOpts.input,
@@ -346,66 +330,35 @@ export function idempotentProcedure<
   ) as never;
 }
 
-interface ResolverOpts {
-  ctx: Record<string, unknown>;
-  input: IdempotencyKeyOutput;
-  path: string;
-  getRawInput: () => Promise<unknown>;
-}
-
 /**
- * Where the idempotency steps stand in a builder chain. Neither is a
- * middleware of its own unless it has to be: every tRPC step costs a few µs
- * on every call, replays included.
+ * Sets `error`'s wire shape with `data.reason` if it is an idempotency error
+ * (`.errors()` does the same). The root error formatter sees idempotency
+ * errors as it sees every other error (it may add a request id, hide a
+ * message); the reason goes on top of what it returns.
  */
-interface Chain {
-  /** The key is checked by a step already in the chain (else the resolver wrapper checks it). */
-  keyChecked: boolean;
-  /**
-   * The user added an `.errors()` formatter: it must see idempotency errors
-   * before ours, as when ours was the chain's first `.errors()`, so ours runs
-   * as a middleware just before theirs instead of in the resolver wrapper.
-   */
-  formatterInChain: boolean;
-}
-
-interface ChainSteps {
-  wrapResolver: (
-    resolver: (opts: ResolverOpts) => unknown,
-    chain: Chain,
-  ) => (opts: ResolverOpts) => unknown;
-  withKeyAndInput: (builder: AnyProcedureBuilder, parser: Parser) => AnyProcedureBuilder;
-  keyMiddleware: AnyMiddlewareFunction;
-}
-
-/** Sets `error`'s wire shape with `data.reason` if it is an idempotency error (`.errors()` does the same). */
-function formatShape(
+function formatIdempotencyShape(
   error: TRPCError,
   opts: {
     path: string;
     ctx: unknown;
     input: unknown;
     isDev: boolean;
-    errorFormatter: ((opts: never) => unknown) | undefined;
+    errorFormatter: RootErrorFormatter | undefined;
   },
 ) {
-  if (isFormattedErrorShape(error)) return;
   const reason = getIdempotencyErrorData(error);
   if (!reason) return;
-  // The root error formatter sees idempotency errors as it sees every other
-  // error (it may add a request id, hide a message); the reason goes on top.
-  const shape = getDefaultErrorShape({ error, path: opts.path, isDev: opts.isDev });
-  const formatted = (opts.errorFormatter?.({
-    error,
-    type: 'mutation',
-    path: opts.path,
-    input: opts.input,
-    ctx: opts.ctx,
-    shape,
-  } as never) ?? shape) as TRPCErrorShape;
-  setFormattedErrorShape(error, {
-    ...formatted,
-    data: { ...formatted.data, ...reason },
+  setErrorShape(error, { path: opts.path, isDev: opts.isDev }, (shape) => {
+    const formatted =
+      opts.errorFormatter?.({
+        error,
+        type: 'mutation',
+        path: opts.path,
+        input: opts.input,
+        ctx: opts.ctx,
+        shape,
+      }) ?? shape;
+    return { ...formatted, data: { ...formatted.data, ...reason } };
   });
 }
 
@@ -428,74 +381,6 @@ function fingerprintOf(rawInput: unknown) {
       cause,
     });
   }
-}
-
-/**
- * Every builder derived from ours (`.input`, `.use`, `.meta`, …) stays ours,
- * and `.mutation` wraps the resolver in the idempotency step. Queries and
- * subscriptions are not idempotent operations and are refused.
- *
- * The key is checked by the chain's first step that needs it: fused into the
- * first `.input()`, or as a step of its own before the first `.use()`, or
- * else in the resolver wrapper; always before the user's own input parsers
- * and the middlewares added on this builder, as a separate input step would be.
- */
-function wrapBuilder(
-  builder: AnyProcedureBuilder,
-  chain: Chain,
-  steps: ChainSteps,
-): AnyProcedureBuilder {
-  const wrap = (next: unknown, nextChain: Chain = chain) =>
-    isBuilder(next) ? wrapBuilder(next, nextChain, steps) : next;
-  const keyed: Chain = { ...chain, keyChecked: true };
-  return new Proxy(builder, {
-    get(target, prop, receiver) {
-      switch (prop) {
-        case 'mutation':
-          return (resolver: (opts: ResolverOpts) => unknown) =>
-            markIdempotent(target.mutation(steps.wrapResolver(resolver, chain) as never));
-        case 'query':
-        case 'subscription':
-          return () => {
-            throw new TypeError(
-              `idempotentProcedure builds mutations only: .${prop}() has no effect to deduplicate`,
-            );
-          };
-        case 'input':
-          return (parser: Parser) =>
-            chain.keyChecked
-              ? wrap(target.input(parser))
-              : wrap(steps.withKeyAndInput(target, parser), keyed);
-        case 'use':
-        case 'concat':
-        case 'unstable_concat':
-          return (...args: unknown[]) => {
-            const from = chain.keyChecked ? target : target.use(steps.keyMiddleware);
-            return wrap(
-              Reflect.apply(from[prop] as (...a: unknown[]) => unknown, from, args),
-              keyed,
-            );
-          };
-        case 'errors':
-          return (formatter: Parameters<AnyProcedureBuilder['errors']>[0]) => {
-            const from = chain.formatterInChain ? target : target.errors(formatIdempotencyError);
-            return wrap(from.errors(formatter), { ...chain, formatterInChain: true });
-          };
-      }
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => wrap(value.apply(target, args));
-    },
-  });
-}
-
-function isBuilder(value: unknown): value is AnyProcedureBuilder {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    '_def' in value &&
-    typeof (value as { mutation?: unknown }).mutation === 'function'
-  );
 }
 
 function positive(name: string, value: number) {

@@ -28,7 +28,7 @@ export class IdempotencyKeyInvalidError extends Error {
 /**
  * Builds the tRPC input parser for `{ idempotencyKey }`. It is a parse
  * function with zod-style type markers, so the key is optional in the input
- * type callers see (SPEC 7.2) and required in the parsed input.
+ * type callers see (a link may add it) and required in the parsed input.
  */
 export function createKeyParser(format: KeyFormat = {}) {
   const min = format.minLength ?? 16;
@@ -47,7 +47,8 @@ export function createKeyParser(format: KeyFormat = {}) {
       return fail('is missing because the input is not an object');
     }
     const key = (input as Record<string, unknown>)[IDEMPOTENCY_KEY_FIELD];
-    if (key === undefined || key === null || key === '') return fail('is missing');
+    if (key === undefined || key === null) return fail('is missing');
+    if (key === '') return fail('is empty');
     if (typeof key !== 'string') return fail(`is a ${typeof key}`);
     if (key.length < min) return fail(`is too short (${key.length} characters)`);
     if (key.length > max) return fail(`is too long (${key.length} characters)`);

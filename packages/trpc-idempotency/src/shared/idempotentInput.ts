@@ -1,8 +1,8 @@
 import type {
-  AnyProcedure,
-  AnyRouter,
-  RouterRecord,
-} from '@trpc/server/unstable-core-do-not-import';
+  AnyTRPCProcedure as AnyProcedure,
+  AnyTRPCRouter as AnyRouter,
+  TRPCRouterRecord as RouterRecord,
+} from '@trpc/server';
 
 /**
  * The brand on the input type of every procedure `idempotentProcedure`
@@ -60,10 +60,11 @@ type idempotentPathsOf<TRecord extends RouterRecord, TPrefix extends string> = {
  * `idempotentProcedure`), e.g. `'accounts.open' | 'transfers.create'`.
  * @see README.md#which-procedures-the-link-touches
  */
-export type inferIdempotentPaths<TRouter extends AnyRouter> = idempotentPathsOf<
-  TRouter['_def']['record'],
-  ''
->;
+export type inferIdempotentPaths<TRouter extends AnyRouter> =
+  // An untyped router (`AnyTRPCRouter`): any path, as the rest of its client is untyped too.
+  0 extends 1 & TRouter['_def']['record']
+    ? string
+    : idempotentPathsOf<TRouter['_def']['record'], ''>;
 
 /**
  * What a client states it knows about a router: every idempotent mutation's

@@ -1,24 +1,36 @@
 import type { AddressInfo } from 'node:net';
 import type { AnyRouter } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
-import { idempotencyResponseHeaders } from '../../src';
+import { idempotencyResponseContext, idempotencyResponseHeaders } from '../../src';
 
 /**
  * A real tRPC HTTP server on port 0 with the `x-user-id` header as the user,
- * and the `Retry-After` header on in-progress conflicts. `await using` closes it.
+ * and the idempotency response headers (`Retry-After`, `Idempotent-Replayed`).
+ * `await using` closes it.
  */
-export async function httpTestServer(router: AnyRouter) {
+export async function httpTestServer(router: AnyRouter, opts: { responseContext?: boolean } = {}) {
   const server = createHTTPServer({
     router,
     basePath: '/trpc/',
-    createContext: ({ req }) => ({ user: String(req.headers['x-user-id'] ?? '') }),
-    responseMeta: ({ errors }) => ({ headers: idempotencyResponseHeaders({ errors }) }),
+    createContext: ({ req }) => ({
+      user: String(req.headers['x-user-id'] ?? ''),
+      ...(opts.responseContext === false ? {} : idempotencyResponseContext()),
+    }),
+    responseMeta: (meta) => ({ headers: idempotencyResponseHeaders(meta) }),
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}/trpc`;
   return {
     url,
+    /** POST a batch of mutations (`[path, input]` pairs), as `httpBatchLink` sends it. */
+    mutateBatch(calls: [path: string, input: unknown][], user = 'alice') {
+      return fetch(`${url}/${calls.map(([path]) => path).join(',')}?batch=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': user },
+        body: JSON.stringify(Object.fromEntries(calls.map(([, input], index) => [index, input]))),
+      });
+    },
     /** POST a mutation with a JSON body, as any HTTP client would. */
     mutate(path: string, input: unknown, user = 'alice') {
       return fetch(`${url}/${path}`, {

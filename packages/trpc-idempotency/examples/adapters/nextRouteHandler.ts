@@ -1,0 +1,18 @@
+// app/api/trpc/[trpc]/route.ts: a Next.js App Router route handler (Node.js runtime)
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { idempotencyResponseContext, idempotencyResponseHeaders } from 'trpc-idempotency';
+import { appRouter } from '../quickstart/router.js';
+
+const handler = (req: Request) =>
+  fetchRequestHandler({
+    endpoint: '/api/trpc',
+    req,
+    router: appRouter,
+    createContext: () => ({
+      userId: req.headers.get('x-user-id'),
+      ...idempotencyResponseContext(),
+    }),
+    responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
+  });
+
+export { handler as GET, handler as POST };

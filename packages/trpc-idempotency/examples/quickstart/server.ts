@@ -1,0 +1,14 @@
+// server.ts
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { idempotencyResponseContext, idempotencyResponseHeaders } from 'trpc-idempotency';
+import { appRouter } from './router.js';
+
+export const server = createHTTPServer({
+  router: appRouter,
+  basePath: '/trpc/',
+  createContext: ({ req }) => ({
+    userId: req.headers['x-user-id']?.toString() ?? null, // stands in for your authentication
+    ...idempotencyResponseContext(), // lets responseMeta mark replayed responses
+  }),
+  responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
+}).listen(Number(process.env.PORT ?? 3000));

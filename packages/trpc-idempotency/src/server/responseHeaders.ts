@@ -1,0 +1,116 @@
+/**
+ * The HTTP response headers of idempotent requests: `Idempotent-Replayed`
+ * on a replayed response, `Retry-After` on an in-progress conflict. tRPC's
+ * adapters set headers through their `responseMeta` option, which sees the
+ * request's context; the builder records there, per call, whether the call
+ * was replayed.
+ * @see README.md#response-headers
+ */
+import type { TRPCError } from '@trpc/server';
+import { getIdempotencyErrorData } from './errors';
+
+/**
+ * The context field that carries a request's replay record. A symbol, so it
+ * cannot collide with the app's own fields; `Symbol.for`, so two copies of
+ * this package (ESM and CommonJS) share it.
+ */
+const RESPONSE_RECORD = Symbol.for('trpc-idempotency.response');
+
+/** Per call of one HTTP request (by its index in the batch): whether it was replayed. */
+interface ResponseRecord {
+  replayedByCall: Map<number, boolean>;
+}
+
+/**
+ * What {@link idempotencyResponseContext} adds to a request's context.
+ * @see README.md#response-headers
+ */
+export interface IdempotencyResponseContext {
+  readonly [RESPONSE_RECORD]: ResponseRecord;
+}
+
+/**
+ * Spread into the context your `createContext` makes for each request, so
+ * {@link idempotencyResponseHeaders} can tell replayed responses apart.
+ * Call it once per request: a context shared between requests would mix
+ * their calls up.
+ *
+ * ```ts
+ * createContext: ({ req }) => ({ userId: userIdOf(req), ...idempotencyResponseContext() }),
+ * ```
+ * @see README.md#response-headers
+ */
+export function idempotencyResponseContext(): IdempotencyResponseContext {
+  return { [RESPONSE_RECORD]: { replayedByCall: new Map() } };
+}
+
+function recordOf(ctx: unknown): ResponseRecord | undefined {
+  if (typeof ctx !== 'object' || ctx === null || !(RESPONSE_RECORD in ctx)) return undefined;
+  return (ctx as IdempotencyResponseContext)[RESPONSE_RECORD];
+}
+
+/**
+ * Notes whether call `batchIndex` of the request whose context is `ctx` was
+ * replayed. Middlewares that add to the context keep the record: tRPC merges
+ * their additions into a copy of the context, which carries the same record.
+ */
+export function recordReplay(ctx: unknown, batchIndex: number, replayed: boolean) {
+  recordOf(ctx)?.replayedByCall.set(batchIndex, replayed);
+}
+
+/** The parts of tRPC's `responseMeta` options the headers depend on. */
+export interface IdempotencyResponseMetaOptions {
+  /** The errors the calls threw. */
+  errors: readonly TRPCError[];
+  /** The request's context, if it was made; it carries the replay record. */
+  ctx?: unknown;
+  /** The request's calls, if it could be parsed. */
+  info?: { calls: readonly unknown[] } | undefined;
+  /** `true` when tRPC asks for headers before the calls have run (streamed responses). */
+  eagerGeneration?: boolean;
+}
+
+/**
+ * `responseMeta` helper for tRPC's HTTP adapters. Pass it tRPC's options whole:
+ *
+ * - `Idempotent-Replayed: true` when every call of the request was answered
+ *   from a stored outcome (result or error) instead of executing now. A batch
+ *   in which any call executed, or was not an idempotent call, gets no header
+ *   (nothing to mark for a response that is not a replay as a whole), and
+ *   neither does a streamed response, whose headers go out before its calls
+ *   run. Needs {@link idempotencyResponseContext} in the context.
+ * - `Retry-After` (whole seconds, rounded up) when a call answered an
+ *   in-progress conflict: the longest of their `retryAfterMs`.
+ *
+ * ```ts
+ * responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
+ * ```
+ * @see README.md#response-headers
+ */
+export function idempotencyResponseHeaders(
+  opts: IdempotencyResponseMetaOptions,
+): Record<string, string> | undefined {
+  let headers: Record<string, string> | undefined;
+  let retryAfterMs: number | undefined;
+  for (const error of opts.errors) {
+    const data = getIdempotencyErrorData(error);
+    if (data?.retryAfterMs !== undefined) {
+      retryAfterMs = Math.max(retryAfterMs ?? 0, data.retryAfterMs);
+    }
+  }
+  if (retryAfterMs !== undefined) {
+    headers = { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+  }
+  if (isReplayAsAWhole(opts)) headers = { ...headers, 'idempotent-replayed': 'true' };
+  return headers;
+}
+
+function isReplayAsAWhole(opts: IdempotencyResponseMetaOptions) {
+  const replayed = recordOf(opts.ctx)?.replayedByCall;
+  const calls = opts.info?.calls.length ?? 0;
+  if (!replayed || opts.eagerGeneration || calls === 0) return false;
+  for (let index = 0; index < calls; index++) {
+    if (replayed.get(index) !== true) return false;
+  }
+  return true;
+}
