@@ -13,6 +13,6 @@ CREATE TABLE IF NOT EXISTS `idempotency_records` (
 	`outcome_kind` text,
 	`response` text,
 	PRIMARY KEY(`scope`, `key`)
-) WITHOUT ROWID;
+);
 --> statement-breakpoint
 CREATE INDEX IF NOT EXISTS `idempotency_records_expires_at_idx` ON `idempotency_records` (`expires_at_ms`);

@@ -107,9 +107,8 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
   const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
-  // By primary key, not rowid: the shipped table is WITHOUT ROWID (one B-tree
-  // walk per lookup instead of two), and a table from the user's own
-  // drizzle-kit setup may not be. SQLite runs the statement under one write
+  // By primary key, not rowid: a table made by earlier versions is WITHOUT
+  // ROWID, and has none. SQLite runs the statement under one write
   // lock, so nothing can claim a record between the choice and the delete.
   const purgeStatement = db
     .delete(t)
