@@ -1,8 +1,12 @@
-export {
-  formatIdempotencyError,
-  getIdempotencyErrorData,
-  IdempotencyError,
-} from './server/errors';
+/**
+ * The app-author entry: `idempotentProcedure` and what a handler, an error
+ * formatter, `responseMeta` and a test of the client's procedure set use.
+ * Stores: `trpc-idempotency/sqlite`, `/pg`, `/store` (to write one); the
+ * client: `/client`, `/react-query`; operations: `/admin`; tests: `/testing`.
+ * @see README.md#quickstart
+ */
+
+export { getIdempotencyErrorData, IdempotencyError } from './server/errors';
 export type { IdempotencyEvent, IdempotencyEventHandler } from './server/events';
 export type { InFlightOptions } from './server/executor';
 export { canonicalEncoding, fingerprintInput } from './server/fingerprint';
@@ -20,49 +24,18 @@ export {
   idempotentProcedure,
   type inferIdempotencyHandle,
 } from './server/idempotentProcedure';
-export {
-  type IdempotencyKeyInput,
-  IdempotencyKeyInvalidError,
-  type IdempotencyKeyOutput,
-  type KeyFormat,
-} from './server/keyFormat';
-export {
-  isFinalErrorDefault,
-  type OutcomeTransformer,
-  ReplayedErrorCause,
-} from './server/outcome';
 export type {
-  IdempotencyRecord,
-  IdempotencyRecordState,
-  RecordId,
-  RecordIdentity,
-  StoredError,
-  StoredOutcome,
-  StoredStep,
-} from './server/record';
+  IdempotencyKeyInput,
+  IdempotencyKeyOutput,
+  KeyFormat,
+} from './server/keyFormat';
+export { isFinalErrorDefault, ReplayedErrorCause } from './server/outcome';
 export {
   type IdempotencyResponseContext,
   type IdempotencyResponseMetaOptions,
   idempotencyResponseContext,
   idempotencyResponseHeaders,
 } from './server/responseHeaders';
-export {
-  type AnyIdempotencyStore,
-  type ClaimOptions,
-  type ClaimResult,
-  type CommitOptions,
-  type CommitResult,
-  type CompleteOptions,
-  type FencedOptions,
-  type FindOptions,
-  type IdempotencyStore,
-  type InsertCompletedOptions,
-  type inferStoreTransaction,
-  LeaseLostError,
-  type PurgeOptions,
-  type RenewLeaseOptions,
-  type SaveStepsOptions,
-} from './server/store';
 export type {
   IdempotentProcedures,
   inferIdempotentPaths,
@@ -73,3 +46,8 @@ export {
   type IdempotencyErrorData,
   type IdempotencyReason,
 } from './shared/reasons';
+export {
+  type AnyIdempotencyStore,
+  type IdempotencyStore,
+  LeaseLostError,
+} from './store/store';

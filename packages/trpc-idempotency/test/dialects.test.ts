@@ -23,3 +23,11 @@ it('keeps each dialect’s entry free of the other dialect and its driver', () =
     ),
   ).toEqual([]);
 });
+
+it('keeps the shared Drizzle statement parts and the store contract free of any dialect', () => {
+  const dialectSpecific =
+    /: (pg|better-sqlite3|drizzle-orm\/(pg-core|sqlite-core|node-postgres|better-sqlite3).*|\.\.\/(pg|sqlite)\/.*)$/;
+  expect(importsOf('drizzle').filter((line) => dialectSpecific.test(line))).toEqual([]);
+  expect(importsOf('store').filter((line) => dialectSpecific.test(line))).toEqual([]);
+  expect(importsOf('server').filter((line) => dialectSpecific.test(line))).toEqual([]);
+});

@@ -17,8 +17,8 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePgWithDrizzle } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shippedMigrationsFolder } from '../src/drizzle/shippedMigrations';
 import { migratePgIdempotencyStore, PG_MIGRATIONS_TABLE, pgIdempotencyStore } from '../src/pg';
-import { shippedMigrationsFolder } from '../src/server/shippedMigrations';
 import {
   migrateSqliteIdempotencyStore,
   SQLITE_MIGRATIONS_TABLE,

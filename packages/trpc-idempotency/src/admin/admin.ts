@@ -1,4 +1,4 @@
-import type { IdempotencyRecord, RecordId } from '../server/record';
+import type { IdempotencyRecord, RecordId } from '../store/record';
 
 /**
  * Counts of the records table at one instant.

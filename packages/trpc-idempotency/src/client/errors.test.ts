@@ -1,6 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { describe, expect, expectTypeOf, test } from 'vitest';
+import type { TestRouter } from '../../test/helpers/testServerResource';
 import { IDEMPOTENCY_REASONS, type IdempotencyReason } from '../shared/reasons';
 import {
   getIdempotencyReason,
@@ -10,7 +11,6 @@ import {
   isIdempotencyKeyReused,
   isRetryableError,
 } from './errors';
-import type { TestRouter } from './testServerResource';
 
 const JSON_RPC_CODES: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
   BAD_REQUEST: -32600,

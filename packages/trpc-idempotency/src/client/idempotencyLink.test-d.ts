@@ -2,11 +2,11 @@ import { createTRPCClient, httpBatchLink, httpLink, type TRPCClientError } from 
 import { initTRPC } from '@trpc/server';
 import { describe, expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
+import { type TestRouter, testProcedures } from '../../test/helpers/testServerResource';
 import { idempotentProcedure } from '../server/idempotentProcedure';
-import type { AnyIdempotencyStore } from '../server/store';
 import type { IdempotentProcedures, inferIdempotentPaths } from '../shared/idempotentInput';
+import type { AnyIdempotencyStore } from '../store/store';
 import { idempotencyLink } from './idempotencyLink';
-import { type TestRouter, testProcedures } from './testServerResource';
 
 const url = 'http://localhost:3000';
 

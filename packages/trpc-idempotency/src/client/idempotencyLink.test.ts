@@ -1,14 +1,14 @@
 import { httpLink, type Operation, TRPCClientError } from '@trpc/client';
 import { describe, expect, expectTypeOf, test, vi } from 'vitest';
-import { IDEMPOTENCY_REASONS } from '../shared/reasons';
-import type { IdempotencyLinkOptions, IdempotencyRetryInfo } from './idempotencyLink';
-import { idempotencyLink } from './idempotencyLink';
 import {
   type TerminatingLink,
   type TestRouter,
   testProcedures,
   testServerResource,
-} from './testServerResource';
+} from '../../test/helpers/testServerResource';
+import { IDEMPOTENCY_REASONS } from '../shared/reasons';
+import type { IdempotencyLinkOptions, IdempotencyRetryInfo } from './idempotencyLink';
+import { idempotencyLink } from './idempotencyLink';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

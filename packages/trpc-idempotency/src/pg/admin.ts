@@ -3,8 +3,8 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { IdempotencyAdmin } from '../admin/admin';
 import { DatabaseUnavailableError } from '../admin/errors';
-import { recordFromRow } from '../server/recordRow';
-import { recordStatementParts } from '../server/recordStatements';
+import { recordFromRow } from '../drizzle/recordRow';
+import { recordStatementParts } from '../drizzle/recordStatements';
 import { idempotencyRecords as t } from './schema';
 import { pgIdempotencyStore } from './store';
 

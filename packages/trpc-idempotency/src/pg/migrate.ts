@@ -1,6 +1,6 @@
 import { drizzle, type NodePgClient, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import { shippedMigrationsFolder } from '../server/shippedMigrations';
+import { shippedMigrationsFolder } from '../drizzle/shippedMigrations';
 
 /** The table that records which of this package's migrations ran; apart from your own. */
 export const PG_MIGRATIONS_TABLE = '__trpc_idempotency_migrations';

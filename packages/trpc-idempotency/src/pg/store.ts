@@ -1,15 +1,15 @@
 import { and, eq, fillPlaceholders, type Query, sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg, { type Pool } from 'pg';
-import type { StoredOutcome } from '../server/record';
-import { type IdempotencyRecordRow, recordFromRow, stepsColumn } from '../server/recordRow';
-import { recordStatementParts } from '../server/recordStatements';
+import { type IdempotencyRecordRow, recordFromRow, stepsColumn } from '../drizzle/recordRow';
+import { recordStatementParts } from '../drizzle/recordStatements';
+import type { StoredOutcome } from '../store/record';
 import {
   type CommitOptions,
   type CommitResult,
   checkPurgeOptions,
   type IdempotencyStore,
-} from '../server/store';
+} from '../store/store';
 import { idempotencyRecords as t } from './schema';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has

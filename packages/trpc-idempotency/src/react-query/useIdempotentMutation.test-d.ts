@@ -5,7 +5,7 @@ import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
 import { idempotentProcedure } from '../server/idempotentProcedure';
-import type { AnyIdempotencyStore } from '../server/store';
+import type { AnyIdempotencyStore } from '../store/store';
 import { createPendingOperations } from './pendingOperations';
 import { useIdempotentMutation } from './useIdempotentMutation';
 

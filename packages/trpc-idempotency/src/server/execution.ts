@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { IdempotencyRecord, RecordIdentity, StoredOutcome } from '../store/record';
+import type { AnyIdempotencyStore } from '../store/store';
 import { inProgressError, keyReusedError } from './errors';
 import type { IdempotencyEvent, IdempotencyEventHandler } from './events';
 import type { OutcomeCodec } from './outcome';
-import type { IdempotencyRecord, RecordIdentity, StoredOutcome } from './record';
-import type { AnyIdempotencyStore } from './store';
 
 /**
  * What a request does when its key is in progress elsewhere.

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isReplaceable } from '../store/lifecycle';
+import type { IdempotencyRecord, StoredOutcome } from '../store/record';
 import { responseNotStorableError, storeUnavailableError } from './errors';
 import {
   createExecutionContext,
@@ -12,8 +14,6 @@ import {
 import type { IdempotencyHandle, LeaseIdempotencyHandle } from './handle';
 import { createInProcessRegistry } from './inProcess';
 import { runLeased } from './leaseRun';
-import { isReplaceable } from './lifecycle';
-import type { IdempotencyRecord, StoredOutcome } from './record';
 import { recordScope } from './recordScope';
 import { runTransactional } from './transactionalRun';
 

@@ -19,6 +19,7 @@ import {
   type TRPCErrorShape,
 } from '../internal/trpc';
 import type { IdempotencyErrorData } from '../shared/reasons';
+import type { AnyIdempotencyStore, IdempotencyStore } from '../store/store';
 import { type Chain, type ResolverOpts, wrapBuilder } from './builderChain';
 import { getIdempotencyErrorData } from './errors';
 import type { IdempotencyEventHandler } from './events';
@@ -39,7 +40,6 @@ import {
 } from './keyFormat';
 import { createOutcomeCodec, isFinalErrorDefault } from './outcome';
 import { recordReplay } from './responseHeaders';
-import type { AnyIdempotencyStore, IdempotencyStore } from './store';
 
 /**
  * `transactional` (default): the handler writes through `ctx.idempotency.commit`

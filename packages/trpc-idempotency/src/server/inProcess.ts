@@ -1,5 +1,5 @@
-import type { StoredOutcome } from './record';
-import type { AnyIdempotencyStore } from './store';
+import type { StoredOutcome } from '../store/record';
+import type { AnyIdempotencyStore } from '../store/store';
 
 /** What the registry knows of a running execution. */
 export interface RunningRequest {

@@ -1,4 +1,6 @@
 import { getTRPCErrorFromUnknown } from '@trpc/server';
+import type { IdempotencyRecord, StoredOutcome, StoredStep } from '../store/record';
+import { type FencedOptions, LeaseLostError } from '../store/store';
 import {
   type ExecutionContext,
   encodeForStorage,
@@ -8,8 +10,6 @@ import {
   StoreFailure,
 } from './execution';
 import type { LeaseIdempotencyHandle } from './handle';
-import type { IdempotencyRecord, StoredOutcome, StoredStep } from './record';
-import { type FencedOptions, LeaseLostError } from './store';
 
 /**
  * A lease-mode execution of a record this request claimed: run the handler

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import type { StoredError, StoredOutcome } from './record';
+import type { StoredError, StoredOutcome } from '../store/record';
 
 /** The serializer outcomes are stored with; tRPC's `DataTransformer` fits. */
 export interface OutcomeTransformer {

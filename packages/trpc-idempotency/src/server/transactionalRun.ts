@@ -1,4 +1,5 @@
 import { getTRPCErrorFromUnknown } from '@trpc/server';
+import type { CommitOptions, CommitResult } from '../store/store';
 import {
   type ExecutionContext,
   encodeForStorage,
@@ -10,7 +11,6 @@ import {
   StoreFailure,
 } from './execution';
 import type { TransactionalIdempotencyHandle } from './handle';
-import type { CommitOptions, CommitResult } from './store';
 
 // biome-ignore lint/suspicious/noExplicitAny: the store's transaction type is the builder's business
 type AnyTransactionalHandle = TransactionalIdempotencyHandle<any, 'sync' | 'async'>;

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { and, count, eq, min, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { IdempotencyAdmin } from '../admin/admin';
-import { recordFromRow } from '../server/recordRow';
-import { recordStatementParts } from '../server/recordStatements';
+import { recordFromRow } from '../drizzle/recordRow';
+import { recordStatementParts } from '../drizzle/recordStatements';
 import { idempotencyRecords as t } from './schema';
 import { sqliteIdempotencyStore } from './store';
 

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { shippedMigrationsFolder } from '../server/shippedMigrations';
+import { shippedMigrationsFolder } from '../drizzle/shippedMigrations';
 
 /** The table that records which of this package's migrations ran; apart from your own. */
 export const SQLITE_MIGRATIONS_TABLE = '__trpc_idempotency_migrations';

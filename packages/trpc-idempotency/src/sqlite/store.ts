@@ -1,17 +1,17 @@
 import type Database from 'better-sqlite3';
 import { and, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { isReplaceable } from '../server/lifecycle';
-import type { IdempotencyRecord, StoredOutcome } from '../server/record';
-import { type IdempotencyRecordRow, recordFromRow, stepsColumn } from '../server/recordRow';
-import { recordStatementParts } from '../server/recordStatements';
+import { type IdempotencyRecordRow, recordFromRow, stepsColumn } from '../drizzle/recordRow';
+import { recordStatementParts } from '../drizzle/recordStatements';
+import { isReplaceable } from '../store/lifecycle';
+import type { IdempotencyRecord, StoredOutcome } from '../store/record';
 import {
   type CommitOptions,
   type CommitResult,
   checkPurgeOptions,
   type IdempotencyStore,
   type InsertCompletedOptions,
-} from '../server/store';
+} from '../store/store';
 import { idempotencyRecords as t } from './schema';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ClaimOptions, CommitOptions } from '../server/store';
+import type { ClaimOptions, CommitOptions } from '../store/store';
 import {
   type ConformanceFixture,
   errorOutcome,

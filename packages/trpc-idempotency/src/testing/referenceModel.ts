@@ -1,5 +1,5 @@
-import { isLive, isReplaceable } from '../server/lifecycle';
-import type { IdempotencyRecord, RecordId, StoredOutcome } from '../server/record';
+import { isLive, isReplaceable } from '../store/lifecycle';
+import type { IdempotencyRecord, RecordId, StoredOutcome } from '../store/record';
 import type {
   ClaimOptions,
   ClaimResult,
@@ -10,7 +10,7 @@ import type {
   FindOptions,
   RenewLeaseOptions,
   SaveStepsOptions,
-} from '../server/store';
+} from '../store/store';
 
 /**
  * The store contract as a plain in-memory map of physical rows: what every

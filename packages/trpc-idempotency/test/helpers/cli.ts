@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { EXIT, runCli } from '../../src/cli/runCli';
-import type { IdempotencyStore } from '../../src/server/store';
+import type { IdempotencyStore } from '../../src/store/store';
 import { manualClock } from './sqliteApp';
 
 /** Runs the CLI in process, capturing its output; `now` pins its clock. */

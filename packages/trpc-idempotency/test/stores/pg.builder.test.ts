@@ -6,7 +6,6 @@ import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
-  fingerprintInput,
   getIdempotencyErrorData,
   type IdempotencyEvent,
   type IdempotentProcedureOptions,
@@ -17,6 +16,7 @@ import {
   type PgIdempotencyStoreOptions,
   pgIdempotencyStore,
 } from '../../src/pg';
+import { fingerprintInput } from '../../src/server/fingerprint';
 import { gate, manualClock, newKey } from '../helpers/sqliteApp';
 import { type PgTestDb, usePostgresDatabase } from './postgres';
 

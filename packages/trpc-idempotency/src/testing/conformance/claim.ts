@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClaimResult } from '../../server/store';
+import type { ClaimResult } from '../../store/store';
 import {
   acquired,
   claimAt,

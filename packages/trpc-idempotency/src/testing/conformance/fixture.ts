@@ -1,12 +1,12 @@
 import { expect } from 'vitest';
-import type { StoredOutcome } from '../../server/record';
+import type { StoredOutcome } from '../../store/record';
 import type {
   ClaimOptions,
   ClaimResult,
   CommitOptions,
   CommitResult,
   IdempotencyStore,
-} from '../../server/store';
+} from '../../store/store';
 
 /**
  * How the suite writes "the handler's rows" through a store's transaction

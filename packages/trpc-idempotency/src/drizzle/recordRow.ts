@@ -1,4 +1,4 @@
-import type { IdempotencyRecord, RecordId, StoredOutcome, StoredStep } from './record';
+import type { IdempotencyRecord, RecordId, StoredOutcome, StoredStep } from '../store/record';
 
 /**
  * A row of a records table as Drizzle reads it: the columns every shipped

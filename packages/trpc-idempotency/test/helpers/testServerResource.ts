@@ -10,8 +10,8 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { z } from 'zod';
-import type { IdempotencyKeyInput, IdempotentProcedures } from '../shared/idempotentInput';
-import { type IdempotencyLinkOptions, idempotencyLink } from './idempotencyLink';
+import { type IdempotencyLinkOptions, idempotencyLink } from '../../src/client/idempotencyLink';
+import type { IdempotencyKeyInput, IdempotentProcedures } from '../../src/shared/idempotentInput';
 
 /**
  * What the server library attaches to its idempotency errors; the test
