@@ -40,7 +40,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * Reads the environment (SPEC section 9, plus knobs for tests):
+ * Reads the environment (the contract in README.md#running-it, plus knobs for tests):
  * - `PORT` (default 3000; 0 picks a free port), `HOST` (default 127.0.0.1)
  * - `DATABASE_URL` (default `data/ledger.db` at the repository root)
  * - `SQLITE_BUSY_TIMEOUT_MS` (default 5000): how long SQLite waits for another

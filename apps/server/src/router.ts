@@ -134,7 +134,7 @@ function roundMs(fields: Record<string, unknown>) {
   return rounded;
 }
 
-/** The ledger's tRPC router, as SPEC section 9 fixes it. */
+/** The ledger's tRPC router: the fixed HTTP contract of README.md#the-api. */
 export function createLedgerRouter(opts: LedgerRouterOptions) {
   const { ledger, logger, tracker, metrics } = opts;
 

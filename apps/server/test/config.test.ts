@@ -22,7 +22,7 @@ import {
 const repositoryRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
 describe('readConfig', () => {
-  it('has the defaults of SPEC section 9', () => {
+  it('has the defaults the README gives', () => {
     expect(readConfig({})).toEqual({
       port: 3000,
       host: '127.0.0.1',

@@ -40,7 +40,7 @@ async function recordCount(server: LedgerServerProcess) {
 
 const databases = useFreshDatabases();
 
-/** The real server process driven by raw HTTP: SPEC sections 8 and 9, on each database. */
+/** The real server process driven by raw HTTP: its API and error contract, on each database. */
 describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
   let server: LedgerServerProcess;
   beforeAll(async () => {

@@ -15,7 +15,7 @@ export type Operation =
       result?: Outputs['transfers']['create'];
     };
 
-/** What `data-state` says: the SPEC's four states. */
+/** What `data-state` says: the four states of the page's fixed contract (README). */
 export type OperationState = 'pending' | 'retrying' | 'succeeded' | 'failed';
 
 export interface OperationView {

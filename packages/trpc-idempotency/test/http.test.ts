@@ -7,8 +7,8 @@ import { entries, gate, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
 
 const t = initTRPC.context<{ user: string }>().create();
 
-/** Every row of SPEC section 8, over real HTTP with raw fetch. */
-describe('errors at a glance over HTTP (SPEC 8)', () => {
+/** Every row of the README's error tables, over real HTTP with raw fetch. */
+describe('errors at a glance over HTTP', () => {
   function app(database: ReturnType<typeof sqliteTestDatabase>, hold?: Promise<void>) {
     let executions = 0;
     let transientFailures = 0;

@@ -50,7 +50,7 @@ describe('idempotentProcedure types', () => {
           });
         }),
     });
-    // At the call site the key is optional: a link may add it (SPEC 7.2).
+    // At the call site the key is optional: a link may add it.
     expectTypeOf<inferRouterInputs<typeof router>['pay']>().toEqualTypeOf<{
       amount: number;
       idempotencyKey?: string | undefined;

@@ -160,7 +160,7 @@ describe('idempotentProcedure', () => {
     expect(executions).toBe(1);
   });
 
-  describe('key reuse (SPEC 2.3)', () => {
+  describe('key reuse', () => {
     it('answers UNPROCESSABLE_CONTENT for other input, and leaves the record alone', async () => {
       using database = sqliteTestDatabase();
       const app = ledgerFixture(database);
@@ -258,7 +258,7 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  it('stores nothing when the procedure’s own input validation rejects the request (SPEC 4.6)', async () => {
+  it('stores nothing when the procedure’s own input validation rejects the request', async () => {
     using database = sqliteTestDatabase();
     const app = ledgerFixture(database);
     const idempotencyKey = newKey();
@@ -271,7 +271,7 @@ describe('idempotentProcedure', () => {
     expect(app.executions()).toBe(1);
   });
 
-  describe('outcomes (SPEC 4)', () => {
+  describe('outcomes', () => {
     it('stores a final error and replays it identically; a commit’s writes roll back', async () => {
       using database = sqliteTestDatabase();
       const idempotent = idempotentProcedure({
@@ -511,7 +511,7 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  describe('expiry (SPEC 3.5)', () => {
+  describe('expiry', () => {
     it('frees a key after its TTL, and purge removes expired records only', async () => {
       using database = sqliteTestDatabase();
       const clock = manualClock();
@@ -573,7 +573,7 @@ describe('idempotentProcedure', () => {
   });
 });
 
-describe('in-flight duplicates in the same process (SPEC 3.3)', () => {
+describe('in-flight duplicates in the same process', () => {
   it('answers CONFLICT at once with the reject policy, then replays once finished', async () => {
     using database = sqliteTestDatabase();
     const hold = gate();

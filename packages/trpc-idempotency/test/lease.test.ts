@@ -8,12 +8,12 @@ const t = initTRPC.context<{ user: string }>().create();
 const LEASE_MS = 10_000;
 
 /**
- * SPEC 3.4: an owner that stops (crash, hang) is taken over after its lease,
+ * An owner that stops (crash, hang) is taken over after its lease,
  * and every write that completes or releases is fenced by ownership, so the
  * zombie cannot overwrite the new owner's outcome. Two stores on one file
  * stand for two processes; a manual clock stands for time passing.
  */
-describe('lease mode (SPEC 3.4)', () => {
+describe('lease mode', () => {
   function processOn(
     handle: { store: ReturnType<typeof sqliteTestDatabase>['store'] },
     clock: ReturnType<typeof manualClock>,

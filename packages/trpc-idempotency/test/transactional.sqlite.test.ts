@@ -8,11 +8,11 @@ import { entries, gate, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
 const t = initTRPC.context<{ user: string }>().create();
 
 /**
- * SPEC 5.2: SQLite transactions are synchronous, so the design is async
+ * SQLite transactions are synchronous, so the design is async
  * preparation, then one synchronous transaction. These tests prove the three
  * properties that design exists for.
  */
-describe('transactional mode on SQLite (SPEC 5.2)', () => {
+describe('transactional mode on SQLite', () => {
   function transferApp(database: ReturnType<typeof sqliteTestDatabase>) {
     const idempotent = idempotentProcedure({
       procedure: t.procedure,

@@ -174,7 +174,7 @@ describe('getRetryAfterMs', () => {
   });
 });
 
-describe('isRetryableError (SPEC 7.3)', () => {
+describe('isRetryableError: what the link retries', () => {
   test.each<{ code: TRPC_ERROR_CODE_KEY; reason?: IdempotencyReason; retryable: boolean }>([
     { code: 'INTERNAL_SERVER_ERROR', retryable: true },
     { code: 'BAD_GATEWAY', retryable: true },

@@ -106,7 +106,7 @@ const TRANSIENT_CLIENT_CODES = new Set<TRPCError['code']>([
 ]);
 
 /**
- * SPEC 4.2: a `TRPCError` with a 4xx code is a deterministic answer to this
+ * The default of `isFinalError` (README.md#errors): a `TRPCError` with a 4xx code is a deterministic answer to this
  * input and is stored; everything else (5xx, timeouts, rate limits, plain
  * exceptions) is transient and releases the key.
  */

@@ -98,7 +98,7 @@ export async function runTransactional(
   return settleStored(context, request, stored);
 }
 
-/** SPEC-style failure handling: a final error is stored and replayed; anything else stores nothing. */
+/** A final error is stored and replayed; anything else stores nothing (README.md#errors). */
 async function settleFailure(
   context: ExecutionContext,
   request: Request,
