@@ -63,6 +63,9 @@ export async function openPostgresDatabase(
     connectionString: url,
     max: opts.poolSize ?? 10,
     application_name: PG_APPLICATION_NAME,
+    // Every session's lock wait (a transfer's row locks) is bounded from the start, so no
+    // statement per transaction sets it.
+    options: `-c lock_timeout=${Math.trunc(opts.lockTimeoutMs ?? 5000)}`,
   });
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', (error) => opts.onPoolError?.(error));
@@ -79,7 +82,7 @@ export async function openPostgresDatabase(
       location,
       db,
       store: pgIdempotencyStore({ db }),
-      ledger: createPgLedger({ db, lockTimeoutMs: opts.lockTimeoutMs ?? 5000 }),
+      ledger: createPgLedger({ db }),
       close,
     };
   } catch (error) {
@@ -99,6 +102,9 @@ async function migrateLedger(pool: pg.Pool) {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
+    // Waits for another process's migrations as long as they take (the pool's sessions
+    // bound lock waits for requests); RESET gives the pooled session its bound back.
+    await client.query('SET lock_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     try {
       const db = drizzle({ client });
@@ -106,6 +112,7 @@ async function migrateLedger(pool: pg.Pool) {
       await migratePgIdempotencyStore(db);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+      await client.query('RESET lock_timeout');
     }
   } catch (error) {
     broken = error instanceof Error ? error : new Error(String(error));

@@ -12,32 +12,28 @@ import {
 import type { PgLedgerDatabase } from './database';
 import { accounts, transfers } from './schema';
 
-/** The transaction a Postgres ledger write runs in: a savepoint of the execution's transaction. */
+/** The transaction a Postgres ledger write runs in: the one `ctx.idempotency.commit` opens. */
 export type PgLedgerTransaction = inferPgTransaction<PgLedgerDatabase>;
 
 /**
  * The ledger on Postgres, for one or several server processes on one
- * database. Reads go through the pool. Writes run in the execution's own
- * transaction (the idempotency store's `inTransaction`), inside the savepoint
- * `commit` opens, so they commit with the completed idempotency record.
+ * database. Reads go through the pool. Writes run in the transaction
+ * `ctx.idempotency.commit` opens, so they commit with the completed
+ * idempotency record (inserted with the transaction's COMMIT).
  *
  * A transfer locks both account rows (`SELECT … ORDER BY id FOR UPDATE`)
  * before it checks and moves anything: concurrent transfers on an account,
  * from any process, take turns, and the check sees the balance as the
  * previous one committed it, so a balance never goes negative and money is
  * conserved. Every transfer locks in the same order, by id, so two transfers
- * in opposite directions cannot deadlock. `lockTimeoutMs` bounds the wait
- * for those locks: past it the request fails with a 500 and stores nothing.
+ * in opposite directions cannot deadlock. The pool's sessions bound the wait
+ * for those locks (`lock_timeout`, see `database.ts`): past it the request
+ * fails with a 500 and stores nothing.
  */
-export function createPgLedger(opts: {
-  db: PgLedgerDatabase;
-  lockTimeoutMs: number;
-  clock?: () => number;
-}): Ledger {
+export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => number }): Ledger {
   const { db } = opts;
   const clock = opts.clock ?? Date.now;
   const p = (name: string) => sql.placeholder(name);
-  const lockTimeout = String(opts.lockTimeoutMs);
 
   const findAccount = db
     .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
@@ -56,6 +52,11 @@ export function createPgLedger(opts: {
     .where(or(eq(transfers.fromAccountId, p('id')), eq(transfers.toAccountId, p('id'))))
     .orderBy(transfers.seq)
     .prepare('ledger_transfers_of');
+  const findPair = db
+    .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+    .from(accounts)
+    .where(inArray(accounts.id, [p('fromAccountId'), p('toAccountId')]))
+    .prepare('ledger_find_pair');
 
   // Statements of a transaction are built on its handle; their names let each
   // connection parse them once.
@@ -123,11 +124,16 @@ export function createPgLedger(opts: {
       return (await transfersOf.execute({ id: accountId })).map(toTransfer);
     },
 
-    // No early check: the handler runs inside the execution's transaction,
-    // which holds one pooled connection, and a read here would need a second.
-    // With as many transfers in flight as the pool has connections, each
-    // would wait for another's connection, forever. The commit checks anyway.
-    async checkTransfer() {},
+    // A quick answer (404, 412) from the pool before any transaction opens: the
+    // execution holds no connection while it prepares. The commit checks again
+    // under the rows' locks.
+    async checkTransfer(request) {
+      const found = await findPair.execute(pair(request));
+      assertTransferPossible(request, {
+        from: found.find((account) => account.id === request.fromAccountId),
+        to: found.find((account) => account.id === request.toAccountId),
+      });
+    },
 
     openAccount: (execution, request) =>
       execution.commit(async (tx: PgLedgerTransaction) => {
@@ -146,8 +152,6 @@ export function createPgLedger(opts: {
     transfer: (execution, request) =>
       execution.commit(async (tx: PgLedgerTransaction) => {
         const statements = inTransaction('transfer', tx);
-        // Local to the savepoint: a refusal rolls it back with the writes.
-        await tx.execute(sql`SELECT set_config('lock_timeout', ${lockTimeout}, true)`);
         const locked = await statements.lockAccounts.execute(pair(request));
         assertTransferPossible(request, {
           from: locked.find((account) => account.id === request.fromAccountId),
