@@ -145,7 +145,10 @@ function pausePoints(env: Record<string, string | undefined>, name: string): Pay
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return [...PAYOUT_PAUSE_POINTS];
   const known: readonly string[] = PAYOUT_PAUSE_POINTS;
-  const points = raw.split(',').map((point) => point.trim());
+  const points = raw
+    .split(',')
+    .map((point) => point.trim())
+    .filter((point) => point !== '');
   const unknown = points.filter((point) => !known.includes(point));
   if (unknown.length > 0) {
     throw new ConfigError(

@@ -45,6 +45,17 @@ export interface PayoutHold {
   amount: number;
 }
 
+/**
+ * What a payout's reservation found or made: its hold and, when that hold
+ * was settled already, the payout recorded for it (the key paid out before:
+ * its idempotency record expired, or was released after the payout was
+ * recorded), which is then the answer, without asking the gateway again.
+ */
+export interface PayoutReservation {
+  hold: PayoutHold;
+  recorded: Payout | null;
+}
+
 /** A payout as the API returns it: made by the gateway and recorded on the ledger. */
 export interface Payout {
   id: string;
@@ -100,12 +111,12 @@ export interface Ledger {
    * Write, in a transaction of its own: moves `amount` from the account's
    * balance into a hold (NOT_FOUND, PRECONDITION_FAILED, nothing written).
    * Idempotent per `holdKey`: when a hold with that key exists, it is
-   * returned and nothing moves (UNPROCESSABLE_CONTENT if it was made for
-   * another account or amount).
+   * returned, with its payout if it was recorded, and nothing moves
+   * (UNPROCESSABLE_CONTENT if it was made for another account or amount).
    */
   reservePayout(
     request: PayoutRequest & { holdKey: string; createdBy: string },
-  ): Promise<PayoutHold>;
+  ): Promise<PayoutReservation>;
   /**
    * Write, in a transaction of its own: settles the hold and records the
    * gateway's payout. Idempotent per hold: a payout already recorded for it

@@ -46,12 +46,13 @@ export interface CreatePayoutOptions {
  * takes the key over runs this again from the top, and the finished steps
  * answer from storage. The step that was cut off runs again, so each is
  * idempotent on its own: the hold is keyed by `downstreamKey('reserve')`, the
- * gateway deduplicates by its key, and a hold is recorded once.
+ * gateway deduplicates by its key, and a hold is recorded once. A hold found
+ * settled already answers with its payout, without asking the gateway.
  */
 export async function createPayout(opts: CreatePayoutOptions): Promise<Payout> {
   const { execution, ledger, gateway, request, pause } = opts;
   await pause('before-reserve');
-  const hold = await execution.step('reserve', async () => {
+  const reservation = await execution.step('reserve', async () => {
     const reserved = await ledger.reservePayout({
       ...request,
       holdKey: execution.downstreamKey('reserve'),
@@ -60,6 +61,11 @@ export async function createPayout(opts: CreatePayoutOptions): Promise<Payout> {
     return reserved;
   });
   await pause('after-reserve');
+  // This key paid out before (its record expired, or was released after the payout was
+  // recorded): that payout is the answer. The gateway is not asked again, as its own
+  // deduplication may not reach that far back.
+  if (reservation.recorded) return reservation.recorded;
+  const { hold } = reservation;
   const paid = await execution.step('pay', async () => {
     const answer = await payOrRetryLater(gateway, {
       downstreamKey: execution.downstreamKey('pay'),

@@ -65,7 +65,7 @@ describe('readConfig', () => {
         PAYOUT_GATEWAY_URL: 'http://127.0.0.1:4000/gateway',
         PAYOUT_GATEWAY_TIMEOUT_MS: '1500',
         LEDGER_PAYOUT_DELAY_MS: '100',
-        LEDGER_PAYOUT_DELAY_AT: 'in-pay, after-record',
+        LEDGER_PAYOUT_DELAY_AT: 'in-pay, after-record,',
       }),
     ).toEqual({
       port: 0,

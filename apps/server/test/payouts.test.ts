@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TRPCError } from '@trpc/server';
 import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
@@ -142,6 +144,28 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     expect(auditLedger(await app.read())).toEqual([]);
   });
 
+  it('a key reused after its TTL answers with the payout it made, without asking the gateway again', async () => {
+    await using gateway = await startFakeGateway();
+    await using app = await payoutApp(dialect, { gateway, ttlMs: 1 });
+    const account = await app.openAccount(1000);
+    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 120 };
+    const payout = await app.alice.payouts.create(input);
+    await sleep(20);
+
+    // The record expired: the key executes anew, and its reservation finds the settled hold.
+    expect(await app.alice.payouts.create(input)).toEqual(payout);
+    expect(app.events().at(-1)).toMatchObject({
+      msg: 'executed',
+      attempt: 1,
+      stepsRun: ['reserve'],
+    });
+    expect(gateway.calls).toHaveLength(1);
+    expect(await app.balance(account.id)).toBe(880);
+    const state = await app.read();
+    expect(state.holds).toHaveLength(1);
+    expect(state.payouts).toHaveLength(1);
+  });
+
   it('stores NOT_FOUND and PRECONDITION_FAILED as final answers: replayed, nothing reserved, the gateway never called', async () => {
     await using gateway = await startFakeGateway();
     await using app = await payoutApp(dialect, { gateway });
@@ -246,6 +270,60 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     expect(await app.balance(account.id)).toBe(750);
     expect(gateway.payments).toHaveLength(1);
     expect(auditLedger(state)).toEqual([]);
+  });
+
+  it('after a released payout, its key with another amount is refused with a stored 422: the reservation was made for the first', async () => {
+    await using gateway = await startFakeGateway();
+    await using app = await payoutApp(dialect, { gateway });
+    const account = await app.openAccount(1000);
+    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 250 };
+    gateway.failNext(1);
+    await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
+
+    const other = { ...input, amount: 251 };
+    const refused = await rejection(app.alice.payouts.create(other), 'UNPROCESSABLE_CONTENT');
+    expect(refused.message).toBe(
+      `this idempotencyKey first reserved 250 from account ${account.id} for a payout; use a new key for another payout`,
+    );
+    expect(app.events().at(-1)).toMatchObject({ msg: 'executed', outcome: 'error' });
+    await rejection(app.alice.payouts.create(other), 'UNPROCESSABLE_CONTENT');
+    expect(app.events().at(-1)).toMatchObject({ msg: 'replayed', outcome: 'error' });
+    // The key is bound to the other input now; the first payout's reservation stays held.
+    await rejection(app.alice.payouts.create(input), 'UNPROCESSABLE_CONTENT');
+    expect((await app.read()).holds).toMatchObject([{ amount: 250, state: 'held' }]);
+    expect(gateway.calls).toEqual([]);
+  });
+
+  it('a gateway answer without a payout id is a 502 too, and pays nothing on the ledger', async () => {
+    const answers: string[] = [];
+    const broken = createServer((req, res) => {
+      answers.push(String(req.headers['idempotency-key']));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"paid"}');
+    });
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = broken.address() as AddressInfo;
+      await using app = await payoutApp(dialect, {
+        gateway: undefined,
+        payoutGatewayUrl: `http://127.0.0.1:${port}`,
+      });
+      const account = await app.openAccount(100);
+      const failed = await rejection(
+        app.alice.payouts.create({
+          idempotencyKey: newKey('payout'),
+          accountId: account.id,
+          amount: 10,
+        }),
+        'BAD_GATEWAY',
+      );
+      expect(failed.message).toMatch(/^the payout gateway answered without a payout id; /);
+      expect(answers).toHaveLength(1);
+      expect((await app.read()).payouts).toEqual([]);
+    } finally {
+      broken.closeAllConnections();
+      await new Promise((resolve) => broken.close(resolve));
+    }
   });
 
   it('a gateway that cannot be reached is transient too: the retry pays once it is back', async () => {

@@ -199,10 +199,24 @@ export function createPgLedger(opts: {
             id: payoutHolds.id,
             accountId: payoutHolds.accountId,
             amount: payoutHolds.amount,
+            state: payoutHolds.state,
           })
           .from(payoutHolds)
           .where(eq(payoutHolds.holdKey, request.holdKey));
-        if (found) return sameHold(found, request);
+        if (found) {
+          const hold = sameHold(found, request);
+          if (found.state !== 'settled') return { hold, recorded: null };
+          const [recorded] = await tx
+            .select({
+              id: payouts.id,
+              accountId: payouts.accountId,
+              amount: payouts.amount,
+              gatewayPayoutId: payouts.gatewayPayoutId,
+            })
+            .from(payouts)
+            .where(eq(payouts.holdId, hold.id));
+          return { hold, recorded: recorded ? toPayout(recorded) : null };
+        }
         assertPayoutPossible(request, account);
         const id = newId('hold');
         await tx
@@ -218,7 +232,10 @@ export function createPgLedger(opts: {
           createdBy: request.createdBy,
           createdAtMs: clock(),
         });
-        return { id, accountId: request.accountId, amount: request.amount };
+        return {
+          hold: { id, accountId: request.accountId, amount: request.amount },
+          recorded: null,
+        };
       }),
 
     recordPayout: ({ hold, gatewayPayoutId, createdBy }) =>

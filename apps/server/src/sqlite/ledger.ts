@@ -10,6 +10,7 @@ import {
   type Payout,
   type PayoutHold,
   type PayoutRequest,
+  type PayoutReservation,
   sameHold,
   type Transfer,
   type TransferRequest,
@@ -85,6 +86,7 @@ export function createSqliteLedger(opts: {
       id: payoutHolds.id,
       accountId: payoutHolds.accountId,
       amount: payoutHolds.amount,
+      state: payoutHolds.state,
     })
     .from(payoutHolds)
     .where(eq(payoutHolds.holdKey, p('holdKey')))
@@ -132,9 +134,14 @@ export function createSqliteLedger(opts: {
   // Payout writes are transactions of their own (lease mode has no commit):
   // `BEGIN IMMEDIATE`, so the check and the write see no other process's writes in between.
   const reserveNow = db.$client.transaction(
-    (request: PayoutRequest & { holdKey: string; createdBy: string }): PayoutHold => {
+    (request: PayoutRequest & { holdKey: string; createdBy: string }): PayoutReservation => {
       const found = findHold.get({ holdKey: request.holdKey });
-      if (found) return sameHold(found, request);
+      if (found) {
+        const hold = sameHold(found, request);
+        const recorded =
+          found.state === 'settled' ? payoutOfHold.get({ holdId: hold.id }) : undefined;
+        return { hold, recorded: recorded ? toPayout(recorded) : null };
+      }
       assertPayoutPossible(request, findAccount.get({ id: request.accountId }));
       const id = newId('hold');
       addToBalance.run({ id: request.accountId, delta: -request.amount });
@@ -146,7 +153,10 @@ export function createSqliteLedger(opts: {
         createdBy: request.createdBy,
         now: clock(),
       });
-      return { id, accountId: request.accountId, amount: request.amount };
+      return {
+        hold: { id, accountId: request.accountId, amount: request.amount },
+        recorded: null,
+      };
     },
   ).immediate;
   const recordNow = db.$client.transaction(
