@@ -14,6 +14,8 @@ import { leaseRecoveryEnv } from './serverClock';
 export interface CrashableLedgerOptions {
   /** Environment of every generation (e.g. `LEDGER_TRANSFER_DELAY_MS`, `PAYOUT_GATEWAY_URL`). */
   env?: Record<string, string>;
+  /** More environment for generation `n` (0 is the first), over `env`. */
+  envOf?: (generation: number) => Record<string, string>;
   /** `IDEMPOTENCY_LEASE_MS` of every generation (lease-mode procedures: payouts). Default 1000. */
   shortLeaseMs?: number;
   /** A Postgres database (`postgres://…`) instead of a SQLite file of its own. */
@@ -42,6 +44,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
       ...database,
       env: {
         ...opts.env,
+        ...opts.envOf?.(generations.length),
         ...leaseRecoveryEnv(opts.shortLeaseMs ?? 1000),
         PORT: String(port),
       },

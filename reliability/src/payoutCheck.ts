@@ -13,23 +13,32 @@ export const PAYOUT_STEPS = ['reserve', 'pay', 'record'] as const;
 
 /**
  * A seeded, endless plan of payouts from `accounts`, amounts 1–`maxAmount`;
- * one in `1 / unknownRate` from an account that does not exist (a 404).
+ * a share `unknownRate` from an account that does not exist (a 404), and a
+ * share `oversizeRate` of `oversize`, more than any account holds (a 412).
  */
 export function payoutPlan(opts: {
   accounts: string[];
   seed: number;
   maxAmount: number;
   unknownRate: number;
+  oversizeRate: number;
+  oversize: number;
 }) {
   const random = seededRandom(opts.seed);
   let n = 0;
   return (): PayoutInput & { key: string } => {
     const key = `payout-${opts.seed}-${(n++).toString().padStart(6, '0')}`;
+    const draw = random();
     const accountId =
-      random() < opts.unknownRate
+      draw < opts.unknownRate
         ? `acc_unknown${n}`
         : opts.accounts[randomInt(random, 0, opts.accounts.length - 1)]!;
-    return { key, accountId, amount: randomInt(random, 1, opts.maxAmount) };
+    const oversized = draw >= opts.unknownRate && draw < opts.unknownRate + opts.oversizeRate;
+    return {
+      key,
+      accountId,
+      amount: oversized ? opts.oversize : randomInt(random, 1, opts.maxAmount),
+    };
   };
 }
 

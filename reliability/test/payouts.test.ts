@@ -16,20 +16,26 @@ import { sleep } from '../src/pool';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const ACCOUNTS = 4;
-const BALANCE = 20_000;
-/** Every payout pauses this long at each of its seven points: a kill aimed at a point lands there. */
-const PAUSE_MS = 80;
+/** Enough that the accounts never run dry: the 412s are the plan's deliberate oversized payouts. */
+const BALANCE = 1_000_000;
+/**
+ * Generation `n` pauses every payout this long at one point, the next in turn: the kill
+ * aimed at it lands while payouts wait there.
+ */
+const PAUSE_MS = 400;
 /**
  * The lease of every generation: a killed payout is taken over this long after its last
- * claim. Longer than a payout with all its pauses, so only a kill makes a take-over.
+ * claim. Longer than a payout with its pause, so only a kill makes a take-over.
  */
 const LEASE_MS = 1200;
 
 /**
  * `payouts.create` (lease mode, three steps: reserve on the ledger, pay through
- * the fake gateway, record) under SIGKILL: the server pauses at each point
- * before, inside and after every step, and each kill is aimed at one point in
- * turn, while concurrent clients make payouts and retry with their keys. Then
+ * the fake gateway, record) under SIGKILL: each generation of the server pauses
+ * its payouts at one of the seven points before, inside and after the steps,
+ * in turn, and is killed while a payout waits there; concurrent clients make
+ * payouts all along and retry with their keys, so other payouts are caught
+ * wherever they are. Then
  * the database, the gateway and the events must show that every finished step
  * ran once, the gateway paid once per payout, and every payout completed.
  */
@@ -77,6 +83,7 @@ async function payoutCrashRun(opts: {
   await using gateway = await startFakeGateway();
   await using ledger = await crashableLedger({
     env: { PAYOUT_GATEWAY_URL: gateway.url, LEDGER_PAYOUT_DELAY_MS: String(PAUSE_MS) },
+    envOf: (generation) => ({ LEDGER_PAYOUT_DELAY_AT: pointOf(generation) }),
     shortLeaseMs: LEASE_MS,
     databaseUrl: opts.databaseUrl,
   });
@@ -91,17 +98,24 @@ async function payoutCrashRun(opts: {
     typed: (client, input) => client.payouts.create.mutate(input),
     url: ledger.url,
     workers: opts.workers,
-    next: payoutPlan({ accounts, seed, maxAmount: 3000, unknownRate: 0.05 }),
+    next: payoutPlan({
+      accounts,
+      seed,
+      maxAmount: 1000,
+      unknownRate: 0.05,
+      oversizeRate: 0.05,
+      oversize: BALANCE + 1,
+    }),
     seed: seed + 1,
     // Longer than a payout with all its pauses, so only kills make clients retry.
     attemptTimeoutMs: 8000,
   });
 
-  // Each kill is aimed at the next pause point: a payout of the running generation logs
-  // that it paused there, and the process dies while it waits.
+  // Kill `k` is aimed at generation `k - 1`'s pause point: a payout logs that it paused
+  // there, and the process dies while it waits.
   const snapshots: KillSnapshot[] = [];
   for (let kill = 1; kill <= opts.kills; kill++) {
-    const aimedAt = PAYOUT_PAUSE_POINTS[(kill - 1) % PAYOUT_PAUSE_POINTS.length]!;
+    const aimedAt = pointOf(kill - 1);
     // Some uptime first, so payouts cut off by the last kill are taken over and finish.
     await sleep(200 + Math.floor(random() * 600));
     const server = ledger.server;
@@ -169,6 +183,11 @@ async function payoutCrashRun(opts: {
   expect(Object.keys(checked.figures.stagesCaught).sort()).toEqual([...PAYOUT_PAUSE_POINTS].sort());
   expect(checked.figures.killsInsidePay).toBeGreaterThan(0);
   expect(checked.figures.takeovers).toBeGreaterThan(0);
+}
+
+/** The pause point of generation `n`: each in turn. */
+function pointOf(generation: number) {
+  return PAYOUT_PAUSE_POINTS[generation % PAYOUT_PAUSE_POINTS.length]!;
 }
 
 function countBy(values: readonly string[]) {
