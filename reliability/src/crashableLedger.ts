@@ -12,9 +12,11 @@ import { leaseRecoveryEnv } from './serverClock';
 
 /** Options of {@link crashableLedger}. */
 export interface CrashableLedgerOptions {
-  /** Environment of every generation (e.g. `LEDGER_TRANSFER_DELAY_MS`). */
+  /** Environment of every generation (e.g. `LEDGER_TRANSFER_DELAY_MS`, `PAYOUT_GATEWAY_URL`). */
   env?: Record<string, string>;
-  /** The lease a generation uses when the server has `IDEMPOTENCY_LEASE_MS`. */
+  /** More environment for generation `n` (0 is the first), over `env`. */
+  envOf?: (generation: number) => Record<string, string>;
+  /** `IDEMPOTENCY_LEASE_MS` of every generation (lease-mode procedures: payouts). Default 1000. */
   shortLeaseMs?: number;
   /** A Postgres database (`postgres://…`) instead of a SQLite file of its own. */
   databaseUrl?: string;
@@ -25,8 +27,10 @@ export interface CrashableLedgerOptions {
  * database, with `databaseUrl`) that a test can SIGKILL
  * and start again, on the same port when it can (clients need not follow),
  * else on a new one ({@link CrashableLedger.url} follows it). Each restart is a
- * new generation that gets past its dead predecessors' leases (see
- * `leaseRecoveryEnv`). `await using` kills the last one and removes the folder.
+ * new generation. Transactional procedures leave nothing behind a kill; a
+ * lease-mode one (`payouts.create`) leaves its record in progress, which the
+ * next generation takes over soon, as every generation runs with a short lease
+ * (see `leaseRecoveryEnv`). `await using` kills the last one and removes the folder.
  */
 export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-'));
@@ -40,6 +44,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
       ...database,
       env: {
         ...opts.env,
+        ...opts.envOf?.(generations.length),
         ...leaseRecoveryEnv(opts.shortLeaseMs ?? 1000),
         PORT: String(port),
       },
@@ -54,13 +59,16 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
     throw error;
   }
   const port = current().port;
+  const databaseUrl = opts.databaseUrl ?? `file:${databaseFile}`;
 
   return {
     /** The SQLite file; empty on Postgres. */
     databaseFile,
+    /** The `DATABASE_URL` every generation runs on. */
+    databaseUrl,
     /** What the database holds now, read on connections of its own (the server may be dead). */
     read(): Promise<LedgerState> {
-      return readLedger(opts.databaseUrl ?? `file:${databaseFile}`);
+      return readLedger(databaseUrl);
     },
     /** The tRPC base URL of the running generation. */
     url: () => current().url,

@@ -1,8 +1,8 @@
 /**
  * A tiny server in lease mode (SPEC 3.4, 5.4), run as its own process by the
  * lease tests: `charges.create` "charges" an external payment gateway (the
- * test's fake, at `GATEWAY_URL`) with a downstream key derived from the
- * idempotency key, so a retry after a crash charges with the same key and the
+ * test's fake from `@ledger/server/testing`, at `GATEWAY_URL`) with a
+ * downstream key derived from the idempotency key as its `Idempotency-Key`, so a retry after a crash charges with the same key and the
  * gateway can deduplicate. Records live in the SQLite file `DATABASE_FILE`;
  * several processes may share it.
  *
@@ -71,16 +71,15 @@ const chargeInput = (raw: unknown) => {
 const router = t.router({
   charges: t.router({
     create: idempotent.input(chargeInput).mutation(async ({ ctx, input }) => {
-      const downstreamKey = ctx.idempotency.downstreamKey('gateway');
       const response = await fetch(`${gatewayUrl}/charge`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          downstreamKey,
-          amount: input.amount,
-          attempt: ctx.idempotency.attempt,
-          pid: process.pid,
-        }),
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': ctx.idempotency.downstreamKey('gateway'),
+          // The gateway records who called: this process.
+          'user-agent': `lease-server (pid ${process.pid})`,
+        },
+        body: JSON.stringify({ amount: input.amount, attempt: ctx.idempotency.attempt }),
       });
       if (!response.ok) {
         throw new TRPCError({
@@ -88,10 +87,10 @@ const router = t.router({
           message: `gateway answered ${response.status}`,
         });
       }
-      const charge = (await response.json()) as { chargeId: string };
+      const charge = (await response.json()) as { id: string };
       if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
       return {
-        chargeId: charge.chargeId,
+        chargeId: charge.id,
         amount: input.amount,
         attempt: ctx.idempotency.attempt,
         servedBy: process.pid,

@@ -31,7 +31,8 @@ interface TransferResult extends TransferInput {
  *
  * - the server's own audit (balances = opening ± transfers, every transfer has
  *   a completed record, no record left in progress);
- * - money conserved: the balances add up to what was opened;
+ * - money conserved: the balances, plus what payouts reserved or paid out
+ *   (their holds), add up to what was opened;
  * - transfers and completed `transfers.create` result records are in one-to-one
  *   correspondence (each record names one existing transfer, each transfer is
  *   named by exactly one record);
@@ -49,10 +50,12 @@ export function checkLedgerInvariants(opts: {
   const { state } = opts;
   const problems = auditLedger(state).map((problem) => `audit: ${problem}`);
 
-  const total = state.accounts.reduce((sum, account) => sum + account.balance, 0);
+  const total =
+    state.accounts.reduce((sum, account) => sum + account.balance, 0) +
+    state.holds.reduce((sum, hold) => sum + hold.amount, 0);
   if (total !== opts.openingTotal) {
     problems.push(
-      `money not conserved: balances add up to ${total}, ${opts.openingTotal} was opened`,
+      `money not conserved: balances and payout holds add up to ${total}, ${opts.openingTotal} was opened`,
     );
   }
 

@@ -50,24 +50,32 @@ export function transferPlan(opts: { accounts: string[]; seed: number; maxAmount
 /** How a client makes its calls: the typed client (idempotencyLink, batched) or a raw-fetch loop. */
 export type ClientKind = 'typed' | 'raw';
 
-/**
- * Clients that make transfers until told to stop, each call retried with its
- * key until it has a final answer. Half are the typed client (`createLedgerClient`:
- * `idempotencyLink` + `httpBatchLink`, one client shared by those workers so their
- * calls batch), half a raw-fetch loop. Returns every call as observed.
- */
-export function transferClients(opts: {
+/** Options of {@link mutationClients}. */
+export interface MutationClientsOptions<TInput extends object> {
+  /** The idempotent mutation every client calls. */
+  path: string;
+  /** The same call through the typed client. */
+  typed: (client: LedgerClient, input: TInput & { idempotencyKey: string }) => Promise<unknown>;
   /** The base URL to call (it may change when a server restarts on another port). */
   url: () => string;
   workers: number;
-  next: () => TransferInput & { key: string };
+  next: () => TInput & { key: string };
   seed: number;
   /** Per-attempt timeout of both kinds of client. */
   attemptTimeoutMs?: number;
   /** Stop after this many calls at most. Default 100 000. */
   maxCalls?: number;
-}) {
-  const calls: ObservedCall[] = [];
+}
+
+/**
+ * Clients that call one idempotent mutation until told to stop, each call
+ * retried with its key until it has a final answer. Half are the typed client
+ * (`createLedgerClient`: `idempotencyLink` + `httpBatchLink`, one client shared
+ * by those workers so their calls batch), half a raw-fetch loop. Returns every
+ * call as observed.
+ */
+export function mutationClients<TInput extends object>(opts: MutationClientsOptions<TInput>) {
+  const calls: ObservedCall<TInput>[] = [];
   let stopping = false;
   let started = 0;
   let retries = 0;
@@ -93,15 +101,12 @@ export function transferClients(opts: {
     return taken;
   };
 
-  async function call(
-    kind: ClientKind,
-    planned: TransferInput & { key: string },
-  ): Promise<CallRecord> {
+  async function call(kind: ClientKind, planned: TInput & { key: string }): Promise<CallRecord> {
     const { key, ...input } = planned;
     if (kind === 'raw') {
       return postUntilFinal({
         url: opts.url,
-        path: 'transfers.create',
+        path: opts.path,
         user: 'alice',
         input: { idempotencyKey: key, ...input },
         random,
@@ -109,7 +114,10 @@ export function transferClients(opts: {
       });
     }
     return mutateUntilFinal({
-      mutate: () => typedFor(opts.url()).transfers.create.mutate({ idempotencyKey: key, ...input }),
+      mutate: () =>
+        opts.typed(typedFor(opts.url()), { idempotencyKey: key, ...input } as TInput & {
+          idempotencyKey: string;
+        }),
       // Shared by the typed workers: attempts are counted per round, approximately per call.
       takeRetries,
       random,
@@ -124,7 +132,7 @@ export function transferClients(opts: {
         const planned = opts.next();
         const record = await call(kind, planned);
         const { key, ...input } = planned;
-        calls.push({ user: 'alice', key, path: 'transfers.create', input, record });
+        calls.push({ user: 'alice', key, path: opts.path, input: input as TInput, record });
         await sleep(0);
       }
     }),
@@ -139,6 +147,17 @@ export function transferClients(opts: {
     },
     done,
   };
+}
+
+/** {@link mutationClients} making transfers (`transfers.create`). */
+export function transferClients(
+  opts: Omit<MutationClientsOptions<TransferInput>, 'path' | 'typed'>,
+) {
+  return mutationClients<TransferInput>({
+    ...opts,
+    path: 'transfers.create',
+    typed: (client, input) => client.transfers.create.mutate(input),
+  });
 }
 
 /** Sums of what the calls went through, for the report. */

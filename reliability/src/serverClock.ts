@@ -22,8 +22,9 @@ export function clockSkewEnv(skewMs: number): Record<string, string> {
 
 /**
  * How a ledger server started again gets past the leases its SIGKILLed
- * predecessors left behind: every generation runs with a short lease
- * (`IDEMPOTENCY_LEASE_MS`), so an orphaned record is taken over soon after.
+ * predecessors left behind (lease-mode procedures: `payouts.create`; a
+ * transactional one leaves no record): every generation runs with a short
+ * lease (`IDEMPOTENCY_LEASE_MS`), so an orphaned record is taken over soon after.
  */
 export function leaseRecoveryEnv(shortLeaseMs: number): Record<string, string> {
   return { IDEMPOTENCY_LEASE_MS: String(shortLeaseMs) };

@@ -2,15 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditLedger, readLedgerFile, startLedgerServer } from '@ledger/server/testing';
+import {
+  auditLedger,
+  readLedgerFile,
+  startFakeGateway,
+  startLedgerServer,
+  waitForInFlight,
+} from '@ledger/server/testing';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../src/clientApp';
-import { startFakeGateway } from '../src/fakeGateway';
 import { answerOf, postUntilFinal, send } from '../src/http';
 import { openAccounts } from '../src/ledgerWorkload';
 import { runPool, sleep, waitStopped, waitUntil } from '../src/pool';
 import { type RecordRow, readRecords } from '../src/records';
-import { leaseRecoveryEnv } from '../src/serverClock';
 import { startService } from '../src/serviceProcess';
 import { byStrength, report, seedFor } from '../src/strength';
 
@@ -40,10 +44,10 @@ interface Charge {
  * Lease mode (SPEC 3.4, 5.4) with real processes: `src/leaseServer.ts` charges a
  * fake gateway with `ctx.idempotency.downstreamKey`, its records on a SQLite file.
  */
-describe('lease mode: crashed owners are taken over, zombies are fenced', () => {
+describe('lease mode: crashed owners are taken over, zombies are fenced; a late transactional commit replays', () => {
   it('takes over an owner SIGKILLed mid-handler after its lease: attempt 2, same downstream key', async () => {
     using database = tempDatabase();
-    await using gateway = await startFakeGateway();
+    await using gateway = await startFakeGateway({ idPrefix: 'ch' });
     const env = {
       DATABASE_FILE: database.file,
       GATEWAY_URL: gateway.url,
@@ -53,7 +57,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
     };
     await using first = await startService({ script: 'src/leaseServer.ts', env });
     // Killed after the gateway took the charge, before the handler returned.
-    gateway.onCharge(() => first.signal('SIGKILL'));
+    gateway.onCall(() => first.signal('SIGKILL'));
     const idempotencyKey = `charge-${randomUUID()}`;
     const body = JSON.stringify({ idempotencyKey, amount: 2500 });
     const lost = await send({ url: first.url, path: 'charges.create', user: 'alice', body }).then(
@@ -63,7 +67,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
     expect(lost).toBeInstanceOf(Error);
     const orphan = recordOf(database.file, idempotencyKey);
     expect(orphan).toMatchObject({ state: 'in_progress', attempt: 1 });
-    gateway.onCharge(undefined);
+    gateway.onCall(undefined);
 
     await using second = await startService({ script: 'src/leaseServer.ts', env });
     // Within the dead owner's lease, the key is someone else's: 409, retry later.
@@ -93,12 +97,12 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
     });
     expect(second.events('executed')).toMatchObject([{ takenOver: true, attempt: 2 }]);
     // The gateway was asked twice, with one downstream key, and charged once.
-    expect(gateway.calls.map(({ attempt, pid }) => ({ attempt, pid }))).toEqual([
+    expect(gateway.calls.map(({ body, pid }) => ({ attempt: body['attempt'], pid }))).toEqual([
       { attempt: 1, pid: first.pid },
       { attempt: 2, pid: second.pid },
     ]);
     expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
-    expect(gateway.charges.size).toBe(1);
+    expect(gateway.payments.length).toBe(1);
     // And every later retry replays the rescuer's answer.
     const replay = await send({ url: second.url, path: 'charges.create', user: 'alice', body });
     expect(answerOf(replay.status, replay.json)?.body).toBe(final.body);
@@ -116,7 +120,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
     const seed = seedFor('lease storm');
     const random = seededRandom(seed);
     using database = tempDatabase();
-    await using gateway = await startFakeGateway();
+    await using gateway = await startFakeGateway({ idPrefix: 'ch' });
     const env = {
       DATABASE_FILE: database.file,
       GATEWAY_URL: gateway.url,
@@ -165,16 +169,14 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
         expect(record).toMatchObject({ state: 'completed', response: result.final.body });
         expect(charge.attempt).toBe(record!.attempt);
         // Every execution of this key charged with one downstream key, at most once each.
-        const downstreamKey = [...gateway.charges].find(
-          ([, c]) => c.chargeId === charge.chargeId,
-        )![0];
+        const { downstreamKey } = gateway.payment(charge.chargeId)!;
         const charged = gateway.calls.filter((call) => call.downstreamKey === downstreamKey);
         expect(charged.length).toBeLessThanOrEqual(record!.attempt);
         expect(charged.every((call) => call.amount === amount)).toBe(true);
       }
       // One charge per key: as many downstream keys as keys, and no key charged under two.
       expect(chargeIds.size).toBe(keys);
-      expect(gateway.charges.size).toBe(keys);
+      expect(gateway.payments.length).toBe(keys);
       const executed = generations.flatMap((generation) => generation.events('executed'));
       expect(executed.length).toBe(keys);
       const takenOver = [...records.values()].filter((record) => record.attempt > 1).length;
@@ -184,7 +186,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
         keys,
         kills,
         gatewayCalls: gateway.calls.length,
-        charges: gateway.charges.size,
+        charges: gateway.payments.length,
         keysTakenOver: takenOver,
         maxAttempt: Math.max(...[...records.values()].map((record) => record.attempt)),
         httpAttempts: results.reduce((sum, result) => sum + result.attempts, 0),
@@ -196,7 +198,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
 
   it('fences a zombie: SIGSTOPped past its lease, taken over, its late completion is refused', async () => {
     using database = tempDatabase();
-    await using gateway = await startFakeGateway();
+    await using gateway = await startFakeGateway({ idPrefix: 'ch' });
     const env = {
       DATABASE_FILE: database.file,
       GATEWAY_URL: gateway.url,
@@ -207,7 +209,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
     await using rescuer = await startService({ script: 'src/leaseServer.ts', env });
     let frozen = false;
     // Frozen after the gateway took its charge, before its answer arrives.
-    gateway.onCharge(async (call) => {
+    gateway.onCall(async (call) => {
       if (call.pid !== zombie.pid || frozen) return;
       await zombie.signal('SIGSTOP');
       // Stopped before its answer is sent, so it cannot complete before it is taken over.
@@ -258,20 +260,20 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
     expect(answerOf(retried.status, retried.json)?.body).toBe(rescuedAnswer.body);
     expect(gateway.calls.map((call) => call.pid)).toEqual([zombie.pid, rescuer.pid]);
     expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
-    expect(gateway.charges.size).toBe(1);
+    expect(gateway.payments.length).toBe(1);
   });
 
-  it('fences a transactional zombie too: the ledger server frozen mid-transfer, taken over, rolled back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-zombie-'));
+  it("a frozen transactional execution commits late: it finds the retry's record completed and replays it, its writes never applied", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-late-'));
     const databaseFile = join(dir, 'ledger.db');
     try {
-      await using zombie = await startLedgerServer({
+      await using late = await startLedgerServer({
         databaseFile,
-        env: { LEDGER_TRANSFER_DELAY_MS: '1500', ...leaseRecoveryEnv(LEASE_MS) },
+        env: { LEDGER_TRANSFER_DELAY_MS: '1500' },
       });
-      const random = seededRandom(seedFor('transactional zombie'));
+      const random = seededRandom(seedFor('transactional late commit'));
       const [from, to] = await openAccounts({
-        url: () => zombie.url,
+        url: () => late.url,
         count: 2,
         balance: 1000,
         random,
@@ -279,67 +281,64 @@ describe('lease mode: crashed owners are taken over, zombies are fenced', () => 
       const idempotencyKey = `transfer-${randomUUID()}`;
       const input = { idempotencyKey, fromAccountId: from!, toAccountId: to!, amount: 100 };
       const body = JSON.stringify(input);
-      const zombieCall = send({
-        url: zombie.url,
+      const lateCall = send({
+        url: late.url,
         path: 'transfers.create',
         user: 'alice',
         body,
         timeoutMs: 60_000,
       });
-      // Frozen in the pause between its checks and its commit.
-      const claimed = await waitUntil('the transfer is claimed', () =>
-        recordOf(databaseFile, idempotencyKey),
-      );
-      process.kill(zombie.pid, 'SIGSTOP');
-      await waitStopped(zombie.pid);
-      await waitUntil(
-        'its lease is over',
-        () => (Date.now() > claimed.leaseExpiresAtMs ? true : undefined),
-        { timeoutMs: LEASE_MS * 3 },
-      );
-      // A second process, once the frozen owner's lease is over.
-      await using rescuer = await startLedgerServer({
-        databaseFile,
-        env: leaseRecoveryEnv(LEASE_MS),
-      });
+      // Frozen in its pause between preparation and commit: nothing is written before the
+      // commit, so the key is free, with no lease to wait for.
+      await waitForInFlight({ url: late.url }, 1);
+      process.kill(late.pid, 'SIGSTOP');
+      await waitStopped(late.pid);
+      expect(recordOf(databaseFile, idempotencyKey)).toBeUndefined();
+
+      await using retrier = await startLedgerServer({ databaseFile });
       const { final } = await postUntilFinal({
-        url: () => rescuer.url,
+        url: () => retrier.url,
         path: 'transfers.create',
         user: 'alice',
         input,
         random,
       });
       expect(final.status).toBe(200);
-      expect(rescuer.events('executed')).toMatchObject([{ takenOver: true, attempt: 2 }]);
+      expect(retrier.events('executed')).toMatchObject([
+        { path: 'transfers.create', attempt: 1, takenOver: false },
+      ]);
 
-      process.kill(zombie.pid, 'SIGCONT');
-      const late = await zombieCall;
-      expect(answerOf(late.status, late.json)).toMatchObject({
-        status: 409,
-        reason: 'IDEMPOTENCY_IN_PROGRESS',
+      // Thawed, the frozen execution commits: the store finds the key completed first, its
+      // writes are not applied, and its client gets the stored answer, as a replay would.
+      process.kill(late.pid, 'SIGCONT');
+      const lateAnswer = await lateCall;
+      expect(answerOf(lateAnswer.status, lateAnswer.json)).toMatchObject({
+        status: 200,
+        body: final.body,
       });
-      expect(zombie.events('fenced')).toMatchObject([{ attempt: 1 }]);
-      const retried = await send({
-        url: zombie.url,
-        path: 'transfers.create',
-        user: 'alice',
-        body,
-      });
-      expect(answerOf(retried.status, retried.json)?.body).toBe(final.body);
+      expect(late.events('replayed')).toMatchObject([
+        { path: 'transfers.create', outcome: 'result' },
+      ]);
+      expect(
+        late.events('executed').filter((event) => event['path'] === 'transfers.create'),
+      ).toEqual([]);
 
-      await zombie.stop('SIGTERM');
-      await rescuer.stop('SIGTERM');
+      await late.stop('SIGTERM');
+      await retrier.stop('SIGTERM');
       const ledger = readLedgerFile(databaseFile);
       expect(auditLedger(ledger)).toEqual([]);
-      // The zombie's writes rolled back: one transfer, moved once.
+      // One transfer, the money moved once.
       expect(ledger.transfers).toHaveLength(1);
       expect(ledger.accounts.map((account) => account.balance)).toEqual([900, 1100]);
       expect(recordOf(databaseFile, idempotencyKey)).toMatchObject({
         state: 'completed',
-        attempt: 2,
+        attempt: 1,
         response: final.body,
       });
-      report('transactional-zombie', { leaseMs: LEASE_MS });
+      report('transactional-late-commit', {
+        pauseMs: 1500,
+        lateAnswer: late.events('replayed').length === 1 ? 'replayed' : 'other',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,6 +14,7 @@ import {
 export const ledgerProcedures = {
   'accounts.open': true,
   'transfers.create': true,
+  'payouts.create': true,
 } as const satisfies IdempotentProcedures<AppRouter>;
 
 /** The retry policy of the idempotency link (see its options). */

@@ -17,6 +17,8 @@ import {
 import { causesOf, isInternalError, requestIdOf } from './internalError';
 import { type Logger, silentLogger } from './logger';
 import { createMetrics, type GaugeCollector, METRICS_CONTENT_TYPE, type Metrics } from './metrics';
+import { httpPayoutGateway } from './payoutGateway';
+import { PAYOUT_PAUSE_POINTS, type PayoutPausePoint, payoutPauses } from './payouts';
 import { replayHeaders, trackReplays } from './replays';
 import { createContext, createLedgerRouter, type HandlerTracker } from './router';
 import type { OpenSqliteDatabase } from './sqlite/database';
@@ -57,6 +59,14 @@ export interface LedgerAppOptions {
   maxBodySize?: number;
   /** The web app served at `/` (and its flaky API at `/flaky/trpc`). Default: the built `apps/web`. */
   web?: WebAppOptions;
+  /** The payout gateway's base URL. Without it, `payouts.create` answers 501. */
+  payoutGatewayUrl?: string | undefined;
+  /** How long a payout waits for the gateway's answer, in ms. Default 10 s. */
+  payoutGatewayTimeoutMs?: number;
+  /** Fault hook: `payouts.create` pauses this long at each of `payoutDelayAt`. Default 0. */
+  payoutDelayMs?: number;
+  /** Where the payout fault hook pauses. Default: every point. */
+  payoutDelayAt?: readonly PayoutPausePoint[];
 }
 
 /** What `close()` reports. */
@@ -118,6 +128,17 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     inFlight: opts.inFlight ?? {},
     leaseMs: opts.leaseMs,
     ttlMs: opts.ttlMs,
+    payoutGateway: opts.payoutGatewayUrl
+      ? httpPayoutGateway({
+          url: opts.payoutGatewayUrl,
+          timeoutMs: opts.payoutGatewayTimeoutMs ?? 10_000,
+        })
+      : undefined,
+    payoutPause: payoutPauses({
+      delayMs: opts.payoutDelayMs ?? 0,
+      at: opts.payoutDelayAt ?? PAYOUT_PAUSE_POINTS,
+      log: (fields) => logger.info('payout paused', fields),
+    }),
   });
   const routeOf = createRouteNamer(Object.keys(router._def.procedures));
 

@@ -1,6 +1,7 @@
 import type { InFlightOptions } from 'trpc-idempotency';
 import { defaultDatabaseUrl } from './database';
 import { type LogLevel, parseLogLevel } from './logger';
+import { PAYOUT_PAUSE_POINTS, type PayoutPausePoint } from './payouts';
 
 /** The server's settings, read from the environment. */
 export interface ServerConfig {
@@ -20,6 +21,13 @@ export interface ServerConfig {
   /** The most calls one HTTP batch may carry. */
   maxBatchSize: number;
   shutdownTimeoutMs: number;
+  /** The payout gateway's base URL; without it `payouts.create` answers 501. */
+  payoutGatewayUrl: string | undefined;
+  /** How long a payout waits for the gateway's answer, in ms. */
+  payoutGatewayTimeoutMs: number;
+  /** Fault hook: how long a payout pauses at each of `payoutDelayAt`, in ms. */
+  payoutDelayMs: number;
+  payoutDelayAt: PayoutPausePoint[];
 }
 
 /** The library's defaults: a 30 s lease, and replays for 24 hours. */
@@ -62,6 +70,11 @@ export class ConfigError extends Error {
  * - `TRPC_MAX_BATCH_SIZE` (default 100): the most calls one HTTP batch may
  *   carry; a larger batch gets a 400 and none of its calls runs
  * - `SHUTDOWN_TIMEOUT_MS` (default 10000): how long a stop waits for in-flight requests
+ * - `PAYOUT_GATEWAY_URL` (no default): the payout gateway's http(s) base URL;
+ *   without it `payouts.create` answers 501
+ * - `PAYOUT_GATEWAY_TIMEOUT_MS` (default 10000): how long a payout waits for the gateway
+ * - `LEDGER_PAYOUT_DELAY_MS` (default 0) and `LEDGER_PAYOUT_DELAY_AT` (default
+ *   every point, comma-separated): fault hook, see the README
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
   const leaseMs = integer(env, 'IDEMPOTENCY_LEASE_MS', {
@@ -100,7 +113,49 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
       max: 10_000,
     }),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', { fallback: 10_000 }),
+    payoutGatewayUrl: httpUrl(env, 'PAYOUT_GATEWAY_URL'),
+    payoutGatewayTimeoutMs: integer(env, 'PAYOUT_GATEWAY_TIMEOUT_MS', {
+      fallback: 10_000,
+      min: 1,
+      max: 2_147_483_647,
+    }),
+    payoutDelayMs: integer(env, 'LEDGER_PAYOUT_DELAY_MS', { fallback: 0, max: 2_147_483_647 }),
+    payoutDelayAt: pausePoints(env, 'LEDGER_PAYOUT_DELAY_AT'),
   };
+}
+
+/** An absolute http: or https: URL, or undefined when the variable is unset or blank. */
+function httpUrl(env: Record<string, string | undefined>, name: string) {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(`${name} must be an http:// or https:// URL; got ${raw}`);
+  }
+  return raw;
+}
+
+/** A comma-separated list of payout pause points; every point when unset or blank. */
+function pausePoints(env: Record<string, string | undefined>, name: string): PayoutPausePoint[] {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return [...PAYOUT_PAUSE_POINTS];
+  const known: readonly string[] = PAYOUT_PAUSE_POINTS;
+  const points = raw
+    .split(',')
+    .map((point) => point.trim())
+    .filter((point) => point !== '');
+  const unknown = points.filter((point) => !known.includes(point));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `${name} must list points among ${PAYOUT_PAUSE_POINTS.join(', ')}; got ${unknown.join(', ')}`,
+    );
+  }
+  return points as PayoutPausePoint[];
 }
 
 function nonEmpty(value: string | undefined) {

@@ -26,12 +26,23 @@ export {
   type Ledger,
   type LedgerExecution,
   newId,
+  type Payout,
+  type PayoutHold,
+  type PayoutRequest,
   type Transfer,
   type TransferRequest,
   toTransfer,
 } from './ledger';
 export { createLogger, type Logger, type LogLevel } from './logger';
 export { createMetrics, type Metrics, type MetricsEvent } from './metrics';
+export {
+  httpPayoutGateway,
+  type PayoutGateway,
+  type PayoutGatewayAnswer,
+  PayoutGatewayError,
+  type PayoutGatewayRequest,
+} from './payoutGateway';
+export { PAYOUT_PAUSE_POINTS, type PayoutPausePoint } from './payouts';
 export { PG_APPLICATION_NAME } from './pg/database';
 export { REPLAYED_HEADER } from './replays';
 export type { AppRouter, LedgerContext } from './router';

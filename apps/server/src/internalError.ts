@@ -4,6 +4,17 @@ import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { getIdempotencyErrorData, IDEMPOTENCY_REASONS } from 'trpc-idempotency';
 
 const requestIds = new WeakMap<TRPCError, string>();
+const forCallers = new WeakSet<TRPCError>();
+
+/**
+ * Marks a 5xx whose message was written for the caller (it says what
+ * happened and what to do, and names no internals): answered as it is, not
+ * as an internal error. Returns `error`.
+ */
+export function callerFacing(error: TRPCError): TRPCError {
+  forCallers.add(error);
+  return error;
+}
 
 /**
  * Whether `error` is an internal failure whose details stay on the server: a
@@ -11,10 +22,11 @@ const requestIds = new WeakMap<TRPCError, string>();
  * unstorable response says why), or the idempotency store failing (its reason
  * stays in the answer, for the client to branch on). A database error's
  * message holds its SQL and bound parameters (scope, key, the owner token), a
- * stack the code's layout: callers get {@link internalErrorMessage} instead.
+ * stack the code's layout: callers get {@link internalErrorMessage} instead,
+ * unless the error is marked {@link callerFacing}.
  */
 export function isInternalError(error: TRPCError): boolean {
-  if (getHTTPStatusCodeFromError(error) < 500) return false;
+  if (getHTTPStatusCodeFromError(error) < 500 || forCallers.has(error)) return false;
   const reason = getIdempotencyErrorData(error)?.reason;
   return reason === undefined || reason === IDEMPOTENCY_REASONS.storeUnavailable;
 }

@@ -32,6 +32,40 @@ export interface OpenAccountRequest {
   openedBy: string;
 }
 
+/** What a payout takes out of an account. */
+export interface PayoutRequest {
+  accountId: string;
+  amount: number;
+}
+
+/** A payout's reservation: money taken out of the account's balance and held for the payout. */
+export interface PayoutHold {
+  id: string;
+  accountId: string;
+  amount: number;
+}
+
+/**
+ * What a payout's reservation found or made: its hold and, when that hold
+ * was settled already, the payout recorded for it (the key paid out before:
+ * its idempotency record expired, or was released after the payout was
+ * recorded), which is then the answer, without asking the gateway again.
+ */
+export interface PayoutReservation {
+  hold: PayoutHold;
+  recorded: Payout | null;
+}
+
+/** A payout as the API returns it: made by the gateway and recorded on the ledger. */
+export interface Payout {
+  id: string;
+  accountId: string;
+  amount: number;
+  /** The gateway's id of the payout. */
+  gatewayPayoutId: string;
+  status: 'completed';
+}
+
 /**
  * What a ledger write needs of `ctx.idempotency`: its `commit`, which runs the
  * write in the transaction that also completes the idempotency record. Typed
@@ -73,10 +107,30 @@ export interface Ledger {
     execution: LedgerExecution,
     request: TransferRequest & { createdBy: string },
   ): Promise<Transfer>;
+  /**
+   * Write, in a transaction of its own: moves `amount` from the account's
+   * balance into a hold (NOT_FOUND, PRECONDITION_FAILED, nothing written).
+   * Idempotent per `holdKey`: when a hold with that key exists, it is
+   * returned, with its payout if it was recorded, and nothing moves
+   * (UNPROCESSABLE_CONTENT if it was made for another account or amount).
+   */
+  reservePayout(
+    request: PayoutRequest & { holdKey: string; createdBy: string },
+  ): Promise<PayoutReservation>;
+  /**
+   * Write, in a transaction of its own: settles the hold and records the
+   * gateway's payout. Idempotent per hold: a payout already recorded for it
+   * is returned as it is.
+   */
+  recordPayout(request: {
+    hold: PayoutHold;
+    gatewayPayoutId: string;
+    createdBy: string;
+  }): Promise<Payout>;
 }
 
 /** A new id such as `acc_3f9c0e1a7b2d4c58`: a prefix and 64 random bits. */
-export function newId(prefix: 'acc' | 'tr') {
+export function newId(prefix: 'acc' | 'tr' | 'hold' | 'po') {
   return `${prefix}_${randomBytes(8).toString('hex')}`;
 }
 
@@ -125,5 +179,49 @@ export function toTransfer(row: {
     toAccountId: row.toAccountId,
     amount: row.amount,
     createdAt: new Date(row.createdAtMs).toISOString(),
+  };
+}
+
+/**
+ * A reservation already made with this hold key: returned as it is when it is
+ * for the same account and amount (a step run again after a crash). Anything
+ * else means the key was first used for another payout; the library's own
+ * check (422) cannot see that once a transient failure released the record,
+ * so the ledger refuses it the same way.
+ */
+export function sameHold(found: PayoutHold, request: PayoutRequest): PayoutHold {
+  if (found.accountId !== request.accountId || found.amount !== request.amount) {
+    throw new TRPCError({
+      code: 'UNPROCESSABLE_CONTENT',
+      message: `this idempotencyKey first reserved ${found.amount} from account ${found.accountId} for a payout; use a new key for another payout`,
+    });
+  }
+  return { id: found.id, accountId: found.accountId, amount: found.amount };
+}
+
+/** The PRECONDITION_FAILED of a payout larger than the account's balance, alike on every database. */
+export function assertPayoutPossible(request: PayoutRequest, account: Account | undefined) {
+  if (!account) throw accountNotFound(request.accountId);
+  if (account.balance < request.amount) {
+    throw new TRPCError({
+      code: 'PRECONDITION_FAILED',
+      message: `insufficient funds: account ${account.id} has ${account.balance}, the payout needs ${request.amount}`,
+    });
+  }
+}
+
+/** A recorded payout row as the API answers it. */
+export function toPayout(row: {
+  id: string;
+  accountId: string;
+  amount: number;
+  gatewayPayoutId: string;
+}): Payout {
+  return {
+    id: row.id,
+    accountId: row.accountId,
+    amount: row.amount,
+    gatewayPayoutId: row.gatewayPayoutId,
+    status: 'completed',
   };
 }

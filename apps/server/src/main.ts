@@ -21,6 +21,10 @@ async function main() {
     ttlMs: config.ttlMs,
     maxBatchSize: config.maxBatchSize,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    payoutGatewayUrl: config.payoutGatewayUrl,
+    payoutGatewayTimeoutMs: config.payoutGatewayTimeoutMs,
+    payoutDelayMs: config.payoutDelayMs,
+    payoutDelayAt: config.payoutDelayAt,
   });
   const { url } = await app
     .listen({ port: config.port, host: config.host })

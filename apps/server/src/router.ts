@@ -13,6 +13,8 @@ import { internalErrorMessage, isInternalError, requestIdOf } from './internalEr
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import type { PayoutGateway } from './payoutGateway';
+import { createPayout, type PayoutPausePoint, payoutsNotConfigured } from './payouts';
 import { observeReplay } from './replays';
 
 /**
@@ -95,6 +97,10 @@ export interface LedgerRouterOptions {
   leaseMs?: number | undefined;
   /** How long a completed key is replayed, in ms (library default when undefined). */
   ttlMs?: number | undefined;
+  /** The payout gateway; without it `payouts.create` answers 501 before its key is looked at. */
+  payoutGateway?: PayoutGateway | undefined;
+  /** The payout fault hook, per attempt (see `payoutPauses`); no pauses when undefined. */
+  payoutPause?: ((attempt: number) => (point: PayoutPausePoint) => Promise<void>) | undefined;
 }
 
 /**
@@ -134,7 +140,7 @@ function roundMs(fields: Record<string, unknown>) {
   return rounded;
 }
 
-/** The ledger's tRPC router: the fixed HTTP contract of README.md#the-api. */
+/** The ledger's tRPC router: the fixed API of the README, and `payouts.create`. */
 export function createLedgerRouter(opts: LedgerRouterOptions) {
   const { ledger, logger, tracker, metrics } = opts;
 
@@ -162,6 +168,12 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     return next({ ctx: { userId: ctx.userId } });
   });
 
+  const onEvent = (event: IdempotencyEvent) => {
+    const { type, ...fields } = event;
+    logger.info(type, roundMs(fields));
+    metrics?.observeEvent(event);
+    observeReplay(event);
+  };
   const idempotent = idempotentProcedure({
     procedure: authedProcedure,
     store: opts.store,
@@ -169,12 +181,26 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     inFlight: opts.inFlight,
     leaseMs: opts.leaseMs,
     ttlMs: opts.ttlMs,
-    onEvent: (event: IdempotencyEvent) => {
-      const { type, ...fields } = event;
-      logger.info(type, roundMs(fields));
-      metrics?.observeEvent(event);
-      observeReplay(event);
-    },
+    onEvent,
+  });
+
+  // Payouts call an external gateway: lease mode, with a recovery point per
+  // effect. A server without a gateway refuses them before any record is made.
+  const { payoutGateway } = opts;
+  const noPause = async () => {};
+  const payoutPause = opts.payoutPause ?? (() => noPause);
+  const leased = idempotentProcedure({
+    procedure: authedProcedure.use(({ next }) => {
+      if (!payoutGateway) throw payoutsNotConfigured();
+      return next({ ctx: { payoutGateway } });
+    }),
+    store: opts.store,
+    scope: ({ ctx }) => ctx.userId,
+    mode: 'lease',
+    inFlight: opts.inFlight,
+    leaseMs: opts.leaseMs,
+    ttlMs: opts.ttlMs,
+    onEvent,
   });
 
   return t.router({
@@ -222,6 +248,20 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
       list: publicProcedure
         .input(z.object({ accountId: id }))
         .query(({ input }) => ledger.listTransfers(input.accountId)),
+    }),
+
+    payouts: t.router({
+      create: leased
+        .input(z.object({ accountId: id, amount: money.min(1) }))
+        .mutation(({ ctx, input }) =>
+          createPayout({
+            execution: ctx.idempotency,
+            ledger,
+            gateway: ctx.payoutGateway,
+            request: { accountId: input.accountId, amount: input.amount, createdBy: ctx.userId },
+            pause: payoutPause(ctx.idempotency.attempt),
+          }),
+        ),
     }),
   });
 }

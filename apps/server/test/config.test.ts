@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import {
   openDatabase,
   sqlitePath,
 } from '../src/database';
+import { PAYOUT_PAUSE_POINTS } from '../src/payouts';
 
 const repositoryRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -37,6 +38,10 @@ describe('readConfig', () => {
       ttlMs: 24 * 60 * 60 * 1000,
       maxBatchSize: 100,
       shutdownTimeoutMs: 10_000,
+      payoutGatewayUrl: undefined,
+      payoutGatewayTimeoutMs: 10_000,
+      payoutDelayMs: 0,
+      payoutDelayAt: [...PAYOUT_PAUSE_POINTS],
     });
   });
 
@@ -57,6 +62,10 @@ describe('readConfig', () => {
         IDEMPOTENCY_TTL_MS: '60000',
         TRPC_MAX_BATCH_SIZE: '20',
         SHUTDOWN_TIMEOUT_MS: '2000',
+        PAYOUT_GATEWAY_URL: 'http://127.0.0.1:4000/gateway',
+        PAYOUT_GATEWAY_TIMEOUT_MS: '1500',
+        LEDGER_PAYOUT_DELAY_MS: '100',
+        LEDGER_PAYOUT_DELAY_AT: 'in-pay, after-record,',
       }),
     ).toEqual({
       port: 0,
@@ -72,6 +81,10 @@ describe('readConfig', () => {
       ttlMs: 60_000,
       maxBatchSize: 20,
       shutdownTimeoutMs: 2000,
+      payoutGatewayUrl: 'http://127.0.0.1:4000/gateway',
+      payoutGatewayTimeoutMs: 1500,
+      payoutDelayMs: 100,
+      payoutDelayAt: ['in-pay', 'after-record'],
     });
   });
 
@@ -91,6 +104,17 @@ describe('readConfig', () => {
     expect(() => readConfig({ IDEMPOTENCY_LEASE_MS: '0' })).toThrow(/IDEMPOTENCY_LEASE_MS.*from 1/);
     expect(() => readConfig({ IDEMPOTENCY_TTL_MS: '1.5' })).toThrow(/IDEMPOTENCY_TTL_MS/);
     expect(() => readConfig({ IDEMPOTENCY_TTL_MS: '-1' })).toThrow(/IDEMPOTENCY_TTL_MS/);
+    expect(() => readConfig({ PAYOUT_GATEWAY_URL: '127.0.0.1:4000' })).toThrow(
+      /PAYOUT_GATEWAY_URL must be an http:\/\/ or https:\/\/ URL; got 127\.0\.0\.1:4000/,
+    );
+    expect(() => readConfig({ PAYOUT_GATEWAY_URL: 'ftp://gateway' })).toThrow(/PAYOUT_GATEWAY_URL/);
+    expect(() => readConfig({ PAYOUT_GATEWAY_TIMEOUT_MS: '0' })).toThrow(
+      /PAYOUT_GATEWAY_TIMEOUT_MS.*from 1/,
+    );
+    expect(() => readConfig({ LEDGER_PAYOUT_DELAY_MS: 'soon' })).toThrow(/LEDGER_PAYOUT_DELAY_MS/);
+    expect(() => readConfig({ LEDGER_PAYOUT_DELAY_AT: 'in-pay,mid-pay' })).toThrow(
+      /LEDGER_PAYOUT_DELAY_AT must list points among before-reserve, .*; got mid-pay/,
+    );
   });
 
   it('accepts a TTL shorter than the lease (the library keeps a key for its whole lease)', () => {
@@ -163,12 +187,19 @@ describe('readConfig', () => {
   it('reopens a file migrated from the former migrations folder without migrating it again', async () => {
     // Before Postgres, the SQLite migrations lived in drizzle/ itself; they moved to
     // drizzle/sqlite unchanged, and drizzle tracks them by timestamp and hash, not by path.
+    // That folder had the first migration only: the payout tables come with the reopening.
     const dir = mkdtempSync(join(tmpdir(), 'ledger-moved-'));
     try {
       const formerFolder = join(dir, 'drizzle');
       cpSync(fileURLToPath(new URL('../drizzle/sqlite', import.meta.url)), formerFolder, {
         recursive: true,
       });
+      const journalFile = join(formerFolder, 'meta', '_journal.json');
+      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: unknown[] };
+      writeFileSync(
+        journalFile,
+        JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }),
+      );
       const file = join(dir, 'ledger.db');
       const client = new Database(file);
       migrate(drizzle(client), {
@@ -189,9 +220,13 @@ describe('readConfig', () => {
         owner: 'Old',
         balance: 5,
       });
+      // The first migration once, and the payouts' added.
       expect(
         database.db.$client.prepare('SELECT count(*) AS n FROM __ledger_migrations').get(),
-      ).toEqual({ n: 1 });
+      ).toEqual({ n: 2 });
+      expect(database.db.$client.prepare('SELECT count(*) AS n FROM payout_holds').get()).toEqual({
+        n: 0,
+      });
       await database.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,13 @@ describe('the ledger on Postgres', () => {
       const { rows } = await client.query<{ name: string }>(
         "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
       );
-      expect(rows.map((row) => row.name)).toEqual(['accounts', 'idempotency_records', 'transfers']);
+      expect(rows.map((row) => row.name)).toEqual([
+        'accounts',
+        'idempotency_records',
+        'payout_holds',
+        'payouts',
+        'transfers',
+      ]);
     } finally {
       await client.end();
     }

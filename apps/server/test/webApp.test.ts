@@ -131,5 +131,9 @@ describe('/flaky/trpc: the API through the fault proxy', () => {
 
 it('the ledger’s idempotent mutations, as clients list them', async () => {
   await using server = await webServer();
-  expect(await idempotentPaths(server.app.router)).toEqual(['accounts.open', 'transfers.create']);
+  expect(await idempotentPaths(server.app.router)).toEqual([
+    'accounts.open',
+    'payouts.create',
+    'transfers.create',
+  ]);
 });

@@ -37,6 +37,7 @@ export function App(props: {
       procedures: {
         'accounts.open': trpc.accounts.open.mutationOptions(call),
         'transfers.create': trpc.transfers.create.mutationOptions(call),
+        'payouts.create': trpc.payouts.create.mutationOptions(call),
       },
     });
   }, [user, trpc, queryClient]);

@@ -15,6 +15,7 @@ export type { AppRouter };
 export const ledgerProcedures = {
   'accounts.open': true,
   'transfers.create': true,
+  'payouts.create': true,
 } as const satisfies IdempotentProcedures<AppRouter>;
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();

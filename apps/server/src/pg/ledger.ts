@@ -1,19 +1,25 @@
-import { eq, inArray, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import type { inferPgTransaction } from 'trpc-idempotency/pg';
 import {
   accountNotFound,
+  assertPayoutPossible,
   assertTransferPossible,
   type Ledger,
   newId,
+  sameHold,
   type TransferRequest,
+  toPayout,
   toTransfer,
 } from '../ledger';
 import type { PgLedgerDatabase } from './database';
-import { accounts, transfers } from './schema';
+import { accounts, payoutHolds, payouts, transfers } from './schema';
 
 /** The transaction a Postgres ledger write runs in: the one `ctx.idempotency.commit` opens. */
 export type PgLedgerTransaction = inferPgTransaction<PgLedgerDatabase>;
+
+/** A transaction the ledger opens itself, on a pooled connection (the payout writes). */
+type PgWriteTransaction = Parameters<Parameters<PgLedgerDatabase['transaction']>[0]>[0];
 
 /**
  * The ledger on Postgres, for one or several server processes on one
@@ -114,6 +120,14 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
     return account;
   }
 
+  /**
+   * A payout write in a transaction of its own (lease mode has no commit); its
+   * row-lock wait is bounded like a transfer's, by the pooled session's `lock_timeout`.
+   */
+  function payoutTransaction<T>(write: (tx: PgWriteTransaction) => Promise<T>) {
+    return db.transaction(write);
+  }
+
   return {
     dialect: 'postgres',
 
@@ -169,6 +183,100 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
           now,
         });
         return toTransfer({ ...request, id, createdAtMs: now });
+      }),
+
+    // The account's row lock first: a second reservation with the same key
+    // (a zombie and its successor) waits for the first to commit, then finds its hold.
+    reservePayout: (request) =>
+      payoutTransaction(async (tx) => {
+        const [account] = await tx
+          .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+          .from(accounts)
+          .where(eq(accounts.id, request.accountId))
+          .for('update');
+        if (!account) throw accountNotFound(request.accountId);
+        const [found] = await tx
+          .select({
+            id: payoutHolds.id,
+            accountId: payoutHolds.accountId,
+            amount: payoutHolds.amount,
+            state: payoutHolds.state,
+          })
+          .from(payoutHolds)
+          .where(eq(payoutHolds.holdKey, request.holdKey));
+        if (found) {
+          const hold = sameHold(found, request);
+          if (found.state !== 'settled') return { hold, recorded: null };
+          const [recorded] = await tx
+            .select({
+              id: payouts.id,
+              accountId: payouts.accountId,
+              amount: payouts.amount,
+              gatewayPayoutId: payouts.gatewayPayoutId,
+            })
+            .from(payouts)
+            .where(eq(payouts.holdId, hold.id));
+          return { hold, recorded: recorded ? toPayout(recorded) : null };
+        }
+        assertPayoutPossible(request, account);
+        const id = newId('hold');
+        await tx
+          .update(accounts)
+          .set({ balance: sql`${accounts.balance} - ${request.amount}` })
+          .where(eq(accounts.id, request.accountId));
+        await tx.insert(payoutHolds).values({
+          id,
+          holdKey: request.holdKey,
+          accountId: request.accountId,
+          amount: request.amount,
+          state: 'held',
+          createdBy: request.createdBy,
+          createdAtMs: clock(),
+        });
+        return {
+          hold: { id, accountId: request.accountId, amount: request.amount },
+          recorded: null,
+        };
+      }),
+
+    recordPayout: ({ hold, gatewayPayoutId, createdBy }) =>
+      payoutTransaction(async (tx) => {
+        // The hold's row lock: a second recording of the same payout waits, then finds the first.
+        const [held] = await tx
+          .select({ state: payoutHolds.state })
+          .from(payoutHolds)
+          .where(eq(payoutHolds.id, hold.id))
+          .for('update');
+        if (!held) throw new Error(`payout hold ${hold.id} does not exist`);
+        const [recorded] = await tx
+          .select({
+            id: payouts.id,
+            accountId: payouts.accountId,
+            amount: payouts.amount,
+            gatewayPayoutId: payouts.gatewayPayoutId,
+          })
+          .from(payouts)
+          .where(eq(payouts.holdId, hold.id));
+        if (recorded) return toPayout(recorded);
+        const now = clock();
+        const settled = await tx
+          .update(payoutHolds)
+          .set({ state: 'settled', settledAtMs: now })
+          .where(and(eq(payoutHolds.id, hold.id), eq(payoutHolds.state, 'held')))
+          .returning({ id: payoutHolds.id });
+        if (settled.length !== 1) {
+          throw new Error(`payout hold ${hold.id} is not held: it cannot be settled`);
+        }
+        const payout = {
+          id: newId('po'),
+          accountId: hold.accountId,
+          amount: hold.amount,
+          gatewayPayoutId,
+        };
+        await tx
+          .insert(payouts)
+          .values({ ...payout, holdId: hold.id, createdBy, createdAtMs: now });
+        return toPayout(payout);
       }),
   };
 }

@@ -53,5 +53,55 @@ export const transfers = pgTable(
   ],
 );
 
+/** Money reserved by a payout in progress; see the SQLite schema's `payoutHolds`. */
+export const payoutHolds = pgTable(
+  'payout_holds',
+  {
+    id: text('id').primaryKey(),
+    holdKey: text('hold_key').notNull().unique(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    state: text('state', { enum: ['held', 'settled'] }).notNull(),
+    /** The `x-user-id` that asked for the payout. */
+    createdBy: text('created_by').notNull(),
+    createdAtMs: bigint('created_at_ms', { mode: 'number' }).notNull(),
+    settledAtMs: bigint('settled_at_ms', { mode: 'number' }),
+  },
+  (table) => [
+    index('payout_holds_account_idx').on(table.accountId),
+    check('payout_holds_amount_positive', sql`${table.amount} > 0`),
+    check('payout_holds_state', sql`${table.state} IN ('held', 'settled')`),
+  ],
+);
+
+/** Payouts the gateway made, one per settled hold; see the SQLite schema's `payouts`. */
+export const payouts = pgTable(
+  'payouts',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: text('id').notNull().unique(),
+    holdId: text('hold_id')
+      .notNull()
+      .unique()
+      .references(() => payoutHolds.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    gatewayPayoutId: text('gateway_payout_id').notNull().unique(),
+    /** The `x-user-id` that asked for the payout. */
+    createdBy: text('created_by').notNull(),
+    createdAtMs: bigint('created_at_ms', { mode: 'number' }).notNull(),
+  },
+  (table) => [
+    index('payouts_account_idx').on(table.accountId, table.seq),
+    check('payouts_amount_positive', sql`${table.amount} > 0`),
+  ],
+);
+
 export type AccountRow = typeof accounts.$inferSelect;
 export type TransferRow = typeof transfers.$inferSelect;
+export type PayoutHoldRow = typeof payoutHolds.$inferSelect;
+export type PayoutRow = typeof payouts.$inferSelect;

@@ -1,17 +1,24 @@
-import { eq, or, sql } from 'drizzle-orm';
+import { and, eq, or, sql } from 'drizzle-orm';
 import {
   type Account,
   accountNotFound,
+  assertPayoutPossible,
   assertTransferPossible,
   type Ledger,
   newId,
   type OpenAccountRequest,
+  type Payout,
+  type PayoutHold,
+  type PayoutRequest,
+  type PayoutReservation,
+  sameHold,
   type Transfer,
   type TransferRequest,
+  toPayout,
   toTransfer,
 } from '../ledger';
 import type { SqliteLedgerDatabase } from './database';
-import { accounts, transfers } from './schema';
+import { accounts, payoutHolds, payouts, transfers } from './schema';
 
 /**
  * The ledger on SQLite, as statements prepared once. better-sqlite3 has one
@@ -73,6 +80,104 @@ export function createSqliteLedger(opts: {
     .where(or(eq(transfers.fromAccountId, p('id')), eq(transfers.toAccountId, p('id'))))
     .orderBy(transfers.seq)
     .prepare();
+
+  const findHold = db
+    .select({
+      id: payoutHolds.id,
+      accountId: payoutHolds.accountId,
+      amount: payoutHolds.amount,
+      state: payoutHolds.state,
+    })
+    .from(payoutHolds)
+    .where(eq(payoutHolds.holdKey, p('holdKey')))
+    .prepare();
+  const insertHold = db
+    .insert(payoutHolds)
+    .values({
+      id: p('id'),
+      holdKey: p('holdKey'),
+      accountId: p('accountId'),
+      amount: p('amount'),
+      state: 'held',
+      createdBy: p('createdBy'),
+      createdAtMs: p('now'),
+    })
+    .prepare();
+  const settleHold = db
+    .update(payoutHolds)
+    .set({ state: 'settled', settledAtMs: sql`${p('now')}` })
+    .where(and(eq(payoutHolds.id, p('id')), eq(payoutHolds.state, 'held')))
+    .prepare();
+  const payoutOfHold = db
+    .select({
+      id: payouts.id,
+      accountId: payouts.accountId,
+      amount: payouts.amount,
+      gatewayPayoutId: payouts.gatewayPayoutId,
+    })
+    .from(payouts)
+    .where(eq(payouts.holdId, p('holdId')))
+    .prepare();
+  const insertPayout = db
+    .insert(payouts)
+    .values({
+      id: p('id'),
+      holdId: p('holdId'),
+      accountId: p('accountId'),
+      amount: p('amount'),
+      gatewayPayoutId: p('gatewayPayoutId'),
+      createdBy: p('createdBy'),
+      createdAtMs: p('now'),
+    })
+    .prepare();
+
+  // Payout writes are transactions of their own (lease mode has no commit):
+  // `BEGIN IMMEDIATE`, so the check and the write see no other process's writes in between.
+  const reserveNow = db.$client.transaction(
+    (request: PayoutRequest & { holdKey: string; createdBy: string }): PayoutReservation => {
+      const found = findHold.get({ holdKey: request.holdKey });
+      if (found) {
+        const hold = sameHold(found, request);
+        const recorded =
+          found.state === 'settled' ? payoutOfHold.get({ holdId: hold.id }) : undefined;
+        return { hold, recorded: recorded ? toPayout(recorded) : null };
+      }
+      assertPayoutPossible(request, findAccount.get({ id: request.accountId }));
+      const id = newId('hold');
+      addToBalance.run({ id: request.accountId, delta: -request.amount });
+      insertHold.run({
+        id,
+        holdKey: request.holdKey,
+        accountId: request.accountId,
+        amount: request.amount,
+        createdBy: request.createdBy,
+        now: clock(),
+      });
+      return {
+        hold: { id, accountId: request.accountId, amount: request.amount },
+        recorded: null,
+      };
+    },
+  ).immediate;
+  const recordNow = db.$client.transaction(
+    (request: { hold: PayoutHold; gatewayPayoutId: string; createdBy: string }): Payout => {
+      const { hold } = request;
+      const recorded = payoutOfHold.get({ holdId: hold.id });
+      if (recorded) return toPayout(recorded);
+      const now = clock();
+      if (settleHold.run({ id: hold.id, now }).changes !== 1) {
+        throw new Error(`payout hold ${hold.id} is not held: it cannot be settled`);
+      }
+      const payout = {
+        id: newId('po'),
+        accountId: hold.accountId,
+        amount: hold.amount,
+        gatewayPayoutId: request.gatewayPayoutId,
+      };
+      insertPayout.run({ ...payout, holdId: hold.id, createdBy: request.createdBy, now });
+      return toPayout(payout);
+    },
+  ).immediate;
 
   /** Writes outside a transaction would commit without their idempotency record. */
   function assertInTransaction(what: string) {
@@ -145,5 +250,13 @@ export function createSqliteLedger(opts: {
     // Synchronous callbacks: the commit is one synchronous SQLite transaction.
     openAccount: (execution, request) => execution.commit(() => openAccountNow(request)),
     transfer: (execution, request) => execution.commit(() => transferNow(request)),
+
+    async reservePayout(request) {
+      return reserveNow(request);
+    },
+
+    async recordPayout(request) {
+      return recordNow(request);
+    },
   };
 }

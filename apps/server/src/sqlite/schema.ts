@@ -50,5 +50,64 @@ export const transfers = sqliteTable(
   ],
 );
 
+/**
+ * Money a payout has taken out of an account's balance (`payouts.create`'s
+ * `reserve` step): `held` while the payout is in progress, `settled` once it
+ * is recorded. `holdKey` is the payout's `downstreamKey('reserve')`, so a
+ * reservation made again for the same idempotency key (a crash between the
+ * commit and the stored step) finds this one instead of taking the money twice.
+ */
+export const payoutHolds = sqliteTable(
+  'payout_holds',
+  {
+    id: text('id').primaryKey(),
+    holdKey: text('hold_key').notNull().unique(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    amount: integer('amount').notNull(),
+    state: text('state', { enum: ['held', 'settled'] }).notNull(),
+    /** The `x-user-id` that asked for the payout. */
+    createdBy: text('created_by').notNull(),
+    createdAtMs: integer('created_at_ms').notNull(),
+    settledAtMs: integer('settled_at_ms'),
+  },
+  (table) => [
+    index('payout_holds_account_idx').on(table.accountId),
+    check('payout_holds_amount_positive', sql`${table.amount} > 0`),
+    check('payout_holds_state', sql`${table.state} IN ('held', 'settled')`),
+  ],
+);
+
+/**
+ * Payouts the gateway made, one per settled hold (`holdId` is unique, so
+ * recording a payout again finds the first row) and one per gateway payout.
+ */
+export const payouts = sqliteTable(
+  'payouts',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    id: text('id').notNull().unique(),
+    holdId: text('hold_id')
+      .notNull()
+      .unique()
+      .references(() => payoutHolds.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    amount: integer('amount').notNull(),
+    gatewayPayoutId: text('gateway_payout_id').notNull().unique(),
+    /** The `x-user-id` that asked for the payout. */
+    createdBy: text('created_by').notNull(),
+    createdAtMs: integer('created_at_ms').notNull(),
+  },
+  (table) => [
+    index('payouts_account_idx').on(table.accountId, table.seq),
+    check('payouts_amount_positive', sql`${table.amount} > 0`),
+  ],
+);
+
 export type AccountRow = typeof accounts.$inferSelect;
 export type TransferRow = typeof transfers.$inferSelect;
+export type PayoutHoldRow = typeof payoutHolds.$inferSelect;
+export type PayoutRow = typeof payouts.$inferSelect;

@@ -5,6 +5,13 @@
  */
 
 export { DIALECTS, type Dialect, useFreshDatabases } from './databases';
+export {
+  type FakeGateway,
+  type FakeGatewayOptions,
+  type GatewayCall,
+  type GatewayPayment,
+  startFakeGateway,
+} from './fakeGateway';
 export { proceduresInFlight, waitForInFlight } from './inFlight';
 export { newKey } from './keys';
 export {

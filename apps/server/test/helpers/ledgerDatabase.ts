@@ -18,6 +18,12 @@ export async function readLedger(databaseUrl: string): Promise<LedgerFileSnapsho
     const transfers = await client.query(
       'SELECT id, from_account_id, to_account_id, amount FROM transfers ORDER BY seq',
     );
+    const holds = await client.query(
+      'SELECT id, hold_key, account_id, amount, state FROM payout_holds ORDER BY created_at_ms, id',
+    );
+    const payouts = await client.query(
+      'SELECT id, hold_id, account_id, amount, gateway_payout_id FROM payouts ORDER BY seq',
+    );
     const records = await client.query(
       'SELECT scope, key, path, attempt, state, outcome_kind, response FROM idempotency_records ORDER BY scope, key',
     );
@@ -33,6 +39,20 @@ export async function readLedger(databaseUrl: string): Promise<LedgerFileSnapsho
         fromAccountId: row.from_account_id,
         toAccountId: row.to_account_id,
         amount: Number(row.amount),
+      })),
+      holds: holds.rows.map((row) => ({
+        id: row.id,
+        holdKey: row.hold_key,
+        accountId: row.account_id,
+        amount: Number(row.amount),
+        state: row.state,
+      })),
+      payouts: payouts.rows.map((row) => ({
+        id: row.id,
+        holdId: row.hold_id,
+        accountId: row.account_id,
+        amount: Number(row.amount),
+        gatewayPayoutId: row.gateway_payout_id,
       })),
       records: records.rows.map((row) => ({
         scope: row.scope,
