@@ -33,7 +33,6 @@ export {
 export { createLogger, type Logger, type LogLevel } from './logger';
 export { createMetrics, type Metrics, type MetricsEvent } from './metrics';
 export { PG_APPLICATION_NAME } from './pg/database';
-export { REPLAYED_HEADER } from './replays';
 export type { AppRouter, LedgerContext } from './router';
 /** The ledger's SQLite tables (Drizzle), for code that queries them: the benchmarks. */
 export * as sqliteSchema from './sqlite/schema';
