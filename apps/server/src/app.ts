@@ -19,7 +19,6 @@ import { type Logger, silentLogger } from './logger';
 import { createMetrics, type GaugeCollector, METRICS_CONTENT_TYPE, type Metrics } from './metrics';
 import { httpPayoutGateway } from './payoutGateway';
 import { PAYOUT_PAUSE_POINTS, type PayoutPausePoint, payoutPauses } from './payouts';
-import { replayHeaders, trackReplays } from './replays';
 import { createContext, createLedgerRouter, type HandlerTracker } from './router';
 import type { OpenSqliteDatabase } from './sqlite/database';
 import { openSqliteDatabase } from './sqlite/database';
@@ -149,9 +148,8 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     maxBodySize: opts.maxBodySize ?? 1024 * 1024,
     // Checked on the URL's paths, before the body is parsed, a context is made or any call runs.
     maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
-    responseMeta: ({ errors }) => ({
-      headers: { ...idempotencyResponseHeaders({ errors }), ...replayHeaders() },
-    }),
+    // `Idempotent-Replayed: true` on a replayed response, `Retry-After` on an in-progress 409.
+    responseMeta: (meta) => ({ headers: idempotencyResponseHeaders(meta) }),
     onError({ error, path }) {
       const fields = { path, code: error.code, message: error.message };
       if (getHTTPStatusCodeFromError(error) >= 500) {
@@ -219,7 +217,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     }
     unanswered.add(res);
     res.once('close', () => unanswered.delete(res));
-    trackReplays(() => trpcHandler(req, res));
+    trpcHandler(req, res);
   });
 
   async function shutdown(timeoutMs: number): Promise<CloseResult> {

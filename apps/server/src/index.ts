@@ -44,7 +44,6 @@ export {
 } from './payoutGateway';
 export { PAYOUT_PAUSE_POINTS, type PayoutPausePoint } from './payouts';
 export { PG_APPLICATION_NAME } from './pg/database';
-export { REPLAYED_HEADER } from './replays';
 export type { AppRouter, LedgerContext } from './router';
 /** The ledger's SQLite tables (Drizzle), for code that queries them: the benchmarks. */
 export * as sqliteSchema from './sqlite/schema';

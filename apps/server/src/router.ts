@@ -4,7 +4,9 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import {
   type AnyIdempotencyStore,
   type IdempotencyEvent,
+  type IdempotencyResponseContext,
   type InFlightOptions,
+  idempotencyResponseContext,
   idempotentProcedure,
 } from 'trpc-idempotency';
 import { ZodError, z } from 'zod';
@@ -15,7 +17,6 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { PayoutGateway } from './payoutGateway';
 import { createPayout, type PayoutPausePoint, payoutsNotConfigured } from './payouts';
-import { observeReplay } from './replays';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in
@@ -28,10 +29,16 @@ export interface LedgerContext {
   userIdRefusal?: string | undefined;
 }
 
-/** Builds the context from the request's `x-user-id` header (see `identity.ts`). */
-export function createContext(opts: { req: IncomingMessage }): LedgerContext {
+/**
+ * Builds the context from the request's `x-user-id` header (see `identity.ts`),
+ * with the library's per-request record of replays, from which `responseMeta`
+ * sets `Idempotent-Replayed: true` on a response that replayed every call.
+ */
+export function createContext(opts: {
+  req: IncomingMessage;
+}): LedgerContext & IdempotencyResponseContext {
   const { userId, refusal } = readCallerIdentity(opts.req);
-  return { userId, userIdRefusal: refusal };
+  return { userId, userIdRefusal: refusal, ...idempotencyResponseContext() };
 }
 
 /** One line per invalid field: `amount: Too small: expected number to be >0`. */
@@ -172,7 +179,6 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     const { type, ...fields } = event;
     logger.info(type, roundMs(fields));
     metrics?.observeEvent(event);
-    observeReplay(event);
   };
   const idempotent = idempotentProcedure({
     procedure: authedProcedure,

@@ -5,7 +5,6 @@ import { idempotentPaths } from 'trpc-idempotency';
 import { describe, expect, it } from 'vitest';
 import { createLedgerApp, type LedgerAppOptions } from '../src/app';
 import type { FaultKind } from '../src/faultProxy';
-import { REPLAYED_HEADER } from '../src/replays';
 import { newKey } from './helpers/keys';
 
 /** The ledger app on a fresh SQLite file, listening on a free port, with a small built web app. */
@@ -88,16 +87,37 @@ describe('the web app at /', () => {
   });
 });
 
-describe('the Idempotent-Replayed header', () => {
-  it('names the calls answered from a stored outcome, and only those', async () => {
+describe('the Idempotent-Replayed header (the library’s idempotencyResponseHeaders)', () => {
+  it('is `true` on a response answered from a stored outcome, absent on a first execution', async () => {
     await using server = await webServer();
     const input = { idempotencyKey: newKey(), owner: 'Ann', initialBalance: 10 };
     const first = await server.post('/trpc/accounts.open', input);
     const again = await server.post('/trpc/accounts.open', input);
 
-    expect(first.headers.get(REPLAYED_HEADER)).toBeNull();
-    expect(again.headers.get(REPLAYED_HEADER)).toBe('accounts.open');
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(await again.json()).toEqual(await first.json());
+    expect(server.count('accounts')).toBe(1);
+  });
+
+  it('marks a batch only when every call in it replayed', async () => {
+    await using server = await webServer();
+    const ann = { idempotencyKey: newKey(), owner: 'Ann', initialBalance: 10 };
+    const bob = { idempotencyKey: newKey(), owner: 'Bob', initialBalance: 10 };
+    await server.post('/trpc/accounts.open', ann);
+    const batch = (...inputs: object[]) =>
+      server.post(
+        `/trpc/${inputs.map(() => 'accounts.open').join(',')}?batch=1`,
+        Object.fromEntries(inputs.map((input, index) => [index, input])),
+      );
+
+    const mixed = await batch(ann, bob); // Ann's replays, Bob's executes
+    expect(mixed.status).toBe(200);
+    expect(mixed.headers.get('idempotent-replayed')).toBeNull();
+    const replayed = await batch(ann, bob);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(await replayed.json()).toEqual(await mixed.json());
+    expect(server.count('accounts')).toBe(2);
   });
 });
 
@@ -116,7 +136,7 @@ describe('/flaky/trpc: the API through the fault proxy', () => {
     const answered = await server.post('/flaky/trpc/accounts.open', input);
 
     expect(answered.status).toBe(200);
-    expect(answered.headers.get(REPLAYED_HEADER)).toBe('accounts.open');
+    expect(answered.headers.get('idempotent-replayed')).toBe('true');
     expect(server.count('accounts')).toBe(1);
     expect(await server.app.web.flakyStats()).toMatchObject({
       requests: 4,

@@ -26,8 +26,9 @@ export interface CallContext {
 }
 
 /**
- * The tRPC client: mutations one per request (so the server's
- * `Idempotent-Replayed` header names one call), queries batched. Idempotent
+ * The tRPC client: mutations one per request (`httpLink`), so the server's
+ * `Idempotent-Replayed: true`, which marks a whole response, tells about one
+ * operation; queries batched. Idempotent
  * mutations carry their key from `useIdempotentMutation`; the link retries
  * each attempt's network failures with it, and TanStack Query retries on top.
  */

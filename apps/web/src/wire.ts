@@ -9,7 +9,11 @@ export interface WireRecord {
 
 const wireKey = (idempotencyKey: string) => ['wire', idempotencyKey] as const;
 
-/** The server's header naming calls answered from a stored outcome. */
+/**
+ * `Idempotent-Replayed: true`: the server answered from its stored outcome.
+ * It marks a response as a whole, so it is about one operation only because
+ * mutations go one per request (`createLedgerClient`).
+ */
 const REPLAYED_HEADER = 'idempotent-replayed';
 
 /**
@@ -38,7 +42,7 @@ export function createWire(queryClient: QueryClient) {
     }
     if (key) note(key, (record) => ({ ...record, attempts: record.attempts + 1 }));
     const response = await fetch(url, init);
-    if (key && response.headers.get(REPLAYED_HEADER)) {
+    if (key && response.headers.get(REPLAYED_HEADER) === 'true') {
       note(key, (record) => ({ ...record, replayed: true }));
     }
     return response;

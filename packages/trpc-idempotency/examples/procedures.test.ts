@@ -4,7 +4,7 @@ import type { IdempotentProcedures } from 'trpc-idempotency/client';
 import { expect, it } from 'vitest';
 import { type AppRouter, appRouter } from './quickstart/router.js';
 
-export const procedures = { pay: true } satisfies IdempotentProcedures<AppRouter>;
+const procedures = { pay: true } satisfies IdempotentProcedures<AppRouter>;
 
 it('knows every idempotent mutation of the router, and nothing else', async () => {
   expect(await idempotentPaths(appRouter)).toEqual(Object.keys(procedures).sort());

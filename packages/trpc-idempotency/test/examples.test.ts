@@ -2,6 +2,7 @@
  * Every example the README shows (`examples/`), typechecked as an app would
  * and run: the Quickstart's server and client over real HTTP on a real SQLite
  * file, each adapter, lease mode against a payment API, the client helpers.
+ * The React ones render in `examples.reactQuery.test.ts`.
  */
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';

@@ -1,8 +1,8 @@
 /**
- * The README shows the examples verbatim (each TypeScript block is marked
- * with the file it shows), its install lines cover what the Quickstart
+ * The README shows the examples verbatim (each TypeScript or TSX block is
+ * marked with the file it shows), its install lines cover what the Quickstart
  * imports, and its CLI commands run. The examples themselves run in
- * `examples.test.ts`.
+ * `examples.test.ts` and, the React ones, `examples.reactQuery.test.ts`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,18 +26,19 @@ function codeBlocks(markdown: string) {
 const blocks = codeBlocks(readme);
 
 describe('the package README', () => {
-  it('shows every TypeScript block verbatim from a file of examples/, and every example', () => {
+  it('shows every TypeScript and TSX block verbatim from a file of examples/, and every example', () => {
     const shown = new Set<string>();
     for (const block of blocks) {
-      expect(['ts', 'sh', 'text'], `a \`\`\`${block.lang} block`).toContain(block.lang);
-      if (block.lang !== 'ts') continue;
+      expect(['ts', 'tsx', 'sh', 'text'], `a \`\`\`${block.lang} block`).toContain(block.lang);
+      if (block.lang !== 'ts' && block.lang !== 'tsx') continue;
       const file = /^example: (examples\/\S+)$/.exec(block.marker ?? '')?.[1];
-      expect(file, `a ts block without an example marker:\n${block.body}`).toBeDefined();
+      expect(file, `a ${block.lang} block without an example marker:\n${block.body}`).toBeDefined();
+      expect(file!.endsWith(`.${block.lang}`), `${file} shown as ${block.lang}`).toBe(true);
       expect(block.body, file).toBe(readFileSync(join(root, file!), 'utf8').trimEnd());
       shown.add(file!);
     }
     const examples = readdirSync(examplesFolder, { recursive: true, encoding: 'utf8' })
-      .filter((file) => file.endsWith('.ts'))
+      .filter((file) => file.endsWith('.ts') || file.endsWith('.tsx'))
       .map((file) => `examples/${file}`);
     expect([...shown].sort()).toEqual(examples.sort());
   });

@@ -44,6 +44,10 @@ test('useIdempotentMutation: typed like useMutation, the key optional', () => {
     amount: number;
   }>();
   expectTypeOf(transfer.data).toEqualTypeOf<{ id: string; amount: number } | undefined>();
+  // Its status narrows its fields, as useMutation's does.
+  if (transfer.isSuccess)
+    expectTypeOf(transfer.data).toEqualTypeOf<{ id: string; amount: number }>();
+  if (transfer.isError) expectTypeOf(transfer.error.message).toBeString();
   // @ts-expect-error amount is a number
   transfer.mutate({ amount: '5' });
 });

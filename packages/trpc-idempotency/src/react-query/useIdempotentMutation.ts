@@ -35,25 +35,29 @@ type InputOf<TVariables> = Omit<TVariables, typeof IDEMPOTENCY_KEY_FIELD> & {
   idempotencyKey?: string;
 };
 
+/** `Omit` over each member of a union, so `isSuccess` still narrows `data` as with `useMutation`. */
+type DistributiveOmit<T, TKeys extends PropertyKey> = T extends unknown ? Omit<T, TKeys> : never;
+
 /**
  * The result of {@link useIdempotentMutation}: `useMutation`'s, whose
  * `mutate` and `mutateAsync` take the input without a key.
  */
-export type UseIdempotentMutationResult<TData, TError, TVariables, TOnMutateResult> = Omit<
-  UseMutationResult<TData, TError, TVariables, TOnMutateResult>,
-  'mutate' | 'mutateAsync'
-> & {
-  /** Runs the operation; a second call with the same input while it is pending does nothing. */
-  mutate: (
-    input: InputOf<TVariables>,
-    options?: MutateOptions<TData, TError, TVariables, TOnMutateResult>,
-  ) => void;
-  /** As `mutate`, resolving with the result; a repeated call resolves with the same operation's. */
-  mutateAsync: (
-    input: InputOf<TVariables>,
-    options?: MutateOptions<TData, TError, TVariables, TOnMutateResult>,
-  ) => Promise<TData>;
-};
+export type UseIdempotentMutationResult<TData, TError, TVariables, TOnMutateResult> =
+  DistributiveOmit<
+    UseMutationResult<TData, TError, TVariables, TOnMutateResult>,
+    'mutate' | 'mutateAsync'
+  > & {
+    /** Runs the operation; a second call with the same input while it is pending does nothing. */
+    mutate: (
+      input: InputOf<TVariables>,
+      options?: MutateOptions<TData, TError, TVariables, TOnMutateResult>,
+    ) => void;
+    /** As `mutate`, resolving with the result; a repeated call resolves with the same operation's. */
+    mutateAsync: (
+      input: InputOf<TVariables>,
+      options?: MutateOptions<TData, TError, TVariables, TOnMutateResult>,
+    ) => Promise<TData>;
+  };
 
 /**
  * Makes passing the options of a plain mutation a type error that says why:
