@@ -147,37 +147,31 @@ export function isIdempotencyError(err: unknown): err is IdempotencyClientError 
   return getIdempotencyReason(err) !== undefined;
 }
 
+/** A type guard for one reason: `err` narrowed to a client error with that reason's typed data. */
+function reasonGuard<TReason extends IdempotencyReason>(reason: TReason) {
+  return (err: unknown): err is IdempotencyClientError<TReason> =>
+    getIdempotencyReason(err) === reason;
+}
+
 /**
  * The key is missing, empty, malformed or too long (`BAD_REQUEST`): fix the request.
  * @see README.md#errors
  */
-export function isIdempotencyKeyInvalid(
-  err: unknown,
-): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.keyInvalid> {
-  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.keyInvalid;
-}
+export const isIdempotencyKeyInvalid = reasonGuard(IDEMPOTENCY_REASONS.keyInvalid);
 
 /**
  * The key was first used with another procedure or input (`UNPROCESSABLE_CONTENT`):
  * a new operation needs a new key.
  * @see README.md#errors
  */
-export function isIdempotencyKeyReused(
-  err: unknown,
-): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.keyReused> {
-  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.keyReused;
-}
+export const isIdempotencyKeyReused = reasonGuard(IDEMPOTENCY_REASONS.keyReused);
 
 /**
  * The first request with this key is still running (`CONFLICT`): retry with the
  * same key after {@link getRetryAfterMs}.
  * @see README.md#errors
  */
-export function isIdempotencyInProgress(
-  err: unknown,
-): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.inProgress> {
-  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.inProgress;
-}
+export const isIdempotencyInProgress = reasonGuard(IDEMPOTENCY_REASONS.inProgress);
 
 /**
  * The handler ran but its result could not be stored for replay
@@ -185,11 +179,9 @@ export function isIdempotencyInProgress(
  * would execute the operation again.
  * @see README.md#errors
  */
-export function isIdempotencyResponseNotStorable(
-  err: unknown,
-): err is IdempotencyClientError<typeof IDEMPOTENCY_REASONS.responseNotStorable> {
-  return getIdempotencyReason(err) === IDEMPOTENCY_REASONS.responseNotStorable;
-}
+export const isIdempotencyResponseNotStorable = reasonGuard(
+  IDEMPOTENCY_REASONS.responseNotStorable,
+);
 
 /**
  * The server's retry hint in milliseconds: `data.retryAfterMs`, else the

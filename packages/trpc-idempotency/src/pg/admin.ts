@@ -1,10 +1,10 @@
-import { and, count, eq, min, sql } from 'drizzle-orm';
+import { and, count, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { IdempotencyAdmin } from '../admin/admin';
 import { DatabaseUnavailableError } from '../admin/errors';
+import { adminStatementParts, releaseDecision, statsFromRow } from '../drizzle/adminStatements';
 import { recordFromRow } from '../drizzle/recordRow';
-import { recordStatementParts } from '../drizzle/recordStatements';
 import { idempotencyRecords as t } from './schema';
 import { pgIdempotencyStore } from './store';
 
@@ -34,18 +34,8 @@ export async function pgIdempotencyAdmin(opts: {
   }
   const db = drizzle(pool);
   const store = pgIdempotencyStore({ db });
-  const { p, gone } = recordStatementParts(t);
-  const stats = db
-    .select({
-      total: count(),
-      inProgress: sql<string>`count(*) FILTER (WHERE ${t.state} = 'in_progress')`,
-      expiredLeases: sql<string>`count(*) FILTER (WHERE ${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${p('now')})`,
-      completed: sql<string>`count(*) FILTER (WHERE ${t.state} = 'completed')`,
-      expiredAwaitingPurge: sql<string>`count(*) FILTER (WHERE ${gone})`,
-      oldestCreatedAt: min(t.createdAtMs),
-    })
-    .from(t)
-    .prepare('trpc_idempotency_admin_stats');
+  const { gone, statsFields } = adminStatementParts(t);
+  const stats = db.select(statsFields).from(t).prepare('trpc_idempotency_admin_stats');
   const purgeable = db
     .select({ n: count() })
     .from(t)
@@ -55,14 +45,7 @@ export async function pgIdempotencyAdmin(opts: {
   return {
     async stats({ now }) {
       const [row] = await stats.execute({ now });
-      return {
-        total: row?.total ?? 0,
-        inProgress: Number(row?.inProgress ?? 0),
-        expiredLeases: Number(row?.expiredLeases ?? 0),
-        completed: Number(row?.completed ?? 0),
-        expiredAwaitingPurge: Number(row?.expiredAwaitingPurge ?? 0),
-        oldestCreatedAt: row?.oldestCreatedAt == null ? null : Number(row.oldestCreatedAt),
-      };
+      return statsFromRow(row!);
     },
     async inspect({ scope, key }) {
       const [row] = await db
@@ -84,10 +67,9 @@ export async function pgIdempotencyAdmin(opts: {
           .from(t)
           .where(and(eq(t.scope, scope), eq(t.key, key)))
           .for('update');
-        if (!row) return 'not_found';
-        if (row.state === 'completed') return 'completed';
-        if (row.leaseExpiresAtMs > now && !force) return 'lease_live';
-        await tx.delete(t).where(and(eq(t.scope, scope), eq(t.key, key), eq(t.owner, row.owner)));
+        const decision = releaseDecision(row, { now, force });
+        if (decision !== 'release') return decision;
+        await tx.delete(t).where(and(eq(t.scope, scope), eq(t.key, key), eq(t.owner, row!.owner)));
         return 'released';
       });
     },

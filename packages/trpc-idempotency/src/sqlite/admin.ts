@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { and, count, eq, min, sql } from 'drizzle-orm';
+import { and, count, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { IdempotencyAdmin } from '../admin/admin';
+import { adminStatementParts, releaseDecision, statsFromRow } from '../drizzle/adminStatements';
 import { recordFromRow } from '../drizzle/recordRow';
-import { recordStatementParts } from '../drizzle/recordStatements';
 import { idempotencyRecords as t } from './schema';
 import { sqliteIdempotencyStore } from './store';
 
@@ -26,31 +26,13 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
   // Admin work only: leave the application's pragmas as they are, except waiting for its locks.
   client.pragma('busy_timeout = 5000');
   const store = sqliteIdempotencyStore({ db, pragmas: false });
-  const { p, gone } = recordStatementParts(t);
-  const stats = db
-    .select({
-      total: count(),
-      inProgress: sql<number>`coalesce(sum(${t.state} = 'in_progress'), 0)`,
-      expiredLeases: sql<number>`coalesce(sum(${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${p('now')}), 0)`,
-      completed: sql<number>`coalesce(sum(${t.state} = 'completed'), 0)`,
-      expiredAwaitingPurge: sql<number>`coalesce(sum(${gone}), 0)`,
-      oldestCreatedAt: min(t.createdAtMs),
-    })
-    .from(t)
-    .prepare();
+  const { gone, statsFields } = adminStatementParts(t);
+  const stats = db.select(statsFields).from(t).prepare();
   const purgeable = db.select({ n: count() }).from(t).where(gone).prepare();
 
   return {
     async stats({ now }) {
-      const row = stats.get({ now });
-      return {
-        total: row?.total ?? 0,
-        inProgress: Number(row?.inProgress ?? 0),
-        expiredLeases: Number(row?.expiredLeases ?? 0),
-        completed: Number(row?.completed ?? 0),
-        expiredAwaitingPurge: Number(row?.expiredAwaitingPurge ?? 0),
-        oldestCreatedAt: row?.oldestCreatedAt ?? null,
-      };
+      return statsFromRow(stats.get({ now })!);
     },
     async inspect(id) {
       const row = db
@@ -72,11 +54,10 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
             .from(t)
             .where(and(eq(t.scope, scope), eq(t.key, key)))
             .get();
-          if (!row) return 'not_found';
-          if (row.state === 'completed') return 'completed';
-          if (row.leaseExpiresAtMs > now && !force) return 'lease_live';
+          const decision = releaseDecision(row, { now, force });
+          if (decision !== 'release') return decision;
           tx.delete(t)
-            .where(and(eq(t.scope, scope), eq(t.key, key), eq(t.owner, row.owner)))
+            .where(and(eq(t.scope, scope), eq(t.key, key), eq(t.owner, row!.owner)))
             .run();
           return 'released';
         },
