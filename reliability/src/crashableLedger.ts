@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type LedgerServerProcess,
+  type LedgerSnapshot,
   type LogLine,
   readLedger,
   startLedgerServer,
-} from '@ledger/server/testing';
-import type { LedgerState } from './ledgerCheck';
+  tempSqliteFile,
+} from '@ledger/testkit';
 import { leaseRecoveryEnv } from './serverClock';
 
 /** Options of {@link crashableLedger}. */
@@ -33,9 +31,9 @@ export interface CrashableLedgerOptions {
  * (see `leaseRecoveryEnv`). `await using` kills the last one and removes the folder.
  */
 export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-'));
-  const databaseFile = opts.databaseUrl ? '' : join(dir, 'ledger.db');
-  const database = opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : { databaseFile };
+  const temp = opts.databaseUrl ? undefined : tempSqliteFile('reliability-ledger');
+  const databaseFile = temp?.file ?? '';
+  const database = temp ? { databaseFile } : { databaseUrl: opts.databaseUrl };
   const generations: LedgerServerProcess[] = [];
   let portChanges = 0;
 
@@ -55,7 +53,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
   try {
     generations.push(await start(0));
   } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
+    temp?.[Symbol.dispose]();
     throw error;
   }
   const port = current().port;
@@ -67,7 +65,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
     /** The `DATABASE_URL` every generation runs on. */
     databaseUrl,
     /** What the database holds now, read on connections of its own (the server may be dead). */
-    read(): Promise<LedgerState> {
+    read(): Promise<LedgerSnapshot> {
       return readLedger(databaseUrl);
     },
     /** The tRPC base URL of the running generation. */
@@ -106,7 +104,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
     },
     async [Symbol.asyncDispose]() {
       for (const generation of generations) await generation[Symbol.asyncDispose]();
-      rmSync(dir, { recursive: true, force: true });
+      temp?.[Symbol.dispose]();
     },
   };
 }

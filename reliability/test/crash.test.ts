@@ -1,10 +1,10 @@
-import { auditLedger, proceduresInFlight, useFreshDatabases } from '@ledger/server/testing';
+import { auditLedger, checkTransferRun, proceduresInFlight, seededRandom } from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
 import { crashableLedger } from '../src/crashableLedger';
-import { checkLedgerInvariants, replayCalls } from '../src/ledgerCheck';
 import { openAccounts, summarizeCalls, transferClients, transferPlan } from '../src/ledgerWorkload';
 import { sleep } from '../src/pool';
+import { replayCalls } from '../src/replay';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const ACCOUNTS = 6;
@@ -92,7 +92,7 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
     await ledger.server.stop('SIGTERM');
     const state = await ledger.read();
     expect(
-      checkLedgerInvariants({ state, openingTotal: ACCOUNTS * BALANCE, transfers: calls }),
+      checkTransferRun({ snapshot: state, openingTotal: ACCOUNTS * BALANCE, transfers: calls }),
     ).toEqual([]);
 
     // Nothing was left to take over: every execution that answered was a first one.

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLedgerApp } from '@ledger/server';
 import {
+  answerOf,
   type LedgerServerProcess,
   readLedgerFile,
   startLedgerServer,
-} from '@ledger/server/testing';
+} from '@ledger/testkit';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { fingerprintInput } from 'trpc-idempotency';
@@ -17,7 +18,7 @@ import {
   type HostileRequest,
   hostileCatalogue,
 } from '../src/hostileCatalogue';
-import { answerOf, send } from '../src/http';
+import { send } from '../src/http';
 import { diffRecords, readRecords } from '../src/records';
 import { clockSkewEnv, DEFAULT_TTL_MS } from '../src/serverClock';
 import { byStrength, report, seedFor } from '../src/strength';

@@ -3,15 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  answerOf,
   auditLedger,
   readLedgerFile,
+  seededRandom,
   startFakeGateway,
   startLedgerServer,
   waitForInFlight,
-} from '@ledger/server/testing';
+} from '@ledger/testkit';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
-import { answerOf, postUntilFinal, send } from '../src/http';
+import { postUntilFinal, send } from '../src/http';
 import { openAccounts } from '../src/ledgerWorkload';
 import { runPool, sleep, waitStopped, waitUntil } from '../src/pool';
 import { type RecordRow, readRecords } from '../src/records';

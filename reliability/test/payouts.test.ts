@@ -1,18 +1,19 @@
 import { PAYOUT_PAUSE_POINTS } from '@ledger/server';
-import { auditLedger, startFakeGateway, useFreshDatabases } from '@ledger/server/testing';
-import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
-import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
-import { crashableLedger } from '../src/crashableLedger';
-import { replayCalls } from '../src/ledgerCheck';
-import { mutationClients, openAccounts, summarizeCalls } from '../src/ledgerWorkload';
 import {
+  auditLedger,
   checkPayoutRun,
   type KillSnapshot,
   type PayoutInput,
-  payoutPlan,
-} from '../src/payoutCheck';
+  seededRandom,
+  startFakeGateway,
+} from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
+import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
+import { describe, expect, it } from 'vitest';
+import { crashableLedger } from '../src/crashableLedger';
+import { mutationClients, openAccounts, payoutPlan, summarizeCalls } from '../src/ledgerWorkload';
 import { sleep } from '../src/pool';
+import { replayCalls } from '../src/replay';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const ACCOUNTS = 4;
@@ -154,7 +155,7 @@ async function payoutCrashRun(opts: {
   const state = await ledger.read();
   const checked = checkPayoutRun({
     calls,
-    state,
+    snapshot: state,
     openingTotal: ACCOUNTS * BALANCE,
     gateway,
     kills: snapshots,

@@ -2,14 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  checkTransferRun,
   type LedgerServerProcess,
+  type LedgerSnapshot,
   readLedger,
+  seededRandom,
   startLedgerServer,
-  useFreshDatabases,
-} from '@ledger/server/testing';
+  type TransferInput,
+} from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
-import { checkLedgerInvariants, type LedgerState, type TransferInput } from '../src/ledgerCheck';
 import { openAccounts, transferPlan } from '../src/ledgerWorkload';
 import { batchStorm, duplicateStorm, type StormCall } from '../src/storm';
 import { byStrength, report, seedFor } from '../src/strength';
@@ -62,7 +64,7 @@ const batchSize = byStrength({ small: 10, full: 25 });
 async function stormAcrossProcesses(
   cluster: TwoProcesses,
   name: string,
-  readState: () => Promise<LedgerState>,
+  readState: () => Promise<LedgerSnapshot>,
 ) {
   const seed = seedFor(name);
   const accounts = await openAccounts({
@@ -98,8 +100,8 @@ async function stormAcrossProcesses(
   await cluster.stop();
   const state = await readState();
   expect(
-    checkLedgerInvariants({
-      state,
+    checkTransferRun({
+      snapshot: state,
       openingTotal: ACCOUNTS * BALANCE,
       transfers: transferStorm.calls,
     }),
@@ -175,8 +177,8 @@ describe('duplicate storms across two server processes on one SQLite file', () =
     expect(cluster.count('executed', 'transfers.create')).toBe(keys);
     await cluster.stop();
     expect(
-      checkLedgerInvariants({
-        state: await readLedger(`file:${cluster.databaseFile}`),
+      checkTransferRun({
+        snapshot: await readLedger(`file:${cluster.databaseFile}`),
         openingTotal: ACCOUNTS * BALANCE,
         transfers: storm.calls,
       }),

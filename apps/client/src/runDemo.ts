@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { auditLedger, readLedgerFile, startLedgerServer } from '@ledger/server/testing';
+import {
+  auditLedger,
+  type FaultKind,
+  randomInt,
+  readLedgerFile,
+  seededRandom,
+  startFaultProxy,
+  startLedgerServer,
+} from '@ledger/testkit';
 import { TRPCClientError } from '@trpc/client';
 import { isRetryableError } from 'trpc-idempotency/client';
-import { type FaultKind, startFaultProxy } from './faultProxy';
 import { createLedgerClient, type LedgerClient } from './ledgerClient';
-import { randomInt, seededRandom } from './random';
 
 /** What the demo runs. */
 export interface DemoOptions {

@@ -1,13 +1,10 @@
+import { auditLedger, newKey, readLedger, waitForInFlight } from '@ledger/testkit';
+import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { createLedgerApp, type LedgerAppOptions, openLedgerApp } from '../src/app';
 import type { LedgerExecution } from '../src/ledger';
-import { DIALECTS, useFreshDatabases } from './helpers/databases';
-import { waitForInFlight } from './helpers/inFlight';
-import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
-import { readLedger } from './helpers/ledgerDatabase';
-import { auditLedger } from './helpers/ledgerFile';
 
 /** Rejects with a TRPCError of `code`; returns it for more checks. */
 async function rejection(promise: Promise<unknown>, code: TRPCError['code']) {

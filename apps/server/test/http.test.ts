@@ -2,12 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  type LedgerServerProcess,
+  newKey,
+  readLedger,
+  startLedgerServer,
+  waitForInFlight,
+} from '@ledger/testkit';
+import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, useFreshDatabases } from './helpers/databases';
-import { waitForInFlight } from './helpers/inFlight';
-import { newKey } from './helpers/keys';
-import { holdWriteLock, readLedger } from './helpers/ledgerDatabase';
-import { type LedgerServerProcess, startLedgerServer } from './helpers/ledgerServer';
+import { holdWriteLock } from './helpers/databaseLocks';
 
 /** A response read once: status, raw text (for byte comparisons) and parsed body. */
 async function read(response: Response) {

@@ -1,11 +1,10 @@
+import { newKey, waitForInFlight } from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import type { IdempotencyEvent } from 'trpc-idempotency';
 import { describe, expect, it } from 'vitest';
 import { openLedgerApp } from '../src/app';
 import { createMetrics, DURATION_BUCKETS, escapeLabel } from '../src/metrics';
-import { useFreshDatabases } from './helpers/databases';
-import { waitForInFlight } from './helpers/inFlight';
-import { newKey } from './helpers/keys';
-import { holdWriteLock } from './helpers/ledgerDatabase';
+import { holdWriteLock } from './helpers/databaseLocks';
 
 /** The samples of an exposition: `name{labels}` → value. */
 function samples(exposition: string) {

@@ -1,19 +1,22 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  auditLedger,
+  type FakeGateway,
+  newKey,
+  readLedger,
+  startFakeGateway,
+  startLedgerServer,
+} from '@ledger/testkit';
+import { DIALECTS, type Dialect, useFreshDatabases } from '@ledger/testkit/databases';
 import { TRPCError } from '@trpc/server';
 import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
 import { describe, expect, it } from 'vitest';
 import type { LedgerAppOptions } from '../src/app';
 import { createLogger } from '../src/logger';
 import type { PayoutPausePoint } from '../src/payouts';
-import { DIALECTS, type Dialect, useFreshDatabases } from './helpers/databases';
-import { type FakeGateway, startFakeGateway } from './helpers/fakeGateway';
-import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
-import { readLedger } from './helpers/ledgerDatabase';
-import { auditLedger } from './helpers/ledgerFile';
-import { startLedgerServer } from './helpers/ledgerServer';
 import { type AppLogLine, listeningLedgerApp } from './helpers/listeningApp';
 
 const databases = useFreshDatabases();

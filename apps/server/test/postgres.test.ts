@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { auditLedger, newKey, readLedger } from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { TRPCError } from '@trpc/server';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/database';
-import { useFreshDatabases } from './helpers/databases';
-import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
-import { readLedger } from './helpers/ledgerDatabase';
-import { auditLedger } from './helpers/ledgerFile';
 
 const databases = useFreshDatabases();
 

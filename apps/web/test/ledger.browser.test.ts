@@ -1,4 +1,4 @@
-import type { FaultKind } from '@ledger/server/faultProxy';
+import type { FaultKind } from '@ledger/testkit';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { idempotentPaths } from 'trpc-idempotency';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';

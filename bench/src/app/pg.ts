@@ -5,10 +5,10 @@ import {
   openDatabase,
   type TransferRequest,
 } from '@ledger/server';
+import { createTestDatabase } from '@ledger/testkit/databases';
 import { getTableName } from 'drizzle-orm';
 import type pg from 'pg';
 import { idempotencyRecords } from 'trpc-idempotency/pg';
-import { createTestDatabase } from '../../../packages/trpc-idempotency/test/stores/postgres';
 
 const RECORDS_TABLE = getTableName(idempotencyRecords);
 

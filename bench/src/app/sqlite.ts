@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type Account,
   type LedgerExecution,
@@ -8,6 +5,7 @@ import {
   openDatabase,
   type TransferRequest,
 } from '@ledger/server';
+import { tempSqliteFile } from '@ledger/testkit';
 import { getTableName } from 'drizzle-orm';
 import { idempotencyRecords } from 'trpc-idempotency/sqlite';
 
@@ -36,9 +34,9 @@ export interface BenchSqlite extends AsyncDisposable {
  * example's ledger.
  */
 export async function openBenchSqlite(label: string): Promise<BenchSqlite> {
-  const dir = mkdtempSync(join(tmpdir(), `trpc-idempotency-bench-${label}-`));
-  const file = join(dir, 'ledger.db');
-  const database = await openDatabase(`file:${file}`);
+  const temp = tempSqliteFile(`trpc-idempotency-bench-${label}`);
+  const { file } = temp;
+  const database = await openDatabase(temp.url);
   if (database.kind !== 'sqlite') throw new Error('expected a SQLite database');
   const { db, store, ledger } = database;
   const plainExecution = plainSqliteExecution(db);
@@ -46,7 +44,7 @@ export async function openBenchSqlite(label: string): Promise<BenchSqlite> {
     ledger.openAccount(plainExecution, { owner, initialBalance, openedBy: 'bench' });
   const close = async () => {
     await database.close();
-    rmSync(dir, { recursive: true, force: true });
+    temp[Symbol.dispose]();
   };
   let accounts: [Account, Account];
   try {

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  auditLedger,
+  type LedgerServerProcess,
+  readLedger,
+  startLedgerServer,
+} from '@ledger/testkit';
 import { expect } from 'vitest';
-import { readLedger } from '../helpers/ledgerDatabase';
-import { auditLedger } from '../helpers/ledgerFile';
-import { type LedgerServerProcess, startLedgerServer } from '../helpers/ledgerServer';
 
 /** Reads a non-negative integer knob from the environment. */
 export function envInteger(name: string, fallback: number) {

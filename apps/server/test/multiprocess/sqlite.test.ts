@@ -1,5 +1,5 @@
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
-import { useFreshDatabases } from '../helpers/databases';
 import { checkStorm, runDuplicateStorm, startServers, stormKnobs } from './duplicateStorm';
 
 const databases = useFreshDatabases();

@@ -1,6 +1,8 @@
-import type { FakeGateway, LogLine } from '@ledger/server/testing';
-import { randomInt, seededRandom } from './clientApp';
-import type { LedgerState, ObservedCall } from './ledgerCheck';
+import type { FakeGateway } from '../gateway/fakeGateway';
+import type { LogLine } from '../processes/loggedProcess';
+import type { ObservedCall } from './calls';
+import type { LedgerSnapshot } from './snapshot';
+import { moneyInLedger } from './tally';
 
 /** The input of `payouts.create`, without the key. */
 export interface PayoutInput {
@@ -10,37 +12,6 @@ export interface PayoutInput {
 
 /** `payouts.create`'s steps, in order. */
 export const PAYOUT_STEPS = ['reserve', 'pay', 'record'] as const;
-
-/**
- * A seeded, endless plan of payouts from `accounts`, amounts 1–`maxAmount`;
- * a share `unknownRate` from an account that does not exist (a 404), and a
- * share `oversizeRate` of `oversize`, more than any account holds (a 412).
- */
-export function payoutPlan(opts: {
-  accounts: string[];
-  seed: number;
-  maxAmount: number;
-  unknownRate: number;
-  oversizeRate: number;
-  oversize: number;
-}) {
-  const random = seededRandom(opts.seed);
-  let n = 0;
-  return (): PayoutInput & { key: string } => {
-    const key = `payout-${opts.seed}-${(n++).toString().padStart(6, '0')}`;
-    const draw = random();
-    const accountId =
-      draw < opts.unknownRate
-        ? `acc_unknown${n}`
-        : opts.accounts[randomInt(random, 0, opts.accounts.length - 1)]!;
-    const oversized = draw >= opts.unknownRate && draw < opts.unknownRate + opts.oversizeRate;
-    return {
-      key,
-      accountId,
-      amount: oversized ? opts.oversize : randomInt(random, 1, opts.maxAmount),
-    };
-  };
-}
 
 /** A payout's record in progress, as a kill left it. */
 export interface InProgressPayout {
@@ -57,7 +28,7 @@ export interface KillSnapshot {
   aimedAt: string;
   /** The killed process. */
   pid: number;
-  state: LedgerState;
+  state: LedgerSnapshot;
   inProgress: InProgressPayout[];
 }
 
@@ -123,14 +94,15 @@ const str = (value: unknown) => JSON.stringify(value);
  */
 export function checkPayoutRun(opts: {
   calls: readonly ObservedCall<PayoutInput>[];
-  state: LedgerState;
+  /** The database at the end. */
+  snapshot: LedgerSnapshot;
   openingTotal: number;
   gateway: Pick<FakeGateway, 'calls' | 'payments' | 'callsFor' | 'payment'>;
   kills: readonly KillSnapshot[];
   /** `executed` events of `payouts.create`, every generation's. */
   executed: readonly LogLine[];
 }): PayoutRunCheck {
-  const { calls, state, gateway, kills } = opts;
+  const { calls, snapshot: state, gateway, kills } = opts;
   const problems: string[] = [];
   const refused: Record<string, number> = {};
   const payoutsById = new Map(state.payouts.map((payout) => [payout.id, payout]));
@@ -189,10 +161,8 @@ export function checkPayoutRun(opts: {
   ] as const) {
     if (count !== succeeded) problems.push(`${count} ${what} for ${succeeded} successful payouts`);
   }
-  const conserved = (at: string, snapshot: LedgerState) => {
-    const total =
-      snapshot.accounts.reduce((sum, account) => sum + account.balance, 0) +
-      snapshot.holds.reduce((sum, hold) => sum + hold.amount, 0);
+  const conserved = (at: string, snapshot: LedgerSnapshot) => {
+    const total = moneyInLedger(snapshot);
     if (total !== opts.openingTotal) {
       problems.push(
         `${at}: balances and holds add up to ${total}, ${opts.openingTotal} was opened`,
@@ -323,7 +293,7 @@ function stageOf(
   caught: InProgressPayout,
   kill: KillSnapshot,
   final: { kind: 'result' | 'error'; payoutId?: string } | undefined,
-  state: LedgerState,
+  state: LedgerSnapshot,
   gateway: Pick<FakeGateway, 'callsFor' | 'payment'>,
 ): Stage {
   const payout =

@@ -1,33 +1,6 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { type FaultKind, startFaultProxy } from '../src/faultProxy';
-
-/** A tiny upstream that echoes the request and counts the requests it finished. */
-async function echoServer() {
-  let finished = 0;
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      finished++;
-      res.writeHead(201, { 'content-type': 'application/json', 'x-echo': 'yes' });
-      res.end(JSON.stringify({ method: req.method, url: req.url, body }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    finished: () => finished,
-    async [Symbol.asyncDispose]() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+import { type FaultKind, startFaultProxy } from '../src';
+import { echoServer } from './echoServer';
 
 const post = (url: string, body = '{"n":1}') =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

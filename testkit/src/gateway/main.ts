@@ -1,10 +1,10 @@
 /**
  * The fake payout gateway as a process of its own, for trying `payouts.create`
- * by hand: `pnpm --filter @ledger/server fake-gateway` (`PORT`, default 4000),
+ * by hand: `pnpm --filter @ledger/testkit fake-gateway` (`PORT`, default 4000),
  * then start the server with `PAYOUT_GATEWAY_URL` set to the URL it prints.
  * Logs one JSON line per call.
  */
-import { startFakeGateway } from './helpers/fakeGateway';
+import { startFakeGateway } from './fakeGateway';
 
 const port = Number(process.env['PORT'] ?? 4000);
 if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) {

@@ -1,12 +1,6 @@
-import {
-  Agent,
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  request,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { seededRandom } from './random';
+import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { seededRandom } from '../random';
+import { endToEndHeaders, forwardRequest, listenOnLoopback } from './forwarding';
 
 /**
  * What the proxy does to a request instead of passing it through:
@@ -48,16 +42,14 @@ export interface FaultProxyStats {
   faults: Record<FaultKind, number>;
 }
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade'];
-
-function endToEnd(headers: IncomingHttpHeaders) {
-  const kept = { ...headers };
-  for (const name of HOP_BY_HOP) delete kept[name];
-  return kept;
-}
-
 const BAD_GATEWAY_PAGE =
   '<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>';
+
+/** A 502 with an HTML page, as a proxy answers when it cannot reach the server. */
+function answerBadGateway(res: ServerResponse) {
+  res.writeHead(502, { 'content-type': 'text/html', connection: 'close' });
+  res.end(BAD_GATEWAY_PAGE);
+}
 
 /**
  * An HTTP proxy on a free loopback port that injects network faults between a
@@ -106,62 +98,39 @@ export async function startFaultProxy(opts: FaultProxyOptions) {
     }
     if (fault === 'badGateway') {
       req.resume();
-      res.writeHead(502, { 'content-type': 'text/html', connection: 'close' });
-      res.end(BAD_GATEWAY_PAGE);
+      answerBadGateway(res);
       return;
     }
 
     stats.forwarded++;
-    const upstream = request(
-      {
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...endToEnd(req.headers), host: target.host },
-        agent,
-      },
-      (upstreamRes) => {
-        if (fault === 'lostResponse') {
-          // Read the whole answer, so the server's work is done, then drop the client.
-          upstreamRes.resume();
-          upstreamRes.once('end', () => req.socket.destroy());
-          return;
-        }
-        res.writeHead(upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers));
-        upstreamRes.pipe(res);
-      },
-    );
-    upstream.once('error', () => {
-      // The server is unreachable: answer as a proxy would.
-      if (res.headersSent) {
-        res.destroy();
+    const upstream = forwardRequest({ target, req, agent }, (upstreamRes) => {
+      if (fault === 'lostResponse') {
+        // Read the whole answer, so the server's work is done, then drop the client.
+        upstreamRes.resume();
+        upstreamRes.once('end', () => req.socket.destroy());
         return;
       }
-      res.writeHead(502, { 'content-type': 'text/html', connection: 'close' });
-      res.end(BAD_GATEWAY_PAGE);
+      res.writeHead(upstreamRes.statusCode ?? 502, endToEndHeaders(upstreamRes.headers));
+      upstreamRes.pipe(res);
+    });
+    upstream.once('error', () => {
+      // The server is unreachable: answer as a proxy would.
+      if (res.headersSent) res.destroy();
+      else answerBadGateway(res);
     });
     req.pipe(upstream);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
+  const listening = await listenOnLoopback(server);
   async function close() {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await listening.close();
     agent.destroy();
   }
 
   return {
     /** The proxy's origin, `http://127.0.0.1:<port>`: the target's paths work under it. */
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: listening.url,
+    port: listening.port,
     stats,
     close,
     [Symbol.asyncDispose]: close,

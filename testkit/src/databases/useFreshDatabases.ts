@@ -1,24 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, inject } from 'vitest';
-// The library's embedded-Postgres helper: one implementation for the workspace.
-import {
-  createTestDatabase,
-  type PostgresServer,
-  startPostgres,
-} from '../../../../packages/trpc-idempotency/test/stores/postgres';
+import { tempSqliteFile } from '../tempFiles';
+import { createTestDatabase, type PostgresServer, startPostgresServer } from './postgres';
 
-/** The databases the server runs on; the contract tests run on each. */
+/** The databases the example server runs on; the contract tests run on each. */
 export const DIALECTS = ['sqlite', 'postgres'] as const;
 export type Dialect = (typeof DIALECTS)[number];
 
 /**
  * Fresh, empty databases for one test file: `create('sqlite')` is a file in a
  * temp folder, `create('postgres')` a database of its own on the run's
- * Postgres server (vitest `globalSetup`, or `DATABASE_URL` when it is a
- * postgres:// URL), or on a server this file starts. Everything is removed
- * or dropped after the file.
+ * Postgres server (`@ledger/testkit/postgres.globalSetup`, or `DATABASE_URL`
+ * when it is a postgres:// URL), or on a server this file starts. Everything
+ * is removed or dropped after the file.
  */
 export function useFreshDatabases() {
   const cleanups: Array<() => PromiseLike<void> | void> = [];
@@ -37,14 +30,14 @@ export function useFreshDatabases() {
     /** A `DATABASE_URL` naming a new, empty database of `dialect`. */
     async create(dialect: Dialect): Promise<string> {
       if (dialect === 'sqlite') {
-        const dir = mkdtempSync(join(tmpdir(), 'ledger-test-'));
-        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-        return `file:${join(dir, 'ledger.db')}`;
+        const database = tempSqliteFile('ledger-test');
+        cleanups.push(() => database[Symbol.dispose]());
+        return database.url;
       }
       if (!serverUrl) {
         serverUrl = inject('postgresUrl');
         if (!serverUrl) {
-          server = await startPostgres();
+          server = await startPostgresServer();
           serverUrl = server.url;
         }
       }

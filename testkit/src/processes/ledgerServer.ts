@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LogLine, type ProcessExit, spawnLoggedProcess } from './loggedProcess';
-
-export type { LogLine };
+import { tempSqliteFile } from '../tempFiles';
+import { type ProcessExit, spawnLoggedProcess } from './loggedProcess';
 
 /** Options of {@link startLedgerServer}. */
 export interface StartLedgerServerOptions {
@@ -32,12 +28,17 @@ export interface StartLedgerServerOptions {
 /** How the server process ended. */
 export type ServerExit = ProcessExit;
 
-const serverDir = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The example server's folder. The kit sits below the server in the package
+ * graph (the server mounts the kit's fault proxy), so it names the server's
+ * entry by its place in the repository instead of importing the package.
+ */
+const serverDir = fileURLToPath(new URL('../../../apps/server/', import.meta.url));
 
 /**
- * Spawns the real ledger server (`src/main.ts` through tsx) on a free port
- * with its own SQLite file (or on `databaseUrl`), and resolves once it listens. `await using`
- * kills it (if still running) and removes its temp folder.
+ * Spawns the real ledger server (`apps/server/src/main.ts` through tsx) on a
+ * free port with its own SQLite file (or on `databaseUrl`), and resolves once
+ * it listens. `await using` kills it (if still running) and removes its temp folder.
  *
  * ```ts
  * await using server = await startLedgerServer({ env: { LEDGER_TRANSFER_DELAY_MS: '500' } });
@@ -45,13 +46,11 @@ const serverDir = fileURLToPath(new URL('../..', import.meta.url));
  * ```
  */
 export async function startLedgerServer(opts: StartLedgerServerOptions = {}) {
-  const ownFile = !opts.databaseUrl && !opts.databaseFile;
-  const tempDir = ownFile ? mkdtempSync(join(tmpdir(), 'ledger-server-')) : undefined;
-  const databaseFile = opts.databaseUrl ? '' : (opts.databaseFile ?? join(tempDir!, 'ledger.db'));
+  const temp =
+    !opts.databaseUrl && !opts.databaseFile ? tempSqliteFile('ledger-server') : undefined;
+  const databaseFile = opts.databaseUrl ? '' : (opts.databaseFile ?? temp!.file);
   const databaseUrl = opts.databaseUrl ?? `file:${databaseFile}`;
-  const removeTemp = () => {
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-  };
+  const removeTemp = () => temp?.[Symbol.dispose]();
 
   let started: Awaited<ReturnType<typeof spawnLoggedProcess>>;
   try {

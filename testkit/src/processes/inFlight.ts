@@ -1,5 +1,3 @@
-import type { Metrics } from '../../src/metrics';
-
 /**
  * How many calls of `path` a ledger server is running right now (from its
  * input check to its answer), read from its `trpc_procedures_in_flight`
@@ -8,7 +6,7 @@ import type { Metrics } from '../../src/metrics';
  * so the database cannot tell; the server can.
  */
 export async function proceduresInFlight(
-  server: { url: string } | { metrics: Metrics },
+  server: { url: string } | { metrics: { render(): string } },
   path = 'transfers.create',
 ): Promise<number> {
   const exposition =

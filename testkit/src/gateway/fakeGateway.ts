@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../network/forwarding';
 
 /** One request the gateway received. */
 export interface GatewayCall {
@@ -124,23 +124,11 @@ export async function startFakeGateway(opts: FakeGatewayOptions = {}) {
       respond(res, status, answer);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  let closed: Promise<void> | undefined;
-  const close = () => {
-    closed ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return closed;
-  };
+  const { url, port, close } = await listenOnLoopback(server, opts.port);
 
   return {
     /** The base URL, `http://127.0.0.1:<port>`: the server's `PAYOUT_GATEWAY_URL`. */
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     /** Every request that paid, or repeated a key that had paid, in arrival order. */
     calls,
