@@ -15,6 +15,7 @@ import { internalErrorMessage, isInternalError, requestIdOf } from './internalEr
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import type { HandlerTracker } from './procedureTracker';
 import type { PayoutGateway } from './payoutGateway';
 import { createPayout, type PayoutPausePoint, payoutsNotConfigured } from './payouts';
 
@@ -80,12 +81,6 @@ const t = initTRPC.context<LedgerContext>().create({
     };
   },
 });
-
-/** Counts the handlers running, by procedure path, so a shutdown can wait for them. */
-export interface HandlerTracker {
-  enter(path: string): void;
-  leave(path: string): void;
-}
 
 /** What the router needs to run. */
 export interface LedgerRouterOptions {
