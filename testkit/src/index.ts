@@ -21,6 +21,7 @@ export {
   answerOfClientError,
   type CallRecord,
   type ObservedCall,
+  type SettledCall,
 } from './ledger/calls';
 export {
   checkPayoutRun,

@@ -59,12 +59,17 @@ export interface CallRecord {
   retriedFor: Record<string, number>;
 }
 
-/** One logical client call, with everything the client saw. */
-export interface ObservedCall<TInput = unknown> {
+/** What the checks read of one logical client call: how it ended, and every success it saw. */
+export interface SettledCall<TInput = unknown> {
   user: string;
   key: string;
   path: string;
   /** The input without its key. */
   input: TInput;
+  record: Pick<CallRecord, 'final' | 'successes'>;
+}
+
+/** One logical client call, with everything the client saw. */
+export interface ObservedCall<TInput = unknown> extends SettledCall<TInput> {
   record: CallRecord;
 }

@@ -1,5 +1,5 @@
 import { auditLedger } from './audit';
-import type { ObservedCall } from './calls';
+import type { SettledCall } from './calls';
 import { type LedgerSnapshot, recordId } from './snapshot';
 import { answeredIds, expectedBalances, moneyInLedger } from './tally';
 
@@ -16,7 +16,7 @@ interface TransferResult extends TransferInput {
 
 /**
  * Every invariant of "retry safely, effect once" that a ledger database and
- * the clients' observations of their `transfers.create` calls must satisfy
+ * how the clients' `transfers.create` calls ended must satisfy
  * after a run; empty when all hold:
  *
  * - the database's own audit ({@link auditLedger}: balances = opening ±
@@ -37,7 +37,7 @@ interface TransferResult extends TransferInput {
 export function checkTransferRun(opts: {
   snapshot: LedgerSnapshot;
   openingTotal: number;
-  transfers: readonly ObservedCall<TransferInput>[];
+  transfers: readonly SettledCall<TransferInput>[];
 }): string[] {
   const { snapshot } = opts;
   const problems = auditLedger(snapshot).map((problem) => `audit: ${problem}`);
