@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLedgerApp } from '@ledger/server';
 import {
   answerOf,
+  newKey,
   type LedgerServerProcess,
   readLedgerFile,
   startLedgerServer,
+  tempSqliteFile,
 } from '@ledger/testkit';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -17,13 +15,22 @@ import {
   type HostileFixture,
   type HostileRequest,
   hostileCatalogue,
-} from '../src/hostileCatalogue';
+} from '../src/hostile/catalogue';
 import { send } from '../src/http';
 import { diffRecords, readRecords } from '../src/records';
 import { clockSkewEnv, DEFAULT_TTL_MS } from '../src/serverClock';
 import { byStrength, report, seedFor } from '../src/strength';
 
-const newKey = () => `hostile-${randomUUID()}`;
+/** Opens an account for alice over plain HTTP; resolves with its id. */
+async function openAccount(url: string, owner: string, initialBalance: number) {
+  const response = await send({
+    url,
+    path: 'accounts.open',
+    user: 'alice',
+    body: JSON.stringify({ idempotencyKey: newKey('hostile'), owner, initialBalance }),
+  });
+  return (JSON.parse(answerOf(response.status, response.json)!.body) as { id: string }).id;
+}
 
 function sendHostile(url: string, request: HostileRequest) {
   return send({
@@ -44,28 +51,17 @@ function sendHostile(url: string, request: HostileRequest) {
  * documented — mostly not at all.
  */
 describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its documented answer`, () => {
-  let dir: string;
-  let databaseFile: string;
+  const database = tempSqliteFile('reliability-hostile');
+  const databaseFile = database.file;
   let server: LedgerServerProcess;
   let fixture: HostileFixture;
   const statuses: Record<string, number> = {};
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'reliability-hostile-'));
-    databaseFile = join(dir, 'ledger.db');
     server = await startLedgerServer({ databaseFile });
-    const opened = async (owner: string, initialBalance: number) => {
-      const response = await send({
-        url: server.url,
-        path: 'accounts.open',
-        user: 'alice',
-        body: JSON.stringify({ idempotencyKey: newKey(), owner, initialBalance }),
-      });
-      return (JSON.parse(answerOf(response.status, response.json)!.body) as { id: string }).id;
-    };
-    const payer = await opened('Payer', 1000);
-    const payee = await opened('Payee', 0);
-    const paidKey = newKey();
+    const payer = await openAccount(server.url, 'Payer', 1000);
+    const payee = await openAccount(server.url, 'Payee', 0);
+    const paidKey = newKey('hostile');
     const paid = await send({
       url: server.url,
       path: 'transfers.create',
@@ -78,11 +74,11 @@ describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its 
       }),
     });
     expect(paid.status).toBe(200);
-    fixture = { payer, payee, paidKey, freshKey: newKey };
+    fixture = { payer, payee, paidKey, freshKey: () => newKey('hostile') };
   });
   afterAll(async () => {
     await server?.[Symbol.asyncDispose]();
-    rmSync(dir, { recursive: true, force: true });
+    database[Symbol.dispose]();
     report('hostile', { cases: hostileCatalogue.length, statuses });
   });
 
@@ -185,7 +181,7 @@ describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its 
         Object.fromEntries(
           Array.from({ length: calls }, (_, i) => [
             i,
-            { idempotencyKey: newKey(), owner: `Batch ${i}`, initialBalance: 0 },
+            { idempotencyKey: newKey('hostile'), owner: `Batch ${i}`, initialBalance: 0 },
           ]),
         ),
       ),
@@ -205,7 +201,7 @@ describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its 
    * when ill-formed (400, invalid input): nothing stored, the key stays free.
    */
   it('F3: an owner with a lone surrogate is refused (400, invalid input): nothing stored, the key stays free', async () => {
-    const idempotencyKey = newKey();
+    const idempotencyKey = newKey('hostile');
     const recordsBefore = readRecords(databaseFile);
     const accountsBefore = readLedgerFile(databaseFile).accounts.length;
     const response = await sendHostile(server.url, {
@@ -309,21 +305,21 @@ describe('hostile input: __proto__ and constructor keys neither fool the fingerp
   });
 
   it('serves __proto__ / constructor payloads over HTTP without polluting any prototype', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'reliability-pollution-'));
-    const app = createLedgerApp({ databaseUrl: `file:${join(dir, 'ledger.db')}` });
+    using database = tempSqliteFile('reliability-pollution');
+    const app = createLedgerApp({ databaseUrl: database.url });
     try {
       const { url } = await app.listen({ port: 0, host: '127.0.0.1' });
       const post = (path: string, body: string) => send({ url, path, user: 'alice', body });
       const opened = await post(
         'accounts.open',
-        `{"__proto__":{"polluted":"yes","initialBalance":999},"constructor":{"prototype":{"polluted":"yes"}},"idempotencyKey":"${newKey()}","owner":"Proto","initialBalance":5}`,
+        `{"__proto__":{"polluted":"yes","initialBalance":999},"constructor":{"prototype":{"polluted":"yes"}},"idempotencyKey":"${newKey('hostile')}","owner":"Proto","initialBalance":5}`,
       );
       expect(answerOf(opened.status, opened.json)).toMatchObject({ status: 200, kind: 'result' });
       // The handler read its own field, not one smuggled in through __proto__.
       expect(JSON.parse(answerOf(opened.status, opened.json)!.body)).toMatchObject({ balance: 5 });
       const batch = await post(
         'accounts.open,accounts.open?batch=1',
-        `{"0":{"__proto__":{"isAdmin":true},"idempotencyKey":"${newKey()}","owner":"A","initialBalance":1},"1":{"constructor":{"prototype":{"isAdmin":true}},"idempotencyKey":"${newKey()}","owner":"B","initialBalance":1}}`,
+        `{"0":{"__proto__":{"isAdmin":true},"idempotencyKey":"${newKey('hostile')}","owner":"A","initialBalance":1},"1":{"constructor":{"prototype":{"isAdmin":true}},"idempotencyKey":"${newKey('hostile')}","owner":"B","initialBalance":1}}`,
       );
       expect(batch.status).toBe(200);
       const probe = {} as Record<string, unknown>;
@@ -334,7 +330,6 @@ describe('hostile input: __proto__ and constructor keys neither fool the fingerp
       expect(Object.prototype).not.toHaveProperty('initialBalance');
     } finally {
       await app.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -354,16 +349,10 @@ describe('hostile input: random payloads (seeded property test)', () => {
   }, async () => {
     const seed = seedFor('hostile-fuzz');
     await using server = await startLedgerServer({});
-    const setup = async (owner: string, initialBalance: number) => {
-      const response = await send({
-        url: server.url,
-        path: 'accounts.open',
-        user: 'alice',
-        body: JSON.stringify({ idempotencyKey: newKey(), owner, initialBalance }),
-      });
-      return (JSON.parse(answerOf(response.status, response.json)!.body) as { id: string }).id;
-    };
-    const accounts = [await setup('Fuzz A', 1_000_000), await setup('Fuzz B', 1_000_000)];
+    const accounts = [
+      await openAccount(server.url, 'Fuzz A', 1_000_000),
+      await openAccount(server.url, 'Fuzz B', 1_000_000),
+    ];
     const db = new Database(server.databaseFile, { readonly: true });
     const countRecords = db.prepare('SELECT count(*) AS n FROM idempotency_records');
     const findRecord = db.prepare(
