@@ -15,9 +15,9 @@ import { internalErrorMessage, isInternalError, requestIdOf } from './internalEr
 import type { Ledger } from './ledger';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import type { HandlerTracker } from './procedureTracker';
 import type { PayoutGateway } from './payoutGateway';
 import { createPayout, type PayoutPausePoint, payoutsNotConfigured } from './payouts';
+import type { HandlerTracker } from './procedureTracker';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in

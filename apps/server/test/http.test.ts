@@ -12,6 +12,7 @@ import {
 import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdWriteLock } from './helpers/databaseLocks';
+import { transferInput } from './helpers/ledgerCalls';
 
 /** A response read once: status, raw text (for byte comparisons) and parsed body. */
 async function read(response: Response) {
@@ -31,6 +32,19 @@ async function openAccount(server: LedgerServerProcess, owner: string, initialBa
   );
   expect(status).toBe(200);
   return body.result.data.id as string;
+}
+
+/**
+ * Opens A (100) and B (0) through `via`, then sends a transfer of 40 from A
+ * to B to `server` and resolves once it runs there (not yet answered).
+ */
+async function transferInFlight(server: LedgerServerProcess, via = server) {
+  const a = await openAccount(via, 'A', 100);
+  const b = await openAccount(via, 'B', 0);
+  const input = transferInput(a, b, 40);
+  const running = server.mutate('transfers.create', input);
+  await waitForInFlight(server, 1);
+  return { a, input, running };
 }
 
 async function balanceOf(server: LedgerServerProcess, id: string) {
@@ -170,24 +184,14 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
       expect(response.body.error.data.issues.length).toBeGreaterThan(0);
     }
     const same = await read(
-      await server.mutate('transfers.create', {
-        idempotencyKey,
-        fromAccountId: a,
-        toAccountId: a,
-        amount: 1,
-      }),
+      await server.mutate('transfers.create', transferInput(a, a, 1, idempotencyKey)),
     );
     expect(same.body.error.message).toBe(
       'invalid input: toAccountId: must be a different account than fromAccountId',
     );
     // Nothing was stored for the key: the corrected request uses it.
     const b = await openAccount(server, 'B', 0);
-    const fixed = await server.mutate('transfers.create', {
-      idempotencyKey,
-      fromAccountId: a,
-      toAccountId: b,
-      amount: 1,
-    });
+    const fixed = await server.mutate('transfers.create', transferInput(a, b, 1, idempotencyKey));
     expect(fixed.status).toBe(200);
   });
 
@@ -296,12 +300,7 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     expect(first.body.error.data).toMatchObject({ code: 'PRECONDITION_FAILED', httpStatus: 412 });
     expect(first.body.error.message).toMatch(/^insufficient funds/);
     // Even once the money is there, this key's answer stays what it was.
-    await server.mutate('transfers.create', {
-      idempotencyKey: newKey(),
-      fromAccountId: b,
-      toAccountId: a,
-      amount: 50,
-    });
+    await server.mutate('transfers.create', transferInput(b, a, 50));
     const retry = await read(await server.mutate('transfers.create', input));
     expect(retry.status).toBe(412);
     expect(retry.text).toBe(first.text);
@@ -314,12 +313,7 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     const idempotencyKey = newKey();
     const executedBefore = server.events('executed').length;
     const first = await read(
-      await server.mutate('transfers.create', {
-        idempotencyKey,
-        fromAccountId: a,
-        toAccountId: b,
-        amount: 30,
-      }),
+      await server.mutate('transfers.create', transferInput(a, b, 30, idempotencyKey)),
     );
     expect(first.status).toBe(200);
     expect(first.body.result.data).toEqual({
@@ -433,11 +427,7 @@ describe.each(DIALECTS)('a key in flight on %s', (dialect) => {
         IDEMPOTENCY_RETRY_AFTER_MS: '1500',
       },
     });
-    const a = await openAccount(server, 'A', 100);
-    const b = await openAccount(server, 'B', 0);
-    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
-    const running = server.mutate('transfers.create', input);
-    await waitForInFlight(server, 1);
+    const { a, input, running } = await transferInFlight(server);
     const conflict = await read(await server.mutate('transfers.create', input));
     expect(conflict.status).toBe(409);
     expect(conflict.headers.get('retry-after')).toBe('2');
@@ -460,11 +450,7 @@ describe.each(DIALECTS)('a key in flight on %s', (dialect) => {
       env: { LEDGER_TRANSFER_DELAY_MS: '1000' },
     });
     await using other = await startLedgerServer({ databaseUrl: slow.databaseUrl });
-    const a = await openAccount(other, 'A', 100);
-    const b = await openAccount(other, 'B', 0);
-    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
-    const running = slow.mutate('transfers.create', input);
-    await waitForInFlight(slow, 1);
+    const { a, input, running } = await transferInFlight(slow, other);
     // Nothing is written while the first prepares: the duplicate elsewhere executes and
     // commits; the first finds its record at its own commit and replays it.
     const duplicate = await read(await other.mutate('transfers.create', input));

@@ -10,38 +10,31 @@ import {
   startLedgerServer,
 } from '@ledger/testkit';
 import { DIALECTS, type Dialect, useFreshDatabases } from '@ledger/testkit/databases';
-import { TRPCError } from '@trpc/server';
 import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
 import { describe, expect, it } from 'vitest';
 import type { LedgerAppOptions } from '../src/app';
 import { createLogger } from '../src/logger';
 import type { PayoutPausePoint } from '../src/payouts';
 import { ledgerAppResource } from './helpers/ledgerApp';
+import { rejection, transferInput } from './helpers/ledgerCalls';
 import { type AppLogLine, listeningLedgerApp } from './helpers/listeningApp';
 
 const databases = useFreshDatabases();
 
-/** Rejects with a TRPCError of `code`; returns it for more checks. */
-async function rejection(promise: Promise<unknown>, code: TRPCError['code']) {
-  const error = await promise.then(
-    () => expect.fail(`expected ${code}, got a result`),
-    (error: unknown) => error,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  return error as TRPCError;
-}
-
-/** The ledger app in this process on a fresh database, its gateway `gateway`, its log lines kept. */
+/**
+ * The ledger app in this process on a fresh database, its log lines kept,
+ * paying through `gateway` (default: a fake gateway of its own, closed with it).
+ */
 async function payoutApp(
   dialect: Dialect,
-  opts: { gateway: FakeGateway | undefined } & Omit<LedgerAppOptions, 'databaseUrl'>,
+  opts: { gateway?: FakeGateway } & Omit<LedgerAppOptions, 'databaseUrl'> = {},
 ) {
   const logs: AppLogLine[] = [];
-  const { gateway, ...appOpts } = opts;
+  const { gateway: given, ...appOpts } = opts;
+  const gateway = given ?? (await startFakeGateway());
   const ledger = await ledgerAppResource({
     databaseUrl: await databases.create(dialect),
-    payoutGatewayUrl: gateway?.url,
+    payoutGatewayUrl: gateway.url,
     logger: createLogger({
       level: 'info',
       write: (line) => logs.push(JSON.parse(line) as AppLogLine),
@@ -52,9 +45,16 @@ async function payoutApp(
   return {
     ledger,
     alice,
+    gateway,
     /** The idempotency events of `payouts.create`, in order. */
     events: () =>
       logs.filter((line) => line['path'] === 'payouts.create' && line.msg !== 'request failed'),
+    /** A payout of `amount` from `account`, with a fresh key. */
+    payoutInput: (account: { id: string }, amount: number) => ({
+      idempotencyKey: newKey('payout'),
+      accountId: account.id,
+      amount,
+    }),
     async openAccount(balance: number) {
       return alice.accounts.open({
         idempotencyKey: newKey(),
@@ -66,18 +66,25 @@ async function payoutApp(
       return (await alice.accounts.get({ id })).balance;
     },
     read: () => readLedger(ledger.databaseUrl),
+    /** Expects `account` to hold `balance`, and the ledger's audit to find nothing. */
+    async expectConsistent(expected: { account: { id: string }; balance: number }) {
+      expect((await alice.accounts.get({ id: expected.account.id })).balance).toBe(
+        expected.balance,
+      );
+      expect(auditLedger(await readLedger(ledger.databaseUrl))).toEqual([]);
+    },
     async [Symbol.asyncDispose]() {
       await ledger[Symbol.asyncDispose]();
+      if (!given) await gateway.close();
     },
   };
 }
 
 describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   it('reserves, pays through the gateway with its downstream key and records, in three steps; a retry replays', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 300 };
+    const input = app.payoutInput(account, 300);
 
     const payout = await app.alice.payouts.create(input);
     expect(payout).toEqual({
@@ -88,7 +95,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       status: 'completed',
     });
     expect(await app.balance(account.id)).toBe(700);
-    expect(gateway.calls).toEqual([
+    expect(app.gateway.calls).toEqual([
       {
         path: '/payouts',
         downstreamKey: expect.stringMatching(/^[\w-]{43}$/),
@@ -121,7 +128,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       },
     ]);
     // The hold's key and the gateway's are both derived from the idempotency key, and differ.
-    expect(state.holds[0]!.holdKey).not.toBe(gateway.calls[0]!.downstreamKey);
+    expect(state.holds[0]!.holdKey).not.toBe(app.gateway.calls[0]!.downstreamKey);
     expect(state.payouts).toEqual([
       {
         id: payout.id,
@@ -135,23 +142,21 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
 
     // A retry replays: the gateway is not called, nothing moves.
     expect(await app.alice.payouts.create(input)).toEqual(payout);
-    expect(gateway.calls).toHaveLength(1);
+    expect(app.gateway.calls).toHaveLength(1);
     expect(app.events().at(-1)).toMatchObject({ msg: 'replayed', outcome: 'result' });
     expect(await app.balance(account.id)).toBe(700);
     // The key with other input is a 422; a new key is a new payout, with a key of its own at the gateway.
     await rejection(app.alice.payouts.create({ ...input, amount: 301 }), 'UNPROCESSABLE_CONTENT');
     const second = await app.alice.payouts.create({ ...input, idempotencyKey: newKey('payout') });
     expect(second).toMatchObject({ amount: 300, gatewayPayoutId: 'gp_2' });
-    expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(2);
-    expect(await app.balance(account.id)).toBe(400);
-    expect(auditLedger(await app.read())).toEqual([]);
+    expect(new Set(app.gateway.calls.map((call) => call.downstreamKey)).size).toBe(2);
+    await app.expectConsistent({ account, balance: 400 });
   });
 
   it('a key reused after its TTL answers with the payout it made, without asking the gateway again', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway, ttlMs: 1 });
+    await using app = await payoutApp(dialect, { ttlMs: 1 });
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 120 };
+    const input = app.payoutInput(account, 120);
     const payout = await app.alice.payouts.create(input);
     await sleep(20);
 
@@ -162,7 +167,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       attempt: 1,
       stepsRun: ['reserve'],
     });
-    expect(gateway.calls).toHaveLength(1);
+    expect(app.gateway.calls).toHaveLength(1);
     expect(await app.balance(account.id)).toBe(880);
     const state = await app.read();
     expect(state.holds).toHaveLength(1);
@@ -170,27 +175,21 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   });
 
   it('stores NOT_FOUND and PRECONDITION_FAILED as final answers: replayed, nothing reserved, the gateway never called', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const poor = await app.openAccount(100);
     const rich = await app.openAccount(1000);
 
     const unknown = { idempotencyKey: newKey('payout'), accountId: 'acc_missing', amount: 5 };
     const notFound = await rejection(app.alice.payouts.create(unknown), 'NOT_FOUND');
     expect(notFound.message).toBe('account acc_missing not found');
-    const tooMuch = { idempotencyKey: newKey('payout'), accountId: poor.id, amount: 500 };
+    const tooMuch = app.payoutInput(poor, 500);
     const refused = await rejection(app.alice.payouts.create(tooMuch), 'PRECONDITION_FAILED');
     expect(refused.message).toBe(
       `insufficient funds: account ${poor.id} has 100, the payout needs 500`,
     );
 
     // Funded now, the key still answers what it answered.
-    await app.alice.transfers.create({
-      idempotencyKey: newKey(),
-      fromAccountId: rich.id,
-      toAccountId: poor.id,
-      amount: 900,
-    });
+    await app.alice.transfers.create(transferInput(rich, poor, 900));
     expect(
       (await rejection(app.alice.payouts.create(tooMuch), 'PRECONDITION_FAILED')).message,
     ).toBe(refused.message);
@@ -203,7 +202,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       ['replayed', 'error'],
       ['replayed', 'error'],
     ]);
-    expect(gateway.calls).toEqual([]);
+    expect(app.gateway.calls).toEqual([]);
     const state = await app.read();
     expect(state.holds).toEqual([]);
     expect(
@@ -214,8 +213,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   });
 
   it('refuses invalid input and anonymous callers before the idempotency step: nothing stored, the key stays free', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(100);
     const idempotencyKey = newKey('payout');
     for (const input of [
@@ -232,7 +230,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       'UNAUTHORIZED',
     );
     expect(await app.ledger.count('idempotency_records')).toBe(1);
-    expect(gateway.calls).toEqual([]);
+    expect(app.gateway.calls).toEqual([]);
     const payout = await app.alice.payouts.create({
       idempotencyKey,
       accountId: account.id,
@@ -242,12 +240,11 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   });
 
   it('a gateway answering an error is a transient failure: 502, the key released, the amount kept reserved; the retry pays once', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 250 };
+    const input = app.payoutInput(account, 250);
 
-    gateway.failNext(1);
+    app.gateway.failNext(1);
     const failed = await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
     expect(failed.message).toBe(
       'the payout gateway answered 503; the amount stays reserved: retry with the same idempotencyKey',
@@ -258,7 +255,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     expect(state.records.filter((record) => record.path === 'payouts.create')).toEqual([]);
     expect(state.holds).toMatchObject([{ accountId: account.id, amount: 250, state: 'held' }]);
     expect(await app.balance(account.id)).toBe(750);
-    expect(gateway.payments).toEqual([]);
+    expect(app.gateway.payments).toEqual([]);
 
     const payout = await app.alice.payouts.create(input);
     expect(payout).toMatchObject({ amount: 250, gatewayPayoutId: 'gp_1' });
@@ -271,16 +268,15 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     state = await app.read();
     expect(state.holds).toMatchObject([{ amount: 250, state: 'settled' }]);
     expect(await app.balance(account.id)).toBe(750);
-    expect(gateway.payments).toHaveLength(1);
+    expect(app.gateway.payments).toHaveLength(1);
     expect(auditLedger(state)).toEqual([]);
   });
 
   it('after a released payout, its key with another amount is refused with a stored 422: the reservation was made for the first', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 250 };
-    gateway.failNext(1);
+    const input = app.payoutInput(account, 250);
+    app.gateway.failNext(1);
     await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
 
     const other = { ...input, amount: 251 };
@@ -294,7 +290,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     // The key is bound to the other input now; the first payout's reservation stays held.
     await rejection(app.alice.payouts.create(input), 'UNPROCESSABLE_CONTENT');
     expect((await app.read()).holds).toMatchObject([{ amount: 250, state: 'held' }]);
-    expect(gateway.calls).toEqual([]);
+    expect(app.gateway.calls).toEqual([]);
   });
 
   it('a gateway answer without a payout id is a 502 too, and pays nothing on the ledger', async () => {
@@ -307,10 +303,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = broken.address() as AddressInfo;
-      await using app = await payoutApp(dialect, {
-        gateway: undefined,
-        payoutGatewayUrl: `http://127.0.0.1:${port}`,
-      });
+      await using app = await payoutApp(dialect, { payoutGatewayUrl: `http://127.0.0.1:${port}` });
       const account = await app.openAccount(100);
       const failed = await rejection(
         app.alice.payouts.create({
@@ -334,7 +327,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     await down.close();
     await using app = await payoutApp(dialect, { gateway: down });
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 40 };
+    const input = app.payoutInput(account, 40);
 
     const failed = await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
     expect(failed.message).toMatch(/^the payout gateway could not be reached; the amount stays/);
@@ -344,30 +337,27 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     await using back = await startFakeGateway({ port: down.port });
     expect(await app.alice.payouts.create(input)).toMatchObject({ gatewayPayoutId: 'gp_1' });
     expect(back.payments).toHaveLength(1);
-    expect(await app.balance(account.id)).toBe(960);
-    expect(auditLedger(await app.read())).toEqual([]);
+    await app.expectConsistent({ account, balance: 960 });
   });
 
   it('a gateway that paid but answered too late: the retry gets that payment, not a second one', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway, payoutGatewayTimeoutMs: 100 });
+    await using app = await payoutApp(dialect, { payoutGatewayTimeoutMs: 100 });
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 70 };
+    const input = app.payoutInput(account, 70);
 
-    gateway.onCall(() => sleep(300));
+    app.gateway.onCall(() => sleep(300));
     const failed = await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
     expect(failed.message).toMatch(/^the payout gateway did not answer within 100 ms;/);
-    gateway.onCall(undefined);
-    expect(gateway.payments).toHaveLength(1);
+    app.gateway.onCall(undefined);
+    expect(app.gateway.payments).toHaveLength(1);
 
     const payout = await app.alice.payouts.create(input);
     expect(payout.gatewayPayoutId).toBe('gp_1');
     // Asked twice with one key: the second call was a no-op answered with the first payment.
-    expect(gateway.calls.map((call) => call.repeated)).toEqual([false, true]);
-    expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
-    expect(gateway.payments).toHaveLength(1);
-    expect(await app.balance(account.id)).toBe(930);
-    expect(auditLedger(await app.read())).toEqual([]);
+    expect(app.gateway.calls.map((call) => call.repeated)).toEqual([false, true]);
+    expect(new Set(app.gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
+    expect(app.gateway.payments).toHaveLength(1);
+    await app.expectConsistent({ account, balance: 930 });
   });
 
   it('answers the gateway errors and a server without a gateway over HTTP as written: 502 and 501, not masked', async () => {
