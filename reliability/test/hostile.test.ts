@@ -1,8 +1,8 @@
 import { createLedgerApp } from '@ledger/server';
 import {
   answerOf,
-  newKey,
   type LedgerServerProcess,
+  newKey,
   readLedgerFile,
   startLedgerServer,
   tempSqliteFile,

@@ -79,7 +79,7 @@ describe('network chaos: lost responses, resets, 502s and delays under concurren
     await server.stop('SIGTERM');
     expect(
       checkTransferRun({
-        snapshot: await readLedger(`file:${server.databaseFile}`),
+        snapshot: await readLedger(server.databaseUrl),
         openingTotal: ACCOUNTS * BALANCE,
         transfers: observed,
       }),
