@@ -1,29 +1,21 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { startLatencyProxy } from '../src';
+import { type LatencyProxyOptions, startLatencyProxy } from '../src';
 import { listenOnLoopback } from '../src/network/forwarding';
-import { echoServer } from './echoServer';
+import { echoServer, expectPassedThrough } from './echoServer';
 
 const post = (url: string, body: string) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
+/** A latency proxy in front of `upstream`. */
+const delaying = (upstream: { origin: string }, opts: Omit<LatencyProxyOptions, 'target'>) =>
+  startLatencyProxy({ target: upstream.origin, ...opts });
+
 describe('latency proxy', () => {
   it('passes requests and answers through at rate 0', async () => {
     await using upstream = await echoServer();
-    await using proxy = await startLatencyProxy({
-      target: upstream.origin,
-      rate: 0,
-      maxDelayMs: 1000,
-      seed: 1,
-    });
-    const response = await post(`${proxy.url}/trpc/x?batch=1`, '{"0":{"a":1}}');
-    expect(response.status).toBe(201);
-    expect(response.headers.get('x-echo')).toBe('yes');
-    expect(await response.json()).toEqual({
-      method: 'POST',
-      url: '/trpc/x?batch=1',
-      body: '{"0":{"a":1}}',
-    });
+    await using proxy = await delaying(upstream, { rate: 0, maxDelayMs: 1000, seed: 1 });
+    await expectPassedThrough(proxy.url);
     expect(proxy.stats).toEqual({
       requests: 1,
       delayedRequests: 0,
@@ -34,12 +26,7 @@ describe('latency proxy', () => {
 
   it('delays every request and every answer at rate 1, and still delivers them whole', async () => {
     await using upstream = await echoServer();
-    await using proxy = await startLatencyProxy({
-      target: upstream.origin,
-      rate: 1,
-      maxDelayMs: 20,
-      seed: 2,
-    });
+    await using proxy = await delaying(upstream, { rate: 1, maxDelayMs: 20, seed: 2 });
     const answers = await Promise.all(
       Array.from({ length: 5 }, (_, i) => post(`${proxy.url}/n${i}`, `{"n":${i}}`)),
     );

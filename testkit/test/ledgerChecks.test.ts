@@ -73,44 +73,50 @@ describe('auditLedger', () => {
     expect(auditLedger(consistent())).toEqual([]);
   });
 
-  it('finds a wrong balance, a transfer without its record, a record without its transfer', () => {
+  it.each([
+    {
+      finds: 'a wrong balance, a transfer without its record, a record without its transfer',
+      broken: (snapshot: LedgerSnapshot) => {
+        snapshot.accounts[1]!.balance = 110;
+        snapshot.records[1] = completed('k9', 'transfers.create', { ...t2, id: 'tr_9' });
+      },
+      problems: [
+        'account acc_b has balance 110, its transfers say 105',
+        'transfer tr_2 has no completed idempotency record',
+        'idempotency record answers with transfer tr_9, which does not exist',
+      ],
+    },
+    {
+      finds: 'a hold still held, a settled hold without its payout, a record in progress',
+      broken: (snapshot: LedgerSnapshot) => {
+        snapshot.holds.push(
+          { id: 'ph_2', holdKey: 'h2', accountId: 'acc_b', amount: 1, state: 'held' },
+          { id: 'ph_3', holdKey: 'h3', accountId: 'acc_b', amount: 2, state: 'settled' },
+        );
+        snapshot.accounts[1]!.balance = 102;
+        snapshot.records.push({ ...completed('k4', 'payouts.create', null), state: 'in_progress' });
+      },
+      problems: [
+        'hold ph_2 of account acc_b is still held',
+        'settled hold ph_3 has 0 payouts',
+        'idempotency record for payouts.create (scope alice) is in_progress',
+      ],
+    },
+    {
+      finds: 'a payout that is not what its hold reserved, and one without a record',
+      broken: (snapshot: LedgerSnapshot) => {
+        snapshot.payouts[0]!.amount = 25;
+        snapshot.records.pop();
+      },
+      problems: [
+        'payout po_1 is not what its hold ph_1 reserved',
+        'payout po_1 has no completed idempotency record',
+      ],
+    },
+  ])('finds $finds', ({ broken, problems }) => {
     const snapshot = consistent();
-    snapshot.accounts[1]!.balance = 110;
-    snapshot.records = [
-      completed('k1', 'transfers.create', t1),
-      completed('k9', 'transfers.create', { ...t2, id: 'tr_9' }),
-      completed('k3', 'payouts.create', { id: 'po_1' }),
-    ];
-    expect(auditLedger(snapshot)).toEqual([
-      'account acc_b has balance 110, its transfers say 105',
-      'transfer tr_2 has no completed idempotency record',
-      'idempotency record answers with transfer tr_9, which does not exist',
-    ]);
-  });
-
-  it('finds a hold still held, a settled hold without its payout, a record in progress', () => {
-    const snapshot = consistent();
-    snapshot.holds.push(
-      { id: 'ph_2', holdKey: 'h2', accountId: 'acc_b', amount: 1, state: 'held' },
-      { id: 'ph_3', holdKey: 'h3', accountId: 'acc_b', amount: 2, state: 'settled' },
-    );
-    snapshot.accounts[1]!.balance = 102;
-    snapshot.records.push({ ...completed('k4', 'payouts.create', null), state: 'in_progress' });
-    expect(auditLedger(snapshot)).toEqual([
-      'hold ph_2 of account acc_b is still held',
-      'settled hold ph_3 has 0 payouts',
-      'idempotency record for payouts.create (scope alice) is in_progress',
-    ]);
-  });
-
-  it('finds a payout that is not what its hold reserved, and one without a record', () => {
-    const snapshot = consistent();
-    snapshot.payouts[0]!.amount = 25;
-    snapshot.records.pop();
-    expect(auditLedger(snapshot)).toEqual([
-      'payout po_1 is not what its hold ph_1 reserved',
-      'payout po_1 has no completed idempotency record',
-    ]);
+    broken(snapshot);
+    expect(auditLedger(snapshot)).toEqual(problems);
   });
 });
 
