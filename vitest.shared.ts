@@ -9,3 +9,23 @@ export const sourceConditions = [
   'node',
   'development|production',
 ];
+
+/**
+ * The vitest config of a workspace package whose tests run in Node, on the
+ * packages' source, with `test` over these defaults. Pass it to `defineConfig`.
+ */
+export function workspaceTestConfig<TTest extends object>(test: TTest) {
+  return {
+    resolve: { conditions: sourceConditions },
+    ssr: { resolve: { conditions: sourceConditions } },
+    // vitest 4 imports `globalSetup` files in an environment of its own: the kit's Postgres
+    // set-up reads `DATABASE_URL` with the library's source.
+    environments: { __vitest__: { resolve: { conditions: sourceConditions } } },
+    test: {
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 60_000,
+      ...test,
+    },
+  };
+}

@@ -1,14 +1,9 @@
 import { defineConfig } from 'vitest/config';
-import { sourceConditions } from '../../vitest.shared.ts';
+import { workspaceTestConfig } from '../../vitest.shared.ts';
 
-export default defineConfig({
-  resolve: { conditions: sourceConditions },
-  ssr: { resolve: { conditions: sourceConditions } },
-  test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+export default defineConfig(
+  workspaceTestConfig({
     // One Postgres server for the run (or DATABASE_URL's), a database of its own per use.
-    globalSetup: ['../../packages/trpc-idempotency/test/stores/postgres.globalSetup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-});
+    globalSetup: ['@ledger/testkit/postgres.globalSetup'],
+  }),
+);

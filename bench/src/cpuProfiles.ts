@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { transferWithQueryBuilder } from './app/queryBuilderTransfer';
-import { createSqliteBenchCaller, createSqliteBenchRouter } from './app/router';
+import { completedKey, createSqliteBenchCaller, createSqliteBenchRouter } from './app/router';
 import { openBenchSqlite } from './app/sqlite';
 import { profileCalls, summarizeProfile } from './harness/cpuProfile';
 import type { Progress } from './harness/progress';
@@ -31,17 +30,10 @@ export async function runCpuProfiles(opts: {
   mkdirSync(dir, { recursive: true });
   await using database = await openBenchSqlite('cpu-prof');
   const { request } = database;
-  const caller = createSqliteBenchCaller(
-    createSqliteBenchRouter({
-      store: database.store,
-      plainExecution: database.plainExecution,
-      prepared: database.ledger.transfer,
-      queryBuilder: transferWithQueryBuilder,
-    }),
-    USER,
-  ).prepared;
-  const replayKey = randomUUID();
-  await caller.idempotent({ ...request, idempotencyKey: replayKey });
+  const caller = createSqliteBenchCaller(createSqliteBenchRouter(database), USER).prepared;
+  const replayKey = await completedKey((idempotencyKey) =>
+    caller.idempotent({ ...request, idempotencyKey }),
+  );
 
   const targets = [
     { name: 'plain', what: 'plain tRPC mutation', run: () => caller.plain(request) },

@@ -1,47 +1,42 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type LedgerServerProcess,
+  type LedgerSnapshot,
   type LogLine,
   readLedger,
   startLedgerServer,
-} from '@ledger/server/testing';
-import type { LedgerState } from './ledgerCheck';
+} from '@ledger/testkit';
+import { openAccounts } from './ledgerWorkload';
 import { leaseRecoveryEnv } from './serverClock';
 
 /** Options of {@link crashableLedger}. */
 export interface CrashableLedgerOptions {
+  /** The database every generation runs on: a fresh one (`useFreshDatabases`), SQLite or Postgres. */
+  databaseUrl: string;
   /** Environment of every generation (e.g. `LEDGER_TRANSFER_DELAY_MS`, `PAYOUT_GATEWAY_URL`). */
   env?: Record<string, string>;
   /** More environment for generation `n` (0 is the first), over `env`. */
   envOf?: (generation: number) => Record<string, string>;
   /** `IDEMPOTENCY_LEASE_MS` of every generation (lease-mode procedures: payouts). Default 1000. */
   shortLeaseMs?: number;
-  /** A Postgres database (`postgres://…`) instead of a SQLite file of its own. */
-  databaseUrl?: string;
 }
 
 /**
- * The real ledger server process on one SQLite file (or one Postgres
- * database, with `databaseUrl`) that a test can SIGKILL
+ * The real ledger server process on one database that a test can SIGKILL
  * and start again, on the same port when it can (clients need not follow),
  * else on a new one ({@link CrashableLedger.url} follows it). Each restart is a
  * new generation. Transactional procedures leave nothing behind a kill; a
  * lease-mode one (`payouts.create`) leaves its record in progress, which the
  * next generation takes over soon, as every generation runs with a short lease
- * (see `leaseRecoveryEnv`). `await using` kills the last one and removes the folder.
+ * (see `leaseRecoveryEnv`). `await using` kills every generation still running.
  */
-export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-'));
-  const databaseFile = opts.databaseUrl ? '' : join(dir, 'ledger.db');
-  const database = opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : { databaseFile };
+export async function crashableLedger(opts: CrashableLedgerOptions) {
+  const { databaseUrl } = opts;
   const generations: LedgerServerProcess[] = [];
   let portChanges = 0;
 
   async function start(port: number) {
     return startLedgerServer({
-      ...database,
+      databaseUrl,
       env: {
         ...opts.env,
         ...opts.envOf?.(generations.length),
@@ -52,26 +47,22 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
   }
 
   const current = () => generations.at(-1)!;
-  try {
-    generations.push(await start(0));
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+  generations.push(await start(0));
   const port = current().port;
-  const databaseUrl = opts.databaseUrl ?? `file:${databaseFile}`;
 
   return {
-    /** The SQLite file; empty on Postgres. */
-    databaseFile,
     /** The `DATABASE_URL` every generation runs on. */
     databaseUrl,
     /** What the database holds now, read on connections of its own (the server may be dead). */
-    read(): Promise<LedgerState> {
+    read(): Promise<LedgerSnapshot> {
       return readLedger(databaseUrl);
     },
     /** The tRPC base URL of the running generation. */
     url: () => current().url,
+    /** Opens `count` accounts of `balance` (plain HTTP, retried until final); resolves with their ids. */
+    openAccounts(accounts: { count: number; balance: number; random: () => number }) {
+      return openAccounts({ url: () => current().url, ...accounts });
+    },
     /** The running generation. */
     get server() {
       return current();
@@ -87,7 +78,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
     async kill() {
       await current().stop('SIGKILL');
     },
-    /** Starts the next generation on the same file (same port if possible). */
+    /** Starts the next generation on the same database (same port if possible). */
     async restart() {
       try {
         generations.push(await start(port));
@@ -106,7 +97,6 @@ export async function crashableLedger(opts: CrashableLedgerOptions = {}) {
     },
     async [Symbol.asyncDispose]() {
       for (const generation of generations) await generation[Symbol.asyncDispose]();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

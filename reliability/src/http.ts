@@ -1,53 +1,7 @@
+import { type Answer, answerOf, type CallRecord } from '@ledger/testkit';
 import { sleep } from './pool';
 
-/** What a tRPC-over-HTTP answer was, reduced to what must be identical on every replay. */
-export interface Answer {
-  /** HTTP status. */
-  status: number;
-  kind: 'result' | 'error';
-  /**
-   * `result`: the JSON of `result.data` as the server wrote it. `error`: the
-   * JSON of `{ code, message }` (tRPC code name and message).
-   */
-  body: string;
-  /** `error.data.code`, e.g. `PRECONDITION_FAILED`. */
-  code?: string;
-  /** `error.data.reason`, e.g. `IDEMPOTENCY_KEY_REUSED`. */
-  reason?: string;
-  /** `error.data.retryAfterMs` of an in-progress conflict. */
-  retryAfterMs?: number;
-}
-
-interface TrpcEnvelope {
-  result?: { data?: unknown };
-  error?: {
-    message?: string;
-    data?: { code?: string; reason?: string; retryAfterMs?: number };
-  };
-}
-
-/** Reads one tRPC envelope (an item of a batch answer, or a whole single answer). */
-export function answerOf(status: number, envelope: unknown): Answer | undefined {
-  if (typeof envelope !== 'object' || envelope === null) return undefined;
-  const { result, error } = envelope as TrpcEnvelope;
-  if (result && 'data' in result) {
-    return { status, kind: 'result', body: JSON.stringify(result.data) };
-  }
-  if (error) {
-    const answer: Answer = {
-      status,
-      kind: 'error',
-      body: JSON.stringify({ code: error.data?.code, message: error.message }),
-    };
-    if (error.data?.code !== undefined) answer.code = error.data.code;
-    if (error.data?.reason !== undefined) answer.reason = error.data.reason;
-    if (error.data?.retryAfterMs !== undefined) answer.retryAfterMs = error.data.retryAfterMs;
-    return answer;
-  }
-  return undefined;
-}
-
-/** Whether a client should send the same request again with the same key (SPEC 7.3). */
+/** Whether a client should send the same request again with the same key (the library README's retry rules). */
 export function isRetryable(answer: Answer | undefined): boolean {
   if (!answer) return true; // no tRPC answer at all: the network or a proxy failed
   if (answer.status >= 500) return true;
@@ -101,17 +55,6 @@ export async function send(request: RawRequest): Promise<RawResponse> {
     json = undefined;
   }
   return { status: response.status, headers: response.headers, text, json };
-}
-
-/** Every attempt of one logical call, and its final answer. */
-export interface CallRecord {
-  final: Answer;
-  /** HTTP attempts made, the first included. */
-  attempts: number;
-  /** The body of every successful answer seen (all must be equal). */
-  successes: string[];
-  /** Why attempts were retried: `network`, `502`, `409`, `500`, … */
-  retriedFor: Record<string, number>;
 }
 
 /** Options of {@link postUntilFinal}. */

@@ -1,7 +1,7 @@
 /**
  * A tiny server in lease mode (SPEC 3.4, 5.4), run as its own process by the
  * lease tests: `charges.create` "charges" an external payment gateway (the
- * test's fake from `@ledger/server/testing`, at `GATEWAY_URL`) with a
+ * test's fake from `@ledger/testkit`, at `GATEWAY_URL`) with a
  * downstream key derived from the idempotency key as its `Idempotency-Key`, so a retry after a crash charges with the same key and the
  * gateway can deduplicate. Records live in the SQLite file `DATABASE_FILE`;
  * several processes may share it.

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createLedgerClient, type LedgerClient, randomInt, seededRandom } from './clientApp';
-import { type CallRecord, postUntilFinal } from './http';
-import type { ObservedCall, TransferInput } from './ledgerCheck';
+import { createLedgerClient, type LedgerClient } from '@ledger/client';
+import {
+  type CallRecord,
+  type ObservedCall,
+  type PayoutInput,
+  randomInt,
+  seededRandom,
+  type TransferInput,
+} from '@ledger/testkit';
+import { postUntilFinal } from './http';
 import { sleep } from './pool';
 import { mutateUntilFinal } from './typedCalls';
 
@@ -175,4 +182,34 @@ export function summarizeCalls(calls: readonly ObservedCall<unknown>[]) {
     }
   }
   return { calls: calls.length, succeeded, refused, attempts, retriedFor };
+}
+/**
+ * A seeded, endless plan of payouts from `accounts`, amounts 1–`maxAmount`;
+ * a share `unknownRate` from an account that does not exist (a 404), and a
+ * share `oversizeRate` of `oversize`, more than any account holds (a 412).
+ */
+export function payoutPlan(opts: {
+  accounts: string[];
+  seed: number;
+  maxAmount: number;
+  unknownRate: number;
+  oversizeRate: number;
+  oversize: number;
+}) {
+  const random = seededRandom(opts.seed);
+  let n = 0;
+  return (): PayoutInput & { key: string } => {
+    const key = `payout-${opts.seed}-${(n++).toString().padStart(6, '0')}`;
+    const draw = random();
+    const accountId =
+      draw < opts.unknownRate
+        ? `acc_unknown${n}`
+        : opts.accounts[randomInt(random, 0, opts.accounts.length - 1)]!;
+    const oversized = draw >= opts.unknownRate && draw < opts.unknownRate + opts.oversizeRate;
+    return {
+      key,
+      accountId,
+      amount: oversized ? opts.oversize : randomInt(random, 1, opts.maxAmount),
+    };
+  };
 }

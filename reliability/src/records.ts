@@ -1,43 +1,26 @@
+import { recordId } from '@ledger/testkit';
 import Database from 'better-sqlite3';
+import { asc } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { idempotencyRecords, type SqliteIdempotencyRow } from 'trpc-idempotency/sqlite';
 
-/** One row of `idempotency_records`, every column, as SQLite holds it. */
-export interface RecordRow {
-  scope: string;
-  key: string;
-  path: string;
-  fingerprint: string;
-  state: 'in_progress' | 'completed';
-  owner: string;
-  attempt: number;
-  leaseExpiresAtMs: number;
-  expiresAtMs: number;
-  createdAtMs: number;
-  completedAtMs: number | null;
-  outcomeKind: 'result' | 'error' | null;
-  response: string | null;
-}
-
-/** `scope` and `key` as one string, for maps. */
-export const recordId = (row: { scope: string; key: string }) => `${row.scope}\u0000${row.key}`;
+/** One row of `idempotency_records`, every column, as the library's SQLite schema reads it. */
+export type RecordRow = SqliteIdempotencyRow;
 
 /**
  * Every idempotency record in a SQLite file, read on a connection of its own
  * (the server may be running, or dead).
  */
 export function readRecords(file: string): RecordRow[] {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const client = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    return db
-      .prepare(
-        `SELECT scope, key, path, fingerprint, state, owner, attempt,
-                lease_expires_at_ms AS leaseExpiresAtMs, expires_at_ms AS expiresAtMs,
-                created_at_ms AS createdAtMs, completed_at_ms AS completedAtMs,
-                outcome_kind AS outcomeKind, response
-         FROM idempotency_records ORDER BY scope, key`,
-      )
-      .all() as RecordRow[];
+    return drizzle(client)
+      .select()
+      .from(idempotencyRecords)
+      .orderBy(asc(idempotencyRecords.scope), asc(idempotencyRecords.key))
+      .all();
   } finally {
-    db.close();
+    client.close();
   }
 }
 

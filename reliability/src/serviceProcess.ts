@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { spawnLoggedProcess } from '@ledger/server/testing';
+import { spawnLoggedProcess } from '@ledger/testkit';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 

@@ -1,6 +1,11 @@
-import { seededRandom } from './clientApp';
-import { type Answer, answerOf, type CallRecord, isRetryable, postUntilFinal, send } from './http';
-import type { ObservedCall } from './ledgerCheck';
+import {
+  type Answer,
+  answerOf,
+  type CallRecord,
+  type ObservedCall,
+  seededRandom,
+} from '@ledger/testkit';
+import { isRetryable, postUntilFinal, send } from './http';
 
 /** One logical call of a storm: sent many times, always with the same key and input. */
 export interface StormCall<TInput = unknown> {

@@ -1,6 +1,6 @@
+import { answerOfClientError, type CallRecord } from '@ledger/testkit';
 import { TRPCClientError } from '@trpc/client';
 import { getRetryAfterMs, isRetryableError } from 'trpc-idempotency/client';
-import type { Answer, CallRecord } from './http';
 import { sleep } from './pool';
 
 /** Options of {@link mutateUntilFinal}. */
@@ -16,20 +16,6 @@ export interface MutateUntilFinalOptions<T> {
   /** Rounds of the typed client (each up to the link's own attempts), and total time. */
   maxRounds?: number;
   deadlineMs?: number;
-}
-
-function answerOfClientError(error: TRPCClientError<never>): Answer {
-  const data = error.data as
-    | { code?: string; httpStatus?: number; reason?: string; retryAfterMs?: number }
-    | undefined;
-  const answer: Answer = {
-    status: data?.httpStatus ?? 0,
-    kind: 'error',
-    body: JSON.stringify({ code: data?.code, message: error.message }),
-  };
-  if (data?.code !== undefined) answer.code = data.code;
-  if (data?.reason !== undefined) answer.reason = data.reason;
-  return answer;
 }
 
 /**

@@ -1,10 +1,10 @@
-import { auditLedger, proceduresInFlight, useFreshDatabases } from '@ledger/server/testing';
+import { auditLedger, checkTransferRun, proceduresInFlight, seededRandom } from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
 import { crashableLedger } from '../src/crashableLedger';
-import { checkLedgerInvariants, replayCalls } from '../src/ledgerCheck';
-import { openAccounts, summarizeCalls, transferClients, transferPlan } from '../src/ledgerWorkload';
+import { summarizeCalls, transferClients, transferPlan } from '../src/ledgerWorkload';
 import { sleep } from '../src/pool';
+import { replayCalls } from '../src/replay';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const ACCOUNTS = 6;
@@ -22,29 +22,20 @@ const BALANCE = 1000;
 describe('crash: SIGKILL the ledger server while transfers are in flight', () => {
   const kills = byStrength({ small: 10, full: 40 });
   const workers = byStrength({ small: 6, full: 16 });
+  const databases = useFreshDatabases();
 
-  it(
-    `survives ${kills} SIGKILLs with ${workers} concurrent clients: every transfer exactly once (SQLite)`,
-    {
-      timeout: byStrength({ small: 60_000, full: 600_000 }),
-    },
-    () => crashRun({ name: 'crash' }),
-  );
-
-  describe('on Postgres', () => {
-    const databases = useFreshDatabases();
-
+  for (const run of [
+    { on: 'SQLite', dialect: 'sqlite', name: 'crash', small: 60_000 },
+    { on: 'Postgres', dialect: 'postgres', name: 'crash-postgres', small: 90_000 },
+  ] as const) {
     it(
-      `survives ${kills} SIGKILLs with ${workers} concurrent clients: every transfer exactly once (Postgres)`,
-      {
-        timeout: byStrength({ small: 90_000, full: 600_000 }),
-      },
-      async () =>
-        crashRun({ name: 'crash-postgres', databaseUrl: await databases.create('postgres') }),
+      `survives ${kills} SIGKILLs with ${workers} concurrent clients: every transfer exactly once (${run.on})`,
+      { timeout: byStrength({ small: run.small, full: 600_000 }) },
+      async () => crashRun({ name: run.name, databaseUrl: await databases.create(run.dialect) }),
     );
-  });
+  }
 
-  async function crashRun(opts: { name: string; databaseUrl?: string }) {
+  async function crashRun(opts: { name: string; databaseUrl: string }) {
     const seed = seedFor(opts.name);
     const random = seededRandom(seed);
     const started = performance.now();
@@ -53,12 +44,7 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
       env: { LEDGER_TRANSFER_DELAY_MS: '40' },
       databaseUrl: opts.databaseUrl,
     });
-    const accounts = await openAccounts({
-      url: ledger.url,
-      count: ACCOUNTS,
-      balance: BALANCE,
-      random,
-    });
+    const accounts = await ledger.openAccounts({ count: ACCOUNTS, balance: BALANCE, random });
     const clients = transferClients({
       url: ledger.url,
       workers,
@@ -92,7 +78,7 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
     await ledger.server.stop('SIGTERM');
     const state = await ledger.read();
     expect(
-      checkLedgerInvariants({ state, openingTotal: ACCOUNTS * BALANCE, transfers: calls }),
+      checkTransferRun({ snapshot: state, openingTotal: ACCOUNTS * BALANCE, transfers: calls }),
     ).toEqual([]);
 
     // Nothing was left to take over: every execution that answered was a first one.

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
+  answerOf,
   auditLedger,
   readLedgerFile,
+  seededRandom,
   startFakeGateway,
   startLedgerServer,
+  tempSqliteFile,
   waitForInFlight,
-} from '@ledger/server/testing';
+} from '@ledger/testkit';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
-import { answerOf, postUntilFinal, send } from '../src/http';
+import { postUntilFinal, send } from '../src/http';
 import { openAccounts } from '../src/ledgerWorkload';
 import { runPool, sleep, waitStopped, waitUntil } from '../src/pool';
 import { type RecordRow, readRecords } from '../src/records';
@@ -21,11 +20,29 @@ import { byStrength, report, seedFor } from '../src/strength';
 const LEASE_MS = 1500;
 const WAIT_MS = 300;
 
-function tempDatabase() {
-  const dir = mkdtempSync(join(tmpdir(), 'reliability-lease-'));
+/**
+ * A records file of its own, the fake gateway, and the lease server's
+ * environment on both (`env` over the defaults); `start()` spawns a lease
+ * server on them. `await using` closes the gateway and removes the file.
+ */
+async function leaseSetup(env: Record<string, string> = {}) {
+  const database = tempSqliteFile('reliability-lease');
+  const gateway = await startFakeGateway({ idPrefix: 'ch' });
+  const serviceEnv = {
+    DATABASE_FILE: database.file,
+    GATEWAY_URL: gateway.url,
+    LEASE_MS: String(LEASE_MS),
+    WAIT_MS: String(WAIT_MS),
+    ...env,
+  };
   return {
-    file: join(dir, 'records.db'),
-    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
+    database,
+    gateway,
+    start: () => startService({ script: 'src/leaseServer.ts', env: serviceEnv }),
+    async [Symbol.asyncDispose]() {
+      await gateway.close();
+      database[Symbol.dispose]();
+    },
   };
 }
 
@@ -46,16 +63,10 @@ interface Charge {
  */
 describe('lease mode: crashed owners are taken over, zombies are fenced; a late transactional commit replays', () => {
   it('takes over an owner SIGKILLed mid-handler after its lease: attempt 2, same downstream key', async () => {
-    using database = tempDatabase();
-    await using gateway = await startFakeGateway({ idPrefix: 'ch' });
-    const env = {
-      DATABASE_FILE: database.file,
-      GATEWAY_URL: gateway.url,
-      // Longer than the others: the second process starts well within it.
-      LEASE_MS: String(2 * LEASE_MS),
-      WAIT_MS: String(WAIT_MS),
-    };
-    await using first = await startService({ script: 'src/leaseServer.ts', env });
+    // A lease longer than the others: the second process starts well within it.
+    await using lease = await leaseSetup({ LEASE_MS: String(2 * LEASE_MS) });
+    const { database, gateway } = lease;
+    await using first = await lease.start();
     // Killed after the gateway took the charge, before the handler returned.
     gateway.onCall(() => first.signal('SIGKILL'));
     const idempotencyKey = `charge-${randomUUID()}`;
@@ -69,7 +80,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced; a late 
     expect(orphan).toMatchObject({ state: 'in_progress', attempt: 1 });
     gateway.onCall(undefined);
 
-    await using second = await startService({ script: 'src/leaseServer.ts', env });
+    await using second = await lease.start();
     // Within the dead owner's lease, the key is someone else's: 409, retry later.
     const withinLease = Date.now() + WAIT_MS + 1200 < orphan!.leaseExpiresAtMs;
     if (withinLease) {
@@ -119,17 +130,10 @@ describe('lease mode: crashed owners are taken over, zombies are fenced; a late 
   }, async () => {
     const seed = seedFor('lease storm');
     const random = seededRandom(seed);
-    using database = tempDatabase();
-    await using gateway = await startFakeGateway({ idPrefix: 'ch' });
-    const env = {
-      DATABASE_FILE: database.file,
-      GATEWAY_URL: gateway.url,
-      LEASE_MS: String(LEASE_MS),
-      WAIT_MS: String(WAIT_MS),
-      // Handlers linger after charging: a kill lands mid-handler.
-      HOLD_MS: '150',
-    };
-    const generations = [await startService({ script: 'src/leaseServer.ts', env })];
+    // Handlers linger after charging: a kill lands mid-handler.
+    await using lease = await leaseSetup({ HOLD_MS: '150' });
+    const { database, gateway } = lease;
+    const generations = [await lease.start()];
     const current = () => generations.at(-1)!;
     try {
       const planned = Array.from({ length: keys }, (_, i) => ({
@@ -152,7 +156,7 @@ describe('lease mode: crashed owners are taken over, zombies are fenced; a late 
         );
         await sleep(Math.floor(random() * 100));
         await current().signal('SIGKILL');
-        generations.push(await startService({ script: 'src/leaseServer.ts', env }));
+        generations.push(await lease.start());
       }
       const results = await calls;
 
@@ -197,16 +201,10 @@ describe('lease mode: crashed owners are taken over, zombies are fenced; a late 
   });
 
   it('fences a zombie: SIGSTOPped past its lease, taken over, its late completion is refused', async () => {
-    using database = tempDatabase();
-    await using gateway = await startFakeGateway({ idPrefix: 'ch' });
-    const env = {
-      DATABASE_FILE: database.file,
-      GATEWAY_URL: gateway.url,
-      LEASE_MS: String(LEASE_MS),
-      WAIT_MS: String(WAIT_MS),
-    };
-    await using zombie = await startService({ script: 'src/leaseServer.ts', env });
-    await using rescuer = await startService({ script: 'src/leaseServer.ts', env });
+    await using lease = await leaseSetup();
+    const { database, gateway } = lease;
+    await using zombie = await lease.start();
+    await using rescuer = await lease.start();
     let frozen = false;
     // Frozen after the gateway took its charge, before its answer arrives.
     gateway.onCall(async (call) => {
@@ -264,83 +262,79 @@ describe('lease mode: crashed owners are taken over, zombies are fenced; a late 
   });
 
   it("a frozen transactional execution commits late: it finds the retry's record completed and replays it, its writes never applied", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'reliability-ledger-late-'));
-    const databaseFile = join(dir, 'ledger.db');
-    try {
-      await using late = await startLedgerServer({
-        databaseFile,
-        env: { LEDGER_TRANSFER_DELAY_MS: '1500' },
-      });
-      const random = seededRandom(seedFor('transactional late commit'));
-      const [from, to] = await openAccounts({
-        url: () => late.url,
-        count: 2,
-        balance: 1000,
-        random,
-      });
-      const idempotencyKey = `transfer-${randomUUID()}`;
-      const input = { idempotencyKey, fromAccountId: from!, toAccountId: to!, amount: 100 };
-      const body = JSON.stringify(input);
-      const lateCall = send({
-        url: late.url,
-        path: 'transfers.create',
-        user: 'alice',
-        body,
-        timeoutMs: 60_000,
-      });
-      // Frozen in its pause between preparation and commit: nothing is written before the
-      // commit, so the key is free, with no lease to wait for.
-      await waitForInFlight({ url: late.url }, 1);
-      process.kill(late.pid, 'SIGSTOP');
-      await waitStopped(late.pid);
-      expect(recordOf(databaseFile, idempotencyKey)).toBeUndefined();
+    using database = tempSqliteFile('reliability-ledger-late');
+    const databaseFile = database.file;
+    await using late = await startLedgerServer({
+      databaseFile,
+      env: { LEDGER_TRANSFER_DELAY_MS: '1500' },
+    });
+    const random = seededRandom(seedFor('transactional late commit'));
+    const [from, to] = await openAccounts({
+      url: () => late.url,
+      count: 2,
+      balance: 1000,
+      random,
+    });
+    const idempotencyKey = `transfer-${randomUUID()}`;
+    const input = { idempotencyKey, fromAccountId: from!, toAccountId: to!, amount: 100 };
+    const body = JSON.stringify(input);
+    const lateCall = send({
+      url: late.url,
+      path: 'transfers.create',
+      user: 'alice',
+      body,
+      timeoutMs: 60_000,
+    });
+    // Frozen in its pause between preparation and commit: nothing is written before the
+    // commit, so the key is free, with no lease to wait for.
+    await waitForInFlight({ url: late.url }, 1);
+    process.kill(late.pid, 'SIGSTOP');
+    await waitStopped(late.pid);
+    expect(recordOf(databaseFile, idempotencyKey)).toBeUndefined();
 
-      await using retrier = await startLedgerServer({ databaseFile });
-      const { final } = await postUntilFinal({
-        url: () => retrier.url,
-        path: 'transfers.create',
-        user: 'alice',
-        input,
-        random,
-      });
-      expect(final.status).toBe(200);
-      expect(retrier.events('executed')).toMatchObject([
-        { path: 'transfers.create', attempt: 1, takenOver: false },
-      ]);
+    await using retrier = await startLedgerServer({ databaseFile });
+    const { final } = await postUntilFinal({
+      url: () => retrier.url,
+      path: 'transfers.create',
+      user: 'alice',
+      input,
+      random,
+    });
+    expect(final.status).toBe(200);
+    expect(retrier.events('executed')).toMatchObject([
+      { path: 'transfers.create', attempt: 1, takenOver: false },
+    ]);
 
-      // Thawed, the frozen execution commits: the store finds the key completed first, its
-      // writes are not applied, and its client gets the stored answer, as a replay would.
-      process.kill(late.pid, 'SIGCONT');
-      const lateAnswer = await lateCall;
-      expect(answerOf(lateAnswer.status, lateAnswer.json)).toMatchObject({
-        status: 200,
-        body: final.body,
-      });
-      expect(late.events('replayed')).toMatchObject([
-        { path: 'transfers.create', outcome: 'result' },
-      ]);
-      expect(
-        late.events('executed').filter((event) => event['path'] === 'transfers.create'),
-      ).toEqual([]);
+    // Thawed, the frozen execution commits: the store finds the key completed first, its
+    // writes are not applied, and its client gets the stored answer, as a replay would.
+    process.kill(late.pid, 'SIGCONT');
+    const lateAnswer = await lateCall;
+    expect(answerOf(lateAnswer.status, lateAnswer.json)).toMatchObject({
+      status: 200,
+      body: final.body,
+    });
+    expect(late.events('replayed')).toMatchObject([
+      { path: 'transfers.create', outcome: 'result' },
+    ]);
+    expect(late.events('executed').filter((event) => event['path'] === 'transfers.create')).toEqual(
+      [],
+    );
 
-      await late.stop('SIGTERM');
-      await retrier.stop('SIGTERM');
-      const ledger = readLedgerFile(databaseFile);
-      expect(auditLedger(ledger)).toEqual([]);
-      // One transfer, the money moved once.
-      expect(ledger.transfers).toHaveLength(1);
-      expect(ledger.accounts.map((account) => account.balance)).toEqual([900, 1100]);
-      expect(recordOf(databaseFile, idempotencyKey)).toMatchObject({
-        state: 'completed',
-        attempt: 1,
-        response: final.body,
-      });
-      report('transactional-late-commit', {
-        pauseMs: 1500,
-        lateAnswer: late.events('replayed').length === 1 ? 'replayed' : 'other',
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await late.stop('SIGTERM');
+    await retrier.stop('SIGTERM');
+    const ledger = readLedgerFile(databaseFile);
+    expect(auditLedger(ledger)).toEqual([]);
+    // One transfer, the money moved once.
+    expect(ledger.transfers).toHaveLength(1);
+    expect(ledger.accounts.map((account) => account.balance)).toEqual([900, 1100]);
+    expect(recordOf(databaseFile, idempotencyKey)).toMatchObject({
+      state: 'completed',
+      attempt: 1,
+      response: final.body,
+    });
+    report('transactional-late-commit', {
+      pauseMs: 1500,
+      lateAnswer: late.events('replayed').length === 1 ? 'replayed' : 'other',
+    });
   });
 });

@@ -1,9 +1,14 @@
-import { readLedger, startLedgerServer } from '@ledger/server/testing';
+import {
+  checkTransferRun,
+  readLedger,
+  seededRandom,
+  startFaultProxy,
+  startLatencyProxy,
+  startLedgerServer,
+} from '@ledger/testkit';
 import { describe, expect, it } from 'vitest';
-import { seededRandom, startFaultProxy } from '../src/clientApp';
-import { startLatencyProxy } from '../src/latencyProxy';
-import { checkLedgerInvariants, replayCalls } from '../src/ledgerCheck';
 import { openAccounts, summarizeCalls, transferClients, transferPlan } from '../src/ledgerWorkload';
+import { replayCalls } from '../src/replay';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const ACCOUNTS = 8;
@@ -73,8 +78,8 @@ describe('network chaos: lost responses, resets, 502s and delays under concurren
     expect(server.events('fenced')).toEqual([]);
     await server.stop('SIGTERM');
     expect(
-      checkLedgerInvariants({
-        state: await readLedger(`file:${server.databaseFile}`),
+      checkTransferRun({
+        snapshot: await readLedger(server.databaseUrl),
         openingTotal: ACCOUNTS * BALANCE,
         transfers: observed,
       }),

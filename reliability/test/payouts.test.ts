@@ -1,18 +1,19 @@
 import { PAYOUT_PAUSE_POINTS } from '@ledger/server';
-import { auditLedger, startFakeGateway, useFreshDatabases } from '@ledger/server/testing';
-import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
-import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
-import { crashableLedger } from '../src/crashableLedger';
-import { replayCalls } from '../src/ledgerCheck';
-import { mutationClients, openAccounts, summarizeCalls } from '../src/ledgerWorkload';
 import {
+  auditLedger,
   checkPayoutRun,
   type KillSnapshot,
   type PayoutInput,
-  payoutPlan,
-} from '../src/payoutCheck';
+  seededRandom,
+  startFakeGateway,
+} from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
+import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
+import { describe, expect, it } from 'vitest';
+import { crashableLedger } from '../src/crashableLedger';
+import { mutationClients, payoutPlan, summarizeCalls } from '../src/ledgerWorkload';
 import { sleep } from '../src/pool';
+import { replayCalls } from '../src/replay';
 import { byStrength, report, seedFor } from '../src/strength';
 
 const ACCOUNTS = 4;
@@ -40,42 +41,36 @@ const LEASE_MS = 1200;
  * ran once, the gateway paid once per payout, and every payout completed.
  */
 describe('payouts: SIGKILL the server at every step boundary and inside every step', () => {
-  const kills = byStrength({ small: 14, full: 42 });
   const workers = byStrength({ small: 4, full: 6 });
+  const databases = useFreshDatabases();
 
-  it(
-    `survives ${kills} SIGKILLs aimed at the ${PAYOUT_PAUSE_POINTS.length} pause points in turn, ${workers} clients: every step once, one payment per payout (SQLite)`,
+  for (const run of [
     {
+      dialect: 'sqlite',
+      name: 'payouts-crash',
+      kills: byStrength({ small: 14, full: 42 }),
       timeout: byStrength({ small: 150_000, full: 600_000 }),
+      title: ` aimed at the ${PAYOUT_PAUSE_POINTS.length} pause points in turn, ${workers} clients: every step once, one payment per payout (SQLite)`,
     },
-    () => payoutCrashRun({ name: 'payouts-crash', kills, workers }),
-  );
-
-  describe('on Postgres', () => {
-    const databases = useFreshDatabases();
-    const pgKills = byStrength({ small: 7, full: 21 });
-
-    it(
-      `survives ${pgKills} SIGKILLs, one per pause point at the small strength (Postgres)`,
-      {
-        timeout: byStrength({ small: 120_000, full: 600_000 }),
-      },
-      async () =>
-        payoutCrashRun({
-          name: 'payouts-crash-postgres',
-          kills: pgKills,
-          workers,
-          databaseUrl: await databases.create('postgres'),
-        }),
+    {
+      dialect: 'postgres',
+      name: 'payouts-crash-postgres',
+      kills: byStrength({ small: 7, full: 21 }),
+      timeout: byStrength({ small: 120_000, full: 600_000 }),
+      title: ', one per pause point at the small strength (Postgres)',
+    },
+  ] as const) {
+    it(`survives ${run.kills} SIGKILLs${run.title}`, { timeout: run.timeout }, async () =>
+      payoutCrashRun({ ...run, workers, databaseUrl: await databases.create(run.dialect) }),
     );
-  });
+  }
 });
 
 async function payoutCrashRun(opts: {
   name: string;
   kills: number;
   workers: number;
-  databaseUrl?: string;
+  databaseUrl: string;
 }) {
   const seed = seedFor(opts.name);
   const random = seededRandom(seed);
@@ -87,12 +82,7 @@ async function payoutCrashRun(opts: {
     shortLeaseMs: LEASE_MS,
     databaseUrl: opts.databaseUrl,
   });
-  const accounts = await openAccounts({
-    url: ledger.url,
-    count: ACCOUNTS,
-    balance: BALANCE,
-    random,
-  });
+  const accounts = await ledger.openAccounts({ count: ACCOUNTS, balance: BALANCE, random });
   const clients = mutationClients<PayoutInput>({
     path: 'payouts.create',
     typed: (client, input) => client.payouts.create.mutate(input),
@@ -154,7 +144,7 @@ async function payoutCrashRun(opts: {
   const state = await ledger.read();
   const checked = checkPayoutRun({
     calls,
-    state,
+    snapshot: state,
     openingTotal: ACCOUNTS * BALANCE,
     gateway,
     kills: snapshots,

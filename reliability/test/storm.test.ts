@@ -1,15 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
+  checkTransferRun,
   type LedgerServerProcess,
   readLedger,
+  seededRandom,
   startLedgerServer,
-  useFreshDatabases,
-} from '@ledger/server/testing';
+  type TransferInput,
+} from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/clientApp';
-import { checkLedgerInvariants, type LedgerState, type TransferInput } from '../src/ledgerCheck';
 import { openAccounts, transferPlan } from '../src/ledgerWorkload';
 import { batchStorm, duplicateStorm, type StormCall } from '../src/storm';
 import { byStrength, report, seedFor } from '../src/strength';
@@ -18,37 +16,32 @@ const ACCOUNTS = 6;
 const BALANCE = 10_000;
 
 /** Two ledger server processes on one database, with a transfer delay so duplicates overlap. */
-async function twoProcesses(opts: { databaseUrl?: string } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'reliability-storm-'));
-  const databaseFile = join(dir, 'ledger.db');
-  const env = {
-    LEDGER_TRANSFER_DELAY_MS: '100',
-    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
-  };
+async function twoProcesses(databaseUrl: string) {
+  const env = { LEDGER_TRANSFER_DELAY_MS: '100' };
   const servers: LedgerServerProcess[] = [];
-  try {
-    servers.push(await startLedgerServer({ databaseFile, env }));
-    servers.push(await startLedgerServer({ databaseFile, env }));
-  } catch (error) {
+  const dispose = async () => {
     for (const server of servers) await server[Symbol.asyncDispose]();
-    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    servers.push(await startLedgerServer({ databaseUrl, env }));
+    servers.push(await startLedgerServer({ databaseUrl, env }));
+  } catch (error) {
+    await dispose();
     throw error;
   }
   return {
-    databaseFile,
     servers,
     urls: servers.map((server) => server.url),
     /** Idempotency events of `type` for `path`, across both processes. */
     count: (type: string, path: string) =>
       servers.flatMap((server) => server.events(type)).filter((event) => event['path'] === path)
         .length,
-    async stop() {
+    /** Stops both cleanly, then reads what the database holds. */
+    async stopAndRead() {
       for (const server of servers) await server.stop('SIGTERM');
+      return readLedger(databaseUrl);
     },
-    async [Symbol.asyncDispose]() {
-      for (const server of servers) await server[Symbol.asyncDispose]();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    [Symbol.asyncDispose]: dispose,
   };
 }
 type TwoProcesses = Awaited<ReturnType<typeof twoProcesses>>;
@@ -58,13 +51,8 @@ const copies = byStrength({ small: 8, full: 25 });
 const batches = byStrength({ small: 12, full: 80 });
 const batchSize = byStrength({ small: 10, full: 25 });
 
-/** Transfers and account openings, each key sent `copies` times at once across both processes. */
-async function stormAcrossProcesses(
-  cluster: TwoProcesses,
-  name: string,
-  readState: () => Promise<LedgerState>,
-) {
-  const seed = seedFor(name);
+/** Opens the accounts through the first process, then plans `keys` transfers of alice between them. */
+async function plannedTransfers(cluster: TwoProcesses, seed: number) {
   const accounts = await openAccounts({
     url: () => cluster.urls[0]!,
     count: ACCOUNTS,
@@ -72,10 +60,16 @@ async function stormAcrossProcesses(
     random: seededRandom(seed),
   });
   const next = transferPlan({ accounts, seed, maxAmount: 5000 });
-  const transfers: StormCall<TransferInput>[] = Array.from({ length: keys }, () => {
+  return Array.from({ length: keys }, (): StormCall<TransferInput> => {
     const { key, ...input } = next();
     return { path: 'transfers.create', user: 'alice', key, input };
   });
+}
+
+/** Transfers and account openings, each key sent `copies` times at once across both processes. */
+async function stormAcrossProcesses(cluster: TwoProcesses, name: string) {
+  const seed = seedFor(name);
+  const transfers = await plannedTransfers(cluster, seed);
   // Another user, with the same key strings as alice's transfers: other scopes, other operations.
   const openings: StormCall<{ owner: string; initialBalance: number }>[] = transfers
     .slice(0, Math.ceil(keys / 3))
@@ -95,11 +89,10 @@ async function stormAcrossProcesses(
   // Each key executed once in all: by one process, while the other joined, waited or replayed.
   expect(cluster.count('executed', 'transfers.create')).toBe(keys);
   expect(cluster.count('executed', 'accounts.open')).toBe(ACCOUNTS + openings.length);
-  await cluster.stop();
-  const state = await readState();
+  const state = await cluster.stopAndRead();
   expect(
-    checkLedgerInvariants({
-      state,
+    checkTransferRun({
+      snapshot: state,
       openingTotal: ACCOUNTS * BALANCE,
       transfers: transferStorm.calls,
     }),
@@ -136,32 +129,29 @@ async function stormAcrossProcesses(
  * Duplicate storms: many keys, each sent many times at once, across two server
  * processes on one database, and inside HTTP batches.
  */
-describe('duplicate storms across two server processes on one SQLite file', () => {
-  it(`${keys} transfer keys and ${Math.ceil(keys / 3)} account keys (another user, same key strings) × ${copies} copies at once: each executes once`, {
-    timeout: byStrength({ small: 60_000, full: 600_000 }),
-  }, async () => {
-    await using cluster = await twoProcesses();
-    await stormAcrossProcesses(cluster, 'storm-sqlite', () =>
-      readLedger(`file:${cluster.databaseFile}`),
-    );
-  });
+const databases = useFreshDatabases();
 
+for (const run of [
+  { on: 'one SQLite file', dialect: 'sqlite', name: 'storm-sqlite', small: 60_000 },
+  { on: 'Postgres', dialect: 'postgres', name: 'storm-postgres', small: 90_000 },
+] as const) {
+  describe(`duplicate storms across two server processes on ${run.on}`, () => {
+    it(`${keys} transfer keys and ${Math.ceil(keys / 3)} account keys (another user, same key strings) × ${copies} copies at once: each executes once`, {
+      timeout: byStrength({ small: run.small, full: 600_000 }),
+    }, async () => {
+      await using cluster = await twoProcesses(await databases.create(run.dialect));
+      await stormAcrossProcesses(cluster, run.name);
+    });
+  });
+}
+
+describe('duplicate storms in HTTP batches across two server processes on one SQLite file', () => {
   it(`${batches} HTTP batches of ${batchSize}+ calls at once, keys repeated within and across batches`, {
     timeout: byStrength({ small: 60_000, full: 600_000 }),
   }, async () => {
     const seed = seedFor('storm-batches');
-    await using cluster = await twoProcesses();
-    const accounts = await openAccounts({
-      url: () => cluster.urls[0]!,
-      count: ACCOUNTS,
-      balance: BALANCE,
-      random: seededRandom(seed),
-    });
-    const next = transferPlan({ accounts, seed, maxAmount: 5000 });
-    const transfers: StormCall<TransferInput>[] = Array.from({ length: keys }, () => {
-      const { key, ...input } = next();
-      return { path: 'transfers.create', user: 'alice', key, input };
-    });
+    await using cluster = await twoProcesses(await databases.create('sqlite'));
+    const transfers = await plannedTransfers(cluster, seed);
     const storm = await batchStorm({
       urls: cluster.urls,
       calls: transfers,
@@ -173,10 +163,9 @@ describe('duplicate storms across two server processes on one SQLite file', () =
     expect(storm.mismatches).toEqual([]);
     expect(storm.sameKeyTwiceInABatch).toBeGreaterThan(0);
     expect(cluster.count('executed', 'transfers.create')).toBe(keys);
-    await cluster.stop();
     expect(
-      checkLedgerInvariants({
-        state: await readLedger(`file:${cluster.databaseFile}`),
+      checkTransferRun({
+        snapshot: await cluster.stopAndRead(),
         openingTotal: ACCOUNTS * BALANCE,
         transfers: storm.calls,
       }),
@@ -193,17 +182,5 @@ describe('duplicate storms across two server processes on one SQLite file', () =
       replayed: cluster.count('replayed', 'transfers.create'),
       conflicts: cluster.count('conflict', 'transfers.create'),
     });
-  });
-});
-
-describe('duplicate storms across two server processes on Postgres', () => {
-  const databases = useFreshDatabases();
-
-  it(`${keys} transfer keys and ${Math.ceil(keys / 3)} account keys (another user, same key strings) × ${copies} copies at once: each executes once`, {
-    timeout: byStrength({ small: 90_000, full: 600_000 }),
-  }, async () => {
-    const databaseUrl = await databases.create('postgres');
-    await using cluster = await twoProcesses({ databaseUrl });
-    await stormAcrossProcesses(cluster, 'storm-postgres', () => readLedger(databaseUrl));
   });
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { DEFAULT_DEMO_OPTIONS, type DemoOptions, runDemo } from './demo/runDemo';
 import { describeAttemptFailure, EXIT, explainError } from './explain';
 import { createLedgerClient, type LedgerClient, type RetryOptions } from './ledgerClient';
-import { DEFAULT_DEMO_OPTIONS, type DemoOptions, runDemo } from './runDemo';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000/trpc';
 

@@ -1,9 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type LedgerServerProcess, startLedgerServer } from '@ledger/server/testing';
+import { type LedgerServerProcess, startFaultProxy, startLedgerServer } from '@ledger/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliOverrides, runCli } from '../src/cli';
-import { startFaultProxy } from '../src/faultProxy';
 
 /** Runs the CLI in this process and captures what it prints. */
 async function cli(

@@ -1,17 +1,19 @@
 import {
   auditLedger,
+  type FaultKind,
   type LedgerServerProcess,
   newKey,
+  randomInt,
   readLedgerFile,
+  seededRandom,
+  startFaultProxy,
   startLedgerServer,
   waitForInFlight,
-} from '@ledger/server/testing';
+} from '@ledger/testkit';
 import { TRPCClientError } from '@trpc/client';
 import { type IdempotencyRetryInfo, isIdempotencyInProgress } from 'trpc-idempotency/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultKind, startFaultProxy } from '../src/faultProxy';
 import { createLedgerClient, type LedgerClientError } from '../src/ledgerClient';
-import { randomInt, seededRandom } from '../src/random';
 
 const origin = (server: LedgerServerProcess) => new URL(server.url).origin;
 const fastRetries = { baseDelayMs: 5, maxDelayMs: 50, deadlineMs: 30_000 };

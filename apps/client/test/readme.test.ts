@@ -5,11 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLedgerServer } from '@ledger/server/testing';
+import { startFaultProxy, startLedgerServer } from '@ledger/testkit';
 import { describe, expect, it } from 'vitest';
 import rootPackage from '../../../package.json' with { type: 'json' };
 import { runCli } from '../src/cli';
-import { startFaultProxy } from '../src/faultProxy';
 
 const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
 const blocks = [...readme.matchAll(/```([^\n]*)\n([\s\S]*?)\n```/g)].map((match) => ({

@@ -1,10 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import { type InFlightOptions, idempotencyResponseHeaders } from 'trpc-idempotency';
+import type { InFlightOptions } from 'trpc-idempotency';
 import { DEFAULT_MAX_BATCH_SIZE } from './config';
 import {
   DatabaseUrlError,
@@ -14,12 +10,15 @@ import {
   openDatabase,
   sqlitePath,
 } from './database';
-import { causesOf, isInternalError, requestIdOf } from './internalError';
+import { createRequestDispatcher } from './http/dispatch';
+import { type CloseResult, shutdown } from './http/shutdown';
+import { createLedgerTrpcHandler } from './http/trpcHandler';
 import { type Logger, silentLogger } from './logger';
-import { createMetrics, type GaugeCollector, METRICS_CONTENT_TYPE, type Metrics } from './metrics';
+import { createMetrics, createRouteLabeler, databaseGauges } from './metrics';
 import { httpPayoutGateway } from './payoutGateway';
 import { PAYOUT_PAUSE_POINTS, type PayoutPausePoint, payoutPauses } from './payouts';
-import { createContext, createLedgerRouter, type HandlerTracker } from './router';
+import { createProcedureTracker } from './procedureTracker';
+import { createLedgerRouter } from './router';
 import type { OpenSqliteDatabase } from './sqlite/database';
 import { openSqliteDatabase } from './sqlite/database';
 import { createWebApp, type WebAppOptions } from './webApp';
@@ -68,11 +67,7 @@ export interface LedgerAppOptions {
   payoutDelayAt?: readonly PayoutPausePoint[];
 }
 
-/** What `close()` reports. */
-export interface CloseResult {
-  /** True when requests were still running at the shutdown deadline and were cut off. */
-  forced: boolean;
-}
+export type { CloseResult };
 
 /**
  * The ledger server on SQLite, assembled but not listening: the database is
@@ -109,20 +104,25 @@ export async function openLedgerApp(opts: LedgerAppOptions = {}): Promise<Ledger
   return assembleLedgerApp(database, opts);
 }
 
+/**
+ * Puts the server together on an open database: the router with its ledger,
+ * store, payout gateway and fault hooks; tRPC's HTTP handler; the web app;
+ * the metrics; the request dispatch and the graceful stop (`http/`).
+ */
 function assembleLedgerApp<TDatabase extends OpenDatabase>(
   database: TDatabase,
   opts: LedgerAppOptions,
 ) {
   const logger = opts.logger ?? silentLogger;
   const { ledger } = database;
-  const handlers = createHandlerTracker();
-  const metrics = createMetrics({ gauges: [handlers.gauge, ...databaseGauges(database)] });
+  const procedures = createProcedureTracker();
+  const metrics = createMetrics({ gauges: [procedures.gauge, ...databaseGauges(database)] });
   const router = createLedgerRouter({
     ledger,
     store: database.store,
     logger,
     metrics,
-    tracker: handlers,
+    tracker: procedures,
     transferDelayMs: opts.transferDelayMs ?? 0,
     inFlight: opts.inFlight ?? {},
     leaseMs: opts.leaseMs,
@@ -139,108 +139,26 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
       log: (fields) => logger.info('payout paused', fields),
     }),
   });
-  const routeOf = createRouteNamer(Object.keys(router._def.procedures));
-
-  const trpcHandler = createHTTPHandler({
-    router,
-    basePath: '/trpc/',
-    createContext,
-    maxBodySize: opts.maxBodySize ?? 1024 * 1024,
-    // Checked on the URL's paths, before the body is parsed, a context is made or any call runs.
-    maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
-    // `Idempotent-Replayed: true` on a replayed response, `Retry-After` on an in-progress 409.
-    responseMeta: (meta) => ({ headers: idempotencyResponseHeaders(meta) }),
-    onError({ error, path }) {
-      const fields = { path, code: error.code, message: error.message };
-      if (getHTTPStatusCodeFromError(error) >= 500) {
-        const requestId = isInternalError(error) ? requestIdOf(error) : undefined;
-        const causes = causesOf(error);
-        logger.error('request failed', {
-          ...fields,
-          requestId,
-          causes,
-          stack: error.cause?.stack ?? error.stack,
-        });
-      } else {
-        logger.debug('rejected', fields);
-      }
-    },
-  });
 
   const web = createWebApp(opts.web);
   let closing: Promise<CloseResult> | undefined;
   const unanswered = new Set<ServerResponse>();
-
-  const server = createServer((req, res) => {
-    const target = parseTarget(req.url);
-    if (!target) {
-      // An unparsable request target (`GET http://[ HTTP/1.1`): `new URL` would throw and end the process.
-      res.once('finish', () =>
-        metrics.observeRequest({
-          method: req.method ?? '',
-          route: 'other',
-          status: res.statusCode,
-        }),
-      );
-      res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: 'bad request target' } }));
-      return;
-    }
-    const { pathname, searchParams } = target;
-    const route = routeOf(pathname, searchParams);
-    res.once('finish', () =>
-      metrics.observeRequest({ method: req.method ?? '', route, status: res.statusCode }),
-    );
-    if (pathname === '/metrics') {
-      serveMetrics(req, res, metrics);
-      return;
-    }
-    if (web.handle(req, res, pathname)) return;
-    if (pathname !== '/trpc' && !pathname.startsWith('/trpc/')) {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({ error: { message: `not found: ${pathname}; the API is at /trpc` } }),
-      );
-      return;
-    }
-    if (closing) res.setHeader('connection', 'close');
-    if (logger.level === 'debug') {
-      const arrived = performance.now();
-      res.once('finish', () =>
-        logger.debug('request', {
-          method: req.method,
-          url: req.url,
-          status: res.statusCode,
-          durationMs: Math.round((performance.now() - arrived) * 10) / 10,
-        }),
-      );
-    }
-    unanswered.add(res);
-    res.once('close', () => unanswered.delete(res));
-    trpcHandler(req, res);
-  });
-
-  async function shutdown(timeoutMs: number): Promise<CloseResult> {
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Keep-alive connections close after their current response instead of idling.
-    for (const res of unanswered) if (!res.headersSent) res.setHeader('connection', 'close');
-    server.closeIdleConnections();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<true>((resolve) => {
-      timer = setTimeout(() => resolve(true), timeoutMs);
-    });
-    const forced = await Promise.race([
-      Promise.all([stopped, handlers.drained()]).then(() => false as const),
-      deadline,
-    ]);
-    clearTimeout(timer);
-    if (forced) server.closeAllConnections();
-    await web.close();
-    // A pool waits for its connections in use; after a forced stop, not for long.
-    const closed = database.close();
-    await (forced ? Promise.race([closed, sleep(1000)]) : closed);
-    return { forced };
-  }
+  const server = createServer(
+    createRequestDispatcher({
+      trpcHandler: createLedgerTrpcHandler({
+        router,
+        logger,
+        maxBodySize: opts.maxBodySize ?? 1024 * 1024,
+        maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+      }),
+      web,
+      metrics,
+      logger,
+      routeOf: createRouteLabeler(Object.keys(router._def.procedures)),
+      unanswered,
+      closing: () => closing !== undefined,
+    }),
+  );
 
   return {
     router,
@@ -263,113 +181,20 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     },
     /** Graceful stop; calling it again returns the same promise. */
     close(): Promise<CloseResult> {
-      closing ??= shutdown(opts.shutdownTimeoutMs ?? 10_000);
+      closing ??= shutdown({
+        server,
+        unanswered,
+        drained: () => procedures.drained(),
+        closeWeb: () => web.close(),
+        closeDatabase: () => database.close(),
+        timeoutMs: opts.shutdownTimeoutMs ?? 10_000,
+      });
       return closing;
     },
   };
-}
-
-/** The request's URL, or undefined when it does not parse. */
-function parseTarget(url: string | undefined) {
-  try {
-    return new URL(url ?? '/', 'http://localhost');
-  } catch {
-    return undefined;
-  }
-}
-
-/** `GET /metrics`: the Prometheus text exposition. */
-function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: Metrics) {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { message: '/metrics answers GET and HEAD only' } }));
-    return;
-  }
-  const body = metrics.render();
-  res.writeHead(200, {
-    'content-type': METRICS_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-/**
- * The `route` label of a request: a procedure's path, `batch` for a batch of
- * known procedures, `/metrics`, or `other`. Never the raw URL, which a client
- * chooses freely: the label's values must stay few.
- */
-function createRouteNamer(procedures: string[]) {
-  const known = new Set(procedures);
-  return (pathname: string, searchParams: URLSearchParams) => {
-    if (pathname === '/metrics') return '/metrics';
-    if (!pathname.startsWith('/trpc/')) return 'other';
-    let paths: string[];
-    try {
-      paths = decodeURIComponent(pathname.slice('/trpc/'.length)).split(',');
-    } catch {
-      // A malformed escape (`/trpc/%E0`): tRPC answers it; this must not throw, it would end the process.
-      return 'other';
-    }
-    if (!paths.every((path) => known.has(path))) return 'other';
-    return searchParams.get('batch') === '1' ? 'batch' : paths[0]!;
-  };
-}
-
-/** Postgres: the pool's connections in use and idle, and requests waiting for one. */
-function databaseGauges(database: OpenDatabase): GaugeCollector[] {
-  if (database.kind !== 'postgres') return [];
-  const pool = database.db.$client;
-  return [
-    {
-      name: 'db_pool_connections',
-      help: 'Postgres connections of this process by state; one is in use per execution in flight.',
-      collect: () => [
-        { labels: { state: 'in_use' }, value: pool.totalCount - pool.idleCount },
-        { labels: { state: 'idle' }, value: pool.idleCount },
-      ],
-    },
-    {
-      name: 'db_pool_waiting_requests',
-      help: 'Requests of this process waiting for a free Postgres connection: above 0 for long, the pool is too small.',
-      collect: () => [{ labels: {}, value: pool.waitingCount }],
-    },
-  ];
 }
 
 /** A ledger app from {@link createLedgerApp} or {@link openLedgerApp}. */
 export type LedgerApp<TDatabase extends OpenDatabase = OpenDatabase> = ReturnType<
   typeof assembleLedgerApp<TDatabase>
 >;
-
-function createHandlerTracker(): HandlerTracker & {
-  drained(): Promise<void>;
-  gauge: GaugeCollector;
-} {
-  let running = 0;
-  const byPath = new Map<string, number>();
-  let waiters: Array<() => void> = [];
-  return {
-    enter(path) {
-      running++;
-      byPath.set(path, (byPath.get(path) ?? 0) + 1);
-    },
-    leave(path) {
-      running--;
-      byPath.set(path, (byPath.get(path) ?? 1) - 1);
-      if (running > 0) return;
-      for (const wake of waiters) wake();
-      waiters = [];
-    },
-    drained() {
-      if (running === 0) return Promise.resolve();
-      return new Promise((resolve) => waiters.push(resolve));
-    },
-    // Paths are the router's own (unknown paths never reach a procedure), so the label stays bounded.
-    gauge: {
-      name: 'trpc_procedures_in_flight',
-      help: 'Procedure calls of this process running now, by path: a transfer counts from its input check to its answer.',
-      collect: () => [...byPath].map(([path, value]) => ({ labels: { path }, value })),
-    },
-  };
-}

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseUrlError, parseDatabaseUrl } from 'trpc-idempotency/admin';
+import type { Ledger } from './ledger';
 import { type OpenPostgresDatabase, openPostgresDatabase } from './pg/database';
 import { type OpenSqliteDatabase, openSqliteDatabase } from './sqlite/database';
 
@@ -13,6 +14,17 @@ export type { OpenSqliteDatabase } from './sqlite/database';
  * to close them. `kind` tells the dialect apart.
  */
 export type OpenDatabase = OpenSqliteDatabase | OpenPostgresDatabase;
+
+/** An open ledger database of one dialect (see {@link OpenDatabase}). */
+export interface OpenLedgerDatabase<TKind extends string, TDb, TStore> {
+  kind: TKind;
+  /** Where it is, for the start-up log line: the file, or the URL without its password. */
+  location: string;
+  db: TDb;
+  store: TStore;
+  ledger: Ledger;
+  close(): Promise<void>;
+}
 
 /** Options of {@link openDatabase}; each applies to one dialect only. */
 export interface OpenDatabaseOptions {

@@ -17,6 +17,7 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { PayoutGateway } from './payoutGateway';
 import { createPayout, type PayoutPausePoint, payoutsNotConfigured } from './payouts';
+import type { HandlerTracker } from './procedureTracker';
 
 /**
  * The request context. `userId` is the `x-user-id` header: a demo stand-in
@@ -80,12 +81,6 @@ const t = initTRPC.context<LedgerContext>().create({
     };
   },
 });
-
-/** Counts the handlers running, by procedure path, so a shutdown can wait for them. */
-export interface HandlerTracker {
-  enter(path: string): void;
-  leave(path: string): void;
-}
 
 /** What the router needs to run. */
 export interface LedgerRouterOptions {

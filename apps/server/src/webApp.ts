@@ -2,7 +2,12 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type FaultProxy, type FaultProxyOptions, startFaultProxy } from './faultProxy';
+import {
+  endToEndHeaders,
+  type FaultProxy,
+  type FaultProxyOptions,
+  startFaultProxy,
+} from '@ledger/testkit';
 
 /** Options of {@link createWebApp}. */
 export interface WebAppOptions {
@@ -37,18 +42,6 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'proxy-connection',
-  'upgrade',
-]);
-
-function endToEnd(headers: IncomingMessage['headers']) {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)));
-}
-
 /**
  * The web client of the ledger, served beside the API: its files at `/`, and
  * `/flaky/trpc/…`, the API behind the fault proxy the CLI demo uses, so a
@@ -76,12 +69,12 @@ export function createWebApp(opts: WebAppOptions = {}) {
     const { url } = await startProxy(req);
     const upstream = request(`${url}${req.url!.slice(FLAKY_PREFIX.length)}`, {
       method: req.method,
-      headers: endToEnd(req.headers),
+      headers: endToEndHeaders(req.headers),
       // A connection of its own per request: one the proxy dropped must not fail the next.
       agent: false,
     });
     upstream.once('response', (answer) => {
-      res.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
+      res.writeHead(answer.statusCode ?? 502, endToEndHeaders(answer.headers));
       answer.pipe(res);
       answer.once('aborted', () => res.destroy());
     });

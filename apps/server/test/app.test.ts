@@ -1,24 +1,11 @@
-import { TRPCError } from '@trpc/server';
+import { auditLedger, newKey, readLedger, waitForInFlight } from '@ledger/testkit';
+import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
+import type { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { createLedgerApp, type LedgerAppOptions, openLedgerApp } from '../src/app';
 import type { LedgerExecution } from '../src/ledger';
-import { DIALECTS, useFreshDatabases } from './helpers/databases';
-import { waitForInFlight } from './helpers/inFlight';
-import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
-import { readLedger } from './helpers/ledgerDatabase';
-import { auditLedger } from './helpers/ledgerFile';
-
-/** Rejects with a TRPCError of `code`; returns it for more checks. */
-async function rejection(promise: Promise<unknown>, code: TRPCError['code']) {
-  const error = await promise.then(
-    () => expect.fail(`expected ${code}, got a result`),
-    (error: unknown) => error,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  return error as TRPCError;
-}
+import { openAccounts, rejection, transferInput } from './helpers/ledgerCalls';
 
 const databases = useFreshDatabases();
 
@@ -46,28 +33,9 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
   it('moves money and lists transfers oldest first on both sides', async () => {
     await using ledger = await fresh();
     const alice = ledger.caller();
-    const a = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'A',
-      initialBalance: 100,
-    });
-    const b = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'B',
-      initialBalance: 0,
-    });
-    const first = await alice.transfers.create({
-      idempotencyKey: newKey(),
-      fromAccountId: a.id,
-      toAccountId: b.id,
-      amount: 30,
-    });
-    const second = await alice.transfers.create({
-      idempotencyKey: newKey(),
-      fromAccountId: b.id,
-      toAccountId: a.id,
-      amount: 5,
-    });
+    const [a, b] = await openAccounts(alice, 100, 0);
+    const first = await alice.transfers.create(transferInput(a, b, 30));
+    const second = await alice.transfers.create(transferInput(b, a, 5));
     expect(first).toEqual({
       id: expect.stringMatching(/^tr_[0-9a-f]{16}$/),
       fromAccountId: a.id,
@@ -167,16 +135,7 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
     const ttlMs = 56_789;
     await using ledger = await fresh({ ttlMs, transferDelayMs: 300 });
     const alice = ledger.caller();
-    const a = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'A',
-      initialBalance: 5,
-    });
-    const b = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'B',
-      initialBalance: 0,
-    });
+    const [a, b] = await openAccounts(alice, 5, 0);
     const records = async () => {
       const query = `SELECT state, expires_at_ms - completed_at_ms AS ttl FROM idempotency_records`;
       const { database } = ledger.app;
@@ -186,12 +145,7 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
           : (await database.db.$client.query(query)).rows;
       return rows.map((row) => ({ state: row['state'], ttl: Number(row['ttl']) }));
     };
-    const transfer = alice.transfers.create({
-      idempotencyKey: newKey(),
-      fromAccountId: a.id,
-      toAccountId: b.id,
-      amount: 1,
-    });
+    const transfer = alice.transfers.create(transferInput(a, b, 1));
     await waitForInFlight(ledger.app, 1);
     // Transactional: the transfer's record is written with its commit, not before.
     expect(await records()).toHaveLength(2);
@@ -212,16 +166,7 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
   it('stores NOT_FOUND and PRECONDITION_FAILED as final outcomes for their key', async () => {
     await using ledger = await fresh();
     const alice = ledger.caller();
-    const a = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'A',
-      initialBalance: 10,
-    });
-    const b = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'B',
-      initialBalance: 100,
-    });
+    const [a, b] = await openAccounts(alice, 10, 100);
 
     const unknown = {
       idempotencyKey: newKey(),
@@ -242,12 +187,7 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
     const refused = await rejection(alice.transfers.create(tooMuch), 'PRECONDITION_FAILED');
     expect(refused.message).toMatch(/^insufficient funds/);
     // The account can pay now, but this key's answer is final: it replays the refusal.
-    await alice.transfers.create({
-      idempotencyKey: newKey(),
-      fromAccountId: b.id,
-      toAccountId: a.id,
-      amount: 90,
-    });
+    await alice.transfers.create(transferInput(b, a, 90));
     const replayed = await rejection(alice.transfers.create(tooMuch), 'PRECONDITION_FAILED');
     expect(replayed.message).toBe(refused.message);
     // A new key is a new operation.
@@ -259,16 +199,7 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
     // Both transfers pass the early check (SQLite; Postgres has none), then wait; only one can commit.
     await using ledger = await fresh({ transferDelayMs: 100 });
     const alice = ledger.caller();
-    const a = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'A',
-      initialBalance: 100,
-    });
-    const b = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'B',
-      initialBalance: 0,
-    });
+    const [a, b] = await openAccounts(alice, 100, 0);
     const inputs = [newKey(), newKey()].map((idempotencyKey) => ({
       idempotencyKey,
       fromAccountId: a.id,
@@ -315,22 +246,8 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
   it('close() lets a running transfer finish before closing the database', async () => {
     await using ledger = await fresh({ transferDelayMs: 200 });
     const alice = ledger.caller();
-    const a = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'A',
-      initialBalance: 10,
-    });
-    const b = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'B',
-      initialBalance: 0,
-    });
-    const transfer = alice.transfers.create({
-      idempotencyKey: newKey(),
-      fromAccountId: a.id,
-      toAccountId: b.id,
-      amount: 10,
-    });
+    const [a, b] = await openAccounts(alice, 10, 0);
+    const transfer = alice.transfers.create(transferInput(a, b, 10));
     await new Promise((resolve) => setTimeout(resolve, 20));
     const closed = ledger.app.close();
     await expect(transfer).resolves.toMatchObject({ amount: 10 });

@@ -1,38 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type LedgerServerProcess, newKey, readLedger, startLedgerServer } from '@ledger/testkit';
+import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, useFreshDatabases } from './helpers/databases';
-import { waitForInFlight } from './helpers/inFlight';
-import { newKey } from './helpers/keys';
-import { holdWriteLock, readLedger } from './helpers/ledgerDatabase';
-import { type LedgerServerProcess, startLedgerServer } from './helpers/ledgerServer';
-
-/** A response read once: status, raw text (for byte comparisons) and parsed body. */
-async function read(response: Response) {
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    text,
-    // biome-ignore lint/suspicious/noExplicitAny: JSON from the wire, checked by the assertions
-    body: JSON.parse(text) as any,
-  };
-}
-
-async function openAccount(server: LedgerServerProcess, owner: string, initialBalance: number) {
-  const { status, body } = await read(
-    await server.mutate('accounts.open', { idempotencyKey: newKey(), owner, initialBalance }),
-  );
-  expect(status).toBe(200);
-  return body.result.data.id as string;
-}
-
-async function balanceOf(server: LedgerServerProcess, id: string) {
-  return (await read(await server.query('accounts.get', { id }))).body.result.data
-    .balance as number;
-}
+import { holdWriteLock } from './helpers/databaseLocks';
+import { transferInput } from './helpers/ledgerCalls';
+import { balanceOf, openAccount, read } from './helpers/rawHttp';
 
 async function recordCount(server: LedgerServerProcess) {
   return (await readLedger(server.databaseUrl)).records.length;
@@ -166,24 +138,14 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
       expect(response.body.error.data.issues.length).toBeGreaterThan(0);
     }
     const same = await read(
-      await server.mutate('transfers.create', {
-        idempotencyKey,
-        fromAccountId: a,
-        toAccountId: a,
-        amount: 1,
-      }),
+      await server.mutate('transfers.create', transferInput(a, a, 1, idempotencyKey)),
     );
     expect(same.body.error.message).toBe(
       'invalid input: toAccountId: must be a different account than fromAccountId',
     );
     // Nothing was stored for the key: the corrected request uses it.
     const b = await openAccount(server, 'B', 0);
-    const fixed = await server.mutate('transfers.create', {
-      idempotencyKey,
-      fromAccountId: a,
-      toAccountId: b,
-      amount: 1,
-    });
+    const fixed = await server.mutate('transfers.create', transferInput(a, b, 1, idempotencyKey));
     expect(fixed.status).toBe(200);
   });
 
@@ -292,12 +254,7 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     expect(first.body.error.data).toMatchObject({ code: 'PRECONDITION_FAILED', httpStatus: 412 });
     expect(first.body.error.message).toMatch(/^insufficient funds/);
     // Even once the money is there, this key's answer stays what it was.
-    await server.mutate('transfers.create', {
-      idempotencyKey: newKey(),
-      fromAccountId: b,
-      toAccountId: a,
-      amount: 50,
-    });
+    await server.mutate('transfers.create', transferInput(b, a, 50));
     const retry = await read(await server.mutate('transfers.create', input));
     expect(retry.status).toBe(412);
     expect(retry.text).toBe(first.text);
@@ -310,12 +267,7 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     const idempotencyKey = newKey();
     const executedBefore = server.events('executed').length;
     const first = await read(
-      await server.mutate('transfers.create', {
-        idempotencyKey,
-        fromAccountId: a,
-        toAccountId: b,
-        amount: 30,
-      }),
+      await server.mutate('transfers.create', transferInput(a, b, 30, idempotencyKey)),
     );
     expect(first.status).toBe(200);
     expect(first.body.result.data).toEqual({
@@ -414,100 +366,5 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     expect(retried.status).toBe(200);
     expect(await balanceOf(server, a)).toBe(99);
     await server.waitForLog((line) => line.level === 'error' && line.msg === 'request failed');
-  });
-});
-
-describe.each(DIALECTS)('a key in flight on %s', (dialect) => {
-  it('409 IDEMPOTENCY_IN_PROGRESS with retryAfterMs and Retry-After after the wait bound, then replays', async () => {
-    // The transfer holds between its checks and its commit; a duplicate joins it
-    // and waits at most 200 ms.
-    await using server = await startLedgerServer({
-      databaseUrl: await databases.create(dialect),
-      env: {
-        LEDGER_TRANSFER_DELAY_MS: '1000',
-        IDEMPOTENCY_WAIT_MS: '200',
-        IDEMPOTENCY_RETRY_AFTER_MS: '1500',
-      },
-    });
-    const a = await openAccount(server, 'A', 100);
-    const b = await openAccount(server, 'B', 0);
-    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
-    const running = server.mutate('transfers.create', input);
-    await waitForInFlight(server, 1);
-    const conflict = await read(await server.mutate('transfers.create', input));
-    expect(conflict.status).toBe(409);
-    expect(conflict.headers.get('retry-after')).toBe('2');
-    expect(conflict.body.error.data).toMatchObject({
-      code: 'CONFLICT',
-      httpStatus: 409,
-      reason: 'IDEMPOTENCY_IN_PROGRESS',
-      retryAfterMs: 1500,
-    });
-    const original = await read(await running);
-    expect(original.status).toBe(200);
-    const replay = await read(await server.mutate('transfers.create', input));
-    expect(replay.text).toBe(original.text);
-    expect(await balanceOf(server, a)).toBe(60);
-  });
-
-  it('settles a duplicate in another server process at its commit: one transfer, one answer', async () => {
-    await using slow = await startLedgerServer({
-      databaseUrl: await databases.create(dialect),
-      env: { LEDGER_TRANSFER_DELAY_MS: '1000' },
-    });
-    await using other = await startLedgerServer({ databaseUrl: slow.databaseUrl });
-    const a = await openAccount(other, 'A', 100);
-    const b = await openAccount(other, 'B', 0);
-    const input = { idempotencyKey: newKey(), fromAccountId: a, toAccountId: b, amount: 40 };
-    const running = slow.mutate('transfers.create', input);
-    await waitForInFlight(slow, 1);
-    // Nothing is written while the first prepares: the duplicate elsewhere executes and
-    // commits; the first finds its record at its own commit and replays it.
-    const duplicate = await read(await other.mutate('transfers.create', input));
-    const original = await read(await running);
-    expect([duplicate.status, original.status]).toEqual([200, 200]);
-    expect(original.text).toBe(duplicate.text);
-    expect(await balanceOf(other, a)).toBe(60);
-    const ledger = await readLedger(other.databaseUrl);
-    expect(ledger.transfers).toHaveLength(1);
-  });
-});
-
-describe.each(DIALECTS)('starting the server on %s', (dialect) => {
-  it('a database it cannot open stops the server with a message naming it', async () => {
-    if (dialect === 'postgres') {
-      await expect(
-        startLedgerServer({ databaseUrl: 'postgres://ledger:s3cret@127.0.0.1:1/ledger' }),
-      ).rejects.toThrow(
-        /cannot start: cannot open the Postgres database postgres:\/\/ledger@127\.0\.0\.1:1\/ledger: .*ECONNREFUSED/,
-      );
-      return;
-    }
-    // A regular file where the database's folder should be.
-    const dir = mkdtempSync(join(tmpdir(), 'ledger-unopenable-'));
-    try {
-      writeFileSync(join(dir, 'file'), '');
-      const file = join(dir, 'file', 'ledger.db');
-      await expect(startLedgerServer({ databaseUrl: `file:${file}` })).rejects.toThrow(
-        `cannot start: cannot open the SQLite database ${file}: EEXIST`,
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-describe('the idempotency and batch knobs of the server process', () => {
-  it('TRPC_MAX_BATCH_SIZE sets the largest batch', async () => {
-    await using server = await startLedgerServer({
-      databaseUrl: await databases.create('sqlite'),
-      env: { TRPC_MAX_BATCH_SIZE: '3' },
-    });
-    const health = (calls: number) =>
-      fetch(`${server.url}/${Array(calls).fill('health').join(',')}?batch=1&input={}`);
-    expect((await health(3)).status).toBe(200);
-    const refused = await read(await health(4));
-    expect(refused.status).toBe(400);
-    expect(refused.body.error.message).toBe('Batch call exceeds maximum size');
   });
 });

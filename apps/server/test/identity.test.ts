@@ -1,7 +1,7 @@
+import { newKey } from '@ledger/testkit';
+import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
 import { MAX_USER_ID_LENGTH } from '../src/identity';
-import { DIALECTS, useFreshDatabases } from './helpers/databases';
-import { newKey } from './helpers/keys';
 import { listeningLedgerApp } from './helpers/listeningApp';
 
 const databases = useFreshDatabases();

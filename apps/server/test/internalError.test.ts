@@ -1,9 +1,9 @@
+import { newKey } from '@ledger/testkit';
+import { DIALECTS, type Dialect, useFreshDatabases } from '@ledger/testkit/databases';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { sqlitePath } from '../src/database';
-import { DIALECTS, type Dialect, useFreshDatabases } from './helpers/databases';
-import { newKey } from './helpers/keys';
 import { listeningLedgerApp } from './helpers/listeningApp';
 
 const databases = useFreshDatabases();

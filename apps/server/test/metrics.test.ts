@@ -1,11 +1,11 @@
+import { newKey, waitForInFlight } from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import type { IdempotencyEvent } from 'trpc-idempotency';
 import { describe, expect, it } from 'vitest';
 import { openLedgerApp } from '../src/app';
 import { createMetrics, DURATION_BUCKETS, escapeLabel } from '../src/metrics';
-import { useFreshDatabases } from './helpers/databases';
-import { waitForInFlight } from './helpers/inFlight';
-import { newKey } from './helpers/keys';
-import { holdWriteLock } from './helpers/ledgerDatabase';
+import { holdWriteLock } from './helpers/databaseLocks';
+import { openAccounts } from './helpers/ledgerCalls';
 
 /** The samples of an exposition: `name{labels}` → value. */
 function samples(exposition: string) {
@@ -16,6 +16,13 @@ function samples(exposition: string) {
     values.set(line.slice(0, at), Number(line.slice(at + 1)));
   }
   return values;
+}
+
+/** `idempotency_events_total` of `path`, for each of `events` in order (undefined: no sample). */
+function eventCounts(values: Map<string, number>, path: string, events: string[]) {
+  return events.map((event) =>
+    values.get(`idempotency_events_total{event="${event}",path="${path}"}`),
+  );
 }
 
 const base = { scope: 'alice', durationMs: 3 };
@@ -167,14 +174,9 @@ describe.each(['sqlite', 'postgres'] as const)('GET /metrics on %s', (dialect) =
       expect(scraped.status).toBe(200);
       expect(scraped.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
       const values = samples(await scraped.text());
-      const events = (event: string) =>
-        values.get(`idempotency_events_total{event="${event}",path="accounts.open"}`);
-      expect([
-        events('executed'),
-        events('replayed'),
-        events('mismatch'),
-        events('joined'),
-      ]).toEqual([2, 1, 1, 1]);
+      expect(
+        eventCounts(values, 'accounts.open', ['executed', 'replayed', 'mismatch', 'joined']),
+      ).toEqual([2, 1, 1, 1]);
       expect(
         values.get(
           'idempotency_request_duration_seconds_count{event="executed",path="accounts.open"}',
@@ -214,16 +216,7 @@ describe.each(['sqlite', 'postgres'] as const)('GET /metrics on %s', (dialect) =
     });
     try {
       const alice = app.router.createCaller({ userId: 'alice' });
-      const a = await alice.accounts.open({
-        idempotencyKey: newKey(),
-        owner: 'A',
-        initialBalance: 9,
-      });
-      const b = await alice.accounts.open({
-        idempotencyKey: newKey(),
-        owner: 'B',
-        initialBalance: 0,
-      });
+      const [a, b] = await openAccounts(alice, 9, 0);
       const input = { idempotencyKey: newKey(), fromAccountId: a.id, toAccountId: b.id, amount: 1 };
       const outcomes = await Promise.allSettled([
         alice.transfers.create(input),
@@ -241,17 +234,12 @@ describe.each(['sqlite', 'postgres'] as const)('GET /metrics on %s', (dialect) =
         await lock.release();
       }
       const values = samples(app.metrics.render());
-      const events = (event: string) =>
-        values.get(`idempotency_events_total{event="${event}",path="transfers.create"}`);
       // SQLite's lock times out at BEGIN IMMEDIATE, before the transfer's own writes: the
       // store's failure (500, IDEMPOTENCY_STORE_UNAVAILABLE). Postgres times out on the
       // account's row inside the transfer's writes: the handler's transient failure.
-      expect([
-        events('executed'),
-        events('conflict'),
-        events('released'),
-        events('failed'),
-      ]).toEqual(dialect === 'sqlite' ? [1, 1, undefined, 1] : [1, 1, 1, undefined]);
+      expect(
+        eventCounts(values, 'transfers.create', ['executed', 'conflict', 'released', 'failed']),
+      ).toEqual(dialect === 'sqlite' ? [1, 1, undefined, 1] : [1, 1, 1, undefined]);
     } finally {
       await app.close();
     }

@@ -1,44 +1,37 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TRPCError } from '@trpc/server';
-import { openIdempotencyAdmin } from 'trpc-idempotency/admin';
+import {
+  auditLedger,
+  type FakeGateway,
+  newKey,
+  readLedger,
+  startFakeGateway,
+} from '@ledger/testkit';
+import { DIALECTS, type Dialect, useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
 import type { LedgerAppOptions } from '../src/app';
 import { createLogger } from '../src/logger';
-import type { PayoutPausePoint } from '../src/payouts';
-import { DIALECTS, type Dialect, useFreshDatabases } from './helpers/databases';
-import { type FakeGateway, startFakeGateway } from './helpers/fakeGateway';
-import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
-import { readLedger } from './helpers/ledgerDatabase';
-import { auditLedger } from './helpers/ledgerFile';
-import { startLedgerServer } from './helpers/ledgerServer';
+import { rejection, transferInput } from './helpers/ledgerCalls';
 import { type AppLogLine, listeningLedgerApp } from './helpers/listeningApp';
 
 const databases = useFreshDatabases();
 
-/** Rejects with a TRPCError of `code`; returns it for more checks. */
-async function rejection(promise: Promise<unknown>, code: TRPCError['code']) {
-  const error = await promise.then(
-    () => expect.fail(`expected ${code}, got a result`),
-    (error: unknown) => error,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  return error as TRPCError;
-}
-
-/** The ledger app in this process on a fresh database, its gateway `gateway`, its log lines kept. */
+/**
+ * The ledger app in this process on a fresh database, its log lines kept,
+ * paying through `gateway` (default: a fake gateway of its own, closed with it).
+ */
 async function payoutApp(
   dialect: Dialect,
-  opts: { gateway: FakeGateway | undefined } & Omit<LedgerAppOptions, 'databaseUrl'>,
+  opts: { gateway?: FakeGateway } & Omit<LedgerAppOptions, 'databaseUrl'> = {},
 ) {
   const logs: AppLogLine[] = [];
-  const { gateway, ...appOpts } = opts;
+  const { gateway: given, ...appOpts } = opts;
+  const gateway = given ?? (await startFakeGateway());
   const ledger = await ledgerAppResource({
     databaseUrl: await databases.create(dialect),
-    payoutGatewayUrl: gateway?.url,
+    payoutGatewayUrl: gateway.url,
     logger: createLogger({
       level: 'info',
       write: (line) => logs.push(JSON.parse(line) as AppLogLine),
@@ -49,9 +42,16 @@ async function payoutApp(
   return {
     ledger,
     alice,
+    gateway,
     /** The idempotency events of `payouts.create`, in order. */
     events: () =>
       logs.filter((line) => line['path'] === 'payouts.create' && line.msg !== 'request failed'),
+    /** A payout of `amount` from `account`, with a fresh key. */
+    payoutInput: (account: { id: string }, amount: number) => ({
+      idempotencyKey: newKey('payout'),
+      accountId: account.id,
+      amount,
+    }),
     async openAccount(balance: number) {
       return alice.accounts.open({
         idempotencyKey: newKey(),
@@ -63,18 +63,25 @@ async function payoutApp(
       return (await alice.accounts.get({ id })).balance;
     },
     read: () => readLedger(ledger.databaseUrl),
+    /** Expects `account` to hold `balance`, and the ledger's audit to find nothing. */
+    async expectConsistent(expected: { account: { id: string }; balance: number }) {
+      expect((await alice.accounts.get({ id: expected.account.id })).balance).toBe(
+        expected.balance,
+      );
+      expect(auditLedger(await readLedger(ledger.databaseUrl))).toEqual([]);
+    },
     async [Symbol.asyncDispose]() {
       await ledger[Symbol.asyncDispose]();
+      if (!given) await gateway.close();
     },
   };
 }
 
 describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   it('reserves, pays through the gateway with its downstream key and records, in three steps; a retry replays', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 300 };
+    const input = app.payoutInput(account, 300);
 
     const payout = await app.alice.payouts.create(input);
     expect(payout).toEqual({
@@ -85,7 +92,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       status: 'completed',
     });
     expect(await app.balance(account.id)).toBe(700);
-    expect(gateway.calls).toEqual([
+    expect(app.gateway.calls).toEqual([
       {
         path: '/payouts',
         downstreamKey: expect.stringMatching(/^[\w-]{43}$/),
@@ -118,7 +125,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       },
     ]);
     // The hold's key and the gateway's are both derived from the idempotency key, and differ.
-    expect(state.holds[0]!.holdKey).not.toBe(gateway.calls[0]!.downstreamKey);
+    expect(state.holds[0]!.holdKey).not.toBe(app.gateway.calls[0]!.downstreamKey);
     expect(state.payouts).toEqual([
       {
         id: payout.id,
@@ -132,23 +139,21 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
 
     // A retry replays: the gateway is not called, nothing moves.
     expect(await app.alice.payouts.create(input)).toEqual(payout);
-    expect(gateway.calls).toHaveLength(1);
+    expect(app.gateway.calls).toHaveLength(1);
     expect(app.events().at(-1)).toMatchObject({ msg: 'replayed', outcome: 'result' });
     expect(await app.balance(account.id)).toBe(700);
     // The key with other input is a 422; a new key is a new payout, with a key of its own at the gateway.
     await rejection(app.alice.payouts.create({ ...input, amount: 301 }), 'UNPROCESSABLE_CONTENT');
     const second = await app.alice.payouts.create({ ...input, idempotencyKey: newKey('payout') });
     expect(second).toMatchObject({ amount: 300, gatewayPayoutId: 'gp_2' });
-    expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(2);
-    expect(await app.balance(account.id)).toBe(400);
-    expect(auditLedger(await app.read())).toEqual([]);
+    expect(new Set(app.gateway.calls.map((call) => call.downstreamKey)).size).toBe(2);
+    await app.expectConsistent({ account, balance: 400 });
   });
 
   it('a key reused after its TTL answers with the payout it made, without asking the gateway again', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway, ttlMs: 1 });
+    await using app = await payoutApp(dialect, { ttlMs: 1 });
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 120 };
+    const input = app.payoutInput(account, 120);
     const payout = await app.alice.payouts.create(input);
     await sleep(20);
 
@@ -159,7 +164,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       attempt: 1,
       stepsRun: ['reserve'],
     });
-    expect(gateway.calls).toHaveLength(1);
+    expect(app.gateway.calls).toHaveLength(1);
     expect(await app.balance(account.id)).toBe(880);
     const state = await app.read();
     expect(state.holds).toHaveLength(1);
@@ -167,27 +172,21 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   });
 
   it('stores NOT_FOUND and PRECONDITION_FAILED as final answers: replayed, nothing reserved, the gateway never called', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const poor = await app.openAccount(100);
     const rich = await app.openAccount(1000);
 
     const unknown = { idempotencyKey: newKey('payout'), accountId: 'acc_missing', amount: 5 };
     const notFound = await rejection(app.alice.payouts.create(unknown), 'NOT_FOUND');
     expect(notFound.message).toBe('account acc_missing not found');
-    const tooMuch = { idempotencyKey: newKey('payout'), accountId: poor.id, amount: 500 };
+    const tooMuch = app.payoutInput(poor, 500);
     const refused = await rejection(app.alice.payouts.create(tooMuch), 'PRECONDITION_FAILED');
     expect(refused.message).toBe(
       `insufficient funds: account ${poor.id} has 100, the payout needs 500`,
     );
 
     // Funded now, the key still answers what it answered.
-    await app.alice.transfers.create({
-      idempotencyKey: newKey(),
-      fromAccountId: rich.id,
-      toAccountId: poor.id,
-      amount: 900,
-    });
+    await app.alice.transfers.create(transferInput(rich, poor, 900));
     expect(
       (await rejection(app.alice.payouts.create(tooMuch), 'PRECONDITION_FAILED')).message,
     ).toBe(refused.message);
@@ -200,7 +199,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       ['replayed', 'error'],
       ['replayed', 'error'],
     ]);
-    expect(gateway.calls).toEqual([]);
+    expect(app.gateway.calls).toEqual([]);
     const state = await app.read();
     expect(state.holds).toEqual([]);
     expect(
@@ -211,8 +210,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   });
 
   it('refuses invalid input and anonymous callers before the idempotency step: nothing stored, the key stays free', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(100);
     const idempotencyKey = newKey('payout');
     for (const input of [
@@ -229,7 +227,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
       'UNAUTHORIZED',
     );
     expect(await app.ledger.count('idempotency_records')).toBe(1);
-    expect(gateway.calls).toEqual([]);
+    expect(app.gateway.calls).toEqual([]);
     const payout = await app.alice.payouts.create({
       idempotencyKey,
       accountId: account.id,
@@ -239,12 +237,11 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
   });
 
   it('a gateway answering an error is a transient failure: 502, the key released, the amount kept reserved; the retry pays once', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 250 };
+    const input = app.payoutInput(account, 250);
 
-    gateway.failNext(1);
+    app.gateway.failNext(1);
     const failed = await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
     expect(failed.message).toBe(
       'the payout gateway answered 503; the amount stays reserved: retry with the same idempotencyKey',
@@ -255,7 +252,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     expect(state.records.filter((record) => record.path === 'payouts.create')).toEqual([]);
     expect(state.holds).toMatchObject([{ accountId: account.id, amount: 250, state: 'held' }]);
     expect(await app.balance(account.id)).toBe(750);
-    expect(gateway.payments).toEqual([]);
+    expect(app.gateway.payments).toEqual([]);
 
     const payout = await app.alice.payouts.create(input);
     expect(payout).toMatchObject({ amount: 250, gatewayPayoutId: 'gp_1' });
@@ -268,16 +265,15 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     state = await app.read();
     expect(state.holds).toMatchObject([{ amount: 250, state: 'settled' }]);
     expect(await app.balance(account.id)).toBe(750);
-    expect(gateway.payments).toHaveLength(1);
+    expect(app.gateway.payments).toHaveLength(1);
     expect(auditLedger(state)).toEqual([]);
   });
 
   it('after a released payout, its key with another amount is refused with a stored 422: the reservation was made for the first', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway });
+    await using app = await payoutApp(dialect);
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 250 };
-    gateway.failNext(1);
+    const input = app.payoutInput(account, 250);
+    app.gateway.failNext(1);
     await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
 
     const other = { ...input, amount: 251 };
@@ -291,7 +287,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     // The key is bound to the other input now; the first payout's reservation stays held.
     await rejection(app.alice.payouts.create(input), 'UNPROCESSABLE_CONTENT');
     expect((await app.read()).holds).toMatchObject([{ amount: 250, state: 'held' }]);
-    expect(gateway.calls).toEqual([]);
+    expect(app.gateway.calls).toEqual([]);
   });
 
   it('a gateway answer without a payout id is a 502 too, and pays nothing on the ledger', async () => {
@@ -304,10 +300,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = broken.address() as AddressInfo;
-      await using app = await payoutApp(dialect, {
-        gateway: undefined,
-        payoutGatewayUrl: `http://127.0.0.1:${port}`,
-      });
+      await using app = await payoutApp(dialect, { payoutGatewayUrl: `http://127.0.0.1:${port}` });
       const account = await app.openAccount(100);
       const failed = await rejection(
         app.alice.payouts.create({
@@ -331,7 +324,7 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     await down.close();
     await using app = await payoutApp(dialect, { gateway: down });
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 40 };
+    const input = app.payoutInput(account, 40);
 
     const failed = await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
     expect(failed.message).toMatch(/^the payout gateway could not be reached; the amount stays/);
@@ -341,30 +334,27 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     await using back = await startFakeGateway({ port: down.port });
     expect(await app.alice.payouts.create(input)).toMatchObject({ gatewayPayoutId: 'gp_1' });
     expect(back.payments).toHaveLength(1);
-    expect(await app.balance(account.id)).toBe(960);
-    expect(auditLedger(await app.read())).toEqual([]);
+    await app.expectConsistent({ account, balance: 960 });
   });
 
   it('a gateway that paid but answered too late: the retry gets that payment, not a second one', async () => {
-    await using gateway = await startFakeGateway();
-    await using app = await payoutApp(dialect, { gateway, payoutGatewayTimeoutMs: 100 });
+    await using app = await payoutApp(dialect, { payoutGatewayTimeoutMs: 100 });
     const account = await app.openAccount(1000);
-    const input = { idempotencyKey: newKey('payout'), accountId: account.id, amount: 70 };
+    const input = app.payoutInput(account, 70);
 
-    gateway.onCall(() => sleep(300));
+    app.gateway.onCall(() => sleep(300));
     const failed = await rejection(app.alice.payouts.create(input), 'BAD_GATEWAY');
     expect(failed.message).toMatch(/^the payout gateway did not answer within 100 ms;/);
-    gateway.onCall(undefined);
-    expect(gateway.payments).toHaveLength(1);
+    app.gateway.onCall(undefined);
+    expect(app.gateway.payments).toHaveLength(1);
 
     const payout = await app.alice.payouts.create(input);
     expect(payout.gatewayPayoutId).toBe('gp_1');
     // Asked twice with one key: the second call was a no-op answered with the first payment.
-    expect(gateway.calls.map((call) => call.repeated)).toEqual([false, true]);
-    expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
-    expect(gateway.payments).toHaveLength(1);
-    expect(await app.balance(account.id)).toBe(930);
-    expect(auditLedger(await app.read())).toEqual([]);
+    expect(app.gateway.calls.map((call) => call.repeated)).toEqual([false, true]);
+    expect(new Set(app.gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
+    expect(app.gateway.payments).toHaveLength(1);
+    await app.expectConsistent({ account, balance: 930 });
   });
 
   it('answers the gateway errors and a server without a gateway over HTTP as written: 502 and 501, not masked', async () => {
@@ -409,102 +399,5 @@ describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
     const paid = await app.post('payouts.create', input);
     expect(paid.status).toBe(200);
     expect(paid.body.result.data).toMatchObject({ accountId, amount: 5, status: 'completed' });
-  });
-});
-
-describe.each(DIALECTS)('payouts.create across crashes on %s (server processes)', (dialect) => {
-  it('a take-over resumes after the finished steps: killed inside pay, then after pay', async () => {
-    await using gateway = await startFakeGateway();
-    const databaseUrl = await databases.create(dialect);
-    /** A server process on the database, pausing a minute at `pauseAt` (to be killed there). */
-    const start = (pauseAt?: PayoutPausePoint) =>
-      startLedgerServer({
-        databaseUrl,
-        env: {
-          PAYOUT_GATEWAY_URL: gateway.url,
-          IDEMPOTENCY_LEASE_MS: '1000',
-          ...(pauseAt ? { LEDGER_PAYOUT_DELAY_MS: '60000', LEDGER_PAYOUT_DELAY_AT: pauseAt } : {}),
-        },
-      });
-    const idempotencyKey = newKey('payout');
-    const inspect = async () => {
-      const admin = await openIdempotencyAdmin(databaseUrl);
-      try {
-        const record = await admin.inspect({ scope: 'alice', key: idempotencyKey });
-        return { ...record, steps: record?.steps.map((step) => step.name) };
-      } finally {
-        await admin.close();
-      }
-    };
-
-    // Attempt 1 is killed inside `pay`: the gateway paid, the step's result was never stored.
-    await using first = await start('in-pay');
-    const opened = await first.mutate('accounts.open', {
-      idempotencyKey: newKey(),
-      owner: 'A',
-      initialBalance: 1000,
-    });
-    const accountId = ((await opened.json()) as { result: { data: { id: string } } }).result.data
-      .id;
-    const input = { idempotencyKey, accountId, amount: 400 };
-    const lost = first.mutate('payouts.create', input).catch((error: Error) => error);
-    await first.waitForLog((line) => line.msg === 'payout paused' && line['point'] === 'in-pay');
-    await first.stop('SIGKILL');
-    expect(await lost).toBeInstanceOf(Error);
-    expect(await inspect()).toMatchObject({ state: 'in_progress', attempt: 1, steps: ['reserve'] });
-    expect(gateway.calls).toHaveLength(1);
-
-    // Attempt 2 takes over once the lease is over, skips `reserve`, pays again with the same
-    // key (a no-op at the gateway), and is killed after `pay` was stored.
-    await using second = await start('after-pay');
-    const lostAgain = second.mutate('payouts.create', input).catch((error: Error) => error);
-    const paused = await second.waitForLog(
-      (line) => line.msg === 'payout paused' && line['point'] === 'after-pay',
-    );
-    expect(paused['attempt']).toBe(2);
-    await second.stop('SIGKILL');
-    expect(await lostAgain).toBeInstanceOf(Error);
-    expect(await inspect()).toMatchObject({
-      state: 'in_progress',
-      attempt: 2,
-      steps: ['reserve', 'pay'],
-    });
-    expect(gateway.calls.map((call) => call.repeated)).toEqual([false, true]);
-
-    // Attempt 3 skips both finished steps and runs only `record`.
-    await using third = await start();
-    const answered = await third.mutate('payouts.create', input);
-    expect(answered.status).toBe(200);
-    const payout = ((await answered.json()) as { result: { data: Record<string, unknown> } }).result
-      .data;
-    expect(payout).toMatchObject({ accountId, amount: 400, gatewayPayoutId: 'gp_1' });
-    expect(third.events('executed').filter((event) => event['path'] === 'payouts.create')).toEqual([
-      expect.objectContaining({
-        attempt: 3,
-        takenOver: true,
-        stepsSkipped: ['reserve', 'pay'],
-        stepsRun: ['record'],
-      }),
-    ]);
-    const metrics = await (await fetch(new URL('/metrics', third.url))).text();
-    for (const sample of [
-      'idempotency_steps_total{path="payouts.create",step="reserve",outcome="skipped"} 1',
-      'idempotency_steps_total{path="payouts.create",step="pay",outcome="skipped"} 1',
-      'idempotency_steps_total{path="payouts.create",step="record",outcome="ran"} 1',
-      'idempotency_events_total{event="taken_over",path="payouts.create"} 1',
-    ]) {
-      expect(metrics).toContain(sample);
-    }
-    // Two gateway calls with one key, one payment; one hold, one payout, the money moved once.
-    expect(new Set(gateway.calls.map((call) => call.downstreamKey)).size).toBe(1);
-    expect(gateway.payments).toHaveLength(1);
-    const replay = await third.mutate('payouts.create', input);
-    expect(((await replay.json()) as { result: { data: unknown } }).result.data).toEqual(payout);
-    await third.stop('SIGTERM');
-    const state = await readLedger(databaseUrl);
-    expect(state.holds).toMatchObject([{ amount: 400, state: 'settled' }]);
-    expect(state.payouts).toHaveLength(1);
-    expect(state.accounts.map((account) => account.balance)).toEqual([600]);
-    expect(auditLedger(state)).toEqual([]);
   });
 });

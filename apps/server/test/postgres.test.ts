@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { auditLedger, newKey, readLedger } from '@ledger/testkit';
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { TRPCError } from '@trpc/server';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/database';
-import { useFreshDatabases } from './helpers/databases';
-import { newKey } from './helpers/keys';
 import { ledgerAppResource } from './helpers/ledgerApp';
-import { readLedger } from './helpers/ledgerDatabase';
-import { auditLedger } from './helpers/ledgerFile';
+import { openAccounts, transferInput } from './helpers/ledgerCalls';
 
 const databases = useFreshDatabases();
 
@@ -110,16 +109,7 @@ describe('the ledger on Postgres', () => {
       transferDelayMs: 20,
     });
     const alice = ledger.caller();
-    const a = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'A',
-      initialBalance: 60,
-    });
-    const b = await alice.accounts.open({
-      idempotencyKey: newKey(),
-      owner: 'B',
-      initialBalance: 0,
-    });
+    const [a, b] = await openAccounts(alice, 60, 0);
     const pool = ledger.app.database.kind === 'postgres' ? ledger.app.database.db.$client : null;
     let mostConnections = 0;
     const sampler = setInterval(() => {
@@ -127,14 +117,7 @@ describe('the ledger on Postgres', () => {
     }, 5);
     try {
       const transfers = await Promise.all(
-        Array.from({ length: 6 }, () =>
-          alice.transfers.create({
-            idempotencyKey: newKey(),
-            fromAccountId: a.id,
-            toAccountId: b.id,
-            amount: 10,
-          }),
-        ),
+        Array.from({ length: 6 }, () => alice.transfers.create(transferInput(a, b, 10))),
       );
       expect(new Set(transfers.map((transfer) => transfer.id)).size).toBe(6);
     } finally {

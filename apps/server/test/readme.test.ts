@@ -7,11 +7,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { newKey, startLedgerServer } from '@ledger/testkit';
+import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
 import rootPackage from '../../../package.json' with { type: 'json' };
-import { DIALECTS, useFreshDatabases } from './helpers/databases';
-import { newKey } from './helpers/keys';
-import { startLedgerServer } from './helpers/ledgerServer';
 
 const serverDir = join(import.meta.dirname, '..');
 const readme = readFileSync(join(serverDir, 'README.md'), 'utf8');
@@ -109,7 +108,7 @@ it('names, in its longer storm commands, test files and variables that exist (no
     'test/multiprocess/sqlite.test.ts',
     'test/multiprocess/postgres.test.ts',
     'test/multiprocess/duplicateStorm.ts',
-    '../../packages/trpc-idempotency/test/stores/postgres.ts',
+    '../../testkit/src/databases/postgres.ts',
   ]
     .map((file) => readFileSync(join(serverDir, file), 'utf8'))
     .join('\n');

@@ -1,12 +1,15 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import {
+  auditLedger,
+  newKey,
+  readLedger,
+  startLedgerServer,
+  waitForInFlight,
+} from '@ledger/testkit';
+import { DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
-import { DIALECTS, useFreshDatabases } from './helpers/databases';
-import { waitForInFlight } from './helpers/inFlight';
-import { newKey } from './helpers/keys';
-import { readLedger, serverSessions } from './helpers/ledgerDatabase';
-import { auditLedger } from './helpers/ledgerFile';
-import { startLedgerServer } from './helpers/ledgerServer';
+import { serverSessions } from './helpers/databaseLocks';
 
 /** A fresh connection (no keep-alive pool): does the server still accept one? */
 function connect(url: string) {

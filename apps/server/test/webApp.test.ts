@@ -1,11 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type FaultKind, newKey } from '@ledger/testkit';
 import { idempotentPaths } from 'trpc-idempotency';
 import { describe, expect, it } from 'vitest';
 import { createLedgerApp, type LedgerAppOptions } from '../src/app';
-import type { FaultKind } from '../src/faultProxy';
-import { newKey } from './helpers/keys';
 
 /** The ledger app on a fresh SQLite file, listening on a free port, with a small built web app. */
 async function webServer(opts: LedgerAppOptions & { built?: boolean } = {}) {

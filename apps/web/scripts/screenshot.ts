@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLedgerApp } from '@ledger/server';
-import type { FaultKind } from '@ledger/server/faultProxy';
+import type { FaultKind } from '@ledger/testkit';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../test/browser';
 

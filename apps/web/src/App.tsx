@@ -8,7 +8,7 @@ import { OperationList } from './components/OperationList';
 import { TransferForm } from './components/TransferForm';
 import { TransferList } from './components/TransferList';
 import { UserField } from './components/UserField';
-import { type AppRouter, useTRPC } from './ledger';
+import { type AppRouter, asUser, useTRPC } from './ledger';
 
 function useOnline() {
   return useSyncExternalStore(
@@ -30,7 +30,7 @@ export function App(props: {
 
   // One user's operations are persisted, and resumed, as that user's only.
   const pending = useMemo(() => {
-    const call = { trpc: { context: { userId: user } }, meta: { userId: user } };
+    const call = asUser(user);
     return createPendingOperations<AppRouter>({
       queryClient,
       namespace: user,

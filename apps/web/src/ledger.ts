@@ -26,6 +26,14 @@ export interface CallContext {
 }
 
 /**
+ * A mutation's options that make it run as `userId`: the call's context (its
+ * `x-user-id`) and its meta, kept with an operation that is paused and resumed.
+ */
+export function asUser(userId: string) {
+  return { trpc: { context: { userId } satisfies CallContext }, meta: { userId } };
+}
+
+/**
  * The tRPC client: mutations one per request (`httpLink`), so the server's
  * `Idempotent-Replayed: true`, which marks a whole response, tells about one
  * operation; queries batched. Idempotent

@@ -1,5 +1,5 @@
-import type { FaultKind } from '@ledger/server/faultProxy';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { FaultKind } from '@ledger/testkit';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { idempotentPaths } from 'trpc-idempotency';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { ledgerProcedures } from '../src/ledger';
@@ -32,13 +32,45 @@ afterEach(async () => {
   await context.close();
 });
 
+/** A new tab on `server`'s web app, where Ada opened an account of `adaBalance` and Bob an empty one. */
+async function tabWithAccounts(server: { origin: string }, adaBalance = 100) {
+  const page = await context.newPage();
+  await page.goto(server.origin);
+  const from = await openAccount(page, 'Ada', adaBalance);
+  const to = await openAccount(page, 'Bob', 0);
+  return { page, from, to };
+}
+
+/** Submits the filled transfer form; resolves once its request is on its way, with its operation. */
+async function submitTransfer(page: Page) {
+  const sent = page.waitForRequest((request) => request.url().includes('/trpc/transfers.create'));
+  const row = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+  await sent;
+  return { row, key: (await row.getAttribute('data-key'))! };
+}
+
+/**
+ * Waits until `page` shows the operation `key` succeeded, and expects it to be
+ * the one transfer from `from` the server executed, the one the page names.
+ */
+async function expectTheOneTransfer(opts: {
+  page: Page;
+  key: string;
+  server: Awaited<ReturnType<typeof ledgerServer>>;
+  from: string;
+}) {
+  const shown = operation(opts.page, opts.key);
+  await waitForAttribute(shown, 'data-state', 'succeeded');
+  const transfers = await opts.server.ledger.transfers(opts.from);
+  expect(transfers).toHaveLength(1);
+  expect(await shown.getAttribute('data-result-id')).toBe(transfers[0]?.id);
+  expect(opts.server.events('transfers.create')['executed']).toBe(1);
+}
+
 describe('the web app, in Chromium, against the real ledger server', () => {
   it('double-click on submit: one transfer; the same form submitted after it settled is a new one', async () => {
     await using server = await ledgerServer({ webRoot });
-    const page = await context.newPage();
-    await page.goto(server.origin);
-    const from = await openAccount(page, 'Ada', 100);
-    const to = await openAccount(page, 'Bob', 0);
+    const { page, from, to } = await tabWithAccounts(server);
 
     await fillTransfer(page, from, to, 25);
     const first = await submitOperation(page, () => page.getByTestId('transfer-submit').dblclick());
@@ -65,10 +97,7 @@ describe('the web app, in Chromium, against the real ledger server', () => {
 
   it('the form changed while its transfer is pending: a new operation with a new key', async () => {
     await using server = await ledgerServer({ webRoot, transferDelayMs: 800 });
-    const page = await context.newPage();
-    await page.goto(server.origin);
-    const from = await openAccount(page, 'Ada', 100);
-    const to = await openAccount(page, 'Bob', 0);
+    const { page, from, to } = await tabWithAccounts(server);
 
     await fillTransfer(page, from, to, 10);
     const first = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
@@ -88,10 +117,7 @@ describe('the web app, in Chromium, against the real ledger server', () => {
       webRoot,
       web: { flaky: { decide: (n) => plan[n] } },
     });
-    const page = await context.newPage();
-    await page.goto(server.origin);
-    const from = await openAccount(page, 'Ada', 100);
-    const to = await openAccount(page, 'Bob', 0);
+    const { page, from, to } = await tabWithAccounts(server);
 
     await page.getByTestId('flaky').check({ force: true });
     await fillTransfer(page, from, to, 30);
@@ -117,30 +143,19 @@ describe('the web app, in Chromium, against the real ledger server', () => {
 
   it('page reload while a transfer is in flight: it resumes with its key, one transfer, shown succeeded', async () => {
     await using server = await ledgerServer({ webRoot, transferDelayMs: 1500 });
-    const page = await context.newPage();
-    await page.goto(server.origin);
-    const from = await openAccount(page, 'Ada', 100);
-    const to = await openAccount(page, 'Bob', 0);
+    const { page, from, to } = await tabWithAccounts(server);
 
     await fillTransfer(page, from, to, 40);
-    const sent = page.waitForRequest((request) => request.url().includes('/trpc/transfers.create'));
-    const inFlight = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
-    await sent;
-    const key = await inFlight.getAttribute('data-key');
+    const { row: inFlight, key } = await submitTransfer(page);
     expect(await inFlight.getAttribute('data-state')).toBe('pending');
     // The server pauses 1500 ms inside the transfer, between its checks and its commit:
     // the page goes while the request is there.
     await new Promise((resolve) => setTimeout(resolve, 300));
     await page.reload();
 
-    const resumed = operation(page, key!);
-    await waitForAttribute(resumed, 'data-state', 'succeeded');
-    const transfers = await server.ledger.transfers(from);
-    expect(transfers).toHaveLength(1);
-    expect(await resumed.getAttribute('data-result-id')).toBe(transfers[0]?.id);
+    await expectTheOneTransfer({ page, key, server, from });
     expect(await server.ledger.balance(from)).toBe(60);
     expect(await server.ledger.balance(to)).toBe(40);
-    expect(server.events('transfers.create')['executed']).toBe(1);
     await expect.poll(() => shownBalance(page, to)).toBe('40');
     // Nothing left pending: a second reload resumes nothing.
     await page.reload();
@@ -151,18 +166,10 @@ describe('the web app, in Chromium, against the real ledger server', () => {
 
   it('two tabs: a tab never runs an operation another tab is running; a closed tab’s operation resumes with its key', async () => {
     await using server = await ledgerServer({ webRoot, transferDelayMs: 3000 });
-    const first = await context.newPage();
-    await first.goto(server.origin);
-    const from = await openAccount(first, 'Ada', 100);
-    const to = await openAccount(first, 'Bob', 0);
+    const { page: first, from, to } = await tabWithAccounts(server);
 
     await fillTransfer(first, from, to, 20);
-    const sent = first.waitForRequest((request) =>
-      request.url().includes('/trpc/transfers.create'),
-    );
-    const row = await submitOperation(first, () => first.getByTestId('transfer-submit').click());
-    await sent;
-    const key = await row.getAttribute('data-key');
+    const { key } = await submitTransfer(first);
 
     // A second tab starts while the first runs the transfer: it leaves it to the first.
     const second = await context.newPage();
@@ -173,21 +180,13 @@ describe('the web app, in Chromium, against the real ledger server', () => {
     // The first tab closes mid-flight; the next start (here: the second tab reloading) resumes it.
     await first.close();
     await second.reload();
-    const resumed = operation(second, key!);
-    await waitForAttribute(resumed, 'data-state', 'succeeded');
-    const transfers = await server.ledger.transfers(from);
-    expect(transfers).toHaveLength(1);
-    expect(await resumed.getAttribute('data-result-id')).toBe(transfers[0]?.id);
-    expect(server.events('transfers.create')['executed']).toBe(1);
+    await expectTheOneTransfer({ page: second, key, server, from });
     await expect.poll(() => shownBalance(second, to)).toBe('20');
   });
 
   it('offline: the submitted transfer waits, with its key, and lands once back online', async () => {
     await using server = await ledgerServer({ webRoot });
-    const page = await context.newPage();
-    await page.goto(server.origin);
-    const from = await openAccount(page, 'Ada', 100);
-    const to = await openAccount(page, 'Bob', 0);
+    const { page, from, to } = await tabWithAccounts(server);
 
     await context.setOffline(true);
     await fillTransfer(page, from, to, 15);
@@ -210,10 +209,7 @@ describe('the web app, in Chromium, against the real ledger server', () => {
 
   it('a failure the server decided is shown with its reason, and not retried', async () => {
     await using server = await ledgerServer({ webRoot });
-    const page = await context.newPage();
-    await page.goto(server.origin);
-    const from = await openAccount(page, 'Ada', 10);
-    const to = await openAccount(page, 'Bob', 0);
+    const { page, from, to } = await tabWithAccounts(server, 10);
 
     await fillTransfer(page, from, to, 500);
     const row = await submitOperation(page, () => page.getByTestId('transfer-submit').click());

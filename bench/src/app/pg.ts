@@ -1,14 +1,14 @@
 import {
-  type Account,
   type LedgerExecution,
   type OpenPostgresDatabase,
   openDatabase,
   type TransferRequest,
 } from '@ledger/server';
+import { createTestDatabase } from '@ledger/testkit/databases';
 import { getTableName } from 'drizzle-orm';
 import type pg from 'pg';
 import { idempotencyRecords } from 'trpc-idempotency/pg';
-import { createTestDatabase } from '../../../packages/trpc-idempotency/test/stores/postgres';
+import { openBenchAccounts } from './benchRequest';
 
 const RECORDS_TABLE = getTableName(idempotencyRecords);
 
@@ -50,26 +50,17 @@ export async function openBenchPg(serverUrl: string, opts: { poolSize: number })
     commit: <R>(write: (tx: unknown) => R): Promise<Awaited<R>> =>
       db.transaction(async (tx): Promise<Awaited<R>> => await write(tx)),
   };
-  const open = (owner: string, initialBalance: number) =>
-    ledger.openAccount(plainExecution, { owner, initialBalance, openedBy: 'bench' });
   const close = async () => {
     await database.close();
     await created[Symbol.asyncDispose]();
   };
-  let accounts: [Account, Account];
-  try {
-    accounts = [await open('payer', 1_000_000_000_000), await open('payee', 0)];
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  const [payer, payee] = accounts;
+  const request = await openBenchAccounts({ ledger, plainExecution, close });
   return {
     db,
     store,
     ledger,
     plainExecution,
-    request: { fromAccountId: payer.id, toAccountId: payee.id, amount: 1 },
+    request,
     roundTrips,
     async count() {
       const { rows } = await db.$client.query<{ transfers: number; records: number }>(

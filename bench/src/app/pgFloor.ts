@@ -1,12 +1,6 @@
-import {
-  type Account,
-  assertTransferPossible,
-  newId,
-  type Transfer,
-  type TransferRequest,
-  toTransfer,
-} from '@ledger/server';
+import type { Account, Transfer } from '@ledger/server';
 import type pg from 'pg';
+import { type FloorRequest, plannedTransfer } from './floorTransfer';
 
 const LOCK_ACCOUNTS =
   'SELECT id, owner, balance FROM accounts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE';
@@ -26,7 +20,7 @@ export async function createPgFloor(pool: pg.Pool, opts: { lockTimeoutMs: number
   const client = await pool.connect();
   const lockTimeout = String(opts.lockTimeoutMs);
   return {
-    async transfer(request: TransferRequest & { createdBy: string }): Promise<Transfer> {
+    async transfer(request: FloorRequest): Promise<Transfer> {
       await client.query('BEGIN');
       try {
         await client.query("SELECT set_config('lock_timeout', $1, true)", [lockTimeout]);
@@ -36,31 +30,18 @@ export async function createPgFloor(pool: pg.Pool, opts: { lockTimeoutMs: number
           values: [request.fromAccountId, request.toAccountId],
         });
         const accounts = locked.rows.map((row) => ({ ...row, balance: Number(row.balance) }));
-        assertTransferPossible(request, {
+        const { values, answer } = plannedTransfer(request, {
           from: accounts.find((account) => account.id === request.fromAccountId),
           to: accounts.find((account) => account.id === request.toAccountId),
         });
-        const id = newId('tr');
-        const now = Date.now();
         await client.query({
           name: 'floor_move_money',
           text: MOVE_MONEY,
           values: [request.fromAccountId, request.toAccountId, request.amount],
         });
-        await client.query({
-          name: 'floor_insert_transfer',
-          text: INSERT_TRANSFER,
-          values: [
-            id,
-            request.fromAccountId,
-            request.toAccountId,
-            request.amount,
-            request.createdBy,
-            now,
-          ],
-        });
+        await client.query({ name: 'floor_insert_transfer', text: INSERT_TRANSFER, values });
         await client.query('COMMIT');
-        return toTransfer({ ...request, id, createdAtMs: now });
+        return answer;
       } catch (error) {
         await client.query('ROLLBACK');
         throw error;

@@ -1,7 +1,10 @@
+import { deepStrictEqual } from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type { Ledger, LedgerExecution } from '@ledger/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { type AnyIdempotencyStore, idempotentProcedure } from 'trpc-idempotency';
 import { z } from 'zod';
+import { transferWithQueryBuilder } from './queryBuilderTransfer';
 
 /** The caller, as the ledger server has it: the `x-user-id` header, and the idempotency scope. */
 export interface BenchContext {
@@ -51,33 +54,35 @@ function idempotentOn(store: AnyIdempotencyStore) {
   return idempotentProcedure({ procedure: authed, store, scope: ({ ctx }) => ctx.userId });
 }
 
-/**
- * The SQLite bench router: two bodies, each as plain and idempotent twins.
- * `prepared` is the example's ledger (Drizzle statements prepared once);
- * `queryBuilder` the same transfer built per call.
- */
-export function createSqliteBenchRouter(opts: {
+/** What a bench router needs of the example's database: its store, its ledger, a plain transaction. */
+export interface BenchDatabase {
   store: AnyIdempotencyStore;
   plainExecution: LedgerExecution;
-  prepared: TransferBody;
-  queryBuilder: TransferBody;
-}) {
-  const idempotent = idempotentOn(opts.store);
-  const { plainExecution } = opts;
+  ledger: { transfer: TransferBody };
+}
+
+/**
+ * The SQLite bench router on the example's SQLite database: two bodies, each
+ * as plain and idempotent twins. `prepared` is the example's ledger (Drizzle
+ * statements prepared once); `queryBuilder` the same transfer built per call.
+ */
+export function createSqliteBenchRouter(database: BenchDatabase) {
+  const idempotent = idempotentOn(database.store);
+  const { plainExecution } = database;
   return t.router({
-    prepared: twins({ body: opts.prepared, plainExecution, idempotent }),
-    queryBuilder: twins({ body: opts.queryBuilder, plainExecution, idempotent }),
+    prepared: twins({ body: database.ledger.transfer, plainExecution, idempotent }),
+    queryBuilder: twins({ body: transferWithQueryBuilder, plainExecution, idempotent }),
   });
 }
 
 /** The Postgres bench router: the example's Postgres ledger as plain and idempotent twins. */
-export function createPgBenchRouter(opts: {
-  store: AnyIdempotencyStore;
-  plainExecution: LedgerExecution;
-  body: TransferBody;
-}) {
+export function createPgBenchRouter(database: BenchDatabase) {
   return t.router({
-    ledger: twins({ ...opts, idempotent: idempotentOn(opts.store) }),
+    ledger: twins({
+      body: database.ledger.transfer,
+      plainExecution: database.plainExecution,
+      idempotent: idempotentOn(database.store),
+    }),
   });
 }
 
@@ -92,4 +97,21 @@ export function createSqliteBenchCaller(router: SqliteBenchRouter, userId: strin
 /** A server-side caller of the Postgres bench router for one user. */
 export function createPgBenchCaller(router: PgBenchRouter, userId: string) {
   return t.createCallerFactory(router)({ userId });
+}
+
+/**
+ * A key completed by a first execution of `idempotent`, checked: its replay
+ * answers exactly what the first execution answered. The replay contenders repeat it.
+ */
+export async function completedKey(
+  idempotent: (idempotencyKey: string) => Promise<unknown>,
+): Promise<string> {
+  const key = randomUUID();
+  const first = await idempotent(key);
+  deepStrictEqual(
+    await idempotent(key),
+    first,
+    'a replay answers exactly what the first execution answered',
+  );
+  return key;
 }

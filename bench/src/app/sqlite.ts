@@ -1,15 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
-  type Account,
   type LedgerExecution,
   type OpenSqliteDatabase,
   openDatabase,
   type TransferRequest,
 } from '@ledger/server';
+import { tempSqliteFile } from '@ledger/testkit';
 import { getTableName } from 'drizzle-orm';
 import { idempotencyRecords } from 'trpc-idempotency/sqlite';
+import { openBenchAccounts } from './benchRequest';
 
 /** The idempotency table's name, from the library's exported schema. */
 export const RECORDS_TABLE = getTableName(idempotencyRecords);
@@ -36,26 +34,17 @@ export interface BenchSqlite extends AsyncDisposable {
  * example's ledger.
  */
 export async function openBenchSqlite(label: string): Promise<BenchSqlite> {
-  const dir = mkdtempSync(join(tmpdir(), `trpc-idempotency-bench-${label}-`));
-  const file = join(dir, 'ledger.db');
-  const database = await openDatabase(`file:${file}`);
+  const temp = tempSqliteFile(`trpc-idempotency-bench-${label}`);
+  const { file } = temp;
+  const database = await openDatabase(temp.url);
   if (database.kind !== 'sqlite') throw new Error('expected a SQLite database');
   const { db, store, ledger } = database;
   const plainExecution = plainSqliteExecution(db);
-  const open = (owner: string, initialBalance: number) =>
-    ledger.openAccount(plainExecution, { owner, initialBalance, openedBy: 'bench' });
   const close = async () => {
     await database.close();
-    rmSync(dir, { recursive: true, force: true });
+    temp[Symbol.dispose]();
   };
-  let accounts: [Account, Account];
-  try {
-    accounts = [await open('payer', 1_000_000_000_000), await open('payee', 0)];
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  const [payer, payee] = accounts;
+  const request = await openBenchAccounts({ ledger, plainExecution, close });
   const counts = db.$client.prepare<[], { transfers: number; records: number }>(
     `SELECT (SELECT count(*) FROM transfers) AS transfers,
             (SELECT count(*) FROM ${RECORDS_TABLE}) AS records`,
@@ -66,7 +55,7 @@ export async function openBenchSqlite(label: string): Promise<BenchSqlite> {
     store,
     ledger,
     plainExecution,
-    request: { fromAccountId: payer.id, toAccountId: payee.id, amount: 1 },
+    request,
     count: () => {
       const row = counts.get();
       if (!row) throw new Error('no counts');

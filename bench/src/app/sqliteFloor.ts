@@ -1,12 +1,6 @@
-import {
-  type Account,
-  assertTransferPossible,
-  newId,
-  type Transfer,
-  type TransferRequest,
-  toTransfer,
-} from '@ledger/server';
+import type { Account, Transfer } from '@ledger/server';
 import type Database from 'better-sqlite3';
+import { type FloorRequest, plannedTransfer } from './floorTransfer';
 
 /**
  * The floor: the five statements of the example's SQLite transfer
@@ -26,28 +20,17 @@ export function createSqliteFloor(client: Database.Database) {
   const insertTransfer = client.prepare<[string, string, string, number, string, number]>(
     'INSERT INTO transfers (id, from_account_id, to_account_id, amount, created_by, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const transfer = client.transaction(
-    (request: TransferRequest & { createdBy: string }): Transfer => {
-      assertTransferPossible(request, {
-        from: findAccount.get(request.fromAccountId),
-        to: findAccount.get(request.toAccountId),
-      });
-      const id = newId('tr');
-      const now = Date.now();
-      addToBalance.run(-request.amount, request.fromAccountId);
-      addToBalance.run(request.amount, request.toAccountId);
-      insertTransfer.run(
-        id,
-        request.fromAccountId,
-        request.toAccountId,
-        request.amount,
-        request.createdBy,
-        now,
-      );
-      return toTransfer({ ...request, id, createdAtMs: now });
-    },
-  );
+  const transfer = client.transaction((request: FloorRequest): Transfer => {
+    const { values, answer } = plannedTransfer(request, {
+      from: findAccount.get(request.fromAccountId),
+      to: findAccount.get(request.toAccountId),
+    });
+    addToBalance.run(-request.amount, request.fromAccountId);
+    addToBalance.run(request.amount, request.toAccountId);
+    insertTransfer.run(...values);
+    return answer;
+  });
   return {
-    transfer: (request: TransferRequest & { createdBy: string }) => transfer.immediate(request),
+    transfer: (request: FloorRequest) => transfer.immediate(request),
   };
 }

@@ -4,6 +4,9 @@ import type { Progress } from './progress';
 import { type LatencySummary, median, summarize } from './stats';
 
 /** One thing to time: a call that is awaited if it returns a promise. */
+/** How the interleaved suites time a call, for their settings in the report. */
+export const MITATA_TIMING = 'mitata, one timed call per sample, GC between measurements';
+
 export interface Contender {
   id: string;
   label: string;

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { idempotencyResponseHeaders } from 'trpc-idempotency';
-import { transferWithQueryBuilder } from '../app/queryBuilderTransfer';
 import { createSqliteBenchRouter } from '../app/router';
 import { openBenchSqlite } from '../app/sqlite';
 import type { ClientMessage, ServerMessage } from './protocol';
@@ -14,12 +13,7 @@ import type { ClientMessage, ServerMessage } from './protocol';
  * in-progress conflicts).
  */
 const database = await openBenchSqlite('http');
-const router = createSqliteBenchRouter({
-  store: database.store,
-  plainExecution: database.plainExecution,
-  prepared: database.ledger.transfer,
-  queryBuilder: transferWithQueryBuilder,
-});
+const router = createSqliteBenchRouter(database);
 const server = createHTTPServer({
   router,
   basePath: '/trpc/',

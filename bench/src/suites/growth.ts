@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { getTableColumns } from 'drizzle-orm';
 import { idempotencyRecords } from 'trpc-idempotency/sqlite';
-import { transferWithQueryBuilder } from '../app/queryBuilderTransfer';
 import { createSqliteBenchCaller, createSqliteBenchRouter } from '../app/router';
 import { type BenchSqlite, openBenchSqlite, RECORDS_TABLE } from '../app/sqlite';
 import {
@@ -46,15 +45,7 @@ export async function runGrowthSuite(ctx: SuiteContext): Promise<SuiteResult> {
       const entry = { size, database, seedS: 0 };
       databases.push(entry);
       const { request } = database;
-      const caller = createSqliteBenchCaller(
-        createSqliteBenchRouter({
-          store: database.store,
-          plainExecution: database.plainExecution,
-          prepared: database.ledger.transfer,
-          queryBuilder: transferWithQueryBuilder,
-        }),
-        USER,
-      ).prepared;
+      const caller = createSqliteBenchCaller(createSqliteBenchRouter(database), USER).prepared;
       const templateKey = randomUUID();
       const template = await caller.idempotent({ ...request, idempotencyKey: templateKey });
       seedRecords(database, { size, scope: USER, templateKey });

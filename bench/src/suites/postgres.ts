@@ -1,13 +1,13 @@
-import { deepStrictEqual } from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { openBenchPg } from '../app/pg';
 import { createPgFloor } from '../app/pgFloor';
 import { type BenchPostgres, startBenchPostgres } from '../app/postgres';
-import { createPgBenchCaller, createPgBenchRouter } from '../app/router';
+import { completedKey, createPgBenchCaller, createPgBenchRouter } from '../app/router';
 import {
   type Contender,
   interleave,
   interleaveSteps,
+  MITATA_TIMING,
   roundP99Ratio,
   roundRatio,
 } from '../harness/interleave';
@@ -44,22 +44,11 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
   await using _server = server;
   await using database = await openBenchPg(server.url, { poolSize: 4 });
   const { request } = database;
-  const caller = createPgBenchCaller(
-    createPgBenchRouter({
-      store: database.store,
-      plainExecution: database.plainExecution,
-      body: database.ledger.transfer,
-    }),
-    USER,
-  ).ledger;
+  const caller = createPgBenchCaller(createPgBenchRouter(database), USER).ledger;
   const floor = await createPgFloor(database.db.$client, { lockTimeoutMs: LOCK_TIMEOUT_MS });
   try {
-    const replayKey = randomUUID();
-    const first = await caller.idempotent({ ...request, idempotencyKey: replayKey });
-    deepStrictEqual(
-      await caller.idempotent({ ...request, idempotencyKey: replayKey }),
-      first,
-      'a replay answers exactly what the first execution answered',
+    const replayKey = await completedKey((idempotencyKey) =>
+      caller.idempotent({ ...request, idempotencyKey }),
     );
     const calls = { floor: 0, plain: 0, execute: 0, replay: 0 };
     const contenders: (Contender & { id: keyof typeof calls })[] = [
@@ -157,10 +146,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
       id: 'postgres',
       title: 'Postgres store: one transfer, four ways',
       description: `${server.origin} on 127.0.0.1; the example’s Postgres database (\`openDatabase\` of \`@ledger/server\`: its migrations, a pg.Pool of 4) and its ledger (\`apps/server/src/pg/ledger.ts\`: lock timeout, both account rows locked \`FOR UPDATE\`, one update, the transfer row; statements named, so each connection parses them once). The store runs in transactional mode. One call at a time. \`round trips\`: queries sent per call (a query of two statements counts once), counted on the pool’s connections in a pass of ${COUNTING_CALLS} calls per contender before the timing (\`bench/results/latest.json\` lists each one’s queries).`,
-      settings: {
-        ...settings,
-        timing: 'mitata, one timed call per sample, GC between measurements',
-      },
+      settings: { ...settings, timing: MITATA_TIMING },
       rows,
       targets: [
         checkTarget({

@@ -8,24 +8,23 @@ import {
   type PgIdempotencyStore,
   pgIdempotencyStore,
 } from 'trpc-idempotency/pg';
-import type { Ledger } from '../ledger';
+import type { OpenLedgerDatabase } from '../database';
 import { createPgLedger } from './ledger';
 import * as schema from './schema';
 
 /** The ledger's Drizzle database on a node-postgres pool. */
 export type PgLedgerDatabase = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 
-/** An open Postgres ledger: its Drizzle handle on a pool, idempotency store and ledger. */
-export interface OpenPostgresDatabase {
-  kind: 'postgres';
-  /** The URL without its password, for the start-up log line. */
-  location: string;
-  db: PgLedgerDatabase;
-  store: PgIdempotencyStore<inferPgTransaction<PgLedgerDatabase>>;
-  ledger: Ledger;
-  /** Ends the pool once the connections in use are released; calling it again is harmless. */
-  close(): Promise<void>;
-}
+/**
+ * An open Postgres ledger: its Drizzle handle on a pool, idempotency store and
+ * ledger. `close()` ends the pool once the connections in use are released;
+ * calling it again is harmless.
+ */
+export type OpenPostgresDatabase = OpenLedgerDatabase<
+  'postgres',
+  PgLedgerDatabase,
+  PgIdempotencyStore<inferPgTransaction<PgLedgerDatabase>>
+>;
 
 /** Options of {@link openPostgresDatabase}. */
 export interface OpenPostgresOptions {

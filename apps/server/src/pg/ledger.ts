@@ -12,6 +12,7 @@ import {
   toPayout,
   toTransfer,
 } from '../ledger';
+import { accountRow, fields, p, transferRow, values } from '../ledgerRows';
 import type { PgLedgerDatabase } from './database';
 import { accounts, payoutHolds, payouts, transfers } from './schema';
 
@@ -37,29 +38,20 @@ type PgWriteTransaction = Parameters<Parameters<PgLedgerDatabase['transaction']>
  * fails with a 500 and stores nothing.
  */
 export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => number }): Ledger {
-  const { db } = opts;
-  const clock = opts.clock ?? Date.now;
-  const p = (name: string) => sql.placeholder(name);
-
+  const { db, clock = Date.now } = opts;
   const findAccount = db
-    .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+    .select(fields.account(accounts))
     .from(accounts)
     .where(eq(accounts.id, p('id')))
     .prepare('ledger_find_account');
   const transfersOf = db
-    .select({
-      id: transfers.id,
-      fromAccountId: transfers.fromAccountId,
-      toAccountId: transfers.toAccountId,
-      amount: transfers.amount,
-      createdAtMs: transfers.createdAtMs,
-    })
+    .select(fields.transfer(transfers))
     .from(transfers)
     .where(or(eq(transfers.fromAccountId, p('id')), eq(transfers.toAccountId, p('id'))))
     .orderBy(transfers.seq)
     .prepare('ledger_transfers_of');
   const findPair = db
-    .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+    .select(fields.account(accounts))
     .from(accounts)
     .where(inArray(accounts.id, [p('fromAccountId'), p('toAccountId')]))
     .prepare('ledger_find_pair');
@@ -67,20 +59,10 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
   // Statements of a transaction are built on its handle; their names let each
   // connection parse them once.
   const statementsOn = (tx: PgLedgerTransaction) => ({
-    insertAccount: tx
-      .insert(accounts)
-      .values({
-        id: p('id'),
-        owner: p('owner'),
-        balance: p('balance'),
-        openingBalance: p('balance'),
-        openedBy: p('openedBy'),
-        createdAtMs: p('now'),
-      })
-      .prepare('ledger_insert_account'),
+    insertAccount: tx.insert(accounts).values(values.account).prepare('ledger_insert_account'),
     // Row locks in id order: the same order in every transfer, so none can deadlock.
     lockAccounts: tx
-      .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+      .select(fields.account(accounts))
       .from(accounts)
       .where(inArray(accounts.id, [p('fromAccountId'), p('toAccountId')]))
       .orderBy(accounts.id)
@@ -93,17 +75,7 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
       })
       .where(inArray(accounts.id, [p('fromAccountId'), p('toAccountId')]))
       .prepare('ledger_move_money'),
-    insertTransfer: tx
-      .insert(transfers)
-      .values({
-        id: p('id'),
-        fromAccountId: p('fromAccountId'),
-        toAccountId: p('toAccountId'),
-        amount: p('amount'),
-        createdBy: p('createdBy'),
-        createdAtMs: p('now'),
-      })
-      .prepare('ledger_insert_transfer'),
+    insertTransfer: tx.insert(transfers).values(values.transfer).prepare('ledger_insert_transfer'),
   });
 
   /** Writes outside a transaction would commit without their idempotency record. */
@@ -152,15 +124,9 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
     openAccount: (execution, request) =>
       execution.commit(async (tx: PgLedgerTransaction) => {
         const { insertAccount } = inTransaction('openAccount', tx);
-        const id = newId('acc');
-        await insertAccount.execute({
-          id,
-          owner: request.owner,
-          balance: request.initialBalance,
-          openedBy: request.openedBy,
-          now: clock(),
-        });
-        return { id, owner: request.owner, balance: request.initialBalance };
+        const row = accountRow(request, { id: newId('acc'), now: clock() });
+        await insertAccount.execute(row);
+        return { id: row.id, owner: row.owner, balance: row.balance };
       }),
 
     transfer: (execution, request) =>
@@ -174,14 +140,7 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
         const id = newId('tr');
         const now = clock();
         await statements.moveMoney.execute({ ...pair(request), amount: request.amount });
-        await statements.insertTransfer.execute({
-          id,
-          fromAccountId: request.fromAccountId,
-          toAccountId: request.toAccountId,
-          amount: request.amount,
-          createdBy: request.createdBy,
-          now,
-        });
+        await statements.insertTransfer.execute(transferRow(request, { id, now }));
         return toTransfer({ ...request, id, createdAtMs: now });
       }),
 
@@ -190,30 +149,20 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
     reservePayout: (request) =>
       payoutTransaction(async (tx) => {
         const [account] = await tx
-          .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+          .select(fields.account(accounts))
           .from(accounts)
           .where(eq(accounts.id, request.accountId))
           .for('update');
         if (!account) throw accountNotFound(request.accountId);
         const [found] = await tx
-          .select({
-            id: payoutHolds.id,
-            accountId: payoutHolds.accountId,
-            amount: payoutHolds.amount,
-            state: payoutHolds.state,
-          })
+          .select(fields.hold(payoutHolds))
           .from(payoutHolds)
           .where(eq(payoutHolds.holdKey, request.holdKey));
         if (found) {
           const hold = sameHold(found, request);
           if (found.state !== 'settled') return { hold, recorded: null };
           const [recorded] = await tx
-            .select({
-              id: payouts.id,
-              accountId: payouts.accountId,
-              amount: payouts.amount,
-              gatewayPayoutId: payouts.gatewayPayoutId,
-            })
+            .select(fields.payout(payouts))
             .from(payouts)
             .where(eq(payouts.holdId, hold.id));
           return { hold, recorded: recorded ? toPayout(recorded) : null };
@@ -249,12 +198,7 @@ export function createPgLedger(opts: { db: PgLedgerDatabase; clock?: () => numbe
           .for('update');
         if (!held) throw new Error(`payout hold ${hold.id} does not exist`);
         const [recorded] = await tx
-          .select({
-            id: payouts.id,
-            accountId: payouts.accountId,
-            amount: payouts.amount,
-            gatewayPayoutId: payouts.gatewayPayoutId,
-          })
+          .select(fields.payout(payouts))
           .from(payouts)
           .where(eq(payouts.holdId, hold.id));
         if (recorded) return toPayout(recorded);

@@ -10,7 +10,7 @@ import {
   type SqliteIdempotencyStore,
   sqliteIdempotencyStore,
 } from 'trpc-idempotency/sqlite';
-import type { Ledger } from '../ledger';
+import type { OpenLedgerDatabase } from '../database';
 import { createSqliteLedger } from './ledger';
 import * as schema from './schema';
 
@@ -19,17 +19,15 @@ export type SqliteLedgerDatabase = BetterSQLite3Database<typeof schema> & {
   $client: Database.Database;
 };
 
-/** An open SQLite ledger: its Drizzle handle, idempotency store and ledger. */
-export interface OpenSqliteDatabase {
-  kind: 'sqlite';
-  /** The file, for the start-up log line. */
-  location: string;
-  db: SqliteLedgerDatabase;
-  store: SqliteIdempotencyStore<inferSqliteTransaction<SqliteLedgerDatabase>>;
-  ledger: Ledger;
-  /** Closes the connection; SQLite checkpoints the WAL when the last one closes. */
-  close(): Promise<void>;
-}
+/**
+ * An open SQLite ledger: its Drizzle handle, idempotency store and ledger.
+ * `close()` closes the connection; SQLite checkpoints the WAL when the last one closes.
+ */
+export type OpenSqliteDatabase = OpenLedgerDatabase<
+  'sqlite',
+  SqliteLedgerDatabase,
+  SqliteIdempotencyStore<inferSqliteTransaction<SqliteLedgerDatabase>>
+>;
 
 /** Where the migrations of the ledger's own tables are (drizzle-kit, `drizzle/sqlite`). */
 const migrationsFolder = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));

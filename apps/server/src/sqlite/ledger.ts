@@ -17,6 +17,7 @@ import {
   toPayout,
   toTransfer,
 } from '../ledger';
+import { accountRow, fields, p, transferRow, values } from '../ledgerRows';
 import type { SqliteLedgerDatabase } from './database';
 import { accounts, payoutHolds, payouts, transfers } from './schema';
 
@@ -32,104 +33,43 @@ export function createSqliteLedger(opts: {
   db: SqliteLedgerDatabase;
   clock?: () => number;
 }): Ledger {
-  const { db } = opts;
-  const clock = opts.clock ?? Date.now;
-  const p = (name: string) => sql.placeholder(name);
-
+  const { db, clock = Date.now } = opts;
   const findAccount = db
-    .select({ id: accounts.id, owner: accounts.owner, balance: accounts.balance })
+    .select(fields.account(accounts))
     .from(accounts)
     .where(eq(accounts.id, p('id')))
     .prepare();
-  const insertAccount = db
-    .insert(accounts)
-    .values({
-      id: p('id'),
-      owner: p('owner'),
-      balance: p('balance'),
-      openingBalance: p('balance'),
-      openedBy: p('openedBy'),
-      createdAtMs: p('now'),
-    })
-    .prepare();
+  const insertAccount = db.insert(accounts).values(values.account).prepare();
   const addToBalance = db
     .update(accounts)
     .set({ balance: sql`${accounts.balance} + ${p('delta')}` })
     .where(eq(accounts.id, p('id')))
     .prepare();
-  const insertTransfer = db
-    .insert(transfers)
-    .values({
-      id: p('id'),
-      fromAccountId: p('fromAccountId'),
-      toAccountId: p('toAccountId'),
-      amount: p('amount'),
-      createdBy: p('createdBy'),
-      createdAtMs: p('now'),
-    })
-    .prepare();
+  const insertTransfer = db.insert(transfers).values(values.transfer).prepare();
   const transfersOf = db
-    .select({
-      id: transfers.id,
-      fromAccountId: transfers.fromAccountId,
-      toAccountId: transfers.toAccountId,
-      amount: transfers.amount,
-      createdAtMs: transfers.createdAtMs,
-    })
+    .select(fields.transfer(transfers))
     .from(transfers)
     .where(or(eq(transfers.fromAccountId, p('id')), eq(transfers.toAccountId, p('id'))))
     .orderBy(transfers.seq)
     .prepare();
 
   const findHold = db
-    .select({
-      id: payoutHolds.id,
-      accountId: payoutHolds.accountId,
-      amount: payoutHolds.amount,
-      state: payoutHolds.state,
-    })
+    .select(fields.hold(payoutHolds))
     .from(payoutHolds)
     .where(eq(payoutHolds.holdKey, p('holdKey')))
     .prepare();
-  const insertHold = db
-    .insert(payoutHolds)
-    .values({
-      id: p('id'),
-      holdKey: p('holdKey'),
-      accountId: p('accountId'),
-      amount: p('amount'),
-      state: 'held',
-      createdBy: p('createdBy'),
-      createdAtMs: p('now'),
-    })
-    .prepare();
+  const insertHold = db.insert(payoutHolds).values(values.hold).prepare();
   const settleHold = db
     .update(payoutHolds)
     .set({ state: 'settled', settledAtMs: sql`${p('now')}` })
     .where(and(eq(payoutHolds.id, p('id')), eq(payoutHolds.state, 'held')))
     .prepare();
   const payoutOfHold = db
-    .select({
-      id: payouts.id,
-      accountId: payouts.accountId,
-      amount: payouts.amount,
-      gatewayPayoutId: payouts.gatewayPayoutId,
-    })
+    .select(fields.payout(payouts))
     .from(payouts)
     .where(eq(payouts.holdId, p('holdId')))
     .prepare();
-  const insertPayout = db
-    .insert(payouts)
-    .values({
-      id: p('id'),
-      holdId: p('holdId'),
-      accountId: p('accountId'),
-      amount: p('amount'),
-      gatewayPayoutId: p('gatewayPayoutId'),
-      createdBy: p('createdBy'),
-      createdAtMs: p('now'),
-    })
-    .prepare();
+  const insertPayout = db.insert(payouts).values(values.payout).prepare();
 
   // Payout writes are transactions of their own (lease mode has no commit):
   // `BEGIN IMMEDIATE`, so the check and the write see no other process's writes in between.
@@ -201,15 +141,9 @@ export function createSqliteLedger(opts: {
 
   function openAccountNow(request: OpenAccountRequest): Account {
     assertInTransaction('openAccount');
-    const id = newId('acc');
-    insertAccount.run({
-      id,
-      owner: request.owner,
-      balance: request.initialBalance,
-      openedBy: request.openedBy,
-      now: clock(),
-    });
-    return { id, owner: request.owner, balance: request.initialBalance };
+    const row = accountRow(request, { id: newId('acc'), now: clock() });
+    insertAccount.run(row);
+    return { id: row.id, owner: row.owner, balance: row.balance };
   }
 
   function transferNow(request: TransferRequest & { createdBy: string }): Transfer {
@@ -219,14 +153,7 @@ export function createSqliteLedger(opts: {
     const now = clock();
     addToBalance.run({ id: request.fromAccountId, delta: -request.amount });
     addToBalance.run({ id: request.toAccountId, delta: request.amount });
-    insertTransfer.run({
-      id,
-      fromAccountId: request.fromAccountId,
-      toAccountId: request.toAccountId,
-      amount: request.amount,
-      createdBy: request.createdBy,
-      now,
-    });
+    insertTransfer.run(transferRow(request, { id, now }));
     return toTransfer({ ...request, id, createdAtMs: now });
   }
 

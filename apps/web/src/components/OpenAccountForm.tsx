@@ -1,52 +1,36 @@
 import { useState } from 'react';
 import { useIdempotentMutation } from 'trpc-idempotency/react-query';
-import { useTRPC } from '../ledger';
+import { asUser, useTRPC } from '../ledger';
+import { Field } from './Field';
+import { FormCard } from './FormCard';
 
 export function OpenAccountForm(props: { user: string }) {
   const trpc = useTRPC();
-  const open = useIdempotentMutation(
-    trpc.accounts.open.mutationOptions({
-      trpc: { context: { userId: props.user } },
-      meta: { userId: props.user },
-    }),
-  );
+  const open = useIdempotentMutation(trpc.accounts.open.mutationOptions(asUser(props.user)));
   const [owner, setOwner] = useState('');
   const [balance, setBalance] = useState('100');
 
   return (
-    <form
-      className="card"
-      noValidate
-      onSubmit={(event) => {
-        event.preventDefault();
-        open.mutate({ owner: owner.trim(), initialBalance: Number(balance) });
-      }}
+    <FormCard
+      title="Open an account"
+      submit={{ label: 'Open account', testId: 'open-submit' }}
+      onSubmit={() => open.mutate({ owner: owner.trim(), initialBalance: Number(balance) })}
     >
-      <h2>Open an account</h2>
-      <div className="row">
-        <label className="field grow">
-          <span>Owner</span>
-          <input
-            data-testid="open-owner"
-            value={owner}
-            placeholder="Ada Lovelace"
-            onChange={(event) => setOwner(event.target.value)}
-          />
-        </label>
-        <label className="field">
-          <span>Initial balance</span>
-          <input
-            data-testid="open-balance"
-            type="number"
-            inputMode="numeric"
-            value={balance}
-            onChange={(event) => setBalance(event.target.value)}
-          />
-        </label>
-      </div>
-      <button type="submit" data-testid="open-submit" className="primary">
-        Open account
-      </button>
-    </form>
+      <Field
+        label="Owner"
+        testId="open-owner"
+        grow
+        value={owner}
+        placeholder="Ada Lovelace"
+        onChange={setOwner}
+      />
+      <Field
+        label="Initial balance"
+        testId="open-balance"
+        numeric
+        value={balance}
+        onChange={setBalance}
+      />
+    </FormCard>
   );
 }

@@ -57,7 +57,7 @@ function OperationRow(props: { view: OperationView }) {
           <div className="muted small">{view.error.message}</div>
         )}
       </div>
-      <span className={`badge ${state}`}>{status}</span>
+      <span className="badge">{status}</span>
     </li>
   );
 }

@@ -1,75 +1,47 @@
 import { useState } from 'react';
 import { useIdempotentMutation } from 'trpc-idempotency/react-query';
 import { useKnownAccounts } from '../knownAccounts';
-import { useTRPC } from '../ledger';
+import { asUser, useTRPC } from '../ledger';
+import { Field } from './Field';
+import { FormCard } from './FormCard';
 
 export function TransferForm(props: { user: string }) {
   const trpc = useTRPC();
-  const transfer = useIdempotentMutation(
-    trpc.transfers.create.mutationOptions({
-      trpc: { context: { userId: props.user } },
-      meta: { userId: props.user },
-    }),
-  );
+  const transfer = useIdempotentMutation(trpc.transfers.create.mutationOptions(asUser(props.user)));
   const accounts = useKnownAccounts(props.user);
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [amount, setAmount] = useState('10');
+  const account = { grow: true, list: 'account-ids', placeholder: 'acc_…' };
 
   return (
-    <form
-      className="card"
-      noValidate
-      onSubmit={(event) => {
-        event.preventDefault();
+    <FormCard
+      title="Transfer"
+      submit={{ label: 'Send transfer', testId: 'transfer-submit' }}
+      onSubmit={() =>
         transfer.mutate({
           fromAccountId: from.trim(),
           toAccountId: to.trim(),
           amount: Number(amount),
-        });
-      }}
+        })
+      }
+      extra={
+        <datalist id="account-ids">
+          {accounts.map((id) => (
+            <option key={id} value={id} />
+          ))}
+        </datalist>
+      }
     >
-      <h2>Transfer</h2>
-      <datalist id="account-ids">
-        {accounts.map((id) => (
-          <option key={id} value={id} />
-        ))}
-      </datalist>
-      <div className="row">
-        <label className="field grow">
-          <span>From account</span>
-          <input
-            data-testid="transfer-from"
-            list="account-ids"
-            value={from}
-            placeholder="acc_…"
-            onChange={(event) => setFrom(event.target.value)}
-          />
-        </label>
-        <label className="field grow">
-          <span>To account</span>
-          <input
-            data-testid="transfer-to"
-            list="account-ids"
-            value={to}
-            placeholder="acc_…"
-            onChange={(event) => setTo(event.target.value)}
-          />
-        </label>
-        <label className="field">
-          <span>Amount</span>
-          <input
-            data-testid="transfer-amount"
-            type="number"
-            inputMode="numeric"
-            value={amount}
-            onChange={(event) => setAmount(event.target.value)}
-          />
-        </label>
-      </div>
-      <button type="submit" data-testid="transfer-submit" className="primary">
-        Send transfer
-      </button>
-    </form>
+      <Field
+        label="From account"
+        testId="transfer-from"
+        {...account}
+        value={from}
+        onChange={setFrom}
+      />
+      <Field label="To account" testId="transfer-to" {...account} value={to} onChange={setTo} />
+      <Field label="Amount" testId="transfer-amount" numeric value={amount} onChange={setAmount} />
+    </FormCard>
   );
 }

@@ -1,0 +1,12 @@
+/**
+ * `@ledger/testkit/databases`: fresh databases for tests (vitest) and the
+ * bench. It loads vitest and the embedded Postgres, which the root entry does not.
+ */
+export {
+  createTestDatabase,
+  type PostgresServer,
+  type PostgresTestDatabase,
+  type StartPostgresServerOptions,
+  startPostgresServer,
+} from './postgres';
+export { DIALECTS, type Dialect, useFreshDatabases } from './useFreshDatabases';
