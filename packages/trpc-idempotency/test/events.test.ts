@@ -3,23 +3,20 @@
  * the layer's own failures included — so events partition requests and the
  * counters built on them add up; and scopes of any length on both stores.
  */
-import { initTRPC, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type IdempotencyEvent, idempotentProcedure } from '../src';
+import type { IdempotencyEvent } from '../src';
 import { entries, gate, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-
-const t = initTRPC.context<{ user: string }>().create();
+import { t, userIdempotent } from './helpers/trpc';
 
 function app(
   store: ReturnType<typeof sqliteTestDatabase>['store'],
   opts: { maxResponseBytes?: number; hold?: Promise<void> },
 ) {
   const events: IdempotencyEvent[] = [];
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
+  const idempotent = userIdempotent({
     store,
-    scope: ({ ctx }) => ctx.user,
     onEvent: (event) => events.push(event),
     inFlight: { timeoutMs: 50 },
     maxResponseBytes: opts.maxResponseBytes,

@@ -1,20 +1,13 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import {
-  type IdempotencyEvent,
-  type IdempotentProcedureOptions,
-  idempotentProcedure,
-} from '../src';
+import type { IdempotencyEvent } from '../src';
 import { httpTestServer } from './helpers/httpServer';
 import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import { callerOf, t, type UserIdempotentOptions, userIdempotent } from './helpers/trpc';
 
-type Ctx = { user: string };
-const t = initTRPC.context<Ctx>().create();
 type Database = ReturnType<typeof sqliteTestDatabase>;
-type Options = Partial<
-  Omit<IdempotentProcedureOptions<unknown, Ctx, never, 'transactional'>, 'procedure' | 'store'>
->;
+type Options = Partial<Omit<UserIdempotentOptions<Database['store']>, 'store'>>;
 
 /** The test database's store, with every call that reads or writes a record counted. */
 function countingStore(database: Pick<Database, 'store'>) {
@@ -52,10 +45,8 @@ function payApp(
   let executions = 0;
   let writes = 0;
   const { beforeCommit, ...options } = opts;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
+  const idempotent = userIdempotent({
     store,
-    scope: ({ ctx }) => ctx.user,
     onEvent: (event) => events.push(event),
     ...options,
   });
@@ -211,10 +202,8 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
   function leaseApp(database: Pick<Database, 'store'>, clock: ReturnType<typeof manualClock>) {
     const hold = gate();
     let executions = 0;
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       ttlMs: 1_000,
       leaseMs: 10_000,
@@ -271,10 +260,8 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
     using database = sqliteTestDatabase();
     const clock = manualClock();
     const hold = gate();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       ttlMs: 60_000,
       leaseMs: 10_000,
@@ -299,10 +286,8 @@ describe('where the builder’s own steps run in the chain', () => {
 
   function chainApp(database: Database) {
     const seenByMiddleware: unknown[] = [];
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       maxResponseBytes: 100,
     });
@@ -340,13 +325,9 @@ describe('where the builder’s own steps run in the chain', () => {
       parsed.push(input);
       return schema.parse(input);
     };
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
-    const caller = t.createCallerFactory(
-      t.router({
+    const idempotent = userIdempotent({ store: database.store });
+    const caller = callerOf(
+      {
         pay: idempotent
           .input(counted)
           .input(z.object({ note: z.string().optional() }))
@@ -354,8 +335,9 @@ describe('where the builder’s own steps run in the chain', () => {
             resolved++;
             return input;
           }),
-      }),
-    )({ user: 'alice' });
+      },
+      'alice',
+    );
     const idempotencyKey = newKey();
     expect(await caller.pay({ idempotencyKey, amount: 2 })).toEqual({ idempotencyKey, amount: 2 });
     expect(parsed).toEqual([{ idempotencyKey, amount: 2 }]);
@@ -461,22 +443,21 @@ describe('store statements are built once', () => {
     using database = sqliteTestDatabase();
     const clock = manualClock();
     const app = payApp(database, { clock: clock.now, ttlMs: 1_000 });
-    const lease = idempotentProcedure({
-      procedure: t.procedure,
+    const lease = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       clock: clock.now,
     });
     let fail = true;
-    const leaseCaller = t.createCallerFactory(
-      t.router({
+    const leaseCaller = callerOf(
+      {
         notify: lease.mutation(() => {
           if (fail) throw new Error('gateway unreachable');
           return 'sent';
         }),
-      }),
-    )({ user: 'alice' });
+      },
+      'alice',
+    );
     const builders = (['insert', 'select', 'update', 'delete'] as const).map((method) =>
       vi.spyOn(database.db, method),
     );

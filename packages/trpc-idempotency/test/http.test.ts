@@ -1,21 +1,17 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { idempotentProcedure } from '../src';
 import { httpTestServer } from './helpers/httpServer';
 import { entries, gate, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-
-const t = initTRPC.context<{ user: string }>().create();
+import { t, userIdempotent } from './helpers/trpc';
 
 /** Every row of the README's error tables, over real HTTP with raw fetch. */
 describe('errors at a glance over HTTP', () => {
   function app(database: ReturnType<typeof sqliteTestDatabase>, hold?: Promise<void>) {
     let executions = 0;
     let transientFailures = 0;
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       inFlight: { timeoutMs: 30, retryAfterMs: 1500 },
     });
     const router = t.router({

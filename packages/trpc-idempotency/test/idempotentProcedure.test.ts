@@ -2,32 +2,29 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  type IdempotencyEvent,
-  type IdempotentProcedureOptions,
-  idempotentProcedure,
-} from '../src';
+import { type IdempotencyEvent, idempotentProcedure } from '../src';
 import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import {
+  callerOf,
+  t,
+  type UserContext,
+  type UserIdempotentOptions,
+  userIdempotent,
+} from './helpers/trpc';
 
-type Ctx = { user: string };
-const t = initTRPC.context<Ctx>().create();
-
-type Options = Partial<
-  Omit<IdempotentProcedureOptions<unknown, Ctx, never, 'transactional'>, 'procedure'>
->;
+type Database = ReturnType<typeof sqliteTestDatabase>;
+type Options = Partial<UserIdempotentOptions<Database['store']>>;
 
 /** A router with one transactional mutation that records an entry per execution. */
 function ledgerFixture(
-  database: ReturnType<typeof sqliteTestDatabase>,
+  database: Database,
   opts: Options & { handler?: (input: { label: string; amount: number }) => Promise<void> } = {},
 ) {
   const events: IdempotencyEvent[] = [];
   let executions = 0;
   const { handler, ...builderOptions } = opts;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
+  const idempotent = userIdempotent({
     store: database.store,
-    scope: ({ ctx }) => ctx.user,
     onEvent: (event) => events.push(event),
     ...builderOptions,
   });
@@ -50,32 +47,24 @@ function ledgerFixture(
 
 /** A router with one lease-mode mutation (effects outside the database). */
 function leaseFixture(
-  database: Pick<ReturnType<typeof sqliteTestDatabase>, 'store'>,
-  opts: Omit<Options, 'store'> & { handler?: () => Promise<void> } = {},
+  database: Pick<Database, 'store'>,
+  opts: Omit<Options, 'store' | 'mode'> & { handler?: () => Promise<void> } = {},
 ) {
   const events: IdempotencyEvent[] = [];
   let executions = 0;
   const { handler, ...builderOptions } = opts;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
+  const idempotent = userIdempotent({
     store: database.store,
-    scope: ({ ctx }) => ctx.user,
     mode: 'lease',
     onEvent: (event) => events.push(event),
     ...builderOptions,
   });
-  const router = t.router({
-    charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ input }) => {
-      executions++;
-      await handler?.();
-      return { charged: input.amount, execution: executions };
-    }),
+  const charge = idempotent.input(z.object({ amount: z.number() })).mutation(async ({ input }) => {
+    executions++;
+    await handler?.();
+    return { charged: input.amount, execution: executions };
   });
-  return {
-    caller: t.createCallerFactory(router)({ user: 'alice' }),
-    events,
-    executions: () => executions,
-  };
+  return { caller: callerOf({ charge }, 'alice'), events, executions: () => executions };
 }
 
 describe('idempotentProcedure', () => {
@@ -139,20 +128,15 @@ describe('idempotentProcedure', () => {
 
   it('fingerprints the input as it arrived, so a handler mutating it does not break replay', async () => {
     using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
+    const idempotent = userIdempotent({ store: database.store });
     let executions = 0;
-    const router = t.router({
+    const caller = callerOf({
       mutate: idempotent.input(z.object({ tags: z.array(z.string()) })).mutation(({ input }) => {
         executions++;
         input.tags.push('added-by-handler');
         return { tags: input.tags };
       }),
     });
-    const caller = t.createCallerFactory(router)({ user: 'u' });
     const idempotencyKey = newKey();
     const first = await caller.mutate({ idempotencyKey, tags: ['a'] });
     const retry = await caller.mutate({ idempotencyKey, tags: ['a'] });
@@ -274,13 +258,9 @@ describe('idempotentProcedure', () => {
   describe('outcomes', () => {
     it('stores a final error and replays it identically; a commit’s writes roll back', async () => {
       using database = sqliteTestDatabase();
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
-        store: database.store,
-        scope: ({ ctx }) => ctx.user,
-      });
+      const idempotent = userIdempotent({ store: database.store });
       let executions = 0;
-      const router = t.router({
+      const caller = callerOf({
         pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
           executions++;
           return ctx.idempotency.commit((tx) => {
@@ -293,7 +273,6 @@ describe('idempotentProcedure', () => {
           });
         }),
       });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
       const idempotencyKey = newKey();
       const first = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
       const retry = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
@@ -313,13 +292,9 @@ describe('idempotentProcedure', () => {
     ])('releases the key after %s; the retry executes and no writes remain', async (_l, fail) => {
       using database = sqliteTestDatabase();
       let failures = 1;
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
-        store: database.store,
-        scope: ({ ctx }) => ctx.user,
-      });
+      const idempotent = userIdempotent({ store: database.store });
       let executions = 0;
-      const router = t.router({
+      const caller = callerOf({
         pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
           executions++;
           return ctx.idempotency.commit((tx) => {
@@ -329,7 +304,6 @@ describe('idempotentProcedure', () => {
           });
         }),
       });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
       const idempotencyKey = newKey();
       await expect(caller.pay({ idempotencyKey, amount: 7 })).rejects.toBeDefined();
       expect(database.countEntries()).toBe(0);
@@ -342,19 +316,16 @@ describe('idempotentProcedure', () => {
     it('takes a predicate for which errors are final', async () => {
       using database = sqliteTestDatabase();
       let executions = 0;
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
+      const idempotent = userIdempotent({
         store: database.store,
-        scope: ({ ctx }) => ctx.user,
         isFinalError: (error) => error instanceof Error && error.message === 'card declined',
       });
-      const router = t.router({
+      const caller = callerOf({
         charge: idempotent.mutation(() => {
           executions++;
           throw new Error('card declined');
         }),
       });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
       const idempotencyKey = newKey();
       await expect(caller.charge({ idempotencyKey })).rejects.toThrow('card declined');
       await expect(caller.charge({ idempotencyKey })).rejects.toThrow('card declined');
@@ -378,16 +349,13 @@ describe('idempotentProcedure', () => {
 
     it('is loud about an unserializable result (lease mode, no commit)', async () => {
       using database = sqliteTestDatabase();
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
+      const idempotent = userIdempotent({
         store: database.store,
-        scope: ({ ctx }) => ctx.user,
         mode: 'lease',
       });
-      const router = t.router({
+      const caller = callerOf({
         big: idempotent.mutation(() => ({ amount: 10n })),
       });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
       await expect(caller.big({ idempotencyKey: newKey() })).rejects.toMatchObject({
         code: 'INTERNAL_SERVER_ERROR',
         message: expect.stringMatching(/could not be stored for replay: .*BigInt/),
@@ -397,7 +365,7 @@ describe('idempotentProcedure', () => {
 
     it('replays a Date as a Date with superjson as the transformer', async () => {
       using database = sqliteTestDatabase();
-      const tj = initTRPC.context<Ctx>().create({ transformer: superjson });
+      const tj = initTRPC.context<UserContext>().create({ transformer: superjson });
       const idempotent = idempotentProcedure({
         procedure: tj.procedure,
         store: database.store,
@@ -540,11 +508,7 @@ describe('idempotentProcedure', () => {
 
   it('refuses queries and subscriptions at run time too (for untyped callers)', () => {
     using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
+    const idempotent = userIdempotent({ store: database.store });
     // @ts-expect-error a type error as well: see idempotentProcedure.test-d.ts
     expect(() => idempotent.query(() => 1)).toThrow(/mutations only/);
     // @ts-expect-error likewise

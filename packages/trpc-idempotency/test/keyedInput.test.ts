@@ -1,18 +1,11 @@
-import { initTRPC } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { z as z3 } from 'zod/v3';
-import { idempotentProcedure } from '../src';
 import { newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-
-const t = initTRPC.context<{ user: string }>().create();
+import { callerOf, userIdempotent } from './helpers/trpc';
 
 function builder(database: ReturnType<typeof sqliteTestDatabase>) {
-  return idempotentProcedure({
-    procedure: t.procedure,
-    store: database.store,
-    scope: ({ ctx }) => ctx.user,
-  });
+  return userIdempotent({ store: database.store });
 }
 
 describe('an input the key cannot join is refused when .input() is called', () => {
@@ -56,7 +49,7 @@ describe('an input the key cannot join is refused when .input() is called', () =
   it('accepts what the key can join, and those procedures run', async () => {
     using database = sqliteTestDatabase();
     const idempotent = builder(database);
-    const router = t.router({
+    const caller = callerOf({
       plain: idempotent.input(z.object({ a: z.string() })).mutation(({ input }) => input),
       loose: idempotent.input(z.looseObject({ a: z.string() })).mutation(({ input }) => input),
       declared: idempotent
@@ -70,7 +63,6 @@ describe('an input the key cannot join is refused when .input() is called', () =
         .mutation(({ input }) => input),
       zod3: idempotent.input(z3.object({ a: z3.string() })).mutation(({ input }) => input),
     });
-    const caller = t.createCallerFactory(router)({ user: 'u' });
     for (const path of ['plain', 'loose', 'declared', 'union', 'zod3'] as const) {
       const idempotencyKey = newKey();
       expect(await caller[path]({ idempotencyKey, a: 'x' } as never)).toMatchObject({

@@ -1,10 +1,9 @@
-import { initTRPC } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type IdempotencyEvent, idempotentProcedure } from '../src';
+import type { IdempotencyEvent } from '../src';
 import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import { callerOf, t, userIdempotent } from './helpers/trpc';
 
-const t = initTRPC.context<{ user: string }>().create();
 const LEASE_MS = 10_000;
 
 /**
@@ -21,26 +20,22 @@ describe('lease mode', () => {
   ) {
     const events: IdempotencyEvent[] = [];
     let executions = 0;
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: handle.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       leaseMs: LEASE_MS,
       clock: clock.now,
       inFlight: { timeoutMs: 0 },
       onEvent: (e) => events.push(e),
     });
-    const caller = t.createCallerFactory(
-      t.router({
-        charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
-          executions++;
-          await behaviour.waitFor;
-          if (behaviour.fail?.()) throw new Error('gateway unreachable');
-          return { chargedBy: behaviour.name, attempt: ctx.idempotency.attempt };
-        }),
+    const caller = callerOf({
+      charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
+        executions++;
+        await behaviour.waitFor;
+        if (behaviour.fail?.()) throw new Error('gateway unreachable');
+        return { chargedBy: behaviour.name, attempt: ctx.idempotency.attempt };
       }),
-    )({ user: 'u' });
+    });
     return { caller, events, executions: () => executions };
   }
 
@@ -121,28 +116,24 @@ describe('lease mode', () => {
     const finish = gate();
     let executions = 0;
     const jobCaller = (store: typeof database.store, run: 'renew' | 'steal') => {
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
+      const idempotent = userIdempotent({
         store,
-        scope: ({ ctx }) => ctx.user,
         mode: 'lease',
         leaseMs: LEASE_MS,
         clock: clock.now,
         inFlight: { timeoutMs: 0 },
       });
-      return t.createCallerFactory(
-        t.router({
-          job: idempotent.mutation(async ({ ctx }) => {
-            executions++;
-            if (run === 'steal') return 'stolen';
-            clock.advance(LEASE_MS - 1);
-            await ctx.idempotency.renewLease();
-            renewed.open();
-            await finish.opened;
-            return 'finished';
-          }),
+      return callerOf({
+        job: idempotent.mutation(async ({ ctx }) => {
+          executions++;
+          if (run === 'steal') return 'stolen';
+          clock.advance(LEASE_MS - 1);
+          await ctx.idempotency.renewLease();
+          renewed.open();
+          await finish.opened;
+          return 'finished';
         }),
-      )({ user: 'u' });
+      });
     };
     const owner = jobCaller(database.store, 'renew');
     const other = jobCaller(database.openSecond().store, 'steal');
@@ -163,23 +154,19 @@ describe('lease mode', () => {
     using database = sqliteTestDatabase();
     const clock = manualClock();
     const hang = gate();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       leaseMs: LEASE_MS,
       clock: clock.now,
     });
-    const slow = t.createCallerFactory(
-      t.router({
-        charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
-          await hang.opened;
-          await ctx.idempotency.renewLease();
-          return 'never';
-        }),
+    const slow = callerOf({
+      charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
+        await hang.opened;
+        await ctx.idempotency.renewLease();
+        return 'never';
       }),
-    )({ user: 'u' });
+    });
     const rescuer = processOn(database.openSecond(), clock, { name: 'rescuer' });
     const idempotencyKey = newKey();
     const call = slow.charge({ idempotencyKey, amount: 1 }).catch((e: Error) => e);
@@ -194,22 +181,16 @@ describe('lease mode', () => {
     using database = sqliteTestDatabase();
     const hang = gate();
     const makeCaller = (store: typeof database.store, waitFor?: Promise<void>) => {
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
-        store,
-        scope: ({ ctx }) => ctx.user,
-      });
-      return t.createCallerFactory(
-        t.router({
-          pay: idempotent.mutation(async ({ ctx }) => {
-            await waitFor;
-            return ctx.idempotency.commit((tx) => {
-              const row = tx.insert(entries).values({ label: 'pay', amount: 1 }).returning().get();
-              return { entry: row.id, attempt: ctx.idempotency.attempt };
-            });
-          }),
+      const idempotent = userIdempotent({ store });
+      return callerOf({
+        pay: idempotent.mutation(async ({ ctx }) => {
+          await waitFor;
+          return ctx.idempotency.commit((tx) => {
+            const row = tx.insert(entries).values({ label: 'pay', amount: 1 }).returning().get();
+            return { entry: row.id, attempt: ctx.idempotency.attempt };
+          });
         }),
-      )({ user: 'u' });
+      });
     };
     const stalled = makeCaller(database.store, hang.opened);
     const retrying = makeCaller(database.openSecond().store);
@@ -227,10 +208,8 @@ describe('lease mode', () => {
 
   it('derives stable downstream keys per scope, key and namespace', async () => {
     using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
     });
     const router = t.router({

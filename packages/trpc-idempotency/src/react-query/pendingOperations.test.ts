@@ -1,15 +1,15 @@
 import 'fake-indexeddb/auto';
 import { MutationObserver, onlineManager, QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { createStore, entries, type UseStore } from 'idb-keyval';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { z } from 'zod';
 import { httpTestServer } from '../../test/helpers/httpServer';
 import { gate, entries as rows, sqliteTestDatabase } from '../../test/helpers/sqliteApp';
+import { t, userIdempotent } from '../../test/helpers/trpc';
 import { idempotencyLink } from '../client/idempotencyLink';
-import { idempotentProcedure } from '../server/idempotentProcedure';
 import {
   getIdempotencyKey,
   idempotentMutationOptions,
@@ -17,17 +17,11 @@ import {
 } from './idempotentMutationOptions';
 import { createPendingOperations } from './pendingOperations';
 
-const t = initTRPC.context<{ user: string }>().create();
-
 /** A real idempotent `pay` on SQLite; `hold` keeps handlers waiting before their commit. */
 function payments(database: ReturnType<typeof sqliteTestDatabase>) {
   const executions: string[] = [];
   let hold: Promise<void> | undefined;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
-    store: database.store,
-    scope: ({ ctx }) => ctx.user,
-  });
+  const idempotent = userIdempotent({ store: database.store });
   const router = t.router({
     pay: idempotent
       .input(z.object({ amount: z.number().int() }))
