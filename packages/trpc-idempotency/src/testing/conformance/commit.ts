@@ -4,6 +4,7 @@ import {
   claimAt,
   commitAt,
   committed,
+  commitWriting,
   completedByLease,
   errorOutcome,
   resultOutcome,
@@ -54,26 +55,16 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
     it('writes nothing and rethrows as it is when the write throws', async () => {
       await using fixture = await open();
       const thrown = new Error('disk full');
-      const failing = fixture.store.commit(
-        commitAt(T0),
-        writeThen(fixture, 1, () => {
-          throw thrown;
-        }),
-        resultOutcome,
-      );
+      const failing = commitWriting(fixture, commitAt(T0), 1, () => {
+        throw thrown;
+      });
       await expect(failing).rejects.toBe(thrown);
       expect(await fixture.probe.count()).toBe(0);
       expect(await fixture.store.find({ scope: 'tenant-1', key: commitAt(T0).key, now: T0 })).toBe(
         undefined,
       );
       // The key is still free.
-      committed(
-        await fixture.store.commit(
-          commitAt(T0 + 1),
-          writeThen(fixture, 2, () => 2),
-          resultOutcome,
-        ),
-      );
+      committed(await commitWriting(fixture, commitAt(T0 + 1), 2, () => 2));
       expect(await fixture.probe.count()).toBe(1);
     });
 
@@ -93,19 +84,9 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
 
     it('finds a completed record instead: nothing is written', async () => {
       await using fixture = await open();
-      const first = committed(
-        await fixture.store.commit(
-          commitAt(T0),
-          writeThen(fixture, 1, () => 'first'),
-          resultOutcome,
-        ),
-      );
+      const first = committed(await commitWriting(fixture, commitAt(T0), 1, () => 'first'));
       // A store may run the write and roll it back (Postgres learns of the key at its insert).
-      const second = await fixture.store.commit(
-        commitAt(T0 + 5),
-        writeThen(fixture, 2, () => 'second'),
-        resultOutcome,
-      );
+      const second = await commitWriting(fixture, commitAt(T0 + 5), 2, () => 'second');
       expect(second).toMatchObject({
         status: 'found',
         record: { state: 'completed', outcome: first.outcome },
@@ -117,11 +98,7 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       await using fixture = await open();
       const first = await completedByLease(fixture.store, errorOutcome);
       for (const other of [{ fingerprint: 'fingerprint-b' }, { path: 'ledger.refund' }]) {
-        const result = await fixture.store.commit(
-          commitAt(T0 + 20, other),
-          writeThen(fixture, 1, () => 1),
-          resultOutcome,
-        );
+        const result = await commitWriting(fixture, commitAt(T0 + 20, other), 1, () => 1);
         expect(result).toMatchObject({ status: 'found', record: { owner: first.record.owner } });
       }
       expect(await fixture.probe.count()).toBe(0);
@@ -130,11 +107,7 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
     it('finds an in-progress record whose lease is live', async () => {
       await using fixture = await open();
       const lease = acquired(await fixture.store.claim(claimAt(T0))).record;
-      const result = await fixture.store.commit(
-        commitAt(T0 + 1),
-        writeThen(fixture, 1, () => 1),
-        resultOutcome,
-      );
+      const result = await commitWriting(fixture, commitAt(T0 + 1), 1, () => 1);
       expect(result).toEqual({ status: 'found', record: lease });
       expect(await fixture.probe.count()).toBe(0);
     });
@@ -144,13 +117,7 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       await completedByLease(fixture.store, resultOutcome('old'));
       const afterExpiry = T0 + 10 + TTL_MS;
       const fresh = commitAt(afterExpiry, { fingerprint: 'fingerprint-b' });
-      committed(
-        await fixture.store.commit(
-          fresh,
-          writeThen(fixture, 1, () => 'new'),
-          resultOutcome,
-        ),
-      );
+      committed(await commitWriting(fixture, fresh, 1, () => 'new'));
       expect(await fixture.store.find({ ...fresh, now: afterExpiry })).toMatchObject({
         fingerprint: 'fingerprint-b',
         attempt: 1,
@@ -160,20 +127,15 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
 
       const lapsed = acquired(await fixture.store.claim(claimAt(T0, { key: 'lapsed-lease-key' })));
       const at = lapsed.record.leaseExpiresAt;
-      const mismatched = await fixture.store.commit(
+      const mismatched = await commitWriting(
+        fixture,
         commitAt(at, { key: lapsed.record.key, fingerprint: 'fingerprint-b' }),
-        writeThen(fixture, 2, () => 'other input'),
-        resultOutcome,
+        2,
+        () => 'other input',
       );
       expect(mismatched.status).toBe('found');
       const takeOver = commitAt(at, { key: lapsed.record.key });
-      committed(
-        await fixture.store.commit(
-          takeOver,
-          writeThen(fixture, 3, () => 'same'),
-          resultOutcome,
-        ),
-      );
+      committed(await commitWriting(fixture, takeOver, 3, () => 'same'));
       expect(await fixture.store.find({ ...takeOver, now: at })).toMatchObject({
         state: 'completed',
         owner: takeOver.owner,
@@ -186,11 +148,7 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       await using fixture = await open();
       const results = await Promise.all(
         Array.from({ length: concurrency }, (_, i) =>
-          fixture.store.commit(
-            commitAt(T0),
-            writeThen(fixture, i, () => i),
-            resultOutcome,
-          ),
+          commitWriting(fixture, commitAt(T0), i, () => i),
         ),
       );
       const winners = results.filter((r) => r.status === 'committed');

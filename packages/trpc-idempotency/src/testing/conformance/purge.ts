@@ -3,12 +3,12 @@ import {
   acquired,
   claimAt,
   commitAt,
+  commitWriting,
   completedByLease,
   resultOutcome,
   type SuiteContext,
   T0,
   TTL_MS,
-  writeThen,
 } from './fixture';
 
 /** Purge: only expired records, never one a concurrent request claimed or completed. */
@@ -113,13 +113,12 @@ export function describePurge<TTx>(suite: SuiteContext<TTx>) {
           ? store
               .claim(claimAt(at, { key, fingerprint: 'fingerprint-new' }))
               .then((r) => r.acquired)
-          : store
-              .commit(
-                commitAt(at, { key, fingerprint: 'fingerprint-new' }),
-                writeThen(fixture, i, () => i),
-                resultOutcome,
-              )
-              .then((r) => r.status === 'committed'),
+          : commitWriting(
+              fixture,
+              commitAt(at, { key, fingerprint: 'fingerprint-new' }),
+              i,
+              () => i,
+            ).then((r) => r.status === 'committed'),
       );
       const purges = Array.from({ length: 4 }, () => store.purge({ now: at, limit: 3 }));
       const [replaced, purged] = await Promise.all([Promise.all(replacing), Promise.all(purges)]);
