@@ -2,25 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { DatabaseUrlError, parseDatabaseUrl } from './databaseUrl';
 
 describe('parseDatabaseUrl', () => {
-  it.each([
-    ['postgres://u:p@db:5432/app', 'postgres://u:p@db:5432/app'],
-    ['POSTGRES://db/app', 'postgres://db/app'],
-    ['PostgreSQL://db/app?sslmode=require', 'postgresql://db/app?sslmode=require'],
-  ])('reads %j as Postgres, the scheme lowered: %j', (url, connectionString) => {
-    expect(parseDatabaseUrl(url)).toEqual({ kind: 'postgres', connectionString });
-  });
+  const postgres = (connectionString: string) => ({ kind: 'postgres', connectionString });
+  const sqliteFile = (path: string) => ({ kind: 'sqlite', path });
 
   it.each([
-    ['file:data/app.db', 'data/app.db'],
-    ['FILE:/tmp/app.db', '/tmp/app.db'],
-    ['file:///tmp/app.db', '/tmp/app.db'],
-    ['/tmp/app.db', '/tmp/app.db'],
-    ['app.db', 'app.db'],
-    ['./backup:2024.db', './backup:2024.db'],
-    ['C:\\data\\app.db', 'C:\\data\\app.db'],
-    [':memory:', ':memory:'],
-  ])('reads %j as the SQLite file %j', (url, path) => {
-    expect(parseDatabaseUrl(url)).toEqual({ kind: 'sqlite', path });
+    // postgres:// and postgresql:// in any case, the scheme lowered
+    ['postgres://u:p@db:5432/app', postgres('postgres://u:p@db:5432/app')],
+    ['POSTGRES://db/app', postgres('postgres://db/app')],
+    ['PostgreSQL://db/app?sslmode=require', postgres('postgresql://db/app?sslmode=require')],
+    // file:PATH, file:///PATH and plain paths
+    ['file:data/app.db', sqliteFile('data/app.db')],
+    ['FILE:/tmp/app.db', sqliteFile('/tmp/app.db')],
+    ['file:///tmp/app.db', sqliteFile('/tmp/app.db')],
+    ['/tmp/app.db', sqliteFile('/tmp/app.db')],
+    ['app.db', sqliteFile('app.db')],
+    ['./backup:2024.db', sqliteFile('./backup:2024.db')],
+    ['C:\\data\\app.db', sqliteFile('C:\\data\\app.db')],
+    [':memory:', sqliteFile(':memory:')],
+  ])('reads %j as %j', (url, database) => {
+    expect(parseDatabaseUrl(url)).toEqual(database);
   });
 
   it.each([

@@ -459,18 +459,19 @@ describe('abort', () => {
     },
   );
 
+  /** A call that fails slowly, and a signal that aborts it while it runs. */
+  const slowFailure = { failures: 9, code: 'INTERNAL_SERVER_ERROR', delayMs: 100 } as const;
+  const abortIn = (ms: number) => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), ms);
+    return ac.signal;
+  };
+
   test('during an attempt: the aborted request is not retried', async () => {
     await using server = await testServerResource();
     const client = server.client({ link: 'httpLink', idempotency: fast });
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 30);
 
-    const err = await rejectionOf(
-      client.fail.mutate(
-        { failures: 9, code: 'INTERNAL_SERVER_ERROR', delayMs: 100 },
-        { signal: ac.signal },
-      ),
-    );
+    const err = await rejectionOf(client.fail.mutate(slowFailure, { signal: abortIn(30) }));
 
     expect(err.cause?.name).toBe('AbortError');
     await sleep(150);
@@ -480,14 +481,9 @@ describe('abort', () => {
   test('in a batch that goes on: the call fails with its result, no retry', async () => {
     await using server = await testServerResource();
     const client = server.client({ link: 'httpBatchLink', idempotency: fast });
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 30);
 
     const [failed, echoed] = await Promise.allSettled([
-      client.fail.mutate(
-        { failures: 9, code: 'INTERNAL_SERVER_ERROR', delayMs: 100 },
-        { signal: ac.signal },
-      ),
+      client.fail.mutate(slowFailure, { signal: abortIn(30) }),
       client.echo.mutate({ value: 'v' }),
     ]);
 
