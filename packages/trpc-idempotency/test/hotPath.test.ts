@@ -1,13 +1,18 @@
 import { TRPCError } from '@trpc/server';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import type { IdempotencyEvent } from '../src';
 import { httpTestServer } from './helpers/httpServer';
-import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-import { callerOf, t, type UserIdempotentOptions, userIdempotent } from './helpers/trpc';
+import { type LedgerOptions, ledgerApp } from './helpers/ledgerApp';
+import {
+  gate,
+  manualClock,
+  newKey,
+  type SqliteTestDatabase,
+  sqliteTestDatabase,
+} from './helpers/sqliteApp';
+import { callerOf, t, userIdempotent } from './helpers/trpc';
 
-type Database = ReturnType<typeof sqliteTestDatabase>;
-type Options = Partial<Omit<UserIdempotentOptions<Database['store']>, 'store'>>;
+type Database = SqliteTestDatabase;
 
 /** The test database's store, with every call that reads or writes a record counted. */
 function countingStore(database: Pick<Database, 'store'>) {
@@ -35,46 +40,10 @@ function countingStore(database: Pick<Database, 'store'>) {
   return { store: counted, calls };
 }
 
-/** `pay` records an entry per execution; amounts over 1000 are a final error. */
-function payApp(
-  database: Pick<Database, 'store'>,
-  opts: Options & { beforeCommit?: () => Promise<void> } = {},
-) {
+/** The tests' ledger on the test database's store, every call that reads or writes a record counted. */
+function payApp(database: Pick<Database, 'store'>, opts: LedgerOptions = {}) {
   const { store, calls } = countingStore(database);
-  const events: IdempotencyEvent[] = [];
-  let executions = 0;
-  let writes = 0;
-  const { beforeCommit, ...options } = opts;
-  const idempotent = userIdempotent({
-    store,
-    onEvent: (event) => events.push(event),
-    ...options,
-  });
-  const router = t.router({
-    pay: idempotent
-      .input(z.object({ label: z.string(), amount: z.number().int() }))
-      .mutation(async ({ ctx, input }) => {
-        executions++;
-        if (input.amount > 1000) {
-          throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
-        }
-        await beforeCommit?.();
-        return ctx.idempotency.commit((tx) => {
-          writes++;
-          const row = tx.insert(entries).values(input).returning().get();
-          return { id: row.id, amount: row.amount, at: new Date(0).toISOString() };
-        });
-      }),
-    refund: idempotent.input(z.object({ label: z.string() })).mutation(() => ({ ok: true })),
-  });
-  return {
-    router,
-    caller: t.createCallerFactory(router)({ user: 'alice' }),
-    calls,
-    events,
-    executions: () => executions,
-    writes: () => writes,
-  };
+  return { ...ledgerApp(store, opts), calls };
 }
 
 describe('transactional mode: one write per first execution, one read per replay', () => {

@@ -3,7 +3,15 @@ import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type IdempotencyEvent, idempotentProcedure } from '../src';
-import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import { ledgerApp } from './helpers/ledgerApp';
+import {
+  entries,
+  gate,
+  manualClock,
+  newKey,
+  type SqliteTestDatabase,
+  sqliteTestDatabase,
+} from './helpers/sqliteApp';
 import {
   callerOf,
   t,
@@ -12,38 +20,8 @@ import {
   userIdempotent,
 } from './helpers/trpc';
 
-type Database = ReturnType<typeof sqliteTestDatabase>;
+type Database = SqliteTestDatabase;
 type Options = Partial<UserIdempotentOptions<Database['store']>>;
-
-/** A router with one transactional mutation that records an entry per execution. */
-function ledgerFixture(
-  database: Database,
-  opts: Options & { handler?: (input: { label: string; amount: number }) => Promise<void> } = {},
-) {
-  const events: IdempotencyEvent[] = [];
-  let executions = 0;
-  const { handler, ...builderOptions } = opts;
-  const idempotent = userIdempotent({
-    store: database.store,
-    onEvent: (event) => events.push(event),
-    ...builderOptions,
-  });
-  const router = t.router({
-    record: idempotent
-      .input(z.object({ label: z.string(), amount: z.number().int() }))
-      .mutation(async ({ input, ctx }) => {
-        executions++;
-        await handler?.(input);
-        return ctx.idempotency.commit((tx) => {
-          const row = tx.insert(entries).values(input).returning().get();
-          return { id: row.id, label: row.label, amount: row.amount, execution: executions };
-        });
-      }),
-    other: idempotent.input(z.object({ label: z.string() })).mutation(() => ({ other: true })),
-  });
-  const callerFor = (user: string) => t.createCallerFactory(router)({ user });
-  return { router, caller: callerFor('alice'), callerFor, events, executions: () => executions };
-}
 
 /** A router with one lease-mode mutation (effects outside the database). */
 function leaseFixture(
@@ -70,11 +48,13 @@ function leaseFixture(
 describe('idempotentProcedure', () => {
   it('runs the handler once for 50 concurrent calls with one key, and answers all alike', async () => {
     using database = sqliteTestDatabase();
-    const app = ledgerFixture(database, { handler: () => new Promise((r) => setTimeout(r, 20)) });
+    const app = ledgerApp(database.store, {
+      beforeCommit: () => new Promise((r) => setTimeout(r, 20)),
+    });
     const idempotencyKey = newKey();
     const results = await Promise.all(
       Array.from({ length: 50 }, () =>
-        app.caller.record({ idempotencyKey, label: 'rent', amount: 100 }),
+        app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 }),
       ),
     );
     expect(app.executions()).toBe(1);
@@ -85,9 +65,9 @@ describe('idempotentProcedure', () => {
 
   it('executes again for a different key with the same payload', async () => {
     using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
-    const first = await app.caller.record({ idempotencyKey: newKey(), label: 'x', amount: 1 });
-    const second = await app.caller.record({ idempotencyKey: newKey(), label: 'x', amount: 1 });
+    const app = ledgerApp(database.store);
+    const first = await app.caller.pay({ idempotencyKey: newKey(), label: 'x', amount: 1 });
+    const second = await app.caller.pay({ idempotencyKey: newKey(), label: 'x', amount: 1 });
     expect(app.executions()).toBe(2);
     expect(second.id).not.toBe(first.id);
     expect(database.countEntries()).toBe(2);
@@ -95,10 +75,10 @@ describe('idempotentProcedure', () => {
 
   it('replays a completed key without running the handler', async () => {
     using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    const first = await app.caller.record({ idempotencyKey, label: 'x', amount: 5 });
-    const retry = await app.caller.record({ idempotencyKey, label: 'x', amount: 5 });
+    const first = await app.caller.pay({ idempotencyKey, label: 'x', amount: 5 });
+    const retry = await app.caller.pay({ idempotencyKey, label: 'x', amount: 5 });
     expect(retry).toEqual(first);
     expect(app.executions()).toBe(1);
     expect(app.events.map((e) => e.type)).toEqual(['executed', 'replayed']);
@@ -106,11 +86,11 @@ describe('idempotentProcedure', () => {
 
   it('keeps scopes apart: the same key from another principal is a new operation', async () => {
     using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    const alice = await app.callerFor('alice').record({ idempotencyKey, label: 'a', amount: 1 });
+    const alice = await app.callerFor('alice').pay({ idempotencyKey, label: 'a', amount: 1 });
     // Different input too: for bob it must not be a mismatch, just his own operation.
-    const bob = await app.callerFor('bob').record({ idempotencyKey, label: 'b', amount: 2 });
+    const bob = await app.callerFor('bob').pay({ idempotencyKey, label: 'b', amount: 2 });
     expect(bob.label).toBe('b');
     expect(alice.label).toBe('a');
     expect(app.executions()).toBe(2);
@@ -119,10 +99,10 @@ describe('idempotentProcedure', () => {
 
   it('ignores key order when fingerprinting', async () => {
     using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    await app.caller.record({ idempotencyKey, label: 'x', amount: 3 });
-    await app.caller.record({ amount: 3, label: 'x', idempotencyKey } as never);
+    await app.caller.pay({ idempotencyKey, label: 'x', amount: 3 });
+    await app.caller.pay({ amount: 3, label: 'x', idempotencyKey } as never);
     expect(app.executions()).toBe(1);
   });
 
@@ -147,11 +127,11 @@ describe('idempotentProcedure', () => {
   describe('key reuse', () => {
     it('answers UNPROCESSABLE_CONTENT for other input, and leaves the record alone', async () => {
       using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+      const app = ledgerApp(database.store);
       const idempotencyKey = newKey();
-      const first = await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      const first = await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       const error = await app.caller
-        .record({ idempotencyKey, label: 'x', amount: 2 })
+        .pay({ idempotencyKey, label: 'x', amount: 2 })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TRPCError);
       expect(error).toMatchObject({
@@ -159,36 +139,36 @@ describe('idempotentProcedure', () => {
         reason: 'IDEMPOTENCY_KEY_REUSED',
         message: expect.stringContaining('different input'),
       });
-      expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 1 })).toEqual(first);
+      expect(await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).toEqual(first);
       expect(app.executions()).toBe(1);
     });
 
     it('answers UNPROCESSABLE_CONTENT for another procedure, naming the first', async () => {
       using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+      const app = ledgerApp(database.store);
       const idempotencyKey = newKey();
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-      await expect(app.caller.other({ idempotencyKey, label: 'x' })).rejects.toMatchObject({
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
+      await expect(app.caller.refund({ idempotencyKey, label: 'x' })).rejects.toMatchObject({
         code: 'UNPROCESSABLE_CONTENT',
-        message: expect.stringContaining('`record`'),
+        message: expect.stringContaining('`pay`'),
       });
     });
 
     it('settles a use with other input while the first is in flight at the commit: one executes, the other gets 422', async () => {
       using database = sqliteTestDatabase();
       const hold = gate();
-      const app = ledgerFixture(database, {
-        handler: (input) => (input.amount === 1 ? hold.opened : Promise.resolve()),
+      const app = ledgerApp(database.store, {
+        beforeCommit: (input) => (input.amount === 1 ? hold.opened : Promise.resolve()),
       });
       const idempotencyKey = newKey();
       // The first is held in its preparation; the mismatched use of its key commits first.
-      const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 }).catch((e) => e);
-      const second = await app.caller.record({ idempotencyKey, label: 'x', amount: 9 });
+      const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 }).catch((e) => e);
+      const second = await app.caller.pay({ idempotencyKey, label: 'x', amount: 9 });
       hold.open();
       expect(await first).toMatchObject({ code: 'UNPROCESSABLE_CONTENT' });
       expect(database.countEntries()).toBe(1);
       // The stored record answers from now on, whatever was in flight.
-      expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 9 })).toEqual(second);
+      expect(await app.caller.pay({ idempotencyKey, label: 'x', amount: 9 })).toEqual(second);
     });
   });
 
@@ -205,9 +185,9 @@ describe('idempotentProcedure', () => {
       ['not a string', 1234567890123456, 'is a number'],
     ])('rejects a key %s with BAD_REQUEST and stores nothing', async (_label, key, problem) => {
       using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+      const app = ledgerApp(database.store);
       const error = await app.caller
-        .record({ idempotencyKey: key as string, label: 'x', amount: 1 })
+        .pay({ idempotencyKey: key as string, label: 'x', amount: 1 })
         .catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'BAD_REQUEST' });
       expect((error as Error).message).toContain('`idempotencyKey`');
@@ -219,39 +199,39 @@ describe('idempotentProcedure', () => {
 
     it('accepts UUIDs, ULIDs and prefixed UUIDs', async () => {
       using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+      const app = ledgerApp(database.store);
       for (const idempotencyKey of [
         crypto.randomUUID(),
         '01ARZ3NDEKTSV4RRFFQ69G5FAV',
         `transfer:${crypto.randomUUID()}`,
       ]) {
-        await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+        await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       }
       expect(app.executions()).toBe(3);
     });
 
     it('takes a configured key format', async () => {
       using database = sqliteTestDatabase();
-      const app = ledgerFixture(database, {
+      const app = ledgerApp(database.store, {
         keyFormat: { minLength: 4, maxLength: 8, pattern: /^[a-z]+$/, patternDescription: 'a–z' },
       });
-      await app.caller.record({ idempotencyKey: 'abcd', label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey: 'abcd', label: 'x', amount: 1 });
       await expect(
-        app.caller.record({ idempotencyKey: 'abcdefghi', label: 'x', amount: 1 }),
+        app.caller.pay({ idempotencyKey: 'abcdefghi', label: 'x', amount: 1 }),
       ).rejects.toThrow('4–8 characters (a–z)');
     });
   });
 
   it('stores nothing when the procedure’s own input validation rejects the request', async () => {
     using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    await expect(
-      app.caller.record({ idempotencyKey, label: 'x', amount: 1.5 }),
-    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1.5 })).rejects.toMatchObject(
+      { code: 'BAD_REQUEST' },
+    );
     expect(database.countRecords()).toBe(0);
     // The corrected request may use the same key.
-    await app.caller.record({ idempotencyKey, label: 'x', amount: 2 });
+    await app.caller.pay({ idempotencyKey, label: 'x', amount: 2 });
     expect(app.executions()).toBe(1);
   });
 
@@ -334,9 +314,9 @@ describe('idempotentProcedure', () => {
 
     it('is loud about a result larger than maxResponseBytes, and stores nothing', async () => {
       using database = sqliteTestDatabase();
-      const app = ledgerFixture(database, { maxResponseBytes: 64 });
+      const app = ledgerApp(database.store, { maxResponseBytes: 64 });
       const error = await app.caller
-        .record({ idempotencyKey: newKey(), label: 'x'.repeat(100), amount: 1 })
+        .pay({ idempotencyKey: newKey(), label: 'x'.repeat(100), amount: 1 })
         .catch((e: unknown) => e);
       expect(error).toMatchObject({
         code: 'INTERNAL_SERVER_ERROR',
@@ -457,15 +437,15 @@ describe('idempotentProcedure', () => {
       using database = sqliteTestDatabase();
       let fail = true;
       const hold = gate();
-      const app = ledgerFixture(database, {
-        handler: async () => {
+      const app = ledgerApp(database.store, {
+        beforeCommit: async () => {
           await hold.opened;
           if (fail) throw new Error('gateway timeout');
         },
       });
       const idempotencyKey = newKey();
       const calls = [1, 2, 3].map(() =>
-        app.caller.record({ idempotencyKey, label: 'x', amount: 1 }).catch((e: Error) => e),
+        app.caller.pay({ idempotencyKey, label: 'x', amount: 1 }).catch((e: Error) => e),
       );
       hold.open();
       const results = await Promise.all(calls);
@@ -473,7 +453,7 @@ describe('idempotentProcedure', () => {
         true,
       );
       fail = false;
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       expect(app.executions()).toBe(2);
       expect(database.countEntries()).toBe(1);
     });
@@ -483,12 +463,12 @@ describe('idempotentProcedure', () => {
     it('frees a key after its TTL, and purge removes expired records only', async () => {
       using database = sqliteTestDatabase();
       const clock = manualClock();
-      const app = ledgerFixture(database, { clock: clock.now, ttlMs: 60_000 });
+      const app = ledgerApp(database.store, { clock: clock.now, ttlMs: 60_000 });
       const idempotencyKey = newKey();
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       clock.advance(30_000);
-      await app.caller.record({ idempotencyKey: newKey(), label: 'y', amount: 1 });
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey: newKey(), label: 'y', amount: 1 });
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       expect(app.executions()).toBe(2);
 
       clock.advance(30_000);
@@ -497,7 +477,7 @@ describe('idempotentProcedure', () => {
         await database.store.find({ scope: 'alice', key: idempotencyKey, now: clock.now() }),
       ).toBeUndefined();
       // With other input too: the key is simply free.
-      await app.caller.record({ idempotencyKey, label: 'changed', amount: 2 });
+      await app.caller.pay({ idempotencyKey, label: 'changed', amount: 2 });
       expect(app.executions()).toBe(3);
 
       clock.advance(30_001);
@@ -517,9 +497,9 @@ describe('idempotentProcedure', () => {
 
   it('rejects an empty scope as a server misconfiguration', async () => {
     using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+    const app = ledgerApp(database.store);
     await expect(
-      app.callerFor('').record({ idempotencyKey: newKey(), label: 'x', amount: 1 }),
+      app.callerFor('').pay({ idempotencyKey: newKey(), label: 'x', amount: 1 }),
     ).rejects.toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: /scope/ });
     expect(database.countRecords()).toBe(0);
   });
@@ -541,38 +521,36 @@ describe('in-flight duplicates in the same process', () => {
   it('answers CONFLICT at once with the reject policy, then replays once finished', async () => {
     using database = sqliteTestDatabase();
     const hold = gate();
-    const app = ledgerFixture(database, {
-      handler: () => hold.opened,
+    const app = ledgerApp(database.store, {
+      beforeCommit: () => hold.opened,
       inFlight: { policy: 'reject', retryAfterMs: 200 },
     });
     const idempotencyKey = newKey();
-    const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-    await expect(
-      app.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
-    ).rejects.toMatchObject({
+    const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
+    await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).rejects.toMatchObject({
       code: 'CONFLICT',
       reason: 'IDEMPOTENCY_IN_PROGRESS',
       retryAfterMs: 200,
     });
     hold.open();
     const result = await first;
-    expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 1 })).toEqual(result);
+    expect(await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).toEqual(result);
     expect(app.executions()).toBe(1);
   });
 
   it('answers CONFLICT after the wait bound instead of hanging with a stuck handler', async () => {
     using database = sqliteTestDatabase();
     const hold = gate();
-    const app = ledgerFixture(database, {
-      handler: () => hold.opened,
+    const app = ledgerApp(database.store, {
+      beforeCommit: () => hold.opened,
       inFlight: { timeoutMs: 40 },
     });
     const idempotencyKey = newKey();
-    const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+    const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
     const started = performance.now();
-    await expect(
-      app.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
-    ).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
     expect(performance.now() - started).toBeGreaterThanOrEqual(35);
     expect(app.events.map((e) => e.type)).toEqual(['conflict']);
     hold.open();
