@@ -1,15 +1,9 @@
 import { TRPCError } from '@trpc/server';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, vi } from 'vitest';
 import { z } from 'zod';
 import { httpTestServer } from './helpers/httpServer';
 import { type LedgerOptions, ledgerApp } from './helpers/ledgerApp';
-import {
-  gate,
-  manualClock,
-  newKey,
-  type SqliteTestDatabase,
-  sqliteTestDatabase,
-} from './helpers/sqliteApp';
+import { gate, it, manualClock, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
 import { callerOf, t, userIdempotent } from './helpers/trpc';
 
 type Database = SqliteTestDatabase;
@@ -47,8 +41,9 @@ function payApp(database: Pick<Database, 'store'>, opts: LedgerOptions = {}) {
 }
 
 describe('transactional mode: one write per first execution, one read per replay', () => {
-  it('executes with a read and one commit, no claim; replays from the read alone', async () => {
-    using database = sqliteTestDatabase();
+  it('executes with a read and one commit, no claim; replays from the read alone', async ({
+    database,
+  }) => {
     const app = payApp(database);
     const idempotencyKey = newKey();
     const first = await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
@@ -70,8 +65,7 @@ describe('transactional mode: one write per first execution, one read per replay
     });
   });
 
-  it('writes nothing before the commit: the record is created completed', async () => {
-    using database = sqliteTestDatabase();
+  it('writes nothing before the commit: the record is created completed', async ({ database }) => {
     const hold = gate();
     const app = payApp(database, { beforeCommit: () => hold.opened });
     const idempotencyKey = newKey();
@@ -85,8 +79,9 @@ describe('transactional mode: one write per first execution, one read per replay
     ).toMatchObject({ state: 'completed', attempt: 1 });
   });
 
-  it('stores a final error with one insert, and replays it from a read: same code and message', async () => {
-    using database = sqliteTestDatabase();
+  it('stores a final error with one insert, and replays it from a read: same code and message', async ({
+    database,
+  }) => {
     const app = payApp(database);
     const idempotencyKey = newKey();
     const call = () => app.caller.pay({ idempotencyKey, label: 'big', amount: 5000 });
@@ -101,8 +96,9 @@ describe('transactional mode: one write per first execution, one read per replay
     expect(app.events.at(-1)).toMatchObject({ type: 'replayed', outcome: 'error', waitedMs: 0 });
   });
 
-  it('answers a completed key reused with other input or procedure with 422 from a read', async () => {
-    using database = sqliteTestDatabase();
+  it('answers a completed key reused with other input or procedure with 422 from a read', async ({
+    database,
+  }) => {
     const app = payApp(database);
     const idempotencyKey = newKey();
     await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
@@ -131,8 +127,7 @@ describe('transactional mode: one write per first execution, one read per replay
     expect(app.executions()).toBe(1);
   });
 
-  it('executes an expired key anew through the commit', async () => {
-    using database = sqliteTestDatabase();
+  it('executes an expired key anew through the commit', async ({ database }) => {
     const clock = manualClock();
     const app = payApp(database, { clock: clock.now, ttlMs: 60_000 });
     const idempotencyKey = newKey();
@@ -146,8 +141,9 @@ describe('transactional mode: one write per first execution, one read per replay
     expect(app.events[1]).toMatchObject({ attempt: 1, takenOver: false });
   });
 
-  it('settles a duplicate in another process at its commit: its write does not run, it replays', async () => {
-    using database = sqliteTestDatabase();
+  it('settles a duplicate in another process at its commit: its write does not run, it replays', async ({
+    database,
+  }) => {
     const hold = gate();
     const slow = payApp(database, { beforeCommit: () => hold.opened });
     const other = payApp(database.openSecond());
@@ -193,8 +189,9 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
     };
   }
 
-  it('accepts it, keeps an in-progress record until its lease ends, and lets no duplicate run meanwhile', async () => {
-    using database = sqliteTestDatabase();
+  it('accepts it, keeps an in-progress record until its lease ends, and lets no duplicate run meanwhile', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const start = clock.now();
     const first = leaseApp(database, clock);
@@ -225,8 +222,9 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
     ).toMatchObject({ state: 'completed', attempt: 1, expiresAt: clock.now() + 1_000 });
   });
 
-  it('claims with an expiry a TTL after the lease when the TTL is the longer one', async () => {
-    using database = sqliteTestDatabase();
+  it('claims with an expiry a TTL after the lease when the TTL is the longer one', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const hold = gate();
     const idempotent = userIdempotent({
@@ -286,8 +284,9 @@ describe('where the builder’s own steps run in the chain', () => {
     return { router, seenByMiddleware };
   }
 
-  it('runs each input parser once per call, after the key check, and the resolver once', async () => {
-    using database = sqliteTestDatabase();
+  it('runs each input parser once per call, after the key check, and the resolver once', async ({
+    database,
+  }) => {
     const parsed: unknown[] = [];
     let resolved = 0;
     const counted = (input: unknown) => {
@@ -321,8 +320,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(resolved).toBe(1);
   });
 
-  it('checks the key before the procedure’s own input parser, with the same 400 and reason', async () => {
-    using database = sqliteTestDatabase();
+  it('checks the key before the procedure’s own input parser, with the same 400 and reason', async ({
+    database,
+  }) => {
     const { router } = chainApp(database);
     await using server = await httpTestServer(router);
     for (const [body, problem] of [
@@ -346,8 +346,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('hands the resolver the parsed input with the key, also when the schema strips unknown keys', async () => {
-    using database = sqliteTestDatabase();
+  it('hands the resolver the parsed input with the key, also when the schema strips unknown keys', async ({
+    database,
+  }) => {
     const { router, seenByMiddleware } = chainApp(database);
     const caller = t.createCallerFactory(router)({ user: 'alice' });
     const idempotencyKey = newKey();
@@ -365,8 +366,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(seenByMiddleware).toEqual([{ idempotencyKey: usedKey }]);
   });
 
-  it('checks the key in the resolver wrapper or before a .use(): 400 with its reason, nothing runs', async () => {
-    using database = sqliteTestDatabase();
+  it('checks the key in the resolver wrapper or before a .use(): 400 with its reason, nothing runs', async ({
+    database,
+  }) => {
     const { router, seenByMiddleware } = chainApp(database);
     await using server = await httpTestServer(router);
     for (const path of ['bare', 'used']) {
@@ -380,8 +382,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('lets a user’s .errors() format idempotency errors first, and formats the rest itself', async () => {
-    using database = sqliteTestDatabase();
+  it('lets a user’s .errors() format idempotency errors first, and formats the rest itself', async ({
+    database,
+  }) => {
     const { router } = chainApp(database);
     await using server = await httpTestServer(router);
     const idempotencyKey = newKey();
@@ -408,8 +411,7 @@ describe('where the builder’s own steps run in the chain', () => {
 });
 
 describe('store statements are built once', () => {
-  it('SQLite: no query is built after the store, on any path', async () => {
-    using database = sqliteTestDatabase();
+  it('SQLite: no query is built after the store, on any path', async ({ database }) => {
     const clock = manualClock();
     const app = payApp(database, { clock: clock.now, ttlMs: 1_000 });
     const lease = userIdempotent({

@@ -1,12 +1,12 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import { type IdempotencyEvent, idempotentProcedure } from '../src';
 import { ledgerApp } from './helpers/ledgerApp';
 import {
-  entries,
   gate,
+  it,
   manualClock,
   newKey,
   type SqliteTestDatabase,
@@ -46,8 +46,9 @@ function leaseFixture(
 }
 
 describe('idempotentProcedure', () => {
-  it('runs the handler once for 50 concurrent calls with one key, and answers all alike', async () => {
-    using database = sqliteTestDatabase();
+  it('runs the handler once for 50 concurrent calls with one key, and answers all alike', async ({
+    database,
+  }) => {
     const app = ledgerApp(database.store, {
       beforeCommit: () => new Promise((r) => setTimeout(r, 20)),
     });
@@ -63,8 +64,7 @@ describe('idempotentProcedure', () => {
     expect(app.events.filter((e) => e.type === 'joined')).toHaveLength(49);
   });
 
-  it('executes again for a different key with the same payload', async () => {
-    using database = sqliteTestDatabase();
+  it('executes again for a different key with the same payload', async ({ database }) => {
     const app = ledgerApp(database.store);
     const first = await app.caller.pay({ idempotencyKey: newKey(), label: 'x', amount: 1 });
     const second = await app.caller.pay({ idempotencyKey: newKey(), label: 'x', amount: 1 });
@@ -73,8 +73,7 @@ describe('idempotentProcedure', () => {
     expect(database.countEntries()).toBe(2);
   });
 
-  it('replays a completed key without running the handler', async () => {
-    using database = sqliteTestDatabase();
+  it('replays a completed key without running the handler', async ({ database }) => {
     const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
     const first = await app.caller.pay({ idempotencyKey, label: 'x', amount: 5 });
@@ -84,8 +83,9 @@ describe('idempotentProcedure', () => {
     expect(app.events.map((e) => e.type)).toEqual(['executed', 'replayed']);
   });
 
-  it('keeps scopes apart: the same key from another principal is a new operation', async () => {
-    using database = sqliteTestDatabase();
+  it('keeps scopes apart: the same key from another principal is a new operation', async ({
+    database,
+  }) => {
     const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
     const alice = await app.callerFor('alice').pay({ idempotencyKey, label: 'a', amount: 1 });
@@ -97,8 +97,7 @@ describe('idempotentProcedure', () => {
     expect(database.countRecords()).toBe(2);
   });
 
-  it('ignores key order when fingerprinting', async () => {
-    using database = sqliteTestDatabase();
+  it('ignores key order when fingerprinting', async ({ database }) => {
     const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
     await app.caller.pay({ idempotencyKey, label: 'x', amount: 3 });
@@ -106,8 +105,9 @@ describe('idempotentProcedure', () => {
     expect(app.executions()).toBe(1);
   });
 
-  it('fingerprints the input as it arrived, so a handler mutating it does not break replay', async () => {
-    using database = sqliteTestDatabase();
+  it('fingerprints the input as it arrived, so a handler mutating it does not break replay', async ({
+    database,
+  }) => {
     const idempotent = userIdempotent({ store: database.store });
     let executions = 0;
     const caller = callerOf({
@@ -125,8 +125,9 @@ describe('idempotentProcedure', () => {
   });
 
   describe('key reuse', () => {
-    it('answers UNPROCESSABLE_CONTENT for other input, and leaves the record alone', async () => {
-      using database = sqliteTestDatabase();
+    it('answers UNPROCESSABLE_CONTENT for other input, and leaves the record alone', async ({
+      database,
+    }) => {
       const app = ledgerApp(database.store);
       const idempotencyKey = newKey();
       const first = await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
@@ -143,8 +144,9 @@ describe('idempotentProcedure', () => {
       expect(app.executions()).toBe(1);
     });
 
-    it('answers UNPROCESSABLE_CONTENT for another procedure, naming the first', async () => {
-      using database = sqliteTestDatabase();
+    it('answers UNPROCESSABLE_CONTENT for another procedure, naming the first', async ({
+      database,
+    }) => {
       const app = ledgerApp(database.store);
       const idempotencyKey = newKey();
       await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
@@ -154,8 +156,9 @@ describe('idempotentProcedure', () => {
       });
     });
 
-    it('settles a use with other input while the first is in flight at the commit: one executes, the other gets 422', async () => {
-      using database = sqliteTestDatabase();
+    it('settles a use with other input while the first is in flight at the commit: one executes, the other gets 422', async ({
+      database,
+    }) => {
       const hold = gate();
       const app = ledgerApp(database.store, {
         beforeCommit: (input) => (input.amount === 1 ? hold.opened : Promise.resolve()),
@@ -197,8 +200,7 @@ describe('idempotentProcedure', () => {
       expect(database.countRecords()).toBe(0);
     });
 
-    it('accepts UUIDs, ULIDs and prefixed UUIDs', async () => {
-      using database = sqliteTestDatabase();
+    it('accepts UUIDs, ULIDs and prefixed UUIDs', async ({ database }) => {
       const app = ledgerApp(database.store);
       for (const idempotencyKey of [
         crypto.randomUUID(),
@@ -210,8 +212,7 @@ describe('idempotentProcedure', () => {
       expect(app.executions()).toBe(3);
     });
 
-    it('takes a configured key format', async () => {
-      using database = sqliteTestDatabase();
+    it('takes a configured key format', async ({ database }) => {
       const app = ledgerApp(database.store, {
         keyFormat: { minLength: 4, maxLength: 8, pattern: /^[a-z]+$/, patternDescription: 'a–z' },
       });
@@ -222,8 +223,9 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  it('stores nothing when the procedure’s own input validation rejects the request', async () => {
-    using database = sqliteTestDatabase();
+  it('stores nothing when the procedure’s own input validation rejects the request', async ({
+    database,
+  }) => {
     const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
     await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1.5 })).rejects.toMatchObject(
@@ -236,65 +238,59 @@ describe('idempotentProcedure', () => {
   });
 
   describe('outcomes', () => {
-    it('stores a final error and replays it identically; a commit’s writes roll back', async () => {
-      using database = sqliteTestDatabase();
-      const idempotent = userIdempotent({ store: database.store });
-      let executions = 0;
-      const caller = callerOf({
-        pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
-          executions++;
-          return ctx.idempotency.commit((tx) => {
-            tx.insert(entries).values({ label: 'attempt', amount: input.amount }).run();
-            throw new TRPCError({
-              code: 'PRECONDITION_FAILED',
-              message: 'insufficient funds',
-              cause: Object.assign(new Error('balance too low'), { shortBy: 42 }),
-            });
+    it('stores a final error and replays it identically; a commit’s writes roll back', async ({
+      database,
+    }) => {
+      const app = ledgerApp(database.store, {
+        insideCommit: () => {
+          throw new TRPCError({
+            code: 'PRECONDITION_FAILED',
+            message: 'insufficient funds',
+            cause: Object.assign(new Error('balance too low'), { shortBy: 42 }),
           });
-        }),
+        },
       });
       const idempotencyKey = newKey();
-      const first = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
-      const retry = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
+      const pay = () => app.caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
+      const first = (await pay()) as TRPCError;
+      const retry = (await pay()) as TRPCError;
       expect(first).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
       expect(retry).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
       expect(retry.cause).toMatchObject({ message: 'balance too low', shortBy: 42 });
       expect(first.cause).toMatchObject({ message: 'balance too low', shortBy: 42 });
-      expect(executions).toBe(1);
+      expect(app.executions()).toBe(1);
       expect(database.countEntries()).toBe(0);
     });
 
-    it.each([
+    it.for([
       ['an INTERNAL_SERVER_ERROR', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR' })],
       ['a TOO_MANY_REQUESTS', () => new TRPCError({ code: 'TOO_MANY_REQUESTS' })],
       ['a TIMEOUT', () => new TRPCError({ code: 'TIMEOUT' })],
       ['a plain Error', () => new Error('database connection lost')],
-    ])('releases the key after %s; the retry executes and no writes remain', async (_l, fail) => {
-      using database = sqliteTestDatabase();
-      let failures = 1;
-      const idempotent = userIdempotent({ store: database.store });
-      let executions = 0;
-      const caller = callerOf({
-        pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
-          executions++;
-          return ctx.idempotency.commit((tx) => {
-            tx.insert(entries).values({ label: 'pay', amount: input.amount }).run();
+    ] as const)(
+      'releases the key after %s; the retry executes and no writes remain',
+      async ([_label, fail], { database }) => {
+        let failures = 1;
+        const app = ledgerApp(database.store, {
+          insideCommit: () => {
             if (failures-- > 0) throw fail();
-            return { paid: input.amount };
-          });
-        }),
-      });
-      const idempotencyKey = newKey();
-      await expect(caller.pay({ idempotencyKey, amount: 7 })).rejects.toBeDefined();
-      expect(database.countEntries()).toBe(0);
-      expect(database.countRecords()).toBe(0);
-      expect(await caller.pay({ idempotencyKey, amount: 7 })).toEqual({ paid: 7 });
-      expect(executions).toBe(2);
-      expect(database.countEntries()).toBe(1);
-    });
+          },
+        });
+        const idempotencyKey = newKey();
+        await expect(app.caller.pay({ idempotencyKey, amount: 7 })).rejects.toBeDefined();
+        expect(database.countEntries()).toBe(0);
+        expect(database.countRecords()).toBe(0);
+        expect(await app.caller.pay({ idempotencyKey, amount: 7 })).toEqual({
+          id: 1,
+          label: 'pay',
+          amount: 7,
+        });
+        expect(app.executions()).toBe(2);
+        expect(database.countEntries()).toBe(1);
+      },
+    );
 
-    it('takes a predicate for which errors are final', async () => {
-      using database = sqliteTestDatabase();
+    it('takes a predicate for which errors are final', async ({ database }) => {
       let executions = 0;
       const idempotent = userIdempotent({
         store: database.store,
@@ -312,8 +308,9 @@ describe('idempotentProcedure', () => {
       expect(executions).toBe(1);
     });
 
-    it('is loud about a result larger than maxResponseBytes, and stores nothing', async () => {
-      using database = sqliteTestDatabase();
+    it('is loud about a result larger than maxResponseBytes, and stores nothing', async ({
+      database,
+    }) => {
       const app = ledgerApp(database.store, { maxResponseBytes: 64 });
       const error = await app.caller
         .pay({ idempotencyKey: newKey(), label: 'x'.repeat(100), amount: 1 })
@@ -327,8 +324,7 @@ describe('idempotentProcedure', () => {
       expect(database.countRecords()).toBe(0);
     });
 
-    it('is loud about an unserializable result (lease mode, no commit)', async () => {
-      using database = sqliteTestDatabase();
+    it('is loud about an unserializable result (lease mode, no commit)', async ({ database }) => {
       const idempotent = userIdempotent({
         store: database.store,
         mode: 'lease',
@@ -343,8 +339,7 @@ describe('idempotentProcedure', () => {
       expect(database.countRecords()).toBe(0);
     });
 
-    it('replays a Date as a Date with superjson as the transformer', async () => {
-      using database = sqliteTestDatabase();
+    it('replays a Date as a Date with superjson as the transformer', async ({ database }) => {
       const tj = initTRPC.context<UserContext>().create({ transformer: superjson });
       const idempotent = idempotentProcedure({
         procedure: tj.procedure,
@@ -368,8 +363,7 @@ describe('idempotentProcedure', () => {
   });
 
   describe('in-flight duplicates in another process (lease mode)', () => {
-    it('waits for another process’s execution by polling, then replays', async () => {
-      using database = sqliteTestDatabase();
+    it('waits for another process’s execution by polling, then replays', async ({ database }) => {
       const hold = gate();
       const first = leaseFixture(database, { handler: () => hold.opened });
       const other = leaseFixture({ ...database, ...database.openSecond() });
@@ -385,8 +379,7 @@ describe('idempotentProcedure', () => {
       expect(replayed && replayed.type === 'replayed' && replayed.waitedMs).toBeGreaterThan(0);
     });
 
-    it('answers CONFLICT with retryAfterMs after the wait bound', async () => {
-      using database = sqliteTestDatabase();
+    it('answers CONFLICT with retryAfterMs after the wait bound', async ({ database }) => {
       const hold = gate();
       const first = leaseFixture(database, { handler: () => hold.opened });
       const other = leaseFixture(
@@ -409,8 +402,7 @@ describe('idempotentProcedure', () => {
       expect(first.executions() + other.executions()).toBe(1);
     });
 
-    it('answers CONFLICT at once with the reject policy', async () => {
-      using database = sqliteTestDatabase();
+    it('answers CONFLICT at once with the reject policy', async ({ database }) => {
       const hold = gate();
       const first = leaseFixture(database, { handler: () => hold.opened });
       const other = leaseFixture(
@@ -433,8 +425,9 @@ describe('idempotentProcedure', () => {
   });
 
   describe('in-flight duplicates in the same process (transactional)', () => {
-    it('lets joined duplicates share a transient failure, then executes on retry', async () => {
-      using database = sqliteTestDatabase();
+    it('lets joined duplicates share a transient failure, then executes on retry', async ({
+      database,
+    }) => {
       let fail = true;
       const hold = gate();
       const app = ledgerApp(database.store, {
@@ -460,8 +453,9 @@ describe('idempotentProcedure', () => {
   });
 
   describe('expiry', () => {
-    it('frees a key after its TTL, and purge removes expired records only', async () => {
-      using database = sqliteTestDatabase();
+    it('frees a key after its TTL, and purge removes expired records only', async ({
+      database,
+    }) => {
       const clock = manualClock();
       const app = ledgerApp(database.store, { clock: clock.now, ttlMs: 60_000 });
       const idempotencyKey = newKey();
@@ -486,8 +480,7 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  it('refuses queries and subscriptions at run time too (for untyped callers)', () => {
-    using database = sqliteTestDatabase();
+  it('refuses queries and subscriptions at run time too (for untyped callers)', ({ database }) => {
     const idempotent = userIdempotent({ store: database.store });
     // @ts-expect-error a type error as well: see idempotentProcedure.test-d.ts
     expect(() => idempotent.query(() => 1)).toThrow(/mutations only/);
@@ -495,8 +488,7 @@ describe('idempotentProcedure', () => {
     expect(() => idempotent.input(z.object({})).subscription(() => 1)).toThrow(/mutations only/);
   });
 
-  it('rejects an empty scope as a server misconfiguration', async () => {
-    using database = sqliteTestDatabase();
+  it('rejects an empty scope as a server misconfiguration', async ({ database }) => {
     const app = ledgerApp(database.store);
     await expect(
       app.callerFor('').pay({ idempotencyKey: newKey(), label: 'x', amount: 1 }),
@@ -504,8 +496,7 @@ describe('idempotentProcedure', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('validates its options', () => {
-    using database = sqliteTestDatabase();
+  it('validates its options', ({ database }) => {
     expect(() =>
       idempotentProcedure({
         procedure: t.procedure,
@@ -518,8 +509,9 @@ describe('idempotentProcedure', () => {
 });
 
 describe('in-flight duplicates in the same process', () => {
-  it('answers CONFLICT at once with the reject policy, then replays once finished', async () => {
-    using database = sqliteTestDatabase();
+  it('answers CONFLICT at once with the reject policy, then replays once finished', async ({
+    database,
+  }) => {
     const hold = gate();
     const app = ledgerApp(database.store, {
       beforeCommit: () => hold.opened,
@@ -538,8 +530,9 @@ describe('in-flight duplicates in the same process', () => {
     expect(app.executions()).toBe(1);
   });
 
-  it('answers CONFLICT after the wait bound instead of hanging with a stuck handler', async () => {
-    using database = sqliteTestDatabase();
+  it('answers CONFLICT after the wait bound instead of hanging with a stuck handler', async ({
+    database,
+  }) => {
     const hold = gate();
     const app = ledgerApp(database.store, {
       beforeCommit: () => hold.opened,

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import { z as z3 } from 'zod/v3';
-import { newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import { it, newKey, type sqliteTestDatabase } from './helpers/sqliteApp';
 import { callerOf, userIdempotent } from './helpers/trpc';
 
 function builder(database: ReturnType<typeof sqliteTestDatabase>) {
@@ -9,8 +9,9 @@ function builder(database: ReturnType<typeof sqliteTestDatabase>) {
 }
 
 describe('an input the key cannot join is refused when .input() is called', () => {
-  it('refuses zod 4 strict objects (their type cannot tell), naming what to use instead', () => {
-    using database = sqliteTestDatabase();
+  it('refuses zod 4 strict objects (their type cannot tell), naming what to use instead', ({
+    database,
+  }) => {
     const idempotent = builder(database);
     for (const strict of [
       z.strictObject({ a: z.string() }),
@@ -25,8 +26,9 @@ describe('an input the key cannot join is refused when .input() is called', () =
     expect(() => keyed.input(z.strictObject({ b: z.string() }))).toThrow(/strict object/);
   });
 
-  it('refuses non-object schemas, also behind wrappers the type system sees through', () => {
-    using database = sqliteTestDatabase();
+  it('refuses non-object schemas, also behind wrappers the type system sees through', ({
+    database,
+  }) => {
     const idempotent = builder(database) as unknown as { input(parser: unknown): unknown };
     for (const [schema, kind] of [
       [z.string(), 'a string schema'],
@@ -46,8 +48,7 @@ describe('an input the key cannot join is refused when .input() is called', () =
     );
   });
 
-  it('accepts what the key can join, and those procedures run', async () => {
-    using database = sqliteTestDatabase();
+  it('accepts what the key can join, and those procedures run', async ({ database }) => {
     const idempotent = builder(database);
     const caller = callerOf({
       plain: idempotent.input(z.object({ a: z.string() })).mutation(({ input }) => input),

@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import type { IdempotencyEvent } from '../src';
-import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import {
+  entries,
+  gate,
+  it,
+  manualClock,
+  newKey,
+  type sqliteTestDatabase,
+} from './helpers/sqliteApp';
 import { callerOf, t, userIdempotent } from './helpers/trpc';
 
 const LEASE_MS = 10_000;
@@ -39,8 +46,9 @@ describe('lease mode', () => {
     return { caller, events, executions: () => executions };
   }
 
-  it('takes over a crashed owner after its lease and refuses the zombie’s late completion', async () => {
-    using database = sqliteTestDatabase();
+  it('takes over a crashed owner after its lease and refuses the zombie’s late completion', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const hang = gate();
     const zombie = processOn(database, clock, { waitFor: hang.opened, name: 'zombie' });
@@ -71,8 +79,9 @@ describe('lease mode', () => {
     expect(rescuer.executions()).toBe(1);
   });
 
-  it('does not let a zombie’s release after a failure delete the new owner’s record', async () => {
-    using database = sqliteTestDatabase();
+  it('does not let a zombie’s release after a failure delete the new owner’s record', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const hang = gate();
     const zombie = processOn(database, clock, {
@@ -92,8 +101,7 @@ describe('lease mode', () => {
     expect(await rescuer.caller.charge({ idempotencyKey, amount: 1 })).toEqual(rescued);
   });
 
-  it('refuses a take-over by a request with other input', async () => {
-    using database = sqliteTestDatabase();
+  it('refuses a take-over by a request with other input', async ({ database }) => {
     const clock = manualClock();
     const hang = gate();
     const crashed = processOn(database, clock, { waitFor: hang.opened, name: 'crashed' });
@@ -109,8 +117,7 @@ describe('lease mode', () => {
     await crashedCall;
   });
 
-  it('keeps the record while the owner renews its lease', async () => {
-    using database = sqliteTestDatabase();
+  it('keeps the record while the owner renews its lease', async ({ database }) => {
     const clock = manualClock();
     const renewed = gate();
     const finish = gate();
@@ -150,8 +157,7 @@ describe('lease mode', () => {
     expect(executions).toBe(1);
   });
 
-  it('rejects renewLease once the lease was lost', async () => {
-    using database = sqliteTestDatabase();
+  it('rejects renewLease once the lease was lost', async ({ database }) => {
     const clock = manualClock();
     const hang = gate();
     const idempotent = userIdempotent({
@@ -177,8 +183,9 @@ describe('lease mode', () => {
     expect(await call).toMatchObject({ code: 'CONFLICT' });
   });
 
-  it('transactional mode has nothing to take over: a stalled first execution replays the retry’s commit', async () => {
-    using database = sqliteTestDatabase();
+  it('transactional mode has nothing to take over: a stalled first execution replays the retry’s commit', async ({
+    database,
+  }) => {
     const hang = gate();
     const makeCaller = (store: typeof database.store, waitFor?: Promise<void>) => {
       const idempotent = userIdempotent({ store });
@@ -206,8 +213,7 @@ describe('lease mode', () => {
     expect(database.countEntries()).toBe(1);
   });
 
-  it('derives stable downstream keys per scope, key and namespace', async () => {
-    using database = sqliteTestDatabase();
+  it('derives stable downstream keys per scope, key and namespace', async ({ database }) => {
     const idempotent = userIdempotent({
       store: database.store,
       mode: 'lease',

@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
-import { entries, gate, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import { entries, gate, it, newKey, type sqliteTestDatabase } from './helpers/sqliteApp';
 import { callerOf, t, userIdempotent } from './helpers/trpc';
 
 /**
@@ -35,8 +35,9 @@ describe('transactional mode on SQLite', () => {
     });
   }
 
-  it('(a) never runs another request’s statements inside an open transaction', async () => {
-    using database = sqliteTestDatabase();
+  it('(a) never runs another request’s statements inside an open transaction', async ({
+    database,
+  }) => {
     const caller = transferApp(database);
     const key = newKey();
     const failing = caller
@@ -54,8 +55,9 @@ describe('transactional mode on SQLite', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('(b) never lets a reader see uncommitted writes or writes without their record', async () => {
-    using database = sqliteTestDatabase();
+  it('(b) never lets a reader see uncommitted writes or writes without their record', async ({
+    database,
+  }) => {
     const caller = transferApp(database);
     const reader = database.openSecond().db;
     const observations: { sum: number; entries: number; completed: number }[] = [];
@@ -91,8 +93,9 @@ describe('transactional mode on SQLite', () => {
     expect(observations.at(-1)).toEqual({ sum: 0, entries: 96, completed: 48 });
   });
 
-  it('(c) does not block other requests while a handler awaits (no event-loop deadlock)', async () => {
-    using database = sqliteTestDatabase();
+  it('(c) does not block other requests while a handler awaits (no event-loop deadlock)', async ({
+    database,
+  }) => {
     const hold = gate();
     const idempotent = userIdempotent({ store: database.store });
     const other = database.openSecond();
@@ -120,8 +123,7 @@ describe('transactional mode on SQLite', () => {
     expect(database.countEntries()).toBe(3);
   });
 
-  it('rolls back and refuses an async commit callback', async () => {
-    using database = sqliteTestDatabase();
+  it('rolls back and refuses an async commit callback', async ({ database }) => {
     const idempotent = userIdempotent({ store: database.store });
     const caller = callerOf({
       go: idempotent.mutation(({ ctx }) =>
@@ -139,8 +141,9 @@ describe('transactional mode on SQLite', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('answers with the committed outcome even if the handler throws after commit', async () => {
-    using database = sqliteTestDatabase();
+  it('answers with the committed outcome even if the handler throws after commit', async ({
+    database,
+  }) => {
     const idempotent = userIdempotent({ store: database.store });
     const caller = callerOf({
       go: idempotent.mutation(async ({ ctx }) => {

@@ -295,13 +295,27 @@ describe.each<TerminatingLink>(['httpLink', 'httpBatchLink'])('in front of %s', 
 });
 
 describe('backoff', () => {
-  test('full jitter: `random() === 0` retries at once', async () => {
-    await using server = await testServerResource();
+  /** A client of `server` that records each retry's delay; `random() === 0` unless `idempotency` says. */
+  function recordingClient(
+    server: Awaited<ReturnType<typeof testServerResource>>,
+    link: TerminatingLink,
+    idempotency: Partial<IdempotencyLinkOptions<TestRouter>> = {},
+  ) {
     const delays: number[] = [];
     const client = server.client({
-      link: 'httpLink',
-      idempotency: { random: () => 0, onRetry: (info) => delays.push(info.delayMs) },
+      link,
+      idempotency: {
+        random: () => 0,
+        ...idempotency,
+        onRetry: (info) => delays.push(info.delayMs),
+      },
     });
+    return { client, delays };
+  }
+
+  test('full jitter: `random() === 0` retries at once', async () => {
+    await using server = await testServerResource();
+    const { client, delays } = recordingClient(server, 'httpLink');
 
     await client.fail.mutate({ failures: 4, code: 'INTERNAL_SERVER_ERROR' });
 
@@ -310,15 +324,10 @@ describe('backoff', () => {
 
   test('`random() === 1` waits the exponential bound, capped by `maxDelayMs`', async () => {
     await using server = await testServerResource();
-    const delays: number[] = [];
-    const client = server.client({
-      link: 'httpLink',
-      idempotency: {
-        random: () => 1,
-        baseDelayMs: 10,
-        maxDelayMs: 25,
-        onRetry: (info) => delays.push(info.delayMs),
-      },
+    const { client, delays } = recordingClient(server, 'httpLink', {
+      random: () => 1,
+      baseDelayMs: 10,
+      maxDelayMs: 25,
     });
 
     const startedAt = performance.now();
@@ -336,11 +345,7 @@ describe('backoff', () => {
     'waits at least the `retryAfterMs` hint (%s)',
     async (link) => {
       await using server = await testServerResource();
-      const delays: number[] = [];
-      const client = server.client({
-        link,
-        idempotency: { random: () => 0, onRetry: (info) => delays.push(info.delayMs) },
-      });
+      const { client, delays } = recordingClient(server, link);
 
       await client.fail.mutate({
         failures: 1,
@@ -358,11 +363,7 @@ describe('backoff', () => {
 
   test('falls back to the `Retry-After` header', async () => {
     await using server = await testServerResource();
-    const delays: number[] = [];
-    const client = server.client({
-      link: 'httpLink',
-      idempotency: { random: () => 0, onRetry: (info) => delays.push(info.delayMs) },
-    });
+    const { client, delays } = recordingClient(server, 'httpLink');
 
     await client.fail.mutate({
       failures: 1,

@@ -15,6 +15,8 @@ export interface LedgerOptions
   extends Partial<Omit<UserIdempotentOptions<SqliteStore>, 'store' | 'mode'>> {
   /** Awaited in each execution of `pay` just before its commit: hold it there, or throw to fail it. */
   beforeCommit?: (input: { label: string; amount: number }) => unknown;
+  /** Runs inside `pay`'s commit once its entry is written: throw to fail the commit. */
+  insideCommit?: () => void;
 }
 
 /**
@@ -29,7 +31,7 @@ export function ledgerApp(store: SqliteStore, opts: LedgerOptions = {}) {
   const events: IdempotencyEvent[] = [];
   const executed: string[] = [];
   let writes = 0;
-  const { beforeCommit, ...options } = opts;
+  const { beforeCommit, insideCommit, ...options } = opts;
   const idempotent = userIdempotent({
     store,
     onEvent: (event) => events.push(event),
@@ -44,6 +46,7 @@ export function ledgerApp(store: SqliteStore, opts: LedgerOptions = {}) {
       return ctx.idempotency.commit((tx) => {
         writes++;
         const row = tx.insert(entries).values(input).returning().get();
+        insideCommit?.();
         return { id: row.id, label: row.label, amount: row.amount };
       });
     });
