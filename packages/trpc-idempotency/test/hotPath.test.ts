@@ -66,8 +66,8 @@ describe('transactional mode: one write per first execution, one read per replay
   });
 
   it('writes nothing before the commit: the record is created completed', async ({ database }) => {
-    const hold = gate();
-    const app = payApp(database, { beforeCommit: () => hold.opened });
+    const app = payApp(database);
+    const hold = app.holdHandlers();
     const idempotencyKey = newKey();
     const running = app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
     await expect.poll(() => app.executions()).toBe(1);
@@ -144,8 +144,8 @@ describe('transactional mode: one write per first execution, one read per replay
   it('settles a duplicate in another process at its commit: its write does not run, it replays', async ({
     database,
   }) => {
-    const hold = gate();
-    const slow = payApp(database, { beforeCommit: () => hold.opened });
+    const slow = payApp(database);
+    const hold = slow.holdHandlers();
     const other = payApp(database.openSecond());
     const idempotencyKey = newKey();
     const input = { idempotencyKey, label: 'rent', amount: 100 };

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { describe, expect } from 'vitest';
 import { httpTestServer, itServing } from './helpers/httpServer';
 import { ledgerApp } from './helpers/ledgerApp';
-import { gate, newKey } from './helpers/sqliteApp';
+import { newKey } from './helpers/sqliteApp';
 
 /** Each test's own ledger (helpers/ledgerApp.ts), served over HTTP. */
 const it = itServing((database) => ledgerApp(database.store));
@@ -50,11 +50,8 @@ describe('errors at a glance over HTTP', () => {
   it('still in progress after the wait bound: 409, retryAfterMs and Retry-After', async ({
     database,
   }) => {
-    const hold = gate();
-    const first = ledgerApp(database.store, {
-      beforeCommit: () => hold.opened,
-      inFlight: { timeoutMs: 30, retryAfterMs: 1500 },
-    });
+    const first = ledgerApp(database.store, { inFlight: { timeoutMs: 30, retryAfterMs: 1500 } });
+    const hold = first.holdHandlers();
     await using server = await httpTestServer(first.router);
     const idempotencyKey = newKey();
     const running = server.mutate('pay', { idempotencyKey, amount: 1 });

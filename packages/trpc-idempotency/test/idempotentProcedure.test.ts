@@ -512,11 +512,8 @@ describe('in-flight duplicates in the same process', () => {
   it('answers CONFLICT at once with the reject policy, then replays once finished', async ({
     database,
   }) => {
-    const hold = gate();
-    const app = ledgerApp(database.store, {
-      beforeCommit: () => hold.opened,
-      inFlight: { policy: 'reject', retryAfterMs: 200 },
-    });
+    const app = ledgerApp(database.store, { inFlight: { policy: 'reject', retryAfterMs: 200 } });
+    const hold = app.holdHandlers();
     const idempotencyKey = newKey();
     const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
     await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).rejects.toMatchObject({
@@ -533,11 +530,8 @@ describe('in-flight duplicates in the same process', () => {
   it('answers CONFLICT after the wait bound instead of hanging with a stuck handler', async ({
     database,
   }) => {
-    const hold = gate();
-    const app = ledgerApp(database.store, {
-      beforeCommit: () => hold.opened,
-      inFlight: { timeoutMs: 40 },
-    });
+    const app = ledgerApp(database.store, { inFlight: { timeoutMs: 40 } });
+    const hold = app.holdHandlers();
     const idempotencyKey = newKey();
     const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
     const started = performance.now();

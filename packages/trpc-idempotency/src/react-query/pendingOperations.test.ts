@@ -6,7 +6,7 @@ import { createStore, entries, type UseStore } from 'idb-keyval';
 import { afterEach, describe, expect, vi } from 'vitest';
 import { itServing } from '../../test/helpers/httpServer';
 import { ledgerApp } from '../../test/helpers/ledgerApp';
-import { gate, type SqliteTestDatabase } from '../../test/helpers/sqliteApp';
+import type { SqliteTestDatabase } from '../../test/helpers/sqliteApp';
 import { t } from '../../test/helpers/trpc';
 import { idempotencyLink } from '../client/idempotencyLink';
 import {
@@ -18,21 +18,12 @@ import { createPendingOperations } from './pendingOperations';
 
 /**
  * The tests' ledger (test/helpers/ledgerApp.ts), its `pay` alone: the browser
- * names every idempotent procedure it calls. `holdHandlers` keeps executions
- * waiting before their commit.
+ * names every idempotent procedure it calls.
  */
 function payments(database: SqliteTestDatabase) {
-  let hold: Promise<void> | undefined;
-  const ledger = ledgerApp(database.store, { beforeCommit: () => hold });
-  return {
-    ...ledger,
-    router: t.router({ pay: ledger.pay }),
-    holdHandlers(until: Promise<void>) {
-      hold = until;
-    },
-  };
+  const ledger = ledgerApp(database.store);
+  return { ...ledger, router: t.router({ pay: ledger.pay }) };
 }
-const test = itServing(payments);
 type PaymentsRouter = ReturnType<typeof payments>['router'];
 
 /**
@@ -106,9 +97,14 @@ function session(opts: { url: string; store: UseStore; namespace?: string; user?
 }
 
 let storeCount = 0;
-function freshStore() {
-  return createStore(`pending-test-${++storeCount}`, 'pending-operations');
-}
+
+/**
+ * Each test's own ledger served over HTTP, the browser's storage (an IndexedDB
+ * store of its own), and a first browser session on them.
+ */
+const test = itServing(payments)
+  .extend('store', () => createStore(`pending-test-${++storeCount}`, 'pending-operations'))
+  .extend('browser', ({ server, store }) => session({ url: server.url, store }));
 
 afterEach(() => {
   onlineManager.setOnline(true);
@@ -118,9 +114,8 @@ describe('one key per logical operation, whoever retries', () => {
   test('TanStack retry over the link, six responses lost in a row: one execution, one key', async ({
     database,
     app,
-    server,
+    browser,
   }) => {
-    const browser = session({ url: server.url, store: freshStore() });
     browser.loseResponses(6);
 
     const result = await browser.pay({ amount: 7, idempotencyKey: 'operation-0000000001' }, 3);
@@ -154,9 +149,7 @@ describe('one key per logical operation, whoever retries', () => {
     expect(app.executed).toEqual([]);
   });
 
-  test('by default a final error is not retried by TanStack Query', async ({ server }) => {
-    const browser = session({ url: server.url, store: freshStore() });
-
+  test('by default a final error is not retried by TanStack Query', async ({ browser }) => {
     const error = await browser
       .pay({ amount: 5000, idempotencyKey: 'operation-0000000002' })
       .catch((err: unknown) => err);
@@ -172,20 +165,19 @@ describe('pending operations survive a reload', () => {
     database,
     app,
     server,
+    store,
+    browser,
   }) => {
-    const store = freshStore();
-    const handlerHeld = gate();
-    app.holdHandlers(handlerHeld.opened);
-    const before = session({ url: server.url, store });
+    const handlerHeld = app.holdHandlers();
 
-    const firstAttempt = before.pay({ amount: 12, idempotencyKey: 'operation-0000000003' });
+    const firstAttempt = browser.pay({ amount: 12, idempotencyKey: 'operation-0000000003' });
     firstAttempt.catch(() => {});
     await vi.waitUntil(() => app.executed.length === 1);
     // Persisted before the request left.
     expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000003']]);
 
     // The page reloads: a new session on the same storage; the old one never hears back.
-    before.cutNetwork(true);
+    browser.cutNetwork(true);
     const after = session({ url: server.url, store });
     const [resumed, ...others] = await after.pending.resume();
     expect(others).toEqual([]);
@@ -206,8 +198,8 @@ describe('pending operations survive a reload', () => {
   test('queued while offline: persisted though never sent, resumed once online', async ({
     database,
     server,
+    store,
   }) => {
-    const store = freshStore();
     onlineManager.setOnline(false);
     const before = session({ url: server.url, store });
 
@@ -230,11 +222,9 @@ describe('pending operations survive a reload', () => {
 
   test('kept while the outcome is unknown, removed once it is known', async ({
     database,
-    server,
+    store,
+    browser,
   }) => {
-    const store = freshStore();
-    const browser = session({ url: server.url, store });
-
     browser.cutNetwork(true);
     await browser.pay({ amount: 1, idempotencyKey: 'operation-0000000005' }, 1).catch(() => {});
     expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000005']]);
@@ -246,8 +236,7 @@ describe('pending operations survive a reload', () => {
     expect(database.countEntries()).toBe(1);
   });
 
-  test("resumes only its own namespace's operations", async ({ app, server }) => {
-    const store = freshStore();
+  test("resumes only its own namespace's operations", async ({ app, server, store }) => {
     const alice = session({ url: server.url, store, namespace: 'alice' });
     alice.cutNetwork(true);
     await alice.pay({ amount: 2, idempotencyKey: 'operation-0000000007' }, 0).catch(() => {});
@@ -262,10 +251,8 @@ describe('pending operations survive a reload', () => {
     expect(app.executed).toEqual(['operation-0000000007']);
   });
 
-  test('does not resume an operation this cache is already running', async ({ app, server }) => {
-    const handlerHeld = gate();
-    app.holdHandlers(handlerHeld.opened);
-    const browser = session({ url: server.url, store: freshStore() });
+  test('does not resume an operation this cache is already running', async ({ app, browser }) => {
+    const handlerHeld = app.holdHandlers();
 
     const paid = browser.pay({ amount: 4, idempotencyKey: 'operation-0000000008' });
     await vi.waitUntil(() => app.executed.length === 1);
@@ -276,12 +263,11 @@ describe('pending operations survive a reload', () => {
   });
 
   test('a stored operation of a procedure not registered is left in storage and reported', async ({
-    server,
+    store,
+    browser,
   }) => {
-    const store = freshStore();
-    const before = session({ url: server.url, store });
-    before.cutNetwork(true);
-    await before.pay({ amount: 2, idempotencyKey: 'operation-0000000009' }, 0).catch(() => {});
+    browser.cutNetwork(true);
+    await browser.pay({ amount: 2, idempotencyKey: 'operation-0000000009' }, 0).catch(() => {});
 
     const queryClient = new QueryClient();
     const errors: unknown[] = [];

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import type { IdempotencyEvent } from '../../src';
-import { entries, type SqliteTestDatabase } from './sqliteApp';
+import { entries, gate, type SqliteTestDatabase } from './sqliteApp';
 import { t, type UserIdempotentOptions, userIdempotent } from './trpc';
 
 type SqliteStore = SqliteTestDatabase['store'];
@@ -31,6 +31,7 @@ export function ledgerApp(store: SqliteStore, opts: LedgerOptions = {}) {
   const events: IdempotencyEvent[] = [];
   const executed: string[] = [];
   let writes = 0;
+  let held: Promise<void> | undefined;
   const { beforeCommit, insideCommit, ...options } = opts;
   const idempotent = userIdempotent({
     store,
@@ -42,6 +43,7 @@ export function ledgerApp(store: SqliteStore, opts: LedgerOptions = {}) {
     .mutation(async ({ ctx, input }) => {
       executed.push(ctx.idempotency.key);
       if (input.amount > 1000) throw insufficientFunds();
+      await held;
       await beforeCommit?.(input);
       return ctx.idempotency.commit((tx) => {
         writes++;
@@ -64,5 +66,11 @@ export function ledgerApp(store: SqliteStore, opts: LedgerOptions = {}) {
     executed,
     executions: () => executed.length,
     writes: () => writes,
+    /** Holds every execution of `pay` before its commit, from now until the returned gate opens. */
+    holdHandlers() {
+      const hold = gate();
+      held = hold.opened;
+      return hold;
+    },
   };
 }
