@@ -199,13 +199,12 @@ describe('pending operations survive a reload', () => {
     database,
     server,
     store,
+    browser,
   }) => {
     onlineManager.setOnline(false);
-    const before = session({ url: server.url, store });
-
-    before.pay({ amount: 3, idempotencyKey: 'operation-0000000004' }).catch(() => {});
+    browser.pay({ amount: 3, idempotencyKey: 'operation-0000000004' }).catch(() => {});
     await vi.waitUntil(async () => (await entries(store)).length === 1);
-    expect(before.sent).toEqual([]);
+    expect(browser.sent).toEqual([]);
 
     const after = session({ url: server.url, store });
     const [resumed] = await after.pending.resume();

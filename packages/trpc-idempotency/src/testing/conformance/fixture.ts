@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { expect, type TestAPI } from 'vitest';
 import type { StoredOutcome } from '../../store/record';
 import type {
   ClaimOptions,
@@ -34,6 +34,8 @@ export interface ConformanceFixture<TTx> {
 /** What every part of the suite gets: a way to open fixtures, and its sizes. */
 export interface SuiteContext<TTx> {
   open: () => Promise<ConformanceFixture<TTx> & AsyncDisposable>;
+  /** vitest's `it` with a `fixture` opened for each test, and cleaned up after it. */
+  it: TestAPI<{ fixture: ConformanceFixture<TTx> }>;
   concurrency: number;
   purgeRecords: number;
   propertyRuns: number;
