@@ -7,11 +7,11 @@ import { TRPCError } from '@trpc/server';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import type { IdempotencyEvent } from '../src';
-import { entries, gate, it, newKey, type sqliteTestDatabase } from './helpers/sqliteApp';
+import { entries, gate, it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
 import { t, userIdempotent } from './helpers/trpc';
 
 function app(
-  store: ReturnType<typeof sqliteTestDatabase>['store'],
+  store: SqliteTestDatabase['store'],
   opts: { maxResponseBytes?: number; hold?: Promise<void> },
 ) {
   const events: IdempotencyEvent[] = [];

@@ -6,10 +6,8 @@ import { type LedgerOptions, ledgerApp } from './helpers/ledgerApp';
 import { gate, it, manualClock, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
 import { callerOf, t, userIdempotent } from './helpers/trpc';
 
-type Database = SqliteTestDatabase;
-
 /** The test database's store, with every call that reads or writes a record counted. */
-function countingStore(database: Pick<Database, 'store'>) {
+function countingStore(database: Pick<SqliteTestDatabase, 'store'>) {
   const { store } = database;
   const calls = { find: 0, commit: 0, insertCompleted: 0, claim: 0 };
   const counted: typeof store = {
@@ -35,7 +33,7 @@ function countingStore(database: Pick<Database, 'store'>) {
 }
 
 /** The tests' ledger on the test database's store, every call that reads or writes a record counted. */
-function payApp(database: Pick<Database, 'store'>, opts: LedgerOptions = {}) {
+function payApp(database: Pick<SqliteTestDatabase, 'store'>, opts: LedgerOptions = {}) {
   const { store, calls } = countingStore(database);
   return { ...ledgerApp(store, opts), calls };
 }
@@ -164,7 +162,10 @@ describe('transactional mode: one write per first execution, one read per replay
 });
 
 describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
-  function leaseApp(database: Pick<Database, 'store'>, clock: ReturnType<typeof manualClock>) {
+  function leaseApp(
+    database: Pick<SqliteTestDatabase, 'store'>,
+    clock: ReturnType<typeof manualClock>,
+  ) {
     const hold = gate();
     let executions = 0;
     const idempotent = userIdempotent({
@@ -251,7 +252,7 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
 describe('where the builder’s own steps run in the chain', () => {
   const schema = z.object({ amount: z.number().int().positive() });
 
-  function chainApp(database: Database) {
+  function chainApp(database: SqliteTestDatabase) {
     const seenByMiddleware: unknown[] = [];
     const idempotent = userIdempotent({
       store: database.store,

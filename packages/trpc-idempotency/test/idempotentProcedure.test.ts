@@ -20,12 +20,11 @@ import {
   userIdempotent,
 } from './helpers/trpc';
 
-type Database = SqliteTestDatabase;
-type Options = Partial<UserIdempotentOptions<Database['store']>>;
+type Options = Partial<UserIdempotentOptions<SqliteTestDatabase['store']>>;
 
 /** A router with one lease-mode mutation (effects outside the database). */
 function leaseFixture(
-  database: Pick<Database, 'store'>,
+  database: Pick<SqliteTestDatabase, 'store'>,
   opts: Omit<Options, 'store' | 'mode'> & { handler?: () => Promise<void> } = {},
 ) {
   const events: IdempotencyEvent[] = [];

@@ -1,10 +1,10 @@
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import { z as z3 } from 'zod/v3';
-import { it, newKey, type sqliteTestDatabase } from './helpers/sqliteApp';
+import { it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
 import { callerOf, userIdempotent } from './helpers/trpc';
 
-function builder(database: ReturnType<typeof sqliteTestDatabase>) {
+function builder(database: SqliteTestDatabase) {
   return userIdempotent({ store: database.store });
 }
 

@@ -7,7 +7,7 @@ import {
   it,
   manualClock,
   newKey,
-  type sqliteTestDatabase,
+  type SqliteTestDatabase,
 } from './helpers/sqliteApp';
 import { callerOf, t, userIdempotent } from './helpers/trpc';
 
@@ -21,7 +21,7 @@ const LEASE_MS = 10_000;
  */
 describe('lease mode', () => {
   function processOn(
-    handle: { store: ReturnType<typeof sqliteTestDatabase>['store'] },
+    handle: { store: SqliteTestDatabase['store'] },
     clock: ReturnType<typeof manualClock>,
     behaviour: { waitFor?: Promise<void>; fail?: () => boolean; name: string },
   ) {

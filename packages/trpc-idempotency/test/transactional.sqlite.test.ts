@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
-import { entries, gate, it, newKey, type sqliteTestDatabase } from './helpers/sqliteApp';
+import { entries, gate, it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
 import { callerOf, t, userIdempotent } from './helpers/trpc';
 
 /**
@@ -11,7 +11,7 @@ import { callerOf, t, userIdempotent } from './helpers/trpc';
  * properties that design exists for.
  */
 describe('transactional mode on SQLite', () => {
-  function transferApp(database: ReturnType<typeof sqliteTestDatabase>) {
+  function transferApp(database: SqliteTestDatabase) {
     const idempotent = userIdempotent({ store: database.store });
     const db = database.db;
     return callerOf({
