@@ -1,11 +1,13 @@
 /**
  * Every public entry, by audience: what it exports at run time (a change is a
  * deliberate API change, seen in review), and that each export is documented
- * in the README, so nothing undocumented ships.
+ * in the README, so nothing undocumented ships. The browser entries also
+ * reach no Node code and no server runtime.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectBrowserSafe } from './helpers/browserSafety';
 
 const root = join(import.meta.dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -69,10 +71,78 @@ const entries: Record<string, { source: string; exports: string[] }> = {
   },
 };
 
+/** The entries a browser app imports, with the files and packages each may reach. */
+const browserEntries = [
+  {
+    entry: './client',
+    source: '../src/client/index.ts',
+    reaches: 'only @trpc and shared code',
+    files: [
+      '../shared/idempotentInput.ts',
+      '../shared/randomKey.ts',
+      '../shared/reasons.ts',
+      'errors.ts',
+      'idempotencyLink.ts',
+      'index.ts',
+    ],
+    packages: ['@trpc/client', '@trpc/server/observable'],
+    exports: [
+      'IDEMPOTENCY_KEY_FIELD',
+      'IDEMPOTENCY_REASONS',
+      'getIdempotencyReason',
+      'getRetryAfterMs',
+      'idempotencyLink',
+      'isIdempotencyError',
+      'isIdempotencyInProgress',
+      'isIdempotencyKeyInvalid',
+      'isIdempotencyKeyReused',
+      'isIdempotencyResponseNotStorable',
+      'isRetryableError',
+    ],
+  },
+  {
+    entry: './react-query',
+    source: '../src/react-query/index.ts',
+    reaches: 'only its peers, idb-keyval and client code',
+    files: [
+      '../client/errors.ts',
+      '../shared/idempotentInput.ts',
+      '../shared/randomKey.ts',
+      '../shared/reasons.ts',
+      'idempotentMutationOptions.ts',
+      'index.ts',
+      'pendingOperations.ts',
+      'useIdempotentMutation.ts',
+    ],
+    packages: [
+      '@tanstack/react-query',
+      '@trpc/client',
+      '@trpc/server/observable',
+      'idb-keyval',
+      'react',
+    ],
+    exports: [
+      'DEFAULT_RETRIES',
+      'MissingIdempotencyKeyError',
+      'PendingOperationsProvider',
+      'createPendingOperations',
+      'getIdempotencyKey',
+      'idempotentMutationOptions',
+      'idempotentRetry',
+      'idempotentRetryDelay',
+      'useIdempotentMutation',
+    ],
+  },
+];
+
 describe('the package’s entry points', () => {
-  it('are the ones package.json exports (client and react-query have their own tests)', () => {
+  it('are the ones package.json exports', () => {
     expect(Object.keys(manifest.exports).sort()).toEqual(
-      [...Object.keys(entries), './client', './react-query', './package.json'].sort(),
+      [
+        ...Object.keys(entries),
+        ...browserEntries.map(({ entry }) => entry),
+        './package.json',
+      ].sort(),
     );
   });
 
@@ -84,3 +154,17 @@ describe('the package’s entry points', () => {
     });
   }
 });
+
+describe.each(browserEntries)(
+  'the browser entry $entry',
+  ({ source, reaches, files, packages, exports }) => {
+    it(`is browser-safe: it reaches ${reaches}`, () => {
+      expectBrowserSafe({ entry: join(import.meta.dirname, source), files, packages });
+    });
+
+    it('exports exactly its public API', async () => {
+      const module = (await import(source)) as Record<string, unknown>;
+      expect(Object.keys(module).sort()).toEqual([...exports].sort());
+    });
+  },
+);

@@ -3,23 +3,20 @@
  * the layer's own failures included — so events partition requests and the
  * counters built on them add up; and scopes of any length on both stores.
  */
-import { initTRPC, TRPCError } from '@trpc/server';
-import { describe, expect, it } from 'vitest';
+import { TRPCError } from '@trpc/server';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
-import { type IdempotencyEvent, idempotentProcedure } from '../src';
-import { entries, gate, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-
-const t = initTRPC.context<{ user: string }>().create();
+import type { IdempotencyEvent } from '../src';
+import { entries, gate, it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
+import { t, userIdempotent } from './helpers/trpc';
 
 function app(
-  store: ReturnType<typeof sqliteTestDatabase>['store'],
+  store: SqliteTestDatabase['store'],
   opts: { maxResponseBytes?: number; hold?: Promise<void> },
 ) {
   const events: IdempotencyEvent[] = [];
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
+  const idempotent = userIdempotent({
     store,
-    scope: ({ ctx }) => ctx.user,
     onEvent: (event) => events.push(event),
     inFlight: { timeoutMs: 50 },
     maxResponseBytes: opts.maxResponseBytes,
@@ -49,8 +46,7 @@ const settle = (promise: Promise<unknown>) =>
   );
 
 describe('events', () => {
-  it('emits exactly one event per request, on every path', async () => {
-    using database = sqliteTestDatabase();
+  it('emits exactly one event per request, on every path', async ({ database }) => {
     const hold = gate();
     const { events, caller } = app(database.store, { maxResponseBytes: 200 });
     const held = app(database.store, { hold: hold.opened });
@@ -92,8 +88,9 @@ describe('events', () => {
     expect(held.events.map((event) => event.type).sort()).toEqual(['conflict', 'executed']);
   });
 
-  it('emits `failed` with the store’s reason when the store fails, and answers without its details', async () => {
-    using database = sqliteTestDatabase();
+  it('emits `failed` with the store’s reason when the store fails, and answers without its details', async ({
+    database,
+  }) => {
     const { events, caller } = app(database.store, {});
     database.db.$client.exec('DROP TABLE idempotency_records');
     const error = await caller()
@@ -110,8 +107,9 @@ describe('events', () => {
     ]);
   });
 
-  it('joined duplicates of a transient failure each get one `joined` event with outcome none', async () => {
-    using database = sqliteTestDatabase();
+  it('joined duplicates of a transient failure each get one `joined` event with outcome none', async ({
+    database,
+  }) => {
     const hold = gate();
     const { events, caller } = app(database.store, { hold: hold.opened });
     const key = newKey();
@@ -127,8 +125,9 @@ describe('events', () => {
 });
 
 describe('scopes of any length', () => {
-  it('stores a scope longer than 200 bytes as its hash: it works, and two long scopes stay apart', async () => {
-    using database = sqliteTestDatabase();
+  it('stores a scope longer than 200 bytes as its hash: it works, and two long scopes stay apart', async ({
+    database,
+  }) => {
     const { events, caller } = app(database.store, {});
     const long = 'tenant-'.repeat(500); // 3 500 characters
     const key = newKey();

@@ -1,23 +1,13 @@
-import { initTRPC, TRPCError } from '@trpc/server';
-import { describe, expect, it, vi } from 'vitest';
+import { TRPCError } from '@trpc/server';
+import { describe, expect, vi } from 'vitest';
 import { z } from 'zod';
-import {
-  type IdempotencyEvent,
-  type IdempotentProcedureOptions,
-  idempotentProcedure,
-} from '../src';
 import { httpTestServer } from './helpers/httpServer';
-import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-
-type Ctx = { user: string };
-const t = initTRPC.context<Ctx>().create();
-type Database = ReturnType<typeof sqliteTestDatabase>;
-type Options = Partial<
-  Omit<IdempotentProcedureOptions<unknown, Ctx, never, 'transactional'>, 'procedure' | 'store'>
->;
+import { type LedgerOptions, ledgerApp } from './helpers/ledgerApp';
+import { gate, it, manualClock, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
+import { callerOf, t, userIdempotent } from './helpers/trpc';
 
 /** The test database's store, with every call that reads or writes a record counted. */
-function countingStore(database: Pick<Database, 'store'>) {
+function countingStore(database: Pick<SqliteTestDatabase, 'store'>) {
   const { store } = database;
   const calls = { find: 0, commit: 0, insertCompleted: 0, claim: 0 };
   const counted: typeof store = {
@@ -42,53 +32,16 @@ function countingStore(database: Pick<Database, 'store'>) {
   return { store: counted, calls };
 }
 
-/** `pay` records an entry per execution; amounts over 1000 are a final error. */
-function payApp(
-  database: Pick<Database, 'store'>,
-  opts: Options & { beforeCommit?: () => Promise<void> } = {},
-) {
+/** The tests' ledger on the test database's store, every call that reads or writes a record counted. */
+function payApp(database: Pick<SqliteTestDatabase, 'store'>, opts: LedgerOptions = {}) {
   const { store, calls } = countingStore(database);
-  const events: IdempotencyEvent[] = [];
-  let executions = 0;
-  let writes = 0;
-  const { beforeCommit, ...options } = opts;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
-    store,
-    scope: ({ ctx }) => ctx.user,
-    onEvent: (event) => events.push(event),
-    ...options,
-  });
-  const router = t.router({
-    pay: idempotent
-      .input(z.object({ label: z.string(), amount: z.number().int() }))
-      .mutation(async ({ ctx, input }) => {
-        executions++;
-        if (input.amount > 1000) {
-          throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
-        }
-        await beforeCommit?.();
-        return ctx.idempotency.commit((tx) => {
-          writes++;
-          const row = tx.insert(entries).values(input).returning().get();
-          return { id: row.id, amount: row.amount, at: new Date(0).toISOString() };
-        });
-      }),
-    refund: idempotent.input(z.object({ label: z.string() })).mutation(() => ({ ok: true })),
-  });
-  return {
-    router,
-    caller: t.createCallerFactory(router)({ user: 'alice' }),
-    calls,
-    events,
-    executions: () => executions,
-    writes: () => writes,
-  };
+  return { ...ledgerApp(store, opts), calls };
 }
 
 describe('transactional mode: one write per first execution, one read per replay', () => {
-  it('executes with a read and one commit, no claim; replays from the read alone', async () => {
-    using database = sqliteTestDatabase();
+  it('executes with a read and one commit, no claim; replays from the read alone', async ({
+    database,
+  }) => {
     const app = payApp(database);
     const idempotencyKey = newKey();
     const first = await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
@@ -110,10 +63,9 @@ describe('transactional mode: one write per first execution, one read per replay
     });
   });
 
-  it('writes nothing before the commit: the record is created completed', async () => {
-    using database = sqliteTestDatabase();
-    const hold = gate();
-    const app = payApp(database, { beforeCommit: () => hold.opened });
+  it('writes nothing before the commit: the record is created completed', async ({ database }) => {
+    const app = payApp(database);
+    const hold = app.holdHandlers();
     const idempotencyKey = newKey();
     const running = app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
     await expect.poll(() => app.executions()).toBe(1);
@@ -125,8 +77,9 @@ describe('transactional mode: one write per first execution, one read per replay
     ).toMatchObject({ state: 'completed', attempt: 1 });
   });
 
-  it('stores a final error with one insert, and replays it from a read: same code and message', async () => {
-    using database = sqliteTestDatabase();
+  it('stores a final error with one insert, and replays it from a read: same code and message', async ({
+    database,
+  }) => {
     const app = payApp(database);
     const idempotencyKey = newKey();
     const call = () => app.caller.pay({ idempotencyKey, label: 'big', amount: 5000 });
@@ -141,8 +94,9 @@ describe('transactional mode: one write per first execution, one read per replay
     expect(app.events.at(-1)).toMatchObject({ type: 'replayed', outcome: 'error', waitedMs: 0 });
   });
 
-  it('answers a completed key reused with other input or procedure with 422 from a read', async () => {
-    using database = sqliteTestDatabase();
+  it('answers a completed key reused with other input or procedure with 422 from a read', async ({
+    database,
+  }) => {
     const app = payApp(database);
     const idempotencyKey = newKey();
     await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
@@ -171,8 +125,7 @@ describe('transactional mode: one write per first execution, one read per replay
     expect(app.executions()).toBe(1);
   });
 
-  it('executes an expired key anew through the commit', async () => {
-    using database = sqliteTestDatabase();
+  it('executes an expired key anew through the commit', async ({ database }) => {
     const clock = manualClock();
     const app = payApp(database, { clock: clock.now, ttlMs: 60_000 });
     const idempotencyKey = newKey();
@@ -186,10 +139,11 @@ describe('transactional mode: one write per first execution, one read per replay
     expect(app.events[1]).toMatchObject({ attempt: 1, takenOver: false });
   });
 
-  it('settles a duplicate in another process at its commit: its write does not run, it replays', async () => {
-    using database = sqliteTestDatabase();
-    const hold = gate();
-    const slow = payApp(database, { beforeCommit: () => hold.opened });
+  it('settles a duplicate in another process at its commit: its write does not run, it replays', async ({
+    database,
+  }) => {
+    const slow = payApp(database);
+    const hold = slow.holdHandlers();
     const other = payApp(database.openSecond());
     const idempotencyKey = newKey();
     const input = { idempotencyKey, label: 'rent', amount: 100 };
@@ -208,13 +162,14 @@ describe('transactional mode: one write per first execution, one read per replay
 });
 
 describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
-  function leaseApp(database: Pick<Database, 'store'>, clock: ReturnType<typeof manualClock>) {
+  function leaseApp(
+    database: Pick<SqliteTestDatabase, 'store'>,
+    clock: ReturnType<typeof manualClock>,
+  ) {
     const hold = gate();
     let executions = 0;
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       ttlMs: 1_000,
       leaseMs: 10_000,
@@ -235,8 +190,9 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
     };
   }
 
-  it('accepts it, keeps an in-progress record until its lease ends, and lets no duplicate run meanwhile', async () => {
-    using database = sqliteTestDatabase();
+  it('accepts it, keeps an in-progress record until its lease ends, and lets no duplicate run meanwhile', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const start = clock.now();
     const first = leaseApp(database, clock);
@@ -267,14 +223,13 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
     ).toMatchObject({ state: 'completed', attempt: 1, expiresAt: clock.now() + 1_000 });
   });
 
-  it('claims with an expiry a TTL after the lease when the TTL is the longer one', async () => {
-    using database = sqliteTestDatabase();
+  it('claims with an expiry a TTL after the lease when the TTL is the longer one', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const hold = gate();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       ttlMs: 60_000,
       leaseMs: 10_000,
@@ -297,12 +252,10 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
 describe('where the builder’s own steps run in the chain', () => {
   const schema = z.object({ amount: z.number().int().positive() });
 
-  function chainApp(database: Database) {
+  function chainApp(database: SqliteTestDatabase) {
     const seenByMiddleware: unknown[] = [];
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       maxResponseBytes: 100,
     });
@@ -332,21 +285,18 @@ describe('where the builder’s own steps run in the chain', () => {
     return { router, seenByMiddleware };
   }
 
-  it('runs each input parser once per call, after the key check, and the resolver once', async () => {
-    using database = sqliteTestDatabase();
+  it('runs each input parser once per call, after the key check, and the resolver once', async ({
+    database,
+  }) => {
     const parsed: unknown[] = [];
     let resolved = 0;
     const counted = (input: unknown) => {
       parsed.push(input);
       return schema.parse(input);
     };
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
-    const caller = t.createCallerFactory(
-      t.router({
+    const idempotent = userIdempotent({ store: database.store });
+    const caller = callerOf(
+      {
         pay: idempotent
           .input(counted)
           .input(z.object({ note: z.string().optional() }))
@@ -354,8 +304,9 @@ describe('where the builder’s own steps run in the chain', () => {
             resolved++;
             return input;
           }),
-      }),
-    )({ user: 'alice' });
+      },
+      'alice',
+    );
     const idempotencyKey = newKey();
     expect(await caller.pay({ idempotencyKey, amount: 2 })).toEqual({ idempotencyKey, amount: 2 });
     expect(parsed).toEqual([{ idempotencyKey, amount: 2 }]);
@@ -370,8 +321,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(resolved).toBe(1);
   });
 
-  it('checks the key before the procedure’s own input parser, with the same 400 and reason', async () => {
-    using database = sqliteTestDatabase();
+  it('checks the key before the procedure’s own input parser, with the same 400 and reason', async ({
+    database,
+  }) => {
     const { router } = chainApp(database);
     await using server = await httpTestServer(router);
     for (const [body, problem] of [
@@ -395,8 +347,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('hands the resolver the parsed input with the key, also when the schema strips unknown keys', async () => {
-    using database = sqliteTestDatabase();
+  it('hands the resolver the parsed input with the key, also when the schema strips unknown keys', async ({
+    database,
+  }) => {
     const { router, seenByMiddleware } = chainApp(database);
     const caller = t.createCallerFactory(router)({ user: 'alice' });
     const idempotencyKey = newKey();
@@ -414,8 +367,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(seenByMiddleware).toEqual([{ idempotencyKey: usedKey }]);
   });
 
-  it('checks the key in the resolver wrapper or before a .use(): 400 with its reason, nothing runs', async () => {
-    using database = sqliteTestDatabase();
+  it('checks the key in the resolver wrapper or before a .use(): 400 with its reason, nothing runs', async ({
+    database,
+  }) => {
     const { router, seenByMiddleware } = chainApp(database);
     await using server = await httpTestServer(router);
     for (const path of ['bare', 'used']) {
@@ -429,8 +383,9 @@ describe('where the builder’s own steps run in the chain', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('lets a user’s .errors() format idempotency errors first, and formats the rest itself', async () => {
-    using database = sqliteTestDatabase();
+  it('lets a user’s .errors() format idempotency errors first, and formats the rest itself', async ({
+    database,
+  }) => {
     const { router } = chainApp(database);
     await using server = await httpTestServer(router);
     const idempotencyKey = newKey();
@@ -457,26 +412,24 @@ describe('where the builder’s own steps run in the chain', () => {
 });
 
 describe('store statements are built once', () => {
-  it('SQLite: no query is built after the store, on any path', async () => {
-    using database = sqliteTestDatabase();
+  it('SQLite: no query is built after the store, on any path', async ({ database }) => {
     const clock = manualClock();
     const app = payApp(database, { clock: clock.now, ttlMs: 1_000 });
-    const lease = idempotentProcedure({
-      procedure: t.procedure,
+    const lease = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       clock: clock.now,
     });
     let fail = true;
-    const leaseCaller = t.createCallerFactory(
-      t.router({
+    const leaseCaller = callerOf(
+      {
         notify: lease.mutation(() => {
           if (fail) throw new Error('gateway unreachable');
           return 'sent';
         }),
-      }),
-    )({ user: 'alice' });
+      },
+      'alice',
+    );
     const builders = (['insert', 'select', 'update', 'delete'] as const).map((method) =>
       vi.spyOn(database.db, method),
     );

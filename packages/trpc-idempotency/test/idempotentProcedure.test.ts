@@ -1,91 +1,60 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
+import { type IdempotencyEvent, idempotentProcedure } from '../src';
+import { ledgerApp } from './helpers/ledgerApp';
 import {
-  type IdempotencyEvent,
-  type IdempotentProcedureOptions,
-  idempotentProcedure,
-} from '../src';
-import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+  gate,
+  it,
+  manualClock,
+  newKey,
+  type SqliteTestDatabase,
+  sqliteTestDatabase,
+} from './helpers/sqliteApp';
+import {
+  callerOf,
+  t,
+  type UserContext,
+  type UserIdempotentOptions,
+  userIdempotent,
+} from './helpers/trpc';
 
-type Ctx = { user: string };
-const t = initTRPC.context<Ctx>().create();
-
-type Options = Partial<
-  Omit<IdempotentProcedureOptions<unknown, Ctx, never, 'transactional'>, 'procedure'>
->;
-
-/** A router with one transactional mutation that records an entry per execution. */
-function ledgerFixture(
-  database: ReturnType<typeof sqliteTestDatabase>,
-  opts: Options & { handler?: (input: { label: string; amount: number }) => Promise<void> } = {},
-) {
-  const events: IdempotencyEvent[] = [];
-  let executions = 0;
-  const { handler, ...builderOptions } = opts;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
-    store: database.store,
-    scope: ({ ctx }) => ctx.user,
-    onEvent: (event) => events.push(event),
-    ...builderOptions,
-  });
-  const router = t.router({
-    record: idempotent
-      .input(z.object({ label: z.string(), amount: z.number().int() }))
-      .mutation(async ({ input, ctx }) => {
-        executions++;
-        await handler?.(input);
-        return ctx.idempotency.commit((tx) => {
-          const row = tx.insert(entries).values(input).returning().get();
-          return { id: row.id, label: row.label, amount: row.amount, execution: executions };
-        });
-      }),
-    other: idempotent.input(z.object({ label: z.string() })).mutation(() => ({ other: true })),
-  });
-  const callerFor = (user: string) => t.createCallerFactory(router)({ user });
-  return { router, caller: callerFor('alice'), callerFor, events, executions: () => executions };
-}
+type Options = Partial<UserIdempotentOptions<SqliteTestDatabase['store']>>;
 
 /** A router with one lease-mode mutation (effects outside the database). */
 function leaseFixture(
-  database: Pick<ReturnType<typeof sqliteTestDatabase>, 'store'>,
-  opts: Omit<Options, 'store'> & { handler?: () => Promise<void> } = {},
+  database: Pick<SqliteTestDatabase, 'store'>,
+  opts: Omit<Options, 'store' | 'mode'> & { handler?: () => Promise<void> } = {},
 ) {
   const events: IdempotencyEvent[] = [];
   let executions = 0;
   const { handler, ...builderOptions } = opts;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
+  const idempotent = userIdempotent({
     store: database.store,
-    scope: ({ ctx }) => ctx.user,
     mode: 'lease',
     onEvent: (event) => events.push(event),
     ...builderOptions,
   });
-  const router = t.router({
-    charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ input }) => {
-      executions++;
-      await handler?.();
-      return { charged: input.amount, execution: executions };
-    }),
+  const charge = idempotent.input(z.object({ amount: z.number() })).mutation(async ({ input }) => {
+    executions++;
+    await handler?.();
+    return { charged: input.amount, execution: executions };
   });
-  return {
-    caller: t.createCallerFactory(router)({ user: 'alice' }),
-    events,
-    executions: () => executions,
-  };
+  return { caller: callerOf({ charge }, 'alice'), events, executions: () => executions };
 }
 
 describe('idempotentProcedure', () => {
-  it('runs the handler once for 50 concurrent calls with one key, and answers all alike', async () => {
-    using database = sqliteTestDatabase();
-    const app = ledgerFixture(database, { handler: () => new Promise((r) => setTimeout(r, 20)) });
+  it('runs the handler once for 50 concurrent calls with one key, and answers all alike', async ({
+    database,
+  }) => {
+    const app = ledgerApp(database.store, {
+      beforeCommit: () => new Promise((r) => setTimeout(r, 20)),
+    });
     const idempotencyKey = newKey();
     const results = await Promise.all(
       Array.from({ length: 50 }, () =>
-        app.caller.record({ idempotencyKey, label: 'rent', amount: 100 }),
+        app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 }),
       ),
     );
     expect(app.executions()).toBe(1);
@@ -94,65 +63,59 @@ describe('idempotentProcedure', () => {
     expect(app.events.filter((e) => e.type === 'joined')).toHaveLength(49);
   });
 
-  it('executes again for a different key with the same payload', async () => {
-    using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
-    const first = await app.caller.record({ idempotencyKey: newKey(), label: 'x', amount: 1 });
-    const second = await app.caller.record({ idempotencyKey: newKey(), label: 'x', amount: 1 });
+  it('executes again for a different key with the same payload', async ({ database }) => {
+    const app = ledgerApp(database.store);
+    const first = await app.caller.pay({ idempotencyKey: newKey(), label: 'x', amount: 1 });
+    const second = await app.caller.pay({ idempotencyKey: newKey(), label: 'x', amount: 1 });
     expect(app.executions()).toBe(2);
     expect(second.id).not.toBe(first.id);
     expect(database.countEntries()).toBe(2);
   });
 
-  it('replays a completed key without running the handler', async () => {
-    using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+  it('replays a completed key without running the handler', async ({ database }) => {
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    const first = await app.caller.record({ idempotencyKey, label: 'x', amount: 5 });
-    const retry = await app.caller.record({ idempotencyKey, label: 'x', amount: 5 });
+    const first = await app.caller.pay({ idempotencyKey, label: 'x', amount: 5 });
+    const retry = await app.caller.pay({ idempotencyKey, label: 'x', amount: 5 });
     expect(retry).toEqual(first);
     expect(app.executions()).toBe(1);
     expect(app.events.map((e) => e.type)).toEqual(['executed', 'replayed']);
   });
 
-  it('keeps scopes apart: the same key from another principal is a new operation', async () => {
-    using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+  it('keeps scopes apart: the same key from another principal is a new operation', async ({
+    database,
+  }) => {
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    const alice = await app.callerFor('alice').record({ idempotencyKey, label: 'a', amount: 1 });
+    const alice = await app.callerFor('alice').pay({ idempotencyKey, label: 'a', amount: 1 });
     // Different input too: for bob it must not be a mismatch, just his own operation.
-    const bob = await app.callerFor('bob').record({ idempotencyKey, label: 'b', amount: 2 });
+    const bob = await app.callerFor('bob').pay({ idempotencyKey, label: 'b', amount: 2 });
     expect(bob.label).toBe('b');
     expect(alice.label).toBe('a');
     expect(app.executions()).toBe(2);
     expect(database.countRecords()).toBe(2);
   });
 
-  it('ignores key order when fingerprinting', async () => {
-    using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+  it('ignores key order when fingerprinting', async ({ database }) => {
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    await app.caller.record({ idempotencyKey, label: 'x', amount: 3 });
-    await app.caller.record({ amount: 3, label: 'x', idempotencyKey } as never);
+    await app.caller.pay({ idempotencyKey, label: 'x', amount: 3 });
+    await app.caller.pay({ amount: 3, label: 'x', idempotencyKey } as never);
     expect(app.executions()).toBe(1);
   });
 
-  it('fingerprints the input as it arrived, so a handler mutating it does not break replay', async () => {
-    using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
+  it('fingerprints the input as it arrived, so a handler mutating it does not break replay', async ({
+    database,
+  }) => {
+    const idempotent = userIdempotent({ store: database.store });
     let executions = 0;
-    const router = t.router({
+    const caller = callerOf({
       mutate: idempotent.input(z.object({ tags: z.array(z.string()) })).mutation(({ input }) => {
         executions++;
         input.tags.push('added-by-handler');
         return { tags: input.tags };
       }),
     });
-    const caller = t.createCallerFactory(router)({ user: 'u' });
     const idempotencyKey = newKey();
     const first = await caller.mutate({ idempotencyKey, tags: ['a'] });
     const retry = await caller.mutate({ idempotencyKey, tags: ['a'] });
@@ -161,13 +124,14 @@ describe('idempotentProcedure', () => {
   });
 
   describe('key reuse', () => {
-    it('answers UNPROCESSABLE_CONTENT for other input, and leaves the record alone', async () => {
-      using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+    it('answers UNPROCESSABLE_CONTENT for other input, and leaves the record alone', async ({
+      database,
+    }) => {
+      const app = ledgerApp(database.store);
       const idempotencyKey = newKey();
-      const first = await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      const first = await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       const error = await app.caller
-        .record({ idempotencyKey, label: 'x', amount: 2 })
+        .pay({ idempotencyKey, label: 'x', amount: 2 })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TRPCError);
       expect(error).toMatchObject({
@@ -175,36 +139,38 @@ describe('idempotentProcedure', () => {
         reason: 'IDEMPOTENCY_KEY_REUSED',
         message: expect.stringContaining('different input'),
       });
-      expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 1 })).toEqual(first);
+      expect(await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).toEqual(first);
       expect(app.executions()).toBe(1);
     });
 
-    it('answers UNPROCESSABLE_CONTENT for another procedure, naming the first', async () => {
-      using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+    it('answers UNPROCESSABLE_CONTENT for another procedure, naming the first', async ({
+      database,
+    }) => {
+      const app = ledgerApp(database.store);
       const idempotencyKey = newKey();
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-      await expect(app.caller.other({ idempotencyKey, label: 'x' })).rejects.toMatchObject({
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
+      await expect(app.caller.refund({ idempotencyKey, label: 'x' })).rejects.toMatchObject({
         code: 'UNPROCESSABLE_CONTENT',
-        message: expect.stringContaining('`record`'),
+        message: expect.stringContaining('`pay`'),
       });
     });
 
-    it('settles a use with other input while the first is in flight at the commit: one executes, the other gets 422', async () => {
-      using database = sqliteTestDatabase();
+    it('settles a use with other input while the first is in flight at the commit: one executes, the other gets 422', async ({
+      database,
+    }) => {
       const hold = gate();
-      const app = ledgerFixture(database, {
-        handler: (input) => (input.amount === 1 ? hold.opened : Promise.resolve()),
+      const app = ledgerApp(database.store, {
+        beforeCommit: (input) => (input.amount === 1 ? hold.opened : Promise.resolve()),
       });
       const idempotencyKey = newKey();
       // The first is held in its preparation; the mismatched use of its key commits first.
-      const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 }).catch((e) => e);
-      const second = await app.caller.record({ idempotencyKey, label: 'x', amount: 9 });
+      const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 }).catch((e) => e);
+      const second = await app.caller.pay({ idempotencyKey, label: 'x', amount: 9 });
       hold.open();
       expect(await first).toMatchObject({ code: 'UNPROCESSABLE_CONTENT' });
       expect(database.countEntries()).toBe(1);
       // The stored record answers from now on, whatever was in flight.
-      expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 9 })).toEqual(second);
+      expect(await app.caller.pay({ idempotencyKey, label: 'x', amount: 9 })).toEqual(second);
     });
   });
 
@@ -221,9 +187,9 @@ describe('idempotentProcedure', () => {
       ['not a string', 1234567890123456, 'is a number'],
     ])('rejects a key %s with BAD_REQUEST and stores nothing', async (_label, key, problem) => {
       using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+      const app = ledgerApp(database.store);
       const error = await app.caller
-        .record({ idempotencyKey: key as string, label: 'x', amount: 1 })
+        .pay({ idempotencyKey: key as string, label: 'x', amount: 1 })
         .catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'BAD_REQUEST' });
       expect((error as Error).message).toContain('`idempotencyKey`');
@@ -233,139 +199,120 @@ describe('idempotentProcedure', () => {
       expect(database.countRecords()).toBe(0);
     });
 
-    it('accepts UUIDs, ULIDs and prefixed UUIDs', async () => {
-      using database = sqliteTestDatabase();
-      const app = ledgerFixture(database);
+    it('accepts UUIDs, ULIDs and prefixed UUIDs', async ({ database }) => {
+      const app = ledgerApp(database.store);
       for (const idempotencyKey of [
         crypto.randomUUID(),
         '01ARZ3NDEKTSV4RRFFQ69G5FAV',
         `transfer:${crypto.randomUUID()}`,
       ]) {
-        await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+        await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       }
       expect(app.executions()).toBe(3);
     });
 
-    it('takes a configured key format', async () => {
-      using database = sqliteTestDatabase();
-      const app = ledgerFixture(database, {
+    it('takes a configured key format', async ({ database }) => {
+      const app = ledgerApp(database.store, {
         keyFormat: { minLength: 4, maxLength: 8, pattern: /^[a-z]+$/, patternDescription: 'a–z' },
       });
-      await app.caller.record({ idempotencyKey: 'abcd', label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey: 'abcd', label: 'x', amount: 1 });
       await expect(
-        app.caller.record({ idempotencyKey: 'abcdefghi', label: 'x', amount: 1 }),
+        app.caller.pay({ idempotencyKey: 'abcdefghi', label: 'x', amount: 1 }),
       ).rejects.toThrow('4–8 characters (a–z)');
     });
   });
 
-  it('stores nothing when the procedure’s own input validation rejects the request', async () => {
-    using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+  it('stores nothing when the procedure’s own input validation rejects the request', async ({
+    database,
+  }) => {
+    const app = ledgerApp(database.store);
     const idempotencyKey = newKey();
-    await expect(
-      app.caller.record({ idempotencyKey, label: 'x', amount: 1.5 }),
-    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1.5 })).rejects.toMatchObject(
+      { code: 'BAD_REQUEST' },
+    );
     expect(database.countRecords()).toBe(0);
     // The corrected request may use the same key.
-    await app.caller.record({ idempotencyKey, label: 'x', amount: 2 });
+    await app.caller.pay({ idempotencyKey, label: 'x', amount: 2 });
     expect(app.executions()).toBe(1);
   });
 
   describe('outcomes', () => {
-    it('stores a final error and replays it identically; a commit’s writes roll back', async () => {
-      using database = sqliteTestDatabase();
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
-        store: database.store,
-        scope: ({ ctx }) => ctx.user,
-      });
-      let executions = 0;
-      const router = t.router({
-        pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
-          executions++;
-          return ctx.idempotency.commit((tx) => {
-            tx.insert(entries).values({ label: 'attempt', amount: input.amount }).run();
-            throw new TRPCError({
-              code: 'PRECONDITION_FAILED',
-              message: 'insufficient funds',
-              cause: Object.assign(new Error('balance too low'), { shortBy: 42 }),
-            });
+    it('stores a final error and replays it identically; a commit’s writes roll back', async ({
+      database,
+    }) => {
+      const app = ledgerApp(database.store, {
+        insideCommit: () => {
+          throw new TRPCError({
+            code: 'PRECONDITION_FAILED',
+            message: 'insufficient funds',
+            cause: Object.assign(new Error('balance too low'), { shortBy: 42 }),
           });
-        }),
+        },
       });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
       const idempotencyKey = newKey();
-      const first = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
-      const retry = await caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
+      const pay = () => app.caller.pay({ idempotencyKey, amount: 50 }).catch((e: TRPCError) => e);
+      const first = (await pay()) as TRPCError;
+      const retry = (await pay()) as TRPCError;
       expect(first).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
       expect(retry).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
       expect(retry.cause).toMatchObject({ message: 'balance too low', shortBy: 42 });
       expect(first.cause).toMatchObject({ message: 'balance too low', shortBy: 42 });
-      expect(executions).toBe(1);
+      expect(app.executions()).toBe(1);
       expect(database.countEntries()).toBe(0);
     });
 
-    it.each([
+    it.for([
       ['an INTERNAL_SERVER_ERROR', () => new TRPCError({ code: 'INTERNAL_SERVER_ERROR' })],
       ['a TOO_MANY_REQUESTS', () => new TRPCError({ code: 'TOO_MANY_REQUESTS' })],
       ['a TIMEOUT', () => new TRPCError({ code: 'TIMEOUT' })],
       ['a plain Error', () => new Error('database connection lost')],
-    ])('releases the key after %s; the retry executes and no writes remain', async (_l, fail) => {
-      using database = sqliteTestDatabase();
-      let failures = 1;
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
-        store: database.store,
-        scope: ({ ctx }) => ctx.user,
-      });
-      let executions = 0;
-      const router = t.router({
-        pay: idempotent.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) => {
-          executions++;
-          return ctx.idempotency.commit((tx) => {
-            tx.insert(entries).values({ label: 'pay', amount: input.amount }).run();
+    ] as const)(
+      'releases the key after %s; the retry executes and no writes remain',
+      async ([_label, fail], { database }) => {
+        let failures = 1;
+        const app = ledgerApp(database.store, {
+          insideCommit: () => {
             if (failures-- > 0) throw fail();
-            return { paid: input.amount };
-          });
-        }),
-      });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
-      const idempotencyKey = newKey();
-      await expect(caller.pay({ idempotencyKey, amount: 7 })).rejects.toBeDefined();
-      expect(database.countEntries()).toBe(0);
-      expect(database.countRecords()).toBe(0);
-      expect(await caller.pay({ idempotencyKey, amount: 7 })).toEqual({ paid: 7 });
-      expect(executions).toBe(2);
-      expect(database.countEntries()).toBe(1);
-    });
+          },
+        });
+        const idempotencyKey = newKey();
+        await expect(app.caller.pay({ idempotencyKey, amount: 7 })).rejects.toBeDefined();
+        expect(database.countEntries()).toBe(0);
+        expect(database.countRecords()).toBe(0);
+        expect(await app.caller.pay({ idempotencyKey, amount: 7 })).toEqual({
+          id: 1,
+          label: 'pay',
+          amount: 7,
+        });
+        expect(app.executions()).toBe(2);
+        expect(database.countEntries()).toBe(1);
+      },
+    );
 
-    it('takes a predicate for which errors are final', async () => {
-      using database = sqliteTestDatabase();
+    it('takes a predicate for which errors are final', async ({ database }) => {
       let executions = 0;
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
+      const idempotent = userIdempotent({
         store: database.store,
-        scope: ({ ctx }) => ctx.user,
         isFinalError: (error) => error instanceof Error && error.message === 'card declined',
       });
-      const router = t.router({
+      const caller = callerOf({
         charge: idempotent.mutation(() => {
           executions++;
           throw new Error('card declined');
         }),
       });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
       const idempotencyKey = newKey();
       await expect(caller.charge({ idempotencyKey })).rejects.toThrow('card declined');
       await expect(caller.charge({ idempotencyKey })).rejects.toThrow('card declined');
       expect(executions).toBe(1);
     });
 
-    it('is loud about a result larger than maxResponseBytes, and stores nothing', async () => {
-      using database = sqliteTestDatabase();
-      const app = ledgerFixture(database, { maxResponseBytes: 64 });
+    it('is loud about a result larger than maxResponseBytes, and stores nothing', async ({
+      database,
+    }) => {
+      const app = ledgerApp(database.store, { maxResponseBytes: 64 });
       const error = await app.caller
-        .record({ idempotencyKey: newKey(), label: 'x'.repeat(100), amount: 1 })
+        .pay({ idempotencyKey: newKey(), label: 'x'.repeat(100), amount: 1 })
         .catch((e: unknown) => e);
       expect(error).toMatchObject({
         code: 'INTERNAL_SERVER_ERROR',
@@ -376,18 +323,14 @@ describe('idempotentProcedure', () => {
       expect(database.countRecords()).toBe(0);
     });
 
-    it('is loud about an unserializable result (lease mode, no commit)', async () => {
-      using database = sqliteTestDatabase();
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
+    it('is loud about an unserializable result (lease mode, no commit)', async ({ database }) => {
+      const idempotent = userIdempotent({
         store: database.store,
-        scope: ({ ctx }) => ctx.user,
         mode: 'lease',
       });
-      const router = t.router({
+      const caller = callerOf({
         big: idempotent.mutation(() => ({ amount: 10n })),
       });
-      const caller = t.createCallerFactory(router)({ user: 'u' });
       await expect(caller.big({ idempotencyKey: newKey() })).rejects.toMatchObject({
         code: 'INTERNAL_SERVER_ERROR',
         message: expect.stringMatching(/could not be stored for replay: .*BigInt/),
@@ -395,9 +338,8 @@ describe('idempotentProcedure', () => {
       expect(database.countRecords()).toBe(0);
     });
 
-    it('replays a Date as a Date with superjson as the transformer', async () => {
-      using database = sqliteTestDatabase();
-      const tj = initTRPC.context<Ctx>().create({ transformer: superjson });
+    it('replays a Date as a Date with superjson as the transformer', async ({ database }) => {
+      const tj = initTRPC.context<UserContext>().create({ transformer: superjson });
       const idempotent = idempotentProcedure({
         procedure: tj.procedure,
         store: database.store,
@@ -420,8 +362,7 @@ describe('idempotentProcedure', () => {
   });
 
   describe('in-flight duplicates in another process (lease mode)', () => {
-    it('waits for another process’s execution by polling, then replays', async () => {
-      using database = sqliteTestDatabase();
+    it('waits for another process’s execution by polling, then replays', async ({ database }) => {
       const hold = gate();
       const first = leaseFixture(database, { handler: () => hold.opened });
       const other = leaseFixture({ ...database, ...database.openSecond() });
@@ -437,8 +378,7 @@ describe('idempotentProcedure', () => {
       expect(replayed && replayed.type === 'replayed' && replayed.waitedMs).toBeGreaterThan(0);
     });
 
-    it('answers CONFLICT with retryAfterMs after the wait bound', async () => {
-      using database = sqliteTestDatabase();
+    it('answers CONFLICT with retryAfterMs after the wait bound', async ({ database }) => {
       const hold = gate();
       const first = leaseFixture(database, { handler: () => hold.opened });
       const other = leaseFixture(
@@ -461,8 +401,7 @@ describe('idempotentProcedure', () => {
       expect(first.executions() + other.executions()).toBe(1);
     });
 
-    it('answers CONFLICT at once with the reject policy', async () => {
-      using database = sqliteTestDatabase();
+    it('answers CONFLICT at once with the reject policy', async ({ database }) => {
       const hold = gate();
       const first = leaseFixture(database, { handler: () => hold.opened });
       const other = leaseFixture(
@@ -485,19 +424,20 @@ describe('idempotentProcedure', () => {
   });
 
   describe('in-flight duplicates in the same process (transactional)', () => {
-    it('lets joined duplicates share a transient failure, then executes on retry', async () => {
-      using database = sqliteTestDatabase();
+    it('lets joined duplicates share a transient failure, then executes on retry', async ({
+      database,
+    }) => {
       let fail = true;
       const hold = gate();
-      const app = ledgerFixture(database, {
-        handler: async () => {
+      const app = ledgerApp(database.store, {
+        beforeCommit: async () => {
           await hold.opened;
           if (fail) throw new Error('gateway timeout');
         },
       });
       const idempotencyKey = newKey();
       const calls = [1, 2, 3].map(() =>
-        app.caller.record({ idempotencyKey, label: 'x', amount: 1 }).catch((e: Error) => e),
+        app.caller.pay({ idempotencyKey, label: 'x', amount: 1 }).catch((e: Error) => e),
       );
       hold.open();
       const results = await Promise.all(calls);
@@ -505,22 +445,23 @@ describe('idempotentProcedure', () => {
         true,
       );
       fail = false;
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       expect(app.executions()).toBe(2);
       expect(database.countEntries()).toBe(1);
     });
   });
 
   describe('expiry', () => {
-    it('frees a key after its TTL, and purge removes expired records only', async () => {
-      using database = sqliteTestDatabase();
+    it('frees a key after its TTL, and purge removes expired records only', async ({
+      database,
+    }) => {
       const clock = manualClock();
-      const app = ledgerFixture(database, { clock: clock.now, ttlMs: 60_000 });
+      const app = ledgerApp(database.store, { clock: clock.now, ttlMs: 60_000 });
       const idempotencyKey = newKey();
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       clock.advance(30_000);
-      await app.caller.record({ idempotencyKey: newKey(), label: 'y', amount: 1 });
-      await app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+      await app.caller.pay({ idempotencyKey: newKey(), label: 'y', amount: 1 });
+      await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       expect(app.executions()).toBe(2);
 
       clock.advance(30_000);
@@ -529,7 +470,7 @@ describe('idempotentProcedure', () => {
         await database.store.find({ scope: 'alice', key: idempotencyKey, now: clock.now() }),
       ).toBeUndefined();
       // With other input too: the key is simply free.
-      await app.caller.record({ idempotencyKey, label: 'changed', amount: 2 });
+      await app.caller.pay({ idempotencyKey, label: 'changed', amount: 2 });
       expect(app.executions()).toBe(3);
 
       clock.advance(30_001);
@@ -538,30 +479,23 @@ describe('idempotentProcedure', () => {
     });
   });
 
-  it('refuses queries and subscriptions at run time too (for untyped callers)', () => {
-    using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
+  it('refuses queries and subscriptions at run time too (for untyped callers)', ({ database }) => {
+    const idempotent = userIdempotent({ store: database.store });
     // @ts-expect-error a type error as well: see idempotentProcedure.test-d.ts
     expect(() => idempotent.query(() => 1)).toThrow(/mutations only/);
     // @ts-expect-error likewise
     expect(() => idempotent.input(z.object({})).subscription(() => 1)).toThrow(/mutations only/);
   });
 
-  it('rejects an empty scope as a server misconfiguration', async () => {
-    using database = sqliteTestDatabase();
-    const app = ledgerFixture(database);
+  it('rejects an empty scope as a server misconfiguration', async ({ database }) => {
+    const app = ledgerApp(database.store);
     await expect(
-      app.callerFor('').record({ idempotencyKey: newKey(), label: 'x', amount: 1 }),
+      app.callerFor('').pay({ idempotencyKey: newKey(), label: 'x', amount: 1 }),
     ).rejects.toMatchObject({ code: 'INTERNAL_SERVER_ERROR', message: /scope/ });
     expect(database.countRecords()).toBe(0);
   });
 
-  it('validates its options', () => {
-    using database = sqliteTestDatabase();
+  it('validates its options', ({ database }) => {
     expect(() =>
       idempotentProcedure({
         procedure: t.procedure,
@@ -574,41 +508,35 @@ describe('idempotentProcedure', () => {
 });
 
 describe('in-flight duplicates in the same process', () => {
-  it('answers CONFLICT at once with the reject policy, then replays once finished', async () => {
-    using database = sqliteTestDatabase();
-    const hold = gate();
-    const app = ledgerFixture(database, {
-      handler: () => hold.opened,
-      inFlight: { policy: 'reject', retryAfterMs: 200 },
-    });
+  it('answers CONFLICT at once with the reject policy, then replays once finished', async ({
+    database,
+  }) => {
+    const app = ledgerApp(database.store, { inFlight: { policy: 'reject', retryAfterMs: 200 } });
+    const hold = app.holdHandlers();
     const idempotencyKey = newKey();
-    const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
-    await expect(
-      app.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
-    ).rejects.toMatchObject({
+    const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
+    await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).rejects.toMatchObject({
       code: 'CONFLICT',
       reason: 'IDEMPOTENCY_IN_PROGRESS',
       retryAfterMs: 200,
     });
     hold.open();
     const result = await first;
-    expect(await app.caller.record({ idempotencyKey, label: 'x', amount: 1 })).toEqual(result);
+    expect(await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).toEqual(result);
     expect(app.executions()).toBe(1);
   });
 
-  it('answers CONFLICT after the wait bound instead of hanging with a stuck handler', async () => {
-    using database = sqliteTestDatabase();
-    const hold = gate();
-    const app = ledgerFixture(database, {
-      handler: () => hold.opened,
-      inFlight: { timeoutMs: 40 },
-    });
+  it('answers CONFLICT after the wait bound instead of hanging with a stuck handler', async ({
+    database,
+  }) => {
+    const app = ledgerApp(database.store, { inFlight: { timeoutMs: 40 } });
+    const hold = app.holdHandlers();
     const idempotencyKey = newKey();
-    const first = app.caller.record({ idempotencyKey, label: 'x', amount: 1 });
+    const first = app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
     const started = performance.now();
-    await expect(
-      app.caller.record({ idempotencyKey, label: 'x', amount: 1 }),
-    ).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(app.caller.pay({ idempotencyKey, label: 'x', amount: 1 })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
     expect(performance.now() - started).toBeGreaterThanOrEqual(35);
     expect(app.events.map((e) => e.type)).toEqual(['conflict']);
     hold.open();

@@ -1,23 +1,17 @@
-import { initTRPC } from '@trpc/server';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import { z as z3 } from 'zod/v3';
-import { idempotentProcedure } from '../src';
-import { newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import { it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
+import { callerOf, userIdempotent } from './helpers/trpc';
 
-const t = initTRPC.context<{ user: string }>().create();
-
-function builder(database: ReturnType<typeof sqliteTestDatabase>) {
-  return idempotentProcedure({
-    procedure: t.procedure,
-    store: database.store,
-    scope: ({ ctx }) => ctx.user,
-  });
+function builder(database: SqliteTestDatabase) {
+  return userIdempotent({ store: database.store });
 }
 
 describe('an input the key cannot join is refused when .input() is called', () => {
-  it('refuses zod 4 strict objects (their type cannot tell), naming what to use instead', () => {
-    using database = sqliteTestDatabase();
+  it('refuses zod 4 strict objects (their type cannot tell), naming what to use instead', ({
+    database,
+  }) => {
     const idempotent = builder(database);
     for (const strict of [
       z.strictObject({ a: z.string() }),
@@ -32,8 +26,9 @@ describe('an input the key cannot join is refused when .input() is called', () =
     expect(() => keyed.input(z.strictObject({ b: z.string() }))).toThrow(/strict object/);
   });
 
-  it('refuses non-object schemas, also behind wrappers the type system sees through', () => {
-    using database = sqliteTestDatabase();
+  it('refuses non-object schemas, also behind wrappers the type system sees through', ({
+    database,
+  }) => {
     const idempotent = builder(database) as unknown as { input(parser: unknown): unknown };
     for (const [schema, kind] of [
       [z.string(), 'a string schema'],
@@ -53,10 +48,9 @@ describe('an input the key cannot join is refused when .input() is called', () =
     );
   });
 
-  it('accepts what the key can join, and those procedures run', async () => {
-    using database = sqliteTestDatabase();
+  it('accepts what the key can join, and those procedures run', async ({ database }) => {
     const idempotent = builder(database);
-    const router = t.router({
+    const caller = callerOf({
       plain: idempotent.input(z.object({ a: z.string() })).mutation(({ input }) => input),
       loose: idempotent.input(z.looseObject({ a: z.string() })).mutation(({ input }) => input),
       declared: idempotent
@@ -70,7 +64,6 @@ describe('an input the key cannot join is refused when .input() is called', () =
         .mutation(({ input }) => input),
       zod3: idempotent.input(z3.object({ a: z3.string() })).mutation(({ input }) => input),
     });
-    const caller = t.createCallerFactory(router)({ user: 'u' });
     for (const path of ['plain', 'loose', 'declared', 'union', 'zod3'] as const) {
       const idempotencyKey = newKey();
       expect(await caller[path]({ idempotencyKey, a: 'x' } as never)).toMatchObject({

@@ -1,10 +1,16 @@
-import { initTRPC } from '@trpc/server';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
-import { type IdempotencyEvent, idempotentProcedure } from '../src';
-import { entries, gate, manualClock, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
+import type { IdempotencyEvent } from '../src';
+import {
+  entries,
+  gate,
+  it,
+  manualClock,
+  newKey,
+  type SqliteTestDatabase,
+} from './helpers/sqliteApp';
+import { callerOf, t, userIdempotent } from './helpers/trpc';
 
-const t = initTRPC.context<{ user: string }>().create();
 const LEASE_MS = 10_000;
 
 /**
@@ -15,37 +21,34 @@ const LEASE_MS = 10_000;
  */
 describe('lease mode', () => {
   function processOn(
-    handle: { store: ReturnType<typeof sqliteTestDatabase>['store'] },
+    handle: { store: SqliteTestDatabase['store'] },
     clock: ReturnType<typeof manualClock>,
     behaviour: { waitFor?: Promise<void>; fail?: () => boolean; name: string },
   ) {
     const events: IdempotencyEvent[] = [];
     let executions = 0;
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: handle.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       leaseMs: LEASE_MS,
       clock: clock.now,
       inFlight: { timeoutMs: 0 },
       onEvent: (e) => events.push(e),
     });
-    const caller = t.createCallerFactory(
-      t.router({
-        charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
-          executions++;
-          await behaviour.waitFor;
-          if (behaviour.fail?.()) throw new Error('gateway unreachable');
-          return { chargedBy: behaviour.name, attempt: ctx.idempotency.attempt };
-        }),
+    const caller = callerOf({
+      charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
+        executions++;
+        await behaviour.waitFor;
+        if (behaviour.fail?.()) throw new Error('gateway unreachable');
+        return { chargedBy: behaviour.name, attempt: ctx.idempotency.attempt };
       }),
-    )({ user: 'u' });
+    });
     return { caller, events, executions: () => executions };
   }
 
-  it('takes over a crashed owner after its lease and refuses the zombie’s late completion', async () => {
-    using database = sqliteTestDatabase();
+  it('takes over a crashed owner after its lease and refuses the zombie’s late completion', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const hang = gate();
     const zombie = processOn(database, clock, { waitFor: hang.opened, name: 'zombie' });
@@ -76,8 +79,9 @@ describe('lease mode', () => {
     expect(rescuer.executions()).toBe(1);
   });
 
-  it('does not let a zombie’s release after a failure delete the new owner’s record', async () => {
-    using database = sqliteTestDatabase();
+  it('does not let a zombie’s release after a failure delete the new owner’s record', async ({
+    database,
+  }) => {
     const clock = manualClock();
     const hang = gate();
     const zombie = processOn(database, clock, {
@@ -97,8 +101,7 @@ describe('lease mode', () => {
     expect(await rescuer.caller.charge({ idempotencyKey, amount: 1 })).toEqual(rescued);
   });
 
-  it('refuses a take-over by a request with other input', async () => {
-    using database = sqliteTestDatabase();
+  it('refuses a take-over by a request with other input', async ({ database }) => {
     const clock = manualClock();
     const hang = gate();
     const crashed = processOn(database, clock, { waitFor: hang.opened, name: 'crashed' });
@@ -114,35 +117,30 @@ describe('lease mode', () => {
     await crashedCall;
   });
 
-  it('keeps the record while the owner renews its lease', async () => {
-    using database = sqliteTestDatabase();
+  it('keeps the record while the owner renews its lease', async ({ database }) => {
     const clock = manualClock();
     const renewed = gate();
     const finish = gate();
     let executions = 0;
     const jobCaller = (store: typeof database.store, run: 'renew' | 'steal') => {
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
+      const idempotent = userIdempotent({
         store,
-        scope: ({ ctx }) => ctx.user,
         mode: 'lease',
         leaseMs: LEASE_MS,
         clock: clock.now,
         inFlight: { timeoutMs: 0 },
       });
-      return t.createCallerFactory(
-        t.router({
-          job: idempotent.mutation(async ({ ctx }) => {
-            executions++;
-            if (run === 'steal') return 'stolen';
-            clock.advance(LEASE_MS - 1);
-            await ctx.idempotency.renewLease();
-            renewed.open();
-            await finish.opened;
-            return 'finished';
-          }),
+      return callerOf({
+        job: idempotent.mutation(async ({ ctx }) => {
+          executions++;
+          if (run === 'steal') return 'stolen';
+          clock.advance(LEASE_MS - 1);
+          await ctx.idempotency.renewLease();
+          renewed.open();
+          await finish.opened;
+          return 'finished';
         }),
-      )({ user: 'u' });
+      });
     };
     const owner = jobCaller(database.store, 'renew');
     const other = jobCaller(database.openSecond().store, 'steal');
@@ -159,27 +157,22 @@ describe('lease mode', () => {
     expect(executions).toBe(1);
   });
 
-  it('rejects renewLease once the lease was lost', async () => {
-    using database = sqliteTestDatabase();
+  it('rejects renewLease once the lease was lost', async ({ database }) => {
     const clock = manualClock();
     const hang = gate();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
       leaseMs: LEASE_MS,
       clock: clock.now,
     });
-    const slow = t.createCallerFactory(
-      t.router({
-        charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
-          await hang.opened;
-          await ctx.idempotency.renewLease();
-          return 'never';
-        }),
+    const slow = callerOf({
+      charge: idempotent.input(z.object({ amount: z.number() })).mutation(async ({ ctx }) => {
+        await hang.opened;
+        await ctx.idempotency.renewLease();
+        return 'never';
       }),
-    )({ user: 'u' });
+    });
     const rescuer = processOn(database.openSecond(), clock, { name: 'rescuer' });
     const idempotencyKey = newKey();
     const call = slow.charge({ idempotencyKey, amount: 1 }).catch((e: Error) => e);
@@ -190,26 +183,21 @@ describe('lease mode', () => {
     expect(await call).toMatchObject({ code: 'CONFLICT' });
   });
 
-  it('transactional mode has nothing to take over: a stalled first execution replays the retry’s commit', async () => {
-    using database = sqliteTestDatabase();
+  it('transactional mode has nothing to take over: a stalled first execution replays the retry’s commit', async ({
+    database,
+  }) => {
     const hang = gate();
     const makeCaller = (store: typeof database.store, waitFor?: Promise<void>) => {
-      const idempotent = idempotentProcedure({
-        procedure: t.procedure,
-        store,
-        scope: ({ ctx }) => ctx.user,
-      });
-      return t.createCallerFactory(
-        t.router({
-          pay: idempotent.mutation(async ({ ctx }) => {
-            await waitFor;
-            return ctx.idempotency.commit((tx) => {
-              const row = tx.insert(entries).values({ label: 'pay', amount: 1 }).returning().get();
-              return { entry: row.id, attempt: ctx.idempotency.attempt };
-            });
-          }),
+      const idempotent = userIdempotent({ store });
+      return callerOf({
+        pay: idempotent.mutation(async ({ ctx }) => {
+          await waitFor;
+          return ctx.idempotency.commit((tx) => {
+            const row = tx.insert(entries).values({ label: 'pay', amount: 1 }).returning().get();
+            return { entry: row.id, attempt: ctx.idempotency.attempt };
+          });
         }),
-      )({ user: 'u' });
+      });
     };
     const stalled = makeCaller(database.store, hang.opened);
     const retrying = makeCaller(database.openSecond().store);
@@ -225,12 +213,9 @@ describe('lease mode', () => {
     expect(database.countEntries()).toBe(1);
   });
 
-  it('derives stable downstream keys per scope, key and namespace', async () => {
-    using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
+  it('derives stable downstream keys per scope, key and namespace', async ({ database }) => {
+    const idempotent = userIdempotent({
       store: database.store,
-      scope: ({ ctx }) => ctx.user,
       mode: 'lease',
     });
     const router = t.router({

@@ -17,6 +17,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePgWithDrizzle } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyIdempotencyStore } from '../src';
 import { shippedMigrationsFolder } from '../src/drizzle/shippedMigrations';
 import { migratePgIdempotencyStore, PG_MIGRATIONS_TABLE, pgIdempotencyStore } from '../src/pg';
 import {
@@ -33,6 +34,23 @@ const run = promisify(execFile);
 function tempFolder() {
   const dir = mkdtempSync(join(tmpdir(), 'trpc-idempotency-migrations-'));
   return { dir, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The store works on the table: a claim, then a lookup. */
+async function expectStoreWorksOn(store: AnyIdempotencyStore) {
+  const key = `k-${Math.random()}`;
+  const claim = await store.claim({
+    scope: 's',
+    key,
+    path: 'p',
+    fingerprint: 'f',
+    owner: 'o',
+    now: 1,
+    leaseExpiresAt: 100,
+    expiresAt: 100,
+  });
+  expect(claim.acquired).toBe(true);
+  expect(await store.find({ scope: 's', key, now: 2 })).toMatchObject({ owner: 'o' });
 }
 
 /**
@@ -147,23 +165,8 @@ describe('SQLite', () => {
     });
   }
 
-  /** The store works on the table: a claim, then a lookup. */
-  async function expectStoreWorks(db: ReturnType<typeof openDatabase>) {
-    const store = sqliteIdempotencyStore({ db });
-    const key = `k-${Math.random()}`;
-    const claim = await store.claim({
-      scope: 's',
-      key,
-      path: 'p',
-      fingerprint: 'f',
-      owner: 'o',
-      now: 1,
-      leaseExpiresAt: 100,
-      expiresAt: 100,
-    });
-    expect(claim.acquired).toBe(true);
-    expect(await store.find({ scope: 's', key, now: 2 })).toMatchObject({ owner: 'o' });
-  }
+  const expectStoreWorks = (db: ReturnType<typeof openDatabase>) =>
+    expectStoreWorksOn(sqliteIdempotencyStore({ db }));
 
   it('the package’s migrations alone: a rowid table with steps; again at every start', async () => {
     using folder = tempFolder();
@@ -264,20 +267,8 @@ describe('Postgres', () => {
     });
   }
 
-  async function expectStoreWorks(db: Awaited<ReturnType<typeof freshDatabase>>) {
-    const store = pgIdempotencyStore({ db });
-    const claim = await store.claim({
-      scope: 's',
-      key: `k-${Math.random()}`,
-      path: 'p',
-      fingerprint: 'f',
-      owner: 'o',
-      now: 1,
-      leaseExpiresAt: 100,
-      expiresAt: 100,
-    });
-    expect(claim.acquired).toBe(true);
-  }
+  const expectStoreWorks = (db: Awaited<ReturnType<typeof freshDatabase>>) =>
+    expectStoreWorksOn(pgIdempotencyStore({ db }));
 
   it('the package’s migrations alone: the table with steps; again at every start, also at once', async () => {
     const db = await freshDatabase();

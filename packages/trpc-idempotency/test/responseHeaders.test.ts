@@ -1,19 +1,19 @@
-import { initTRPC, TRPCError } from '@trpc/server';
-import { describe, expect, it } from 'vitest';
+import { TRPCError } from '@trpc/server';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import { idempotentProcedure, isFinalErrorDefault } from '../src';
 import { createExecutor, isReplayedError } from '../src/server/executor';
 import { createOutcomeCodec } from '../src/server/outcome';
-import { httpTestServer } from './helpers/httpServer';
-import { newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-
-const t = initTRPC.context<{ user: string }>().create();
+import { httpTestServer, itServing } from './helpers/httpServer';
+import { insufficientFunds } from './helpers/ledgerApp';
+import { newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
+import { t } from './helpers/trpc';
 
 /**
  * `pay` behind middlewares that rebuild the context (the base procedure's
  * and one on the builder): the replay record must survive both.
  */
-function app(database: ReturnType<typeof sqliteTestDatabase>) {
+function authedApp(database: SqliteTestDatabase) {
   let executions = 0;
   const authed = t.procedure.use(({ ctx, next }) => {
     if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED' });
@@ -27,9 +27,7 @@ function app(database: ReturnType<typeof sqliteTestDatabase>) {
   const router = t.router({
     pay: idempotent.input(z.object({ amount: z.number().int() })).mutation(({ input }) => {
       executions++;
-      if (input.amount > 1000) {
-        throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
-      }
+      if (input.amount > 1000) throw insufficientFunds();
       return { paid: input.amount };
     }),
     plain: t.procedure.input(z.object({ idempotencyKey: z.string() })).mutation(() => 'plain'),
@@ -37,11 +35,13 @@ function app(database: ReturnType<typeof sqliteTestDatabase>) {
   return { router, executions: () => executions };
 }
 
+const it = itServing(authedApp);
+
 describe('Idempotent-Replayed over HTTP', () => {
-  it('marks a replayed success and a replayed stored error, never a first execution', async () => {
-    using database = sqliteTestDatabase();
-    const { router, executions } = app(database);
-    await using server = await httpTestServer(router);
+  it('marks a replayed success and a replayed stored error, never a first execution', async ({
+    app,
+    server,
+  }) => {
     const idempotencyKey = newKey();
 
     const first = await server.mutate('pay', { idempotencyKey, amount: 5 });
@@ -58,13 +58,12 @@ describe('Idempotent-Replayed over HTTP', () => {
     const refusedAgain = await server.mutate('pay', { idempotencyKey: refusalKey, amount: 5000 });
     expect(refusedAgain.status).toBe(412);
     expect(refusedAgain.headers.get('idempotent-replayed')).toBe('true');
-    expect(executions()).toBe(2);
+    expect(app.executions()).toBe(2);
   });
 
-  it('leaves errors that are not replays unmarked: a reused key, an invalid key, no user', async () => {
-    using database = sqliteTestDatabase();
-    const { router } = app(database);
-    await using server = await httpTestServer(router);
+  it('leaves errors that are not replays unmarked: a reused key, an invalid key, no user', async ({
+    server,
+  }) => {
     const idempotencyKey = newKey();
     await server.mutate('pay', { idempotencyKey, amount: 5 });
     const reused = await server.mutate('pay', { idempotencyKey, amount: 6 });
@@ -78,10 +77,7 @@ describe('Idempotent-Replayed over HTTP', () => {
     }
   });
 
-  it('marks a batch only when every call in it was replayed', async () => {
-    using database = sqliteTestDatabase();
-    const { router, executions } = app(database);
-    await using server = await httpTestServer(router);
+  it('marks a batch only when every call in it was replayed', async ({ app, server }) => {
     const [a, b] = [newKey(), newKey()];
     await server.mutate('pay', { idempotencyKey: a, amount: 1 });
 
@@ -112,13 +108,13 @@ describe('Idempotent-Replayed over HTTP', () => {
       ['plain', { idempotencyKey: a }],
     ]);
     expect(withPlain.headers.get('idempotent-replayed')).toBeNull();
-    expect(executions()).toBe(3);
+    expect(app.executions()).toBe(3);
   });
 
-  it('sends no marker, and still replays, without idempotencyResponseContext in the context', async () => {
-    using database = sqliteTestDatabase();
-    const { router } = app(database);
-    await using server = await httpTestServer(router, { responseContext: false });
+  it('sends no marker, and still replays, without idempotencyResponseContext in the context', async ({
+    app,
+  }) => {
+    await using server = await httpTestServer(app.router, { responseContext: false });
     const idempotencyKey = newKey();
     await server.mutate('pay', { idempotencyKey, amount: 5 });
     const replay = await server.mutate('pay', { idempotencyKey, amount: 5 });
@@ -128,8 +124,7 @@ describe('Idempotent-Replayed over HTTP', () => {
 });
 
 describe('the executor’s answer (the contract the builder reads the marker from)', () => {
-  it('resolves { value, replayed }, and marks a replayed stored error', async () => {
-    using database = sqliteTestDatabase();
+  it('resolves { value, replayed }, and marks a replayed stored error', async ({ database }) => {
     const executor = createExecutor({
       store: database.store,
       mode: 'lease',

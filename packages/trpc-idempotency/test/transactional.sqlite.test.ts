@@ -1,11 +1,9 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { z } from 'zod';
-import { idempotentProcedure } from '../src';
-import { entries, gate, newKey, sqliteTestDatabase } from './helpers/sqliteApp';
-
-const t = initTRPC.context<{ user: string }>().create();
+import { entries, gate, it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
+import { callerOf, t, userIdempotent } from './helpers/trpc';
 
 /**
  * SQLite transactions are synchronous, so the design is async
@@ -13,38 +11,33 @@ const t = initTRPC.context<{ user: string }>().create();
  * properties that design exists for.
  */
 describe('transactional mode on SQLite', () => {
-  function transferApp(database: ReturnType<typeof sqliteTestDatabase>) {
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
+  function transferApp(database: SqliteTestDatabase) {
+    const idempotent = userIdempotent({ store: database.store });
     const db = database.db;
-    return t.createCallerFactory(
-      t.router({
-        // Two entries that always sum to zero, written in one commit.
-        move: idempotent
-          .input(z.object({ amount: z.number(), prepMs: z.number(), fail: z.boolean() }))
-          .mutation(async ({ ctx, input }) => {
-            await new Promise((r) => setTimeout(r, input.prepMs));
-            return ctx.idempotency.commit((tx) => {
-              tx.insert(entries).values({ label: 'debit', amount: -input.amount }).run();
-              tx.insert(entries).values({ label: 'credit', amount: input.amount }).run();
-              if (input.fail) throw new Error('disk full');
-              return { moved: input.amount };
-            });
-          }),
-        plainWrite: t.procedure.input(z.object({ label: z.string() })).mutation(({ input }) => {
-          const inTransaction = db.$client.inTransaction;
-          db.insert(entries).values({ label: input.label, amount: 0 }).run();
-          return { inTransaction };
+    return callerOf({
+      // Two entries that always sum to zero, written in one commit.
+      move: idempotent
+        .input(z.object({ amount: z.number(), prepMs: z.number(), fail: z.boolean() }))
+        .mutation(async ({ ctx, input }) => {
+          await new Promise((r) => setTimeout(r, input.prepMs));
+          return ctx.idempotency.commit((tx) => {
+            tx.insert(entries).values({ label: 'debit', amount: -input.amount }).run();
+            tx.insert(entries).values({ label: 'credit', amount: input.amount }).run();
+            if (input.fail) throw new Error('disk full');
+            return { moved: input.amount };
+          });
         }),
+      plainWrite: t.procedure.input(z.object({ label: z.string() })).mutation(({ input }) => {
+        const inTransaction = db.$client.inTransaction;
+        db.insert(entries).values({ label: input.label, amount: 0 }).run();
+        return { inTransaction };
       }),
-    )({ user: 'u' });
+    });
   }
 
-  it('(a) never runs another request’s statements inside an open transaction', async () => {
-    using database = sqliteTestDatabase();
+  it('(a) never runs another request’s statements inside an open transaction', async ({
+    database,
+  }) => {
     const caller = transferApp(database);
     const key = newKey();
     const failing = caller
@@ -62,8 +55,9 @@ describe('transactional mode on SQLite', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('(b) never lets a reader see uncommitted writes or writes without their record', async () => {
-    using database = sqliteTestDatabase();
+  it('(b) never lets a reader see uncommitted writes or writes without their record', async ({
+    database,
+  }) => {
     const caller = transferApp(database);
     const reader = database.openSecond().db;
     const observations: { sum: number; entries: number; completed: number }[] = [];
@@ -99,32 +93,23 @@ describe('transactional mode on SQLite', () => {
     expect(observations.at(-1)).toEqual({ sum: 0, entries: 96, completed: 48 });
   });
 
-  it('(c) does not block other requests while a handler awaits (no event-loop deadlock)', async () => {
-    using database = sqliteTestDatabase();
+  it('(c) does not block other requests while a handler awaits (no event-loop deadlock)', async ({
+    database,
+  }) => {
     const hold = gate();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
+    const idempotent = userIdempotent({ store: database.store });
     const other = database.openSecond();
-    const otherIdempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: other.store,
-      scope: ({ ctx }) => ctx.user,
-    });
+    const otherIdempotent = userIdempotent({ store: other.store });
     const goCaller = (builder: typeof idempotent, waitFor?: Promise<void>) =>
-      t.createCallerFactory(
-        t.router({
-          go: builder.mutation(async ({ ctx }) => {
-            await waitFor;
-            return ctx.idempotency.commit((tx) => {
-              tx.insert(entries).values({ label: 'x', amount: 1 }).run();
-              return 'done';
-            });
-          }),
+      callerOf({
+        go: builder.mutation(async ({ ctx }) => {
+          await waitFor;
+          return ctx.idempotency.commit((tx) => {
+            tx.insert(entries).values({ label: 'x', amount: 1 }).run();
+            return 'done';
+          });
         }),
-      )({ user: 'u' });
+      });
     const slow = goCaller(idempotent, hold.opened).go({ idempotencyKey: newKey() });
     // Same connection, and a second connection (as another process would have): both finish
     // while the first handler is still parked on its await.
@@ -138,24 +123,17 @@ describe('transactional mode on SQLite', () => {
     expect(database.countEntries()).toBe(3);
   });
 
-  it('rolls back and refuses an async commit callback', async () => {
-    using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
+  it('rolls back and refuses an async commit callback', async ({ database }) => {
+    const idempotent = userIdempotent({ store: database.store });
+    const caller = callerOf({
+      go: idempotent.mutation(({ ctx }) =>
+        // @ts-expect-error an async callback cannot run in a synchronous transaction
+        ctx.idempotency.commit(async (tx) => {
+          tx.insert(entries).values({ label: 'x', amount: 1 }).run();
+          return 1;
+        }),
+      ),
     });
-    const caller = t.createCallerFactory(
-      t.router({
-        go: idempotent.mutation(({ ctx }) =>
-          // @ts-expect-error an async callback cannot run in a synchronous transaction
-          ctx.idempotency.commit(async (tx) => {
-            tx.insert(entries).values({ label: 'x', amount: 1 }).run();
-            return 1;
-          }),
-        ),
-      }),
-    )({ user: 'u' });
     await expect(caller.go({ idempotencyKey: newKey() })).rejects.toThrow(
       /returned a promise: it runs inside a synchronous transaction/,
     );
@@ -163,24 +141,19 @@ describe('transactional mode on SQLite', () => {
     expect(database.countRecords()).toBe(0);
   });
 
-  it('answers with the committed outcome even if the handler throws after commit', async () => {
-    using database = sqliteTestDatabase();
-    const idempotent = idempotentProcedure({
-      procedure: t.procedure,
-      store: database.store,
-      scope: ({ ctx }) => ctx.user,
-    });
-    const caller = t.createCallerFactory(
-      t.router({
-        go: idempotent.mutation(async ({ ctx }) => {
-          await ctx.idempotency.commit((tx) => {
-            tx.insert(entries).values({ label: 'x', amount: 1 }).run();
-            return { ok: true };
-          });
-          throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'after commit' });
-        }),
+  it('answers with the committed outcome even if the handler throws after commit', async ({
+    database,
+  }) => {
+    const idempotent = userIdempotent({ store: database.store });
+    const caller = callerOf({
+      go: idempotent.mutation(async ({ ctx }) => {
+        await ctx.idempotency.commit((tx) => {
+          tx.insert(entries).values({ label: 'x', amount: 1 }).run();
+          return { ok: true };
+        });
+        throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'after commit' });
       }),
-    )({ user: 'u' });
+    });
     const key = newKey();
     expect(await caller.go({ idempotencyKey: key })).toEqual({ ok: true });
     expect(await caller.go({ idempotencyKey: key })).toEqual({ ok: true });

@@ -2,36 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { DatabaseUrlError, parseDatabaseUrl } from './databaseUrl';
 
 describe('parseDatabaseUrl', () => {
-  it('reads postgres:// and postgresql:// in any case as Postgres, the scheme lowered', () => {
-    expect(parseDatabaseUrl('postgres://u:p@db:5432/app')).toEqual({
-      kind: 'postgres',
-      connectionString: 'postgres://u:p@db:5432/app',
-    });
-    expect(parseDatabaseUrl('POSTGRES://db/app')).toEqual({
-      kind: 'postgres',
-      connectionString: 'postgres://db/app',
-    });
-    expect(parseDatabaseUrl('PostgreSQL://db/app?sslmode=require')).toEqual({
-      kind: 'postgres',
-      connectionString: 'postgresql://db/app?sslmode=require',
-    });
-  });
+  const postgres = (connectionString: string) => ({ kind: 'postgres', connectionString });
+  const sqliteFile = (path: string) => ({ kind: 'sqlite', path });
 
-  it('reads file:PATH, file:///PATH and plain paths as SQLite files', () => {
-    expect(parseDatabaseUrl('file:data/app.db')).toEqual({ kind: 'sqlite', path: 'data/app.db' });
-    expect(parseDatabaseUrl('FILE:/tmp/app.db')).toEqual({ kind: 'sqlite', path: '/tmp/app.db' });
-    expect(parseDatabaseUrl('file:///tmp/app.db')).toEqual({ kind: 'sqlite', path: '/tmp/app.db' });
-    expect(parseDatabaseUrl('/tmp/app.db')).toEqual({ kind: 'sqlite', path: '/tmp/app.db' });
-    expect(parseDatabaseUrl('app.db')).toEqual({ kind: 'sqlite', path: 'app.db' });
-    expect(parseDatabaseUrl('./backup:2024.db')).toEqual({
-      kind: 'sqlite',
-      path: './backup:2024.db',
-    });
-    expect(parseDatabaseUrl('C:\\data\\app.db')).toEqual({
-      kind: 'sqlite',
-      path: 'C:\\data\\app.db',
-    });
-    expect(parseDatabaseUrl(':memory:')).toEqual({ kind: 'sqlite', path: ':memory:' });
+  it.each([
+    // postgres:// and postgresql:// in any case, the scheme lowered
+    ['postgres://u:p@db:5432/app', postgres('postgres://u:p@db:5432/app')],
+    ['POSTGRES://db/app', postgres('postgres://db/app')],
+    ['PostgreSQL://db/app?sslmode=require', postgres('postgresql://db/app?sslmode=require')],
+    // file:PATH, file:///PATH and plain paths
+    ['file:data/app.db', sqliteFile('data/app.db')],
+    ['FILE:/tmp/app.db', sqliteFile('/tmp/app.db')],
+    ['file:///tmp/app.db', sqliteFile('/tmp/app.db')],
+    ['/tmp/app.db', sqliteFile('/tmp/app.db')],
+    ['app.db', sqliteFile('app.db')],
+    ['./backup:2024.db', sqliteFile('./backup:2024.db')],
+    ['C:\\data\\app.db', sqliteFile('C:\\data\\app.db')],
+    [':memory:', sqliteFile(':memory:')],
+  ])('reads %j as %j', (url, database) => {
+    expect(parseDatabaseUrl(url)).toEqual(database);
   });
 
   it.each([

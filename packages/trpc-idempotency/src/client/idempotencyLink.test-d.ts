@@ -1,9 +1,8 @@
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClientError } from '@trpc/client';
-import { initTRPC } from '@trpc/server';
 import { describe, expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
 import { type TestRouter, testProcedures } from '../../test/helpers/testServerResource';
-import { idempotentProcedure } from '../server/idempotentProcedure';
+import { t, userIdempotent } from '../../test/helpers/trpc';
 import type { IdempotentProcedures, inferIdempotentPaths } from '../shared/idempotentInput';
 import type { AnyIdempotencyStore } from '../store/store';
 import { idempotencyLink } from './idempotencyLink';
@@ -11,12 +10,7 @@ import { idempotencyLink } from './idempotencyLink';
 const url = 'http://localhost:3000';
 
 declare const store: AnyIdempotencyStore;
-const t = initTRPC.context<{ userId: string }>().create();
-const idempotent = idempotentProcedure({
-  procedure: t.procedure,
-  store,
-  scope: ({ ctx }) => ctx.userId,
-});
+const idempotent = userIdempotent({ store });
 
 /** Idempotent and plain mutations side by side, some nested, some with traps. */
 const appRouter = t.router({

@@ -295,13 +295,27 @@ describe.each<TerminatingLink>(['httpLink', 'httpBatchLink'])('in front of %s', 
 });
 
 describe('backoff', () => {
-  test('full jitter: `random() === 0` retries at once', async () => {
-    await using server = await testServerResource();
+  /** A client of `server` that records each retry's delay; `random() === 0` unless `idempotency` says. */
+  function recordingClient(
+    server: Awaited<ReturnType<typeof testServerResource>>,
+    link: TerminatingLink,
+    idempotency: Partial<IdempotencyLinkOptions<TestRouter>> = {},
+  ) {
     const delays: number[] = [];
     const client = server.client({
-      link: 'httpLink',
-      idempotency: { random: () => 0, onRetry: (info) => delays.push(info.delayMs) },
+      link,
+      idempotency: {
+        random: () => 0,
+        ...idempotency,
+        onRetry: (info) => delays.push(info.delayMs),
+      },
     });
+    return { client, delays };
+  }
+
+  test('full jitter: `random() === 0` retries at once', async () => {
+    await using server = await testServerResource();
+    const { client, delays } = recordingClient(server, 'httpLink');
 
     await client.fail.mutate({ failures: 4, code: 'INTERNAL_SERVER_ERROR' });
 
@@ -310,15 +324,10 @@ describe('backoff', () => {
 
   test('`random() === 1` waits the exponential bound, capped by `maxDelayMs`', async () => {
     await using server = await testServerResource();
-    const delays: number[] = [];
-    const client = server.client({
-      link: 'httpLink',
-      idempotency: {
-        random: () => 1,
-        baseDelayMs: 10,
-        maxDelayMs: 25,
-        onRetry: (info) => delays.push(info.delayMs),
-      },
+    const { client, delays } = recordingClient(server, 'httpLink', {
+      random: () => 1,
+      baseDelayMs: 10,
+      maxDelayMs: 25,
     });
 
     const startedAt = performance.now();
@@ -336,11 +345,7 @@ describe('backoff', () => {
     'waits at least the `retryAfterMs` hint (%s)',
     async (link) => {
       await using server = await testServerResource();
-      const delays: number[] = [];
-      const client = server.client({
-        link,
-        idempotency: { random: () => 0, onRetry: (info) => delays.push(info.delayMs) },
-      });
+      const { client, delays } = recordingClient(server, link);
 
       await client.fail.mutate({
         failures: 1,
@@ -358,11 +363,7 @@ describe('backoff', () => {
 
   test('falls back to the `Retry-After` header', async () => {
     await using server = await testServerResource();
-    const delays: number[] = [];
-    const client = server.client({
-      link: 'httpLink',
-      idempotency: { random: () => 0, onRetry: (info) => delays.push(info.delayMs) },
-    });
+    const { client, delays } = recordingClient(server, 'httpLink');
 
     await client.fail.mutate({
       failures: 1,
@@ -459,18 +460,19 @@ describe('abort', () => {
     },
   );
 
+  /** A call that fails slowly, and a signal that aborts it while it runs. */
+  const slowFailure = { failures: 9, code: 'INTERNAL_SERVER_ERROR', delayMs: 100 } as const;
+  const abortIn = (ms: number) => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), ms);
+    return ac.signal;
+  };
+
   test('during an attempt: the aborted request is not retried', async () => {
     await using server = await testServerResource();
     const client = server.client({ link: 'httpLink', idempotency: fast });
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 30);
 
-    const err = await rejectionOf(
-      client.fail.mutate(
-        { failures: 9, code: 'INTERNAL_SERVER_ERROR', delayMs: 100 },
-        { signal: ac.signal },
-      ),
-    );
+    const err = await rejectionOf(client.fail.mutate(slowFailure, { signal: abortIn(30) }));
 
     expect(err.cause?.name).toBe('AbortError');
     await sleep(150);
@@ -480,14 +482,9 @@ describe('abort', () => {
   test('in a batch that goes on: the call fails with its result, no retry', async () => {
     await using server = await testServerResource();
     const client = server.client({ link: 'httpBatchLink', idempotency: fast });
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 30);
 
     const [failed, echoed] = await Promise.allSettled([
-      client.fail.mutate(
-        { failures: 9, code: 'INTERNAL_SERVER_ERROR', delayMs: 100 },
-        { signal: ac.signal },
-      ),
+      client.fail.mutate(slowFailure, { signal: abortIn(30) }),
       client.echo.mutate({ value: 'v' }),
     ]);
 

@@ -1,15 +1,14 @@
 import 'fake-indexeddb/auto';
 import { MutationObserver, onlineManager, QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import { initTRPC, TRPCError } from '@trpc/server';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { createStore, entries, type UseStore } from 'idb-keyval';
-import { afterEach, describe, expect, test, vi } from 'vitest';
-import { z } from 'zod';
-import { httpTestServer } from '../../test/helpers/httpServer';
-import { gate, entries as rows, sqliteTestDatabase } from '../../test/helpers/sqliteApp';
+import { afterEach, describe, expect, vi } from 'vitest';
+import { itServing } from '../../test/helpers/httpServer';
+import { ledgerApp } from '../../test/helpers/ledgerApp';
+import type { SqliteTestDatabase } from '../../test/helpers/sqliteApp';
+import { t } from '../../test/helpers/trpc';
 import { idempotencyLink } from '../client/idempotencyLink';
-import { idempotentProcedure } from '../server/idempotentProcedure';
 import {
   getIdempotencyKey,
   idempotentMutationOptions,
@@ -17,43 +16,13 @@ import {
 } from './idempotentMutationOptions';
 import { createPendingOperations } from './pendingOperations';
 
-const t = initTRPC.context<{ user: string }>().create();
-
-/** A real idempotent `pay` on SQLite; `hold` keeps handlers waiting before their commit. */
-function payments(database: ReturnType<typeof sqliteTestDatabase>) {
-  const executions: string[] = [];
-  let hold: Promise<void> | undefined;
-  const idempotent = idempotentProcedure({
-    procedure: t.procedure,
-    store: database.store,
-    scope: ({ ctx }) => ctx.user,
-  });
-  const router = t.router({
-    pay: idempotent
-      .input(z.object({ amount: z.number().int() }))
-      .mutation(async ({ ctx, input }) => {
-        executions.push(ctx.idempotency.key);
-        await hold;
-        if (input.amount > 1000) {
-          throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
-        }
-        return ctx.idempotency.commit((tx) => {
-          const row = tx
-            .insert(rows)
-            .values({ label: 'pay', amount: input.amount })
-            .returning()
-            .get();
-          return { id: row.id, amount: row.amount };
-        });
-      }),
-  });
-  return {
-    router,
-    executions,
-    holdHandlers(until: Promise<void>) {
-      hold = until;
-    },
-  };
+/**
+ * The tests' ledger (test/helpers/ledgerApp.ts), its `pay` alone: the browser
+ * names every idempotent procedure it calls.
+ */
+function payments(database: SqliteTestDatabase) {
+  const ledger = ledgerApp(database.store);
+  return { ...ledger, router: t.router({ pay: ledger.pay }) };
 }
 type PaymentsRouter = ReturnType<typeof payments>['router'];
 
@@ -128,36 +97,41 @@ function session(opts: { url: string; store: UseStore; namespace?: string; user?
 }
 
 let storeCount = 0;
-function freshStore() {
-  return createStore(`pending-test-${++storeCount}`, 'pending-operations');
-}
+
+/**
+ * Each test's own ledger served over HTTP, the browser's storage (an IndexedDB
+ * store of its own), and a first browser session on them.
+ */
+const test = itServing(payments)
+  .extend('store', () => createStore(`pending-test-${++storeCount}`, 'pending-operations'))
+  .extend('browser', ({ server, store }) => session({ url: server.url, store }));
 
 afterEach(() => {
   onlineManager.setOnline(true);
 });
 
 describe('one key per logical operation, whoever retries', () => {
-  test('TanStack retry over the link, six responses lost in a row: one execution, one key', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const browser = session({ url: server.url, store: freshStore() });
+  test('TanStack retry over the link, six responses lost in a row: one execution, one key', async ({
+    database,
+    app,
+    browser,
+  }) => {
     browser.loseResponses(6);
 
     const result = await browser.pay({ amount: 7, idempotencyKey: 'operation-0000000001' }, 3);
 
-    expect(result).toEqual({ id: 1, amount: 7 });
+    expect(result).toEqual({ id: 1, label: 'pay', amount: 7 });
     expect(database.countEntries()).toBe(1);
-    expect(app.executions).toEqual(['operation-0000000001']);
+    expect(app.executed).toEqual(['operation-0000000001']);
     // 5 link attempts lost, TanStack retried, the 7th request answered (a replay).
     expect(browser.sent).toHaveLength(7);
     expect(new Set(browser.sent)).toEqual(new Set(['operation-0000000001']));
   });
 
-  test('without a key in the variables the mutation fails before anything is sent', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
+  test('without a key in the variables the mutation fails before anything is sent', async ({
+    app,
+    server,
+  }) => {
     const queryClient = new QueryClient();
     const client = createTRPCClient<PaymentsRouter>({
       links: [idempotencyLink({ procedures: { pay: true } }), httpLink({ url: server.url })],
@@ -172,15 +146,10 @@ describe('one key per logical operation, whoever retries', () => {
 
     expect(error).toBeInstanceOf(MissingIdempotencyKeyError);
     expect((error as Error).message).toContain('has no `idempotencyKey` in its variables');
-    expect(app.executions).toEqual([]);
+    expect(app.executed).toEqual([]);
   });
 
-  test('by default a final error is not retried by TanStack Query', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const browser = session({ url: server.url, store: freshStore() });
-
+  test('by default a final error is not retried by TanStack Query', async ({ browser }) => {
     const error = await browser
       .pay({ amount: 5000, idempotencyKey: 'operation-0000000002' })
       .catch((err: unknown) => err);
@@ -192,51 +161,50 @@ describe('one key per logical operation, whoever retries', () => {
 });
 
 describe('pending operations survive a reload', () => {
-  test('in flight when the page closed: resumed with its key, executed once, result shown', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const store = freshStore();
-    const handlerHeld = gate();
-    app.holdHandlers(handlerHeld.opened);
-    const before = session({ url: server.url, store });
+  test('in flight when the page closed: resumed with its key, executed once, result shown', async ({
+    database,
+    app,
+    server,
+    store,
+    browser,
+  }) => {
+    const handlerHeld = app.holdHandlers();
 
-    const firstAttempt = before.pay({ amount: 12, idempotencyKey: 'operation-0000000003' });
+    const firstAttempt = browser.pay({ amount: 12, idempotencyKey: 'operation-0000000003' });
     firstAttempt.catch(() => {});
-    await vi.waitUntil(() => app.executions.length === 1);
+    await vi.waitUntil(() => app.executed.length === 1);
     // Persisted before the request left.
     expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000003']]);
 
     // The page reloads: a new session on the same storage; the old one never hears back.
-    before.cutNetwork(true);
+    browser.cutNetwork(true);
     const after = session({ url: server.url, store });
     const [resumed, ...others] = await after.pending.resume();
     expect(others).toEqual([]);
     handlerHeld.open();
     await vi.waitUntil(() => resumed?.state.status === 'success', { timeout: 5000 });
 
-    expect(resumed?.state.data).toEqual({ id: 1, amount: 12 });
+    expect(resumed?.state.data).toEqual({ id: 1, label: 'pay', amount: 12 });
     expect(resumed?.state.variables).toEqual({
       amount: 12,
       idempotencyKey: 'operation-0000000003',
     });
     expect(database.countEntries()).toBe(1);
-    expect(app.executions).toEqual(['operation-0000000003']);
+    expect(app.executed).toEqual(['operation-0000000003']);
     expect(after.sent).toEqual(['operation-0000000003']);
     expect(await entries(store)).toEqual([]);
   });
 
-  test('queued while offline: persisted though never sent, resumed once online', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const store = freshStore();
+  test('queued while offline: persisted though never sent, resumed once online', async ({
+    database,
+    server,
+    store,
+    browser,
+  }) => {
     onlineManager.setOnline(false);
-    const before = session({ url: server.url, store });
-
-    before.pay({ amount: 3, idempotencyKey: 'operation-0000000004' }).catch(() => {});
+    browser.pay({ amount: 3, idempotencyKey: 'operation-0000000004' }).catch(() => {});
     await vi.waitUntil(async () => (await entries(store)).length === 1);
-    expect(before.sent).toEqual([]);
+    expect(browser.sent).toEqual([]);
 
     const after = session({ url: server.url, store });
     const [resumed] = await after.pending.resume();
@@ -251,13 +219,11 @@ describe('pending operations survive a reload', () => {
     expect(await entries(store)).toEqual([]);
   });
 
-  test('kept while the outcome is unknown, removed once it is known', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const store = freshStore();
-    const browser = session({ url: server.url, store });
-
+  test('kept while the outcome is unknown, removed once it is known', async ({
+    database,
+    store,
+    browser,
+  }) => {
     browser.cutNetwork(true);
     await browser.pay({ amount: 1, idempotencyKey: 'operation-0000000005' }, 1).catch(() => {});
     expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000005']]);
@@ -269,11 +235,7 @@ describe('pending operations survive a reload', () => {
     expect(database.countEntries()).toBe(1);
   });
 
-  test("resumes only its own namespace's operations", async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const store = freshStore();
+  test("resumes only its own namespace's operations", async ({ app, server, store }) => {
     const alice = session({ url: server.url, store, namespace: 'alice' });
     alice.cutNetwork(true);
     await alice.pay({ amount: 2, idempotencyKey: 'operation-0000000007' }, 0).catch(() => {});
@@ -285,33 +247,26 @@ describe('pending operations survive a reload', () => {
     const aliceAgain = session({ url: server.url, store, namespace: 'alice' });
     const [resumed] = await aliceAgain.pending.resume();
     await vi.waitUntil(() => resumed?.state.status === 'success', { timeout: 5000 });
-    expect(app.executions).toEqual(['operation-0000000007']);
+    expect(app.executed).toEqual(['operation-0000000007']);
   });
 
-  test('does not resume an operation this cache is already running', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const handlerHeld = gate();
-    app.holdHandlers(handlerHeld.opened);
-    const browser = session({ url: server.url, store: freshStore() });
+  test('does not resume an operation this cache is already running', async ({ app, browser }) => {
+    const handlerHeld = app.holdHandlers();
 
     const paid = browser.pay({ amount: 4, idempotencyKey: 'operation-0000000008' });
-    await vi.waitUntil(() => app.executions.length === 1);
+    await vi.waitUntil(() => app.executed.length === 1);
     expect(await browser.pending.resume()).toEqual([]);
     handlerHeld.open();
     await paid;
     expect(browser.sent).toEqual(['operation-0000000008']);
   });
 
-  test('a stored operation of a procedure not registered is left in storage and reported', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
-    const store = freshStore();
-    const before = session({ url: server.url, store });
-    before.cutNetwork(true);
-    await before.pay({ amount: 2, idempotencyKey: 'operation-0000000009' }, 0).catch(() => {});
+  test('a stored operation of a procedure not registered is left in storage and reported', async ({
+    store,
+    browser,
+  }) => {
+    browser.cutNetwork(true);
+    await browser.pay({ amount: 2, idempotencyKey: 'operation-0000000009' }, 0).catch(() => {});
 
     const queryClient = new QueryClient();
     const errors: unknown[] = [];
@@ -344,10 +299,9 @@ describe('mistakes are loud', () => {
     ).toThrow('procedures["pay"] needs a mutationKey and a mutationFn');
   });
 
-  test('without IndexedDB the operation still runs, and the loss is reported', async () => {
-    using database = sqliteTestDatabase();
-    const app = payments(database);
-    await using server = await httpTestServer(app.router);
+  test('without IndexedDB the operation still runs, and the loss is reported', async ({
+    server,
+  }) => {
     const queryClient = new QueryClient();
     const client = createTRPCClient<PaymentsRouter>({
       links: [
@@ -370,7 +324,7 @@ describe('mistakes are loud', () => {
       );
       expect(
         await observer.mutate({ amount: 9, idempotencyKey: 'operation-0000000010' } as never),
-      ).toEqual({ id: 1, amount: 9 });
+      ).toEqual({ id: 1, label: 'pay', amount: 9 });
     } finally {
       vi.unstubAllGlobals();
     }

@@ -1,21 +1,15 @@
 import { QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpLink } from '@trpc/client';
-import { initTRPC } from '@trpc/server';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
-import { idempotentProcedure } from '../server/idempotentProcedure';
+import { t, userIdempotent } from '../../test/helpers/trpc';
 import type { AnyIdempotencyStore } from '../store/store';
 import { createPendingOperations } from './pendingOperations';
 import { useIdempotentMutation } from './useIdempotentMutation';
 
 declare const store: AnyIdempotencyStore;
-const t = initTRPC.context<{ userId: string }>().create();
-const idempotent = idempotentProcedure({
-  procedure: t.procedure,
-  store,
-  scope: ({ ctx }) => ctx.userId,
-});
+const idempotent = userIdempotent({ store });
 const router = t.router({
   transfers: t.router({
     create: idempotent

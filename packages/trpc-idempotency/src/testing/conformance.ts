@@ -1,4 +1,4 @@
-import { describe } from 'vitest';
+import { describe, it } from 'vitest';
 import { describeClaim } from './conformance/claim';
 import { describeCommit } from './conformance/commit';
 import { describeExecution } from './conformance/execution';
@@ -48,12 +48,20 @@ export interface IdempotencyStoreConformanceOptions<TTx> {
 export function describeIdempotencyStoreConformance<TTx>(
   opts: IdempotencyStoreConformanceOptions<TTx>,
 ) {
+  /** A fixture for one test; `await using` cleans it up. */
+  const open = async () => {
+    const fixture = await opts.createStore();
+    return { ...fixture, [Symbol.asyncDispose]: async () => fixture.cleanup?.() };
+  };
   const suite: SuiteContext<TTx> = {
-    /** A fixture for one test; `await using` cleans it up. */
-    async open() {
-      const fixture = await opts.createStore();
-      return { ...fixture, [Symbol.asyncDispose]: async () => fixture.cleanup?.() };
-    },
+    open,
+    it: it.extend<{ fixture: ConformanceFixture<TTx> }>({
+      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern, and this one has none
+      fixture: async ({}, use) => {
+        await using fixture = await open();
+        await use(fixture);
+      },
+    }),
     concurrency: opts.concurrency ?? 50,
     purgeRecords: opts.purgeRecords ?? 5000,
     propertyRuns: opts.propertyRuns ?? 100,

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ClaimOptions, CommitOptions } from '../store/store';
+import type { ClaimOptions, CommitOptions, IdempotencyStore } from '../store/store';
 import {
   type ConformanceFixture,
+  commitWriting,
   errorOutcome,
   resultOutcome,
   type SuiteContext,
   T0,
-  writeThen,
 } from './conformance/fixture';
 import { comparableRecord, createReferenceModel } from './referenceModel';
 
@@ -148,10 +148,26 @@ async function checkAgainstModel<TTx>(
   // (which could share a store's mistake): per key, at most one live owner, and
   // a fenced write succeeds only for the owner holding the key.
   const holders = new Map<string, { owner: string; leaseExpiresAt: number }>();
-  const checkHolder = (key: string, owner: string, where: string) => {
-    expect(holders.get(key)?.owner, `${where}: a fenced write by a non-holder succeeded`).toBe(
-      owner,
-    );
+  /** The key and owner an action picks for a fenced write. */
+  const fencedBy = (action: { key: number; owner: OwnerPick }) => {
+    const key = KEYS[action.key]!;
+    return { scope, key, owner: ownerFor(key, action.owner) };
+  };
+  /** A fenced write on the store and the model: they must agree, and only the holder succeeds. */
+  const fencedWrite = async <M extends 'complete' | 'release' | 'renewLease' | 'saveSteps'>(
+    method: M,
+    opts: Parameters<IdempotencyStore<TTx>[M]>[0],
+    where: string,
+  ) => {
+    const written = await store[method](opts as never);
+    expect(written, where).toBe(model[method](opts as never));
+    if (written) {
+      expect(
+        holders.get(opts.key)?.owner,
+        `${where}: a fenced write by a non-holder succeeded`,
+      ).toBe(opts.owner);
+    }
+    return written;
   };
 
   for (const [step, action] of actions.entries()) {
@@ -199,11 +215,7 @@ async function checkAgainstModel<TTx>(
         const outcome = resultOutcome(step);
         const expected = model.commit(commit, outcome);
         const actual = action.writes
-          ? await store.commit(
-              commit,
-              writeThen(fixture, step, () => step),
-              resultOutcome,
-            )
+          ? await commitWriting(fixture, commit, step, () => step)
           : await store.insertCompleted({ ...commit, outcome });
         if (actual.status === 'found') {
           expect({ ...actual, record: comparableRecord(actual.record) }, where).toEqual({
@@ -219,66 +231,38 @@ async function checkAgainstModel<TTx>(
         break;
       }
       case 'complete': {
-        const key = KEYS[action.key]!;
         const complete = {
-          scope,
-          key,
-          owner: ownerFor(key, action.owner),
+          ...fencedBy(action),
           outcome: action.error ? errorOutcome : resultOutcome(step),
           now,
           expiresAt: now + action.ttlMs,
         };
-        const completed = await store.complete(complete);
-        expect(completed, where).toBe(model.complete(complete));
-        if (completed) {
-          checkHolder(key, complete.owner, where);
-          holders.delete(key);
-        }
+        if (await fencedWrite('complete', complete, where)) holders.delete(complete.key);
         break;
       }
       case 'release': {
-        const key = KEYS[action.key]!;
-        const fenced = { scope, key, owner: ownerFor(key, action.owner) };
-        const released = await store.release(fenced);
-        expect(released, where).toBe(model.release(fenced));
-        if (released) {
-          checkHolder(key, fenced.owner, where);
-          holders.delete(key);
-        }
+        const release = fencedBy(action);
+        if (await fencedWrite('release', release, where)) holders.delete(release.key);
         break;
       }
       case 'renew': {
-        const key = KEYS[action.key]!;
         const leaseExpiresAt = now + action.leaseMs;
         const renew = {
-          scope,
-          key,
-          owner: ownerFor(key, action.owner),
+          ...fencedBy(action),
           leaseExpiresAt,
           expiresAt: leaseExpiresAt + action.ttlMs,
         };
-        const renewed = await store.renewLease(renew);
-        expect(renewed, where).toBe(model.renewLease(renew));
-        if (renewed) {
-          checkHolder(key, renew.owner, where);
-          holders.set(key, { owner: renew.owner, leaseExpiresAt });
+        if (await fencedWrite('renewLease', renew, where)) {
+          holders.set(renew.key, { owner: renew.owner, leaseExpiresAt });
         }
         break;
       }
       case 'steps': {
-        const key = KEYS[action.key]!;
-        const save = {
-          scope,
-          key,
-          owner: ownerFor(key, action.owner),
-          steps: Array.from({ length: action.count }, (_, i) => ({
-            name: `step-${i}`,
-            body: i % 2 ? null : JSON.stringify({ at: step }),
-          })),
-        };
-        const saved = await store.saveSteps(save);
-        expect(saved, where).toBe(model.saveSteps(save));
-        if (saved) checkHolder(key, save.owner, where);
+        const steps = Array.from({ length: action.count }, (_, i) => ({
+          name: `step-${i}`,
+          body: i % 2 ? null : JSON.stringify({ at: step }),
+        }));
+        await fencedWrite('saveSteps', { ...fencedBy(action), steps }, where);
         break;
       }
       case 'advance':

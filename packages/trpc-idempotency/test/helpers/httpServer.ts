@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { AnyRouter } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { idempotencyResponseContext, idempotencyResponseHeaders } from '../../src';
+import { it as itWithDatabase, type SqliteTestDatabase } from './sqliteApp';
 
 /**
  * A real tRPC HTTP server on port 0 with the `x-user-id` header as the user,
@@ -44,4 +45,23 @@ export async function httpTestServer(router: AnyRouter, opts: { responseContext?
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+export type HttpTestServer = Awaited<ReturnType<typeof httpTestServer>>;
+
+/**
+ * vitest's `it` with a `database` (see `sqliteApp.ts`), the `app` that
+ * `makeApp` builds on it, and a `server` serving the app's router over HTTP;
+ * each made for the tests that name it, and stopped after them.
+ */
+export function itServing<TApp extends { router: AnyRouter }>(
+  makeApp: (database: SqliteTestDatabase) => TApp,
+) {
+  return itWithDatabase.extend<{ app: TApp; server: HttpTestServer }>({
+    app: async ({ database }, use) => use(makeApp(database)),
+    server: async ({ app }, use) => {
+      await using server = await httpTestServer(app.router);
+      await use(server);
+    },
+  });
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { it as vitestIt } from 'vitest';
 import { migrateSqliteIdempotencyStore, sqliteIdempotencyStore } from '../../src/sqlite';
 
 /** The handler-side table the tests write to, beside the idempotency records. */
@@ -52,6 +53,20 @@ export function sqliteTestDatabase() {
     },
   };
 }
+
+export type SqliteTestDatabase = ReturnType<typeof sqliteTestDatabase>;
+
+/**
+ * vitest's `it` with a `database` fixture: a fresh {@link sqliteTestDatabase}
+ * for each test that names it, removed after the test.
+ */
+export const it = vitestIt.extend<{ database: SqliteTestDatabase }>({
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern, and this one has none
+  database: async ({}, use) => {
+    using database = sqliteTestDatabase();
+    await use(database);
+  },
+});
 
 /** A clock tests move by hand. */
 export function manualClock(start = Date.UTC(2026, 0, 1)) {

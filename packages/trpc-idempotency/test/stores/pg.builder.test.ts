@@ -1,27 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { integer, PgDatabase, pgTable, serial, text } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import {
-  getIdempotencyErrorData,
-  type IdempotencyEvent,
-  type IdempotentProcedureOptions,
-  idempotentProcedure,
-} from '../../src';
+import { getIdempotencyErrorData, type IdempotencyEvent } from '../../src';
 import {
   idempotencyRecords,
   type PgIdempotencyStoreOptions,
   pgIdempotencyStore,
 } from '../../src/pg';
 import { fingerprintInput } from '../../src/server/fingerprint';
+import { insufficientFunds } from '../helpers/ledgerApp';
 import { gate, manualClock, newKey } from '../helpers/sqliteApp';
+import { t, type UserIdempotentOptions, userIdempotent } from '../helpers/trpc';
 import { type PgTestDb, usePostgresDatabase } from './postgres';
-
-type Ctx = { user: string };
-const t = initTRPC.context<Ctx>().create();
 
 const entries = pgTable('entries', {
   id: serial('id').primaryKey(),
@@ -44,7 +38,7 @@ beforeEach(async () => {
 });
 
 type BuilderOptions = Partial<
-  Omit<IdempotentProcedureOptions<unknown, Ctx, never, 'transactional'>, 'procedure' | 'store'>
+  Omit<UserIdempotentOptions<ReturnType<typeof pgIdempotencyStore<PgTestDb>>>, 'store' | 'mode'>
 >;
 
 interface Hooks {
@@ -70,14 +64,12 @@ function openProcess(
   const events: IdempotencyEvent[] = [];
   let executions = 0;
   const builderOptions = {
-    procedure: t.procedure,
     store,
-    scope: ({ ctx }: { ctx: Ctx }) => ctx.user,
     onEvent: (event: IdempotencyEvent) => events.push(event),
     ...opts.builder,
   };
-  const transactional = idempotentProcedure(builderOptions);
-  const lease = idempotentProcedure({ ...builderOptions, mode: 'lease' });
+  const transactional = userIdempotent(builderOptions);
+  const lease = userIdempotent({ ...builderOptions, mode: 'lease' });
   const input = z.object({ label: z.string(), amount: z.number().int() });
   const router = t.router({
     record: transactional.input(input).mutation(async ({ input, ctx }) => {
@@ -118,6 +110,12 @@ async function lockWaiters(count: number) {
       throw new Error(`expected ${count} sessions waiting on a lock`);
     await sleep(5);
   }
+}
+
+/** An `insideCommit` hook: `broke` fails with a final error, `transient` with a transient one. */
+function failByLabel(label: string) {
+  if (label === 'broke') throw insufficientFunds();
+  if (label === 'transient') throw new Error('connection reset');
 }
 
 /** Resolves once a handler reached its `prepare` hook, and holds it until `release.open()`. */
@@ -257,7 +255,7 @@ describe('pgIdempotencyStore through idempotentProcedure', () => {
     await using a = openProcess({
       hooks: {
         insideCommit: () => {
-          throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
+          throw insufficientFunds();
         },
       },
     });
@@ -346,15 +344,7 @@ describe('pgIdempotencyStore through idempotentProcedure', () => {
   });
 
   it('replays a committed key with one read: no transaction, no claim', async () => {
-    await using a = openProcess({
-      hooks: {
-        insideCommit: (label) => {
-          if (label === 'broke') {
-            throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
-          }
-        },
-      },
-    });
+    await using a = openProcess({ hooks: { insideCommit: failByLabel } });
     await using b = openProcess();
     const writes = (['commit', 'insertCompleted', 'claim'] as const).flatMap((method) => [
       vi.spyOn(a.store, method),
@@ -450,17 +440,7 @@ describe('pgIdempotencyStore through idempotentProcedure', () => {
   });
 
   it('builds no statement after the store: every path runs the statements built once', async () => {
-    await using a = openProcess({
-      hooks: {
-        insideCommit: (label) => {
-          if (label === 'broke') {
-            throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'insufficient funds' });
-          }
-          if (label === 'transient') throw new Error('connection reset');
-        },
-      },
-      builder: { ttlMs: 1000 },
-    });
+    await using a = openProcess({ hooks: { insideCommit: failByLabel }, builder: { ttlMs: 1000 } });
     // Any query builder on the records table, on the pool or in a transaction.
     const builders = (['insert', 'update', 'delete', 'select'] as const).map((method) =>
       vi.spyOn(PgDatabase.prototype, method),

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { ClaimResult } from '../../store/store';
 import {
   acquired,
@@ -14,11 +14,10 @@ import {
 
 /** Lease mode's claim: insert, take over a lapsed lease, or leave the record alone. */
 export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
-  const { open, concurrency } = suite;
+  const { it, concurrency } = suite;
 
   describe('claim', () => {
-    it('acquires an absent key as attempt 1', async () => {
-      await using fixture = await open();
+    it('acquires an absent key as attempt 1', async ({ fixture }) => {
       const claim = claimAt(T0);
       expect(await fixture.store.claim(claim)).toEqual({
         acquired: true,
@@ -40,16 +39,14 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       } satisfies ClaimResult);
     });
 
-    it('returns a live in-progress record untouched, without acquiring it', async () => {
-      await using fixture = await open();
+    it('returns a live in-progress record untouched, without acquiring it', async ({ fixture }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0)));
       const second = await fixture.store.claim(claimAt(T0 + 100));
       expect(second).toEqual({ acquired: false, record: first.record });
       expect(await fixture.store.find({ ...first.record, now: T0 + 100 })).toEqual(first.record);
     });
 
-    it('returns a completed record with its outcome, without acquiring it', async () => {
-      await using fixture = await open();
+    it('returns a completed record with its outcome, without acquiring it', async ({ fixture }) => {
       const first = await completedByLease(fixture.store, resultOutcome({ id: 7 }));
       const again = await fixture.store.claim(claimAt(T0 + 1000));
       expect(again.acquired).toBe(false);
@@ -61,8 +58,7 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       });
     });
 
-    it('does not take over a lapsed lease for another fingerprint or path', async () => {
-      await using fixture = await open();
+    it('does not take over a lapsed lease for another fingerprint or path', async ({ fixture }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0)));
       const later = first.record.leaseExpiresAt + 1;
       for (const other of [{ fingerprint: 'fingerprint-b' }, { path: 'ledger.refund' }]) {
@@ -72,8 +68,9 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.store.find({ ...first.record, now: later })).toEqual(first.record);
     });
 
-    it('takes over a lapsed lease for the same input: new owner, attempt 2, steps kept', async () => {
-      await using fixture = await open();
+    it('takes over a lapsed lease for the same input: new owner, attempt 2, steps kept', async ({
+      fixture,
+    }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0)));
       const steps = [{ name: 'reserve', body: '{"id":1}' }];
       expect(await fixture.store.saveSteps({ ...first.record, steps })).toBe(true);
@@ -93,16 +90,16 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       expect(third.record.attempt).toBe(3);
     });
 
-    it('does not take over a lease one millisecond before it ends', async () => {
-      await using fixture = await open();
+    it('does not take over a lease one millisecond before it ends', async ({ fixture }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0)));
       const result = await fixture.store.claim(claimAt(first.record.leaseExpiresAt - 1));
       expect(result).toEqual({ acquired: false, record: first.record });
     });
 
     // A TTL as short as the lease must not free a crashed execution's key for other input.
-    it('keeps a lapsed lease bound to its input until a full TTL after the lease', async () => {
-      await using fixture = await open();
+    it('keeps a lapsed lease bound to its input until a full TTL after the lease', async ({
+      fixture,
+    }) => {
       const ttlMs = 5000;
       const leaseExpiresAt = T0 + 5000;
       const first = acquired(
@@ -120,8 +117,7 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       expect(retry).toMatchObject({ takenOver: true, record: { attempt: 2 } });
     });
 
-    it('starts a fresh record once the old one expired, for any input', async () => {
-      await using fixture = await open();
+    it('starts a fresh record once the old one expired, for any input', async ({ fixture }) => {
       const first = await completedByLease(fixture.store, resultOutcome('old'));
       const at = T0 + 10 + TTL_MS; // expired at its expiry instant
       const claim = claimAt(at, { path: 'ledger.refund', fingerprint: 'fingerprint-b' });
@@ -140,8 +136,9 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       });
     });
 
-    it('starts afresh, without its steps, over an abandoned record a TTL past its lease', async () => {
-      await using fixture = await open();
+    it('starts afresh, without its steps, over an abandoned record a TTL past its lease', async ({
+      fixture,
+    }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0))).record;
       await fixture.store.saveSteps({ ...first, steps: [{ name: 'a', body: null }] });
       const claim = claimAt(first.expiresAt, { fingerprint: 'fingerprint-b' });
@@ -149,8 +146,7 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       expect(result).toMatchObject({ takenOver: false, record: { attempt: 1, steps: [] } });
     });
 
-    it('keeps scopes apart: one key in two scopes is two records', async () => {
-      await using fixture = await open();
+    it('keeps scopes apart: one key in two scopes is two records', async ({ fixture }) => {
       const a = acquired(await fixture.store.claim(claimAt(T0, { scope: 'tenant-a' })));
       const b = acquired(await fixture.store.claim(claimAt(T0, { scope: 'tenant-b' })));
       expect(b.record.owner).not.toBe(a.record.owner);
@@ -166,8 +162,9 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       expect((await fixture.store.find({ ...a.record, now: T0 }))?.outcome).toEqual(errorOutcome);
     });
 
-    it(`lets exactly one of ${concurrency} concurrent claims acquire a key`, async () => {
-      await using fixture = await open();
+    it(`lets exactly one of ${concurrency} concurrent claims acquire a key`, async ({
+      fixture,
+    }) => {
       const results = await Promise.all(
         Array.from({ length: concurrency }, () => fixture.store.claim(claimAt(T0))),
       );
@@ -177,8 +174,9 @@ export function describeClaim<TTx>(suite: SuiteContext<TTx>) {
       expect(results.every((r) => r.record.owner === owner && r.record.attempt === 1)).toBe(true);
     });
 
-    it(`lets exactly one of ${concurrency} concurrent claims take over a lease`, async () => {
-      await using fixture = await open();
+    it(`lets exactly one of ${concurrency} concurrent claims take over a lease`, async ({
+      fixture,
+    }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0)));
       const at = first.record.leaseExpiresAt + LEASE_MS / 2;
       const results = await Promise.all(

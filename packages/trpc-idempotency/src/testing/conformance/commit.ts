@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   acquired,
   claimAt,
   commitAt,
   committed,
+  commitWriting,
   completedByLease,
   errorOutcome,
   resultOutcome,
@@ -15,11 +16,10 @@ import {
 
 /** Transactional mode: the record is created completed, with the handler's writes. */
 export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
-  const { open, concurrency } = suite;
+  const { it, concurrency } = suite;
 
   describe('commit', () => {
-    it('runs the write and stores the completed record in one transaction', async () => {
-      await using fixture = await open();
+    it('runs the write and stores the completed record in one transaction', async ({ fixture }) => {
       const commit = commitAt(T0);
       const result = committed(
         await fixture.store.commit(
@@ -51,34 +51,22 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       });
     });
 
-    it('writes nothing and rethrows as it is when the write throws', async () => {
-      await using fixture = await open();
+    it('writes nothing and rethrows as it is when the write throws', async ({ fixture }) => {
       const thrown = new Error('disk full');
-      const failing = fixture.store.commit(
-        commitAt(T0),
-        writeThen(fixture, 1, () => {
-          throw thrown;
-        }),
-        resultOutcome,
-      );
+      const failing = commitWriting(fixture, commitAt(T0), 1, () => {
+        throw thrown;
+      });
       await expect(failing).rejects.toBe(thrown);
       expect(await fixture.probe.count()).toBe(0);
       expect(await fixture.store.find({ scope: 'tenant-1', key: commitAt(T0).key, now: T0 })).toBe(
         undefined,
       );
       // The key is still free.
-      committed(
-        await fixture.store.commit(
-          commitAt(T0 + 1),
-          writeThen(fixture, 2, () => 2),
-          resultOutcome,
-        ),
-      );
+      committed(await commitWriting(fixture, commitAt(T0 + 1), 2, () => 2));
       expect(await fixture.probe.count()).toBe(1);
     });
 
-    it('writes nothing when encoding the result throws', async () => {
-      await using fixture = await open();
+    it('writes nothing when encoding the result throws', async ({ fixture }) => {
       const failing = fixture.store.commit(
         commitAt(T0),
         writeThen(fixture, 1, () => 'too large'),
@@ -91,21 +79,10 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.store.find({ ...commitAt(T0), now: T0 })).toBeUndefined();
     });
 
-    it('finds a completed record instead: nothing is written', async () => {
-      await using fixture = await open();
-      const first = committed(
-        await fixture.store.commit(
-          commitAt(T0),
-          writeThen(fixture, 1, () => 'first'),
-          resultOutcome,
-        ),
-      );
+    it('finds a completed record instead: nothing is written', async ({ fixture }) => {
+      const first = committed(await commitWriting(fixture, commitAt(T0), 1, () => 'first'));
       // A store may run the write and roll it back (Postgres learns of the key at its insert).
-      const second = await fixture.store.commit(
-        commitAt(T0 + 5),
-        writeThen(fixture, 2, () => 'second'),
-        resultOutcome,
-      );
+      const second = await commitWriting(fixture, commitAt(T0 + 5), 2, () => 'second');
       expect(second).toMatchObject({
         status: 'found',
         record: { state: 'completed', outcome: first.outcome },
@@ -113,44 +90,29 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.probe.count()).toBe(1);
     });
 
-    it('finds a record of other input or procedure too, untouched', async () => {
-      await using fixture = await open();
+    it('finds a record of other input or procedure too, untouched', async ({ fixture }) => {
       const first = await completedByLease(fixture.store, errorOutcome);
       for (const other of [{ fingerprint: 'fingerprint-b' }, { path: 'ledger.refund' }]) {
-        const result = await fixture.store.commit(
-          commitAt(T0 + 20, other),
-          writeThen(fixture, 1, () => 1),
-          resultOutcome,
-        );
+        const result = await commitWriting(fixture, commitAt(T0 + 20, other), 1, () => 1);
         expect(result).toMatchObject({ status: 'found', record: { owner: first.record.owner } });
       }
       expect(await fixture.probe.count()).toBe(0);
     });
 
-    it('finds an in-progress record whose lease is live', async () => {
-      await using fixture = await open();
+    it('finds an in-progress record whose lease is live', async ({ fixture }) => {
       const lease = acquired(await fixture.store.claim(claimAt(T0))).record;
-      const result = await fixture.store.commit(
-        commitAt(T0 + 1),
-        writeThen(fixture, 1, () => 1),
-        resultOutcome,
-      );
+      const result = await commitWriting(fixture, commitAt(T0 + 1), 1, () => 1);
       expect(result).toEqual({ status: 'found', record: lease });
       expect(await fixture.probe.count()).toBe(0);
     });
 
-    it('replaces an expired record for any input, and a lapsed lease for the same input', async () => {
-      await using fixture = await open();
+    it('replaces an expired record for any input, and a lapsed lease for the same input', async ({
+      fixture,
+    }) => {
       await completedByLease(fixture.store, resultOutcome('old'));
       const afterExpiry = T0 + 10 + TTL_MS;
       const fresh = commitAt(afterExpiry, { fingerprint: 'fingerprint-b' });
-      committed(
-        await fixture.store.commit(
-          fresh,
-          writeThen(fixture, 1, () => 'new'),
-          resultOutcome,
-        ),
-      );
+      committed(await commitWriting(fixture, fresh, 1, () => 'new'));
       expect(await fixture.store.find({ ...fresh, now: afterExpiry })).toMatchObject({
         fingerprint: 'fingerprint-b',
         attempt: 1,
@@ -160,20 +122,15 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
 
       const lapsed = acquired(await fixture.store.claim(claimAt(T0, { key: 'lapsed-lease-key' })));
       const at = lapsed.record.leaseExpiresAt;
-      const mismatched = await fixture.store.commit(
+      const mismatched = await commitWriting(
+        fixture,
         commitAt(at, { key: lapsed.record.key, fingerprint: 'fingerprint-b' }),
-        writeThen(fixture, 2, () => 'other input'),
-        resultOutcome,
+        2,
+        () => 'other input',
       );
       expect(mismatched.status).toBe('found');
       const takeOver = commitAt(at, { key: lapsed.record.key });
-      committed(
-        await fixture.store.commit(
-          takeOver,
-          writeThen(fixture, 3, () => 'same'),
-          resultOutcome,
-        ),
-      );
+      committed(await commitWriting(fixture, takeOver, 3, () => 'same'));
       expect(await fixture.store.find({ ...takeOver, now: at })).toMatchObject({
         state: 'completed',
         owner: takeOver.owner,
@@ -182,15 +139,12 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.probe.count()).toBe(2);
     });
 
-    it(`commits exactly one of ${concurrency} concurrent commits of one key`, async () => {
-      await using fixture = await open();
+    it(`commits exactly one of ${concurrency} concurrent commits of one key`, async ({
+      fixture,
+    }) => {
       const results = await Promise.all(
         Array.from({ length: concurrency }, (_, i) =>
-          fixture.store.commit(
-            commitAt(T0),
-            writeThen(fixture, i, () => i),
-            resultOutcome,
-          ),
+          commitWriting(fixture, commitAt(T0), i, () => i),
         ),
       );
       const winners = results.filter((r) => r.status === 'committed');
@@ -205,8 +159,7 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
   });
 
   describe('insertCompleted', () => {
-    it('stores a completed record without writes, once', async () => {
-      await using fixture = await open();
+    it('stores a completed record without writes, once', async ({ fixture }) => {
       const first = await fixture.store.insertCompleted({ ...commitAt(T0), outcome: errorOutcome });
       expect(first).toEqual({ status: 'committed', result: undefined, outcome: errorOutcome });
       const second = await fixture.store.insertCompleted({
@@ -221,8 +174,7 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       });
     });
 
-    it('finds a live lease, and replaces an expired record', async () => {
-      await using fixture = await open();
+    it('finds a live lease, and replaces an expired record', async ({ fixture }) => {
       const lease = acquired(await fixture.store.claim(claimAt(T0))).record;
       const held = await fixture.store.insertCompleted({
         ...commitAt(T0 + 1),
@@ -237,8 +189,9 @@ export function describeCommit<TTx>(suite: SuiteContext<TTx>) {
       expect(replaced.status).toBe('committed');
     });
 
-    it(`stores exactly one of ${concurrency} concurrent inserts of one key`, async () => {
-      await using fixture = await open();
+    it(`stores exactly one of ${concurrency} concurrent inserts of one key`, async ({
+      fixture,
+    }) => {
       const results = await Promise.all(
         Array.from({ length: concurrency }, (_, i) =>
           fixture.store.insertCompleted({ ...commitAt(T0), outcome: resultOutcome(i) }),

@@ -1,5 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { IdempotencyEvent } from '../../server/events';
 import { idempotentProcedure } from '../../server/idempotentProcedure';
 import { type ConformanceFixture, type SuiteContext, T0, writeThen } from './fixture';
@@ -82,11 +82,12 @@ const settle = (promise: Promise<unknown>) =>
 
 /** The executor's guarantees, run through `idempotentProcedure` on the store under test. */
 export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
-  const { open, concurrency } = suite;
+  const { it, concurrency } = suite;
 
   describe('requests through idempotentProcedure', () => {
-    it(`executes ${concurrency} identical concurrent requests once, with one answer`, async () => {
-      await using fixture = await open();
+    it(`executes ${concurrency} identical concurrent requests once, with one answer`, async ({
+      fixture,
+    }) => {
       const app = createApp(fixture);
       const answers = await Promise.all(
         Array.from({ length: concurrency }, () =>
@@ -99,8 +100,9 @@ export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
       expect(app.events).toHaveLength(concurrency);
     });
 
-    it('answers a legitimate retry with the stored outcome while a mismatched use is in flight', async () => {
-      await using fixture = await open();
+    it('answers a legitimate retry with the stored outcome while a mismatched use is in flight', async ({
+      fixture,
+    }) => {
       const app = createApp(fixture);
       await app.caller.transactional({ idempotencyKey: KEY, amount: 5 });
       const answers = await Promise.all(
@@ -116,8 +118,9 @@ export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.probe.count()).toBe(1);
     });
 
-    it('tells rich inputs apart: the same key with another Map is 422, not a replay', async () => {
-      await using fixture = await open();
+    it('tells rich inputs apart: the same key with another Map is 422, not a replay', async ({
+      fixture,
+    }) => {
       const app = createApp(fixture);
       const first = { idempotencyKey: KEY, amount: 5, tags: new Map([['a', 1]]) };
       expect(await settle(app.caller.transactional(first))).toEqual({ value: { amount: 5 } });
@@ -128,8 +131,9 @@ export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
       expect(app.executions()).toBe(1);
     });
 
-    it('stores a final error and replays it; a transient one leaves the key free', async () => {
-      await using fixture = await open();
+    it('stores a final error and replays it; a transient one leaves the key free', async ({
+      fixture,
+    }) => {
       const app = createApp(fixture);
       const final = { idempotencyKey: KEY, amount: -1 };
       expect(await settle(app.caller.transactional(final))).toEqual({ code: 'BAD_REQUEST' });
@@ -147,8 +151,9 @@ export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
       ]);
     });
 
-    it('takes a crashed lease over only for its own input, whatever the TTL, resuming after finished steps', async () => {
-      await using fixture = await open();
+    it('takes a crashed lease over only for its own input, whatever the TTL, resuming after finished steps', async ({
+      fixture,
+    }) => {
       // A TTL no longer than the lease: the key must still stay bound to its input.
       const app = createApp(fixture, { ttlMs: 5000, leaseMs: 5000 });
       const crashed = settle(app.caller.lease({ idempotencyKey: KEY, amount: 7 }));

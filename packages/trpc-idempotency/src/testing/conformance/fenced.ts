@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   acquired,
   claimAt,
@@ -13,11 +13,12 @@ import {
 
 /** Lease mode's fenced writes: only the owner of an in-progress record changes it. */
 export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
-  const { open } = suite;
+  const { it } = suite;
 
   describe('fenced writes', () => {
-    it('complete, release, renewLease and saveSteps by a taken-over owner fail and change nothing', async () => {
-      await using fixture = await open();
+    it('complete, release, renewLease and saveSteps by a taken-over owner fail and change nothing', async ({
+      fixture,
+    }) => {
       const zombie = acquired(await fixture.store.claim(claimAt(T0))).record;
       const at = zombie.leaseExpiresAt + 5;
       const owner = acquired(await fixture.store.claim(claimAt(at))).record;
@@ -41,8 +42,9 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.store.find({ ...owner, now: at })).toEqual(owner);
     });
 
-    it('completes once: a completed record refuses a second completion and steps', async () => {
-      await using fixture = await open();
+    it('completes once: a completed record refuses a second completion and steps', async ({
+      fixture,
+    }) => {
       const claim = await completedByLease(fixture.store, resultOutcome(1));
       const again = await fixture.store.complete({
         ...claim.record,
@@ -58,8 +60,7 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
       expect(found).toMatchObject({ outcome: resultOutcome(1), expiresAt: T0 + 10 + TTL_MS });
     });
 
-    it('reports false for every fenced write on an absent key', async () => {
-      await using fixture = await open();
+    it('reports false for every fenced write on an absent key', async ({ fixture }) => {
       const ghost = { scope: 'tenant-1', key: 'never-claimed-key', owner: 'nobody' };
       expect(
         await fixture.store.complete({
@@ -77,8 +78,7 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.store.find({ ...ghost, now: T0 })).toBeUndefined();
     });
 
-    it('release by the owner frees the key for a fresh attempt 1', async () => {
-      await using fixture = await open();
+    it('release by the owner frees the key for a fresh attempt 1', async ({ fixture }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0))).record;
       expect(await fixture.store.release(first)).toBe(true);
       expect(await fixture.store.find({ ...first, now: T0 })).toBeUndefined();
@@ -86,8 +86,7 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
       expect(again).toMatchObject({ takenOver: false, record: { attempt: 1, createdAt: T0 + 1 } });
     });
 
-    it('renewLease moves the lease and the expiry as given', async () => {
-      await using fixture = await open();
+    it('renewLease moves the lease and the expiry as given', async ({ fixture }) => {
       const first = acquired(
         await fixture.store.claim(claimAt(T0, { leaseExpiresAt: T0 + 100, expiresAt: T0 + 200 })),
       ).record;
@@ -107,8 +106,7 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
       expect(acquired(await fixture.store.claim(claimAt(T0 + 500))).record.attempt).toBe(2);
     });
 
-    it('completing stores the outcome with its expiry and drops the steps', async () => {
-      await using fixture = await open();
+    it('completing stores the outcome with its expiry and drops the steps', async ({ fixture }) => {
       const first = acquired(await fixture.store.claim(claimAt(T0))).record;
       await fixture.store.saveSteps({ ...first, steps: [{ name: 'charge', body: '"ch_1"' }] });
       const outcome = resultOutcome({ amount: 5, note: 'ü€' });
@@ -128,15 +126,13 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
       });
     });
 
-    it('stores a null result body (an `undefined` result) as null', async () => {
-      await using fixture = await open();
+    it('stores a null result body (an `undefined` result) as null', async ({ fixture }) => {
       const claim = await completedByLease(fixture.store, { kind: 'result', body: null });
       const found = await fixture.store.find({ ...claim.record, now: T0 + 20 });
       expect(found?.outcome).toEqual({ kind: 'result', body: null });
     });
 
-    it('never finds an expired record, purged or not', async () => {
-      await using fixture = await open();
+    it('never finds an expired record, purged or not', async ({ fixture }) => {
       const claim = await completedByLease(fixture.store, resultOutcome('x'));
       const expiry = T0 + 10 + TTL_MS;
       expect(await fixture.store.find({ ...claim.record, now: expiry - 1 })).toBeDefined();
@@ -147,8 +143,9 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
   });
 
   describe('steps', () => {
-    it('saves the finished steps, in order, and finds them with the record', async () => {
-      await using fixture = await open();
+    it('saves the finished steps, in order, and finds them with the record', async ({
+      fixture,
+    }) => {
       const record = acquired(await fixture.store.claim(claimAt(T0))).record;
       const steps = [
         { name: 'reserve', body: '{"reservation":"r_1"}' },
@@ -160,8 +157,7 @@ export function describeFencedWrites<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.store.find({ ...record, now: T0 + 1 })).toEqual({ ...record, steps });
     });
 
-    it('a release removes the steps with the record', async () => {
-      await using fixture = await open();
+    it('a release removes the steps with the record', async ({ fixture }) => {
       const record = acquired(await fixture.store.claim(claimAt(T0))).record;
       await fixture.store.saveSteps({ ...record, steps: [{ name: 'a', body: '1' }] });
       expect(await fixture.store.release(record)).toBe(true);

@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { expect, type TestAPI } from 'vitest';
 import type { StoredOutcome } from '../../store/record';
 import type {
   ClaimOptions,
@@ -34,6 +34,8 @@ export interface ConformanceFixture<TTx> {
 /** What every part of the suite gets: a way to open fixtures, and its sizes. */
 export interface SuiteContext<TTx> {
   open: () => Promise<ConformanceFixture<TTx> & AsyncDisposable>;
+  /** vitest's `it` with a `fixture` opened for each test, and cleaned up after it. */
+  it: TestAPI<{ fixture: ConformanceFixture<TTx> }>;
   concurrency: number;
   purgeRecords: number;
   propertyRuns: number;
@@ -50,35 +52,25 @@ export const FINGERPRINT = 'fingerprint-a';
 let ownerSeq = 0;
 export const newOwner = () => `owner-${++ownerSeq}`;
 
+/** What every request of the suite names: its key and input, a new owner, the instant. */
+const requestAt = (now: number) => ({
+  scope: SCOPE,
+  key: KEY,
+  path: PATH,
+  fingerprint: FINGERPRINT,
+  owner: newOwner(),
+  now,
+});
+
 /** A claim at `now` with the executor's usual lease, and expiry a TTL after it. */
 export function claimAt(now: number, overrides: Partial<ClaimOptions> = {}): ClaimOptions {
   const leaseExpiresAt = overrides.leaseExpiresAt ?? now + LEASE_MS;
-  return {
-    scope: SCOPE,
-    key: KEY,
-    path: PATH,
-    fingerprint: FINGERPRINT,
-    owner: newOwner(),
-    now,
-    leaseExpiresAt,
-    expiresAt: leaseExpiresAt + TTL_MS,
-    ...overrides,
-  };
+  return { ...requestAt(now), leaseExpiresAt, expiresAt: leaseExpiresAt + TTL_MS, ...overrides };
 }
 
 /** A transactional commit at `now`, completing with a TTL from now. */
 export function commitAt(now: number, overrides: Partial<CommitOptions> = {}): CommitOptions {
-  return {
-    scope: SCOPE,
-    key: KEY,
-    path: PATH,
-    fingerprint: FINGERPRINT,
-    owner: newOwner(),
-    now,
-    expiresAt: now + TTL_MS,
-    maxWaitMs: 5000,
-    ...overrides,
-  };
+  return { ...requestAt(now), expiresAt: now + TTL_MS, maxWaitMs: 5000, ...overrides };
 }
 
 export const resultOutcome = (value: unknown): StoredOutcome => ({
@@ -123,6 +115,19 @@ export function writeThen<TTx, R>(
     }
     return then();
   };
+}
+
+/**
+ * `store.commit(commit)` with a handler that writes `value` through the probe
+ * and returns `then()`'s value (or throws); the value is stored as a result.
+ */
+export function commitWriting<TTx, R>(
+  fixture: ConformanceFixture<TTx>,
+  commit: CommitOptions,
+  value: number,
+  then: () => R,
+) {
+  return fixture.store.commit(commit, writeThen(fixture, value, then), resultOutcome);
 }
 
 /** Claim at `at`, then complete with `outcome` (lease mode); returns the claim. */

@@ -1,23 +1,22 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   acquired,
   claimAt,
   commitAt,
+  commitWriting,
   completedByLease,
   resultOutcome,
   type SuiteContext,
   T0,
   TTL_MS,
-  writeThen,
 } from './fixture';
 
 /** Purge: only expired records, never one a concurrent request claimed or completed. */
 export function describePurge<TTx>(suite: SuiteContext<TTx>) {
-  const { open, purgeRecords, concurrency } = suite;
+  const { it, purgeRecords, concurrency } = suite;
 
   describe('purge', () => {
-    it('deletes only expired records, and counts them', async () => {
-      await using fixture = await open();
+    it('deletes only expired records, and counts them', async ({ fixture }) => {
       const { store } = fixture;
       const at = T0 + 10 + TTL_MS;
       // Expired: completed past its TTL; abandoned in progress a TTL past its lease.
@@ -42,8 +41,7 @@ export function describePurge<TTx>(suite: SuiteContext<TTx>) {
       }
     });
 
-    it('honours limit', async () => {
-      await using fixture = await open();
+    it('honours limit', async ({ fixture }) => {
       for (let i = 0; i < 5; i++) {
         await fixture.store.claim(
           claimAt(T0, { key: `limit-key-${i}`, leaseExpiresAt: T0 + 1, expiresAt: T0 + 1 }),
@@ -55,8 +53,9 @@ export function describePurge<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.store.purge({ now: T0 + 1, limit: 2 })).toBe(0);
     });
 
-    it('refuses a limit that is not a positive integer, and a non-finite now', async () => {
-      await using fixture = await open();
+    it('refuses a limit that is not a positive integer, and a non-finite now', async ({
+      fixture,
+    }) => {
       await fixture.store.claim(
         claimAt(T0, { key: 'bad-limit-key', leaseExpiresAt: T0 + 1, expiresAt: T0 + 1 }),
       );
@@ -71,8 +70,7 @@ export function describePurge<TTx>(suite: SuiteContext<TTx>) {
       expect(await fixture.store.purge({ now: T0 + 1 })).toBe(1);
     });
 
-    it(`purges ${purgeRecords} expired records in batches`, async () => {
-      await using fixture = await open();
+    it(`purges ${purgeRecords} expired records in batches`, async ({ fixture }) => {
       const chunk = 100;
       for (let from = 0; from < purgeRecords; from += chunk) {
         await Promise.all(
@@ -97,8 +95,9 @@ export function describePurge<TTx>(suite: SuiteContext<TTx>) {
 
     // The duplicate effect a purge must never cause: it deletes a record that a
     // request re-created for an expired key meanwhile, so a retry runs again.
-    it(`never deletes a record claimed or committed while it runs (${concurrency} keys)`, async () => {
-      await using fixture = await open();
+    it(`never deletes a record claimed or committed while it runs (${concurrency} keys)`, async ({
+      fixture,
+    }) => {
       const { store } = fixture;
       const keys = Array.from({ length: concurrency }, (_, i) => `purge-race-${i}`);
       for (const key of keys) {
@@ -113,13 +112,12 @@ export function describePurge<TTx>(suite: SuiteContext<TTx>) {
           ? store
               .claim(claimAt(at, { key, fingerprint: 'fingerprint-new' }))
               .then((r) => r.acquired)
-          : store
-              .commit(
-                commitAt(at, { key, fingerprint: 'fingerprint-new' }),
-                writeThen(fixture, i, () => i),
-                resultOutcome,
-              )
-              .then((r) => r.status === 'committed'),
+          : commitWriting(
+              fixture,
+              commitAt(at, { key, fingerprint: 'fingerprint-new' }),
+              i,
+              () => i,
+            ).then((r) => r.status === 'committed'),
       );
       const purges = Array.from({ length: 4 }, () => store.purge({ now: at, limit: 3 }));
       const [replaced, purged] = await Promise.all([Promise.all(replacing), Promise.all(purges)]);
