@@ -162,9 +162,10 @@ describe.each(browserEntries)(
       expectBrowserSafe({ entry: join(import.meta.dirname, source), files, packages });
     });
 
-    it('exports exactly its public API', async () => {
+    it('exports exactly its documented API', async () => {
       const module = (await import(source)) as Record<string, unknown>;
       expect(Object.keys(module).sort()).toEqual([...exports].sort());
+      for (const name of exports) expect(readme, name).toContain(name);
     });
   },
 );
