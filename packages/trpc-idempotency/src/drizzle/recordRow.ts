@@ -1,4 +1,5 @@
 import type { IdempotencyRecord, RecordId, StoredOutcome, StoredStep } from '../store/record';
+import type { CommitOptions, CompleteOptions } from '../store/store';
 
 /**
  * A row of a records table as Drizzle reads it: the columns every shipped
@@ -47,4 +48,32 @@ export function recordFromRow(row: IdempotencyRecordRow): IdempotencyRecord {
 /** The `steps` column's text for a list of finished steps. */
 export function stepsColumn(steps: readonly StoredStep[]): string | null {
   return steps.length === 0 ? null : JSON.stringify(steps);
+}
+
+/** The placeholder values of the completed record a transactional execution inserts. */
+export function completedRecordValues(opts: CommitOptions, outcome: StoredOutcome) {
+  return {
+    scope: opts.scope,
+    key: opts.key,
+    path: opts.path,
+    fingerprint: opts.fingerprint,
+    owner: opts.owner,
+    now: opts.now,
+    expiresAt: opts.expiresAt,
+    outcomeKind: outcome.kind,
+    response: outcome.body,
+  };
+}
+
+/** The placeholder values of a lease-mode completion. */
+export function completionValues(complete: CompleteOptions) {
+  return {
+    scope: complete.scope,
+    key: complete.key,
+    owner: complete.owner,
+    outcomeKind: complete.outcome.kind,
+    response: complete.outcome.body,
+    now: complete.now,
+    expiresAt: complete.expiresAt,
+  };
 }

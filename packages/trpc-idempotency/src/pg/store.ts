@@ -1,7 +1,13 @@
 import { and, eq, fillPlaceholders, type Query, sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg, { type Pool } from 'pg';
-import { type IdempotencyRecordRow, recordFromRow, stepsColumn } from '../drizzle/recordRow';
+import {
+  completedRecordValues,
+  completionValues,
+  type IdempotencyRecordRow,
+  recordFromRow,
+  stepsColumn,
+} from '../drizzle/recordRow';
 import { recordStatementParts } from '../drizzle/recordStatements';
 import type { StoredOutcome } from '../store/record';
 import {
@@ -228,16 +234,7 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
         owner: save.owner,
         steps: stepsColumn(save.steps),
       }),
-    complete: (complete) =>
-      changed(completeStatement, {
-        scope: complete.scope,
-        key: complete.key,
-        owner: complete.owner,
-        outcomeKind: complete.outcome.kind,
-        response: complete.outcome.body,
-        now: complete.now,
-        expiresAt: complete.expiresAt,
-      }),
+    complete: (complete) => changed(completeStatement, completionValues(complete)),
     release: (fenced) => changed(releaseStatement, { ...fenced }),
     async purge(purge) {
       const limit = checkPurgeOptions(purge);
@@ -253,21 +250,6 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
       }
       return deleted;
     },
-  };
-}
-
-/** The placeholder values of a transactional execution's completed record. */
-function completedRecordValues(opts: CommitOptions, outcome: StoredOutcome) {
-  return {
-    scope: opts.scope,
-    key: opts.key,
-    path: opts.path,
-    fingerprint: opts.fingerprint,
-    owner: opts.owner,
-    now: opts.now,
-    expiresAt: opts.expiresAt,
-    outcomeKind: outcome.kind,
-    response: outcome.body,
   };
 }
 

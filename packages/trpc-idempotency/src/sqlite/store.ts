@@ -1,7 +1,13 @@
 import type Database from 'better-sqlite3';
 import { and, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { type IdempotencyRecordRow, recordFromRow, stepsColumn } from '../drizzle/recordRow';
+import {
+  completedRecordValues,
+  completionValues,
+  type IdempotencyRecordRow,
+  recordFromRow,
+  stepsColumn,
+} from '../drizzle/recordRow';
 import { recordStatementParts } from '../drizzle/recordStatements';
 import { isReplaceable } from '../store/lifecycle';
 import type { IdempotencyRecord, StoredOutcome } from '../store/record';
@@ -130,17 +136,7 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     return record && !isReplaceable(record, opts) ? record : undefined;
   };
   const insertCompleted = (opts: CommitOptions, outcome: StoredOutcome) => {
-    const { changes } = insertCompletedStatement.run({
-      scope: opts.scope,
-      key: opts.key,
-      path: opts.path,
-      fingerprint: opts.fingerprint,
-      owner: opts.owner,
-      now: opts.now,
-      expiresAt: opts.expiresAt,
-      outcomeKind: outcome.kind,
-      response: outcome.body,
-    });
+    const { changes } = insertCompletedStatement.run(completedRecordValues(opts, outcome));
     return changes === 1;
   };
 
@@ -212,17 +208,7 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
       );
     },
     async complete(complete) {
-      return (
-        completeStatement.run({
-          scope: complete.scope,
-          key: complete.key,
-          owner: complete.owner,
-          outcomeKind: complete.outcome.kind,
-          response: complete.outcome.body,
-          now: complete.now,
-          expiresAt: complete.expiresAt,
-        }).changes === 1
-      );
+      return completeStatement.run(completionValues(complete)).changes === 1;
     },
     async release(fenced) {
       return releaseStatement.run({ ...fenced }).changes === 1;
