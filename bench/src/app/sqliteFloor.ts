@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Account, Transfer } from '@ledger/server';
 import type Database from 'better-sqlite3';
 import { type FloorRequest, plannedTransfer } from './floorTransfer';
@@ -30,7 +31,48 @@ export function createSqliteFloor(client: Database.Database) {
     insertTransfer.run(...values);
     return answer;
   });
+  // The issue's reference, on the library's own records table: the key looked
+  // up and the completed record inserted in the transfer's transaction, as raw
+  // statements (a SHA-256 fingerprint, the answer as JSON). What it costs over
+  // the floor is what the record costs by itself, whatever code writes it.
+  const findRecord = client.prepare<[string, string, number], { response: string }>(
+    'SELECT response FROM idempotency_records WHERE scope = ? AND key = ? AND expires_at_ms > ?',
+  );
+  const insertRecord = client.prepare<
+    [
+      {
+        scope: string;
+        key: string;
+        fingerprint: string;
+        now: number;
+        expiresAt: number;
+        response: string;
+      },
+    ]
+  >(
+    `INSERT INTO idempotency_records (scope, key, path, fingerprint, state, owner, attempt,
+       lease_expires_at_ms, expires_at_ms, created_at_ms, completed_at_ms, outcome_kind, response)
+     VALUES (@scope, @key, 'transfers.reference', @fingerprint, 'completed', 'reference', 1,
+       @now, @expiresAt, @now, @now, 'result', @response)`,
+  );
+  const transferWithRecord = client.transaction((request: FloorRequest, key: string): Transfer => {
+    const now = Date.now();
+    const stored = findRecord.get(request.createdBy, key, now);
+    if (stored) return JSON.parse(stored.response) as Transfer;
+    const answer = transfer(request);
+    insertRecord.run({
+      scope: request.createdBy,
+      key,
+      fingerprint: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
+      now,
+      expiresAt: now + 86_400_000,
+      response: JSON.stringify(answer),
+    });
+    return answer;
+  });
   return {
     transfer: (request: FloorRequest) => transfer.immediate(request),
+    transferWithRecord: (request: FloorRequest, key: string) =>
+      transferWithRecord.immediate(request, key),
   };
 }

@@ -35,7 +35,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
   const settings = ctx.quick
     ? { rounds: 3, roundMs: 100, warmupMs: 100 }
     : { rounds: 10, roundMs: 400, warmupMs: 500 };
-  const contenderCount = 1 + BODIES.length * 3;
+  const contenderCount = 2 + BODIES.length * 3;
   ctx.progress.plan(1 + interleaveSteps(contenderCount, settings));
   ctx.progress.step('in-process · set-up');
 
@@ -55,6 +55,13 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
       id: 'floor',
       label: 'floor: raw better-sqlite3 transaction',
       run: counted('floor', () => floor.transfer({ ...request, createdBy: USER })),
+    },
+    {
+      id: 'reference',
+      label: 'reference: floor + key lookup and completed record, raw, one transaction',
+      run: counted('reference', () =>
+        floor.transferWithRecord({ ...request, createdBy: USER }, randomUUID()),
+      ),
     },
   ];
   for (const body of BODIES) {
@@ -99,10 +106,12 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
   const count = (prefix: string) =>
     [...calls].reduce((sum, [id, n]) => (id.startsWith(prefix) ? sum + n : sum), 0);
   const counts = database.count();
-  const executions = count('execute-') + BODIES.length;
+  // The reference's records are in the table too (path `transfers.reference`).
+  const executions = count('execute-') + BODIES.length + count('reference');
   const expectedTransfers = count('floor') + count('plain-') + executions;
   const notes = [
     `${count('replay-')} replays and ${count('execute-')} first executions ran; the database holds ${counts.records} idempotency records and ${counts.transfers} transfers (expected ${executions} and ${expectedTransfers}: replays wrote nothing).`,
+    `The reference (the issue’s: the floor’s transfer plus the key’s lookup and the completed record’s insert into the library’s records table, raw statements in the same transaction, SHA-256 fingerprint, JSON answer) costs ${roundDifference(get('reference'), get('floor')).toFixed(1)} µs over the floor, same round (median over rounds): what the record costs by itself on this table, whatever code writes it; the prepared body’s layer cost is ${roundDifference(get('execute-prepared'), get('plain-prepared')).toFixed(1)} µs.`,
     'Both bodies are the example’s transfer (`apps/server/src/sqlite/ledger.ts`: read both accounts, check, debit, credit, insert the transfer row) on its schema and migrations; the replays of the two bodies do the same work (the body does not run), so their difference is noise.',
   ];
   if (counts.transfers !== expectedTransfers || counts.records !== executions) {
