@@ -16,6 +16,9 @@ export interface IdempotencyStats {
   oldestCreatedAt: number | null;
 }
 
+/** The largest purge batch: one batch is one statement holding its rows' locks. */
+export const MAX_BATCH_SIZE = 1_000_000;
+
 /**
  * What `release` did.
  * @see README.md#operations-cli
@@ -31,11 +34,17 @@ export type ReleaseResult = 'released' | 'not_found' | 'completed' | 'lease_live
  */
 export interface IdempotencyAdmin {
   stats(opts: { now: number }): Promise<IdempotencyStats>;
-  /** The record as stored, expired or not. */
+  /**
+   * The record as stored, expired or not. `scope` is the one your builder's
+   * `scope` option returns (stored as its SHA-256 when long: README.md#storage).
+   */
   inspect(id: RecordId): Promise<(IdempotencyRecord & { completedAt: number | null }) | undefined>;
   /** How many records a purge at `now` would delete (the store's "gone" condition). */
   countPurgeable(opts: { now: number }): Promise<number>;
-  /** Delete up to `limit` purgeable records with the store's own `purge`; returns how many. */
+  /**
+   * Delete up to `limit` (at most {@link MAX_BATCH_SIZE}) purgeable records in
+   * one statement of the store's own `purge`; returns how many.
+   */
   purgeBatch(opts: { now: number; limit: number }): Promise<number>;
   /**
    * Delete a stuck in-progress record so its key executes again. Refuses a

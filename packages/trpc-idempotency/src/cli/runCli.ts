@@ -1,15 +1,11 @@
 import { parseArgs } from 'node:util';
-import type { IdempotencyAdmin } from '../admin/admin';
+import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
 import { DatabaseUrlError } from '../admin/databaseUrl';
 import { DatabaseUnavailableError } from '../admin/errors';
 import { openIdempotencyAdmin } from '../admin/openAdmin';
-import { recordScope } from '../server/recordScope';
 
 /** Exit codes of the `trpc-idempotency` command. */
 export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
-
-/** The largest `--batch-size`: one batch is one statement holding its rows' locks. */
-export const MAX_BATCH_SIZE = 1_000_000;
 
 interface Io {
   env: Record<string, string | undefined>;
@@ -147,7 +143,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
       case 'inspect': {
         const [scope, key] = args as [string, string];
-        const record = await admin.inspect({ scope: recordScope(scope), key });
+        const record = await admin.inspect({ scope, key });
         if (!record) {
           io.stderr.write(`no record for scope "${scope}" and key "${key}"\n`);
           return EXIT.refused;
@@ -210,7 +206,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       case 'release': {
         const [scope, key] = args as [string, string];
         const result = await admin.release({
-          scope: recordScope(scope),
+          scope,
           key,
           now,
           force: Boolean(values.force),

@@ -1,21 +1,22 @@
-import { type AnyColumn, count, min, type SQL, sql } from 'drizzle-orm';
+import { and, count, eq, min, type SQL, sql } from 'drizzle-orm';
 import type { IdempotencyStats, ReleaseResult } from '../admin/admin';
-import { recordStatementParts } from './recordStatements';
+import { type RecordColumns, recordStatementParts } from './recordStatements';
 
 /**
  * What the operations admin selects and decides, written once for both
  * dialects in portable SQL: the counts of `stats` (over the store's own
- * "gone" condition, so they count exactly what purge deletes) and the rule of
- * `release`.
+ * "gone" condition, so they count exactly what purge deletes), the record by
+ * key, and the rule of `release`.
  */
-export function adminStatementParts(
-  t: Parameters<typeof recordStatementParts>[0] & { createdAtMs: AnyColumn },
-) {
-  const { p, gone } = recordStatementParts(t);
+export function adminStatementParts(t: RecordColumns) {
+  const { p, gone, byId } = recordStatementParts(t);
   const countWhere = (condition: SQL) =>
     sql<number | string>`coalesce(sum(CASE WHEN ${condition} THEN 1 ELSE 0 END), 0)`;
   return {
     gone,
+    byId,
+    /** The record of `scope` and `key` while `owner` still holds it: what `release` deletes. */
+    ownedById: and(byId, eq(t.owner, p('owner')))!,
     statsFields: {
       total: count(),
       inProgress: countWhere(sql`${t.state} = 'in_progress'`),

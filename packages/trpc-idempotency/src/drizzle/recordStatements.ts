@@ -60,6 +60,8 @@ export function recordStatementParts(t: RecordColumns) {
   return {
     p,
     gone,
+    /** The record of one key, by primary key (placeholders `scope` and `key`), live or not. */
+    byId,
     /** The owner's record, still in progress: what every fenced write is conditional on. */
     ownedInProgress: and(byId, eq(t.owner, p('owner')), eq(t.state, 'in_progress'))!,
     /** The live record: what lookups see (never an expired one). */

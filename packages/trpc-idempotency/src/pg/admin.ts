@@ -1,10 +1,11 @@
-import { and, count, eq } from 'drizzle-orm';
+import { count } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import type { IdempotencyAdmin } from '../admin/admin';
+import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
 import { DatabaseUnavailableError } from '../admin/errors';
 import { adminStatementParts, releaseDecision, statsFromRow } from '../drizzle/adminStatements';
 import { recordFromRow } from '../drizzle/recordRow';
+import { recordScope } from '../server/recordScope';
 import { idempotencyRecords as t } from './schema';
 import { pgIdempotencyStore } from './store';
 
@@ -33,8 +34,8 @@ export async function pgIdempotencyAdmin(opts: {
     );
   }
   const db = drizzle(pool);
-  const store = pgIdempotencyStore({ db });
-  const { gone, statsFields } = adminStatementParts(t);
+  const store = pgIdempotencyStore({ db, purgeBatchSize: MAX_BATCH_SIZE });
+  const { gone, byId, ownedById, statsFields } = adminStatementParts(t);
   const stats = db.select(statsFields).from(t).prepare('trpc_idempotency_admin_stats');
   const purgeable = db
     .select({ n: count() })
@@ -51,7 +52,8 @@ export async function pgIdempotencyAdmin(opts: {
       const [row] = await db
         .select()
         .from(t)
-        .where(and(eq(t.scope, scope), eq(t.key, key)));
+        .where(byId)
+        .execute({ scope: recordScope(scope), key });
       if (!row) return undefined;
       return { ...recordFromRow(row), completedAt: row.completedAtMs };
     },
@@ -65,11 +67,12 @@ export async function pgIdempotencyAdmin(opts: {
         const [row] = await tx
           .select()
           .from(t)
-          .where(and(eq(t.scope, scope), eq(t.key, key)))
-          .for('update');
+          .where(byId)
+          .for('update')
+          .execute({ scope: recordScope(scope), key });
         const decision = releaseDecision(row, { now, force });
         if (decision !== 'release') return decision;
-        await tx.delete(t).where(and(eq(t.scope, scope), eq(t.key, key), eq(t.owner, row!.owner)));
+        await tx.delete(t).where(ownedById).execute({ scope: row!.scope, key, owner: row!.owner });
         return 'released';
       });
     },

@@ -81,6 +81,7 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
     p,
     gone,
     ownedInProgress,
+    byId,
     liveById,
     replaceable,
     replaceableBy,
@@ -92,7 +93,6 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
     renewSet,
     stepsSet,
   } = recordStatementParts(t);
-  const byId = and(eq(t.scope, p('scope')), eq(t.key, p('key')))!;
 
   // Built once; each runs as a named prepared statement, parsed once per pooled connection.
   const findStatement = db.select().from(t).where(liveById).prepare('trpc_idempotency_find');

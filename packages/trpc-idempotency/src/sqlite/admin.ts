@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import { and, count, eq } from 'drizzle-orm';
+import { count } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import type { IdempotencyAdmin } from '../admin/admin';
+import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
 import { adminStatementParts, releaseDecision, statsFromRow } from '../drizzle/adminStatements';
-import { recordFromRow } from '../drizzle/recordRow';
+import { type IdempotencyRecordRow, recordFromRow } from '../drizzle/recordRow';
+import { recordScope } from '../server/recordScope';
 import { idempotencyRecords as t } from './schema';
 import { sqliteIdempotencyStore } from './store';
 
@@ -25,21 +26,23 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
   }
   // Admin work only: leave the application's pragmas as they are, except waiting for its locks.
   client.pragma('busy_timeout = 5000');
-  const store = sqliteIdempotencyStore({ db, pragmas: false });
-  const { gone, statsFields } = adminStatementParts(t);
+  const store = sqliteIdempotencyStore({ db, pragmas: false, purgeBatchSize: MAX_BATCH_SIZE });
+  const { gone, byId, ownedById, statsFields } = adminStatementParts(t);
   const stats = db.select(statsFields).from(t).prepare();
   const purgeable = db.select({ n: count() }).from(t).where(gone).prepare();
+  const find = db.select().from(t).where(byId).prepare();
+  const remove = db.delete(t).where(ownedById).prepare();
+  const rowOf = (scope: string, key: string) =>
+    find.get({ scope: recordScope(scope), key }) as
+      | (IdempotencyRecordRow & { completedAtMs: number | null })
+      | undefined;
 
   return {
     async stats({ now }) {
       return statsFromRow(stats.get({ now })!);
     },
-    async inspect(id) {
-      const row = db
-        .select()
-        .from(t)
-        .where(and(eq(t.scope, id.scope), eq(t.key, id.key)))
-        .get();
+    async inspect({ scope, key }) {
+      const row = rowOf(scope, key);
       return row ? { ...recordFromRow(row), completedAt: row.completedAtMs } : undefined;
     },
     async countPurgeable({ now }) {
@@ -47,18 +50,13 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
     },
     purgeBatch: ({ now, limit }) => store.purge({ now, limit }),
     async release({ scope, key, now, force }) {
+      // Immediate: no claim or commit can change the record between the decision and the delete.
       return db.transaction(
-        (tx) => {
-          const row = tx
-            .select()
-            .from(t)
-            .where(and(eq(t.scope, scope), eq(t.key, key)))
-            .get();
+        () => {
+          const row = rowOf(scope, key);
           const decision = releaseDecision(row, { now, force });
           if (decision !== 'release') return decision;
-          tx.delete(t)
-            .where(and(eq(t.scope, scope), eq(t.key, key), eq(t.owner, row!.owner)))
-            .run();
+          remove.run({ scope: row!.scope, key, owner: row!.owner });
           return 'released';
         },
         { behavior: 'immediate' },

@@ -1,5 +1,7 @@
 import { expect, it } from 'vitest';
+import { openIdempotencyAdmin } from '../../src/admin/openAdmin';
 import { EXIT, runCli } from '../../src/cli/runCli';
+import { recordScope } from '../../src/server/recordScope';
 import type { IdempotencyStore } from '../../src/store/store';
 import { manualClock } from './sqliteApp';
 
@@ -134,5 +136,36 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
       stderr: expect.stringMatching(/twice/),
     });
     expect(await database.countRecords()).toBe(2);
+  });
+
+  it('finds a record by the scope the builder returned, however long it is stored', async () => {
+    const database = await open();
+    const clock = manualClock();
+    const scope = `tenant:${'x'.repeat(300)}`;
+    await database.store.claim({
+      scope: recordScope(scope),
+      key: 'long-scope',
+      path: 'pay',
+      fingerprint: 'f',
+      owner: 'o-long',
+      now: clock.now(),
+      leaseExpiresAt: clock.now() + 1000,
+      expiresAt: clock.now() + 100_000,
+    });
+    const now = clock.now() + 10_000;
+    const inspected = await runCliCaptured(['inspect', scope, 'long-scope', '--json'], {
+      databaseUrl: database.url,
+      now,
+    });
+    expect(inspected.code).toBe(EXIT.ok);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ key: 'long-scope', state: 'in_progress' });
+    const admin = await openIdempotencyAdmin(database.url);
+    try {
+      expect(await admin.inspect({ scope, key: 'long-scope' })).toMatchObject({ owner: 'o-long' });
+      expect(await admin.release({ scope, key: 'long-scope', now, force: false })).toBe('released');
+    } finally {
+      await admin.close();
+    }
+    expect(await database.countRecords()).toBe(0);
   });
 }
