@@ -1,4 +1,4 @@
-import { and, eq, fillPlaceholders, type Query, sql } from 'drizzle-orm';
+import { and, fillPlaceholders, getTableName, type Query, sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg, { type Pool } from 'pg';
 import {
@@ -9,13 +9,9 @@ import {
   stepsColumn,
 } from '../drizzle/recordRow';
 import { recordStatementParts } from '../drizzle/recordStatements';
+import { insertCompletedOrFind, positiveInteger, purgeInBatches } from '../drizzle/storeOperations';
 import type { StoredOutcome } from '../store/record';
-import {
-  type CommitOptions,
-  type CommitResult,
-  checkPurgeOptions,
-  type IdempotencyStore,
-} from '../store/store';
+import type { CommitOptions, CommitResult, IdempotencyStore } from '../store/store';
 import { idempotencyRecords as t } from './schema';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
@@ -51,6 +47,7 @@ export interface PgIdempotencyStore<TTx> extends IdempotencyStore<TTx> {
 
 const UNIQUE_VIOLATION = '23505';
 const LOCK_NOT_AVAILABLE = '55P03';
+const RECORDS_TABLE = getTableName(t);
 
 /**
  * An idempotency store in Postgres (or a Postgres-compatible engine) through
@@ -75,8 +72,16 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
       'pgIdempotencyStore needs a Drizzle database on a pg.Pool: transactions need connections of their own',
     );
   }
-  const lockTimeoutMs = positiveInteger('lockTimeoutMs', opts.lockTimeoutMs ?? 2000);
-  const purgeBatchSize = positiveInteger('purgeBatchSize', opts.purgeBatchSize ?? 1000);
+  const lockTimeoutMs = positiveInteger(
+    'pgIdempotencyStore',
+    'lockTimeoutMs',
+    opts.lockTimeoutMs ?? 2000,
+  );
+  const purgeBatchSize = positiveInteger(
+    'pgIdempotencyStore',
+    'purgeBatchSize',
+    opts.purgeBatchSize ?? 1000,
+  );
   const {
     p,
     gone,
@@ -106,7 +111,6 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
     .insert(t)
     .values(completedValues)
     .onConflictDoUpdate({ target: [t.scope, t.key], set: completedSet, setWhere: replaceable })
-    .returning({ key: t.key })
     .prepare('trpc_idempotency_insert_completed');
   const completeStatement = db
     .update(t)
@@ -196,9 +200,11 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
         }).catch(async (error: unknown) => {
           // Committed already: only the empty transaction after it failed; nothing is lost.
           if (committed) return;
-          if (finishing && hasCode(error, UNIQUE_VIOLATION)) {
+          // The records table's unique key only: a deferred constraint of the
+          // handler's own tables also fails at COMMIT, and is the handler's error.
+          if (finishing && driverError(error, UNIQUE_VIOLATION)?.table === RECORDS_TABLE) {
             holder(commit).then(resolve, reject);
-          } else if (finishing && hasCode(error, LOCK_NOT_AVAILABLE)) {
+          } else if (finishing && driverError(error, LOCK_NOT_AVAILABLE)) {
             resolve({ status: 'busy' });
           } else {
             reject(error);
@@ -206,14 +212,12 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
         });
       });
     },
-    async insertCompleted(opts) {
-      const rows = (await insertCompletedStatement.execute(
-        completedRecordValues(opts, opts.outcome),
-      )) as unknown[];
-      if (rows.length === 1)
-        return { status: 'committed', result: undefined, outcome: opts.outcome };
-      return holder(opts);
-    },
+    insertCompleted: (opts) =>
+      insertCompletedOrFind(
+        opts.outcome,
+        () => changed(insertCompletedStatement, completedRecordValues(opts, opts.outcome)),
+        () => find(opts),
+      ),
     async claim(claim) {
       for (let round = 0; round < 2; round++) {
         const [row] = (await claimStatement.execute({ ...claim })) as IdempotencyRecordRow[];
@@ -236,20 +240,14 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
       }),
     complete: (complete) => changed(completeStatement, completionValues(complete)),
     release: (fenced) => changed(releaseStatement, { ...fenced }),
-    async purge(purge) {
-      const limit = checkPurgeOptions(purge);
-      let deleted = 0;
-      while (deleted < limit) {
-        const batch = Math.min(purgeBatchSize, limit - deleted);
+    purge: (purge) =>
+      purgeInBatches(purge, purgeBatchSize, async (limit) => {
         const { rowCount } = (await purgeStatement.execute({
           now: purge.now,
-          limit: batch,
+          limit,
         })) as pg.QueryResult;
-        deleted += rowCount ?? 0;
-        if ((rowCount ?? 0) < batch) break;
-      }
-      return deleted;
-    },
+        return rowCount ?? 0;
+      }),
   };
 }
 
@@ -288,18 +286,13 @@ function isPool(client: unknown) {
   );
 }
 
-/** Drizzle wraps driver errors: look for the SQLSTATE along the cause chain. */
-function hasCode(error: unknown, code: string): boolean {
+/** Drizzle wraps driver errors: the error with this SQLSTATE along the cause chain, if any. */
+function driverError(error: unknown, code: string): { table?: string } | undefined {
   for (let at = error, depth = 0; at && depth < 5; depth++) {
-    if (typeof at === 'object' && (at as { code?: unknown }).code === code) return true;
+    if (typeof at === 'object' && (at as { code?: unknown }).code === code) {
+      return at as { table?: string };
+    }
     at = (at as { cause?: unknown }).cause;
   }
-  return false;
-}
-
-function positiveInteger(name: string, value: number) {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`pgIdempotencyStore: ${name} must be a positive integer, got ${value}`);
-  }
-  return value;
+  return undefined;
 }

@@ -9,14 +9,14 @@ import {
   stepsColumn,
 } from '../drizzle/recordRow';
 import { recordStatementParts } from '../drizzle/recordStatements';
+import { insertCompletedOrFind, positiveInteger, purgeInBatches } from '../drizzle/storeOperations';
 import { isReplaceable } from '../store/lifecycle';
 import type { IdempotencyRecord, StoredOutcome } from '../store/record';
-import {
-  type CommitOptions,
-  type CommitResult,
-  checkPurgeOptions,
-  type IdempotencyStore,
-  type InsertCompletedOptions,
+import type {
+  CommitOptions,
+  CommitResult,
+  IdempotencyStore,
+  InsertCompletedOptions,
 } from '../store/store';
 import { idempotencyRecords as t } from './schema';
 
@@ -65,11 +65,17 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
   opts: SqliteIdempotencyStoreOptions<TDb>,
 ): SqliteIdempotencyStore<inferSqliteTransaction<TDb>> {
   const { db } = opts;
-  const purgeBatchSize = positiveInteger('purgeBatchSize', opts.purgeBatchSize ?? 1000);
+  const purgeBatchSize = positiveInteger(
+    'sqliteIdempotencyStore',
+    'purgeBatchSize',
+    opts.purgeBatchSize ?? 1000,
+  );
   if (opts.pragmas ?? true) {
     const client = db.$client;
     client.pragma('journal_mode = WAL');
-    client.pragma(`busy_timeout = ${positiveInteger('busyTimeoutMs', opts.busyTimeoutMs ?? 5000)}`);
+    client.pragma(
+      `busy_timeout = ${positiveInteger('sqliteIdempotencyStore', 'busyTimeoutMs', opts.busyTimeoutMs ?? 5000)}`,
+    );
     client.pragma('synchronous = NORMAL');
   }
   // The statements below are prepared now, so a missing table would otherwise be a bare SQLite error.
@@ -169,19 +175,12 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
         { behavior: 'immediate' },
       );
     },
-    async insertCompleted(opts: InsertCompletedOptions) {
-      if (insertCompleted(opts, opts.outcome)) {
-        return { status: 'committed', result: undefined, outcome: opts.outcome };
-      }
-      const record = find(opts);
-      // Not replaceable, so live: only a purge of a record expiring this very
-      // millisecond could have removed it since. Then the key is free: try once more.
-      if (record) return { status: 'found', record };
-      if (insertCompleted(opts, opts.outcome)) {
-        return { status: 'committed', result: undefined, outcome: opts.outcome };
-      }
-      return { status: 'busy' };
-    },
+    insertCompleted: async (opts: InsertCompletedOptions) =>
+      insertCompletedOrFind(
+        opts.outcome,
+        () => insertCompleted(opts, opts.outcome),
+        () => find(opts),
+      ),
     async claim(claim) {
       for (let round = 0; round < 2; round++) {
         const row = claimStatement.get({ ...claim }) as IdempotencyRecordRow | undefined;
@@ -213,25 +212,11 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
     async release(fenced) {
       return releaseStatement.run({ ...fenced }).changes === 1;
     },
-    async purge(purge) {
-      const limit = checkPurgeOptions(purge);
-      let deleted = 0;
-      while (deleted < limit) {
-        const batch = Math.min(purgeBatchSize, limit - deleted);
-        const { changes } = purgeStatement.run({ now: purge.now, limit: batch });
-        deleted += changes;
-        if (changes < batch) break;
-      }
-      return deleted;
-    },
+    purge: async (purge) =>
+      purgeInBatches(
+        purge,
+        purgeBatchSize,
+        (limit) => purgeStatement.run({ now: purge.now, limit }).changes,
+      ),
   };
-}
-
-function positiveInteger(name: string, value: number) {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(
-      `sqliteIdempotencyStore: ${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
 }

@@ -279,6 +279,33 @@ describe('pgIdempotencyStore through idempotentProcedure', () => {
     expect(await countEntries()).toBe(0);
   });
 
+  it('a deferred constraint of the handler’s tables failing at COMMIT is a failure, not the key taken', async () => {
+    await admin.execute(
+      sql`ALTER TABLE entries ADD CONSTRAINT entries_label_once UNIQUE (label) DEFERRABLE INITIALLY DEFERRED`,
+    );
+    try {
+      await using a = openProcess();
+      await a.caller.record({ idempotencyKey: newKey(), label: 'rent', amount: 1 });
+      const idempotencyKey = newKey();
+      const failed = await a.caller
+        .record({ idempotencyKey, label: 'rent', amount: 2 })
+        .catch((e: unknown) => e);
+      // Not CONFLICT (in progress): that would send the client retrying a key nobody holds.
+      expect(failed).toBeInstanceOf(TRPCError);
+      expect(failed).toMatchObject({ code: 'INTERNAL_SERVER_ERROR' });
+      expect(await a.store.find({ scope: 'alice', key: idempotencyKey, now: Date.now() })).toBe(
+        undefined,
+      );
+      expect(await countEntries()).toBe(1);
+      // Nothing was stored: the same key executes once the data allows it.
+      expect(await a.caller.record({ idempotencyKey, label: 'rates', amount: 2 })).toMatchObject({
+        label: 'rates',
+      });
+    } finally {
+      await admin.execute(sql`ALTER TABLE entries DROP CONSTRAINT entries_label_once`);
+    }
+  });
+
   it('lease mode: a takeover after the lease expired fences the old owner out', async () => {
     const clock = manualClock();
     const hold = holdPoint();
