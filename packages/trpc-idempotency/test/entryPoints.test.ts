@@ -54,7 +54,7 @@ const entries: Record<string, { source: string; exports: string[] }> = {
   },
   './store': {
     source: '../src/store/index.ts',
-    exports: ['LeaseLostError', 'checkPurgeOptions', 'isLive', 'isReplaceable'],
+    exports: ['LeaseLostError', 'checkPurgeOptions', 'isLive', 'isReplaceable', 'isTombstone'],
   },
   './admin': {
     source: '../src/admin/index.ts',

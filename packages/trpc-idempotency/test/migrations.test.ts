@@ -2,7 +2,8 @@
  * The two ways to create the records table (README "Migrations"): the
  * package's own migrations, or your drizzle-kit migrations of the exported
  * `idempotencyRecords`; either alone, or both, on SQLite and Postgres, with
- * the `steps` column added to tables that predate it.
+ * the `steps` column, and the tombstone and trace columns, added to tables
+ * that predate them, whose records keep replaying.
  */
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ import {
   SQLITE_MIGRATIONS_TABLE,
   sqliteIdempotencyStore,
 } from '../src/sqlite';
+import { isTombstone } from '../src/store/lifecycle';
 import { createTestDatabase, type PostgresServer, startPostgres } from './stores/postgres';
 
 const root = join(import.meta.dirname, '..');
@@ -51,6 +53,36 @@ async function expectStoreWorksOn(store: AnyIdempotencyStore) {
   });
   expect(claim.acquired).toBe(true);
   expect(await store.find({ scope: 's', key, now: 2 })).toMatchObject({ owner: 'o' });
+}
+
+/** Columns added after the first release: all of them must be there after any migration. */
+const ADDED_COLUMNS = ['steps', 'response_expires_at_ms', 'trace_context'];
+/** How many migrations the package ships. */
+const SHIPPED = readMigrationFiles({ migrationsFolder: shippedMigrationsFolder('sqlite') }).length;
+
+/** A completed record as the release before tombstones stored it: replayed until 5000. */
+const OLD_COMPLETED_ROW = `INSERT INTO idempotency_records (scope, key, path, fingerprint, state, owner,
+  attempt, lease_expires_at_ms, expires_at_ms, created_at_ms, completed_at_ms, outcome_kind, response)
+  VALUES ('s', 'old-key', 'p', 'f', 'completed', 'o', 1, 1000, 5000, 1000, 1000, 'result', '{"id":1}')`;
+
+/**
+ * The old record after the upgrade: it replays until its expiry, with no
+ * tombstone (it has no horizon); purge leaves it until then, deletes it after.
+ */
+async function expectOldRecordReplays(store: AnyIdempotencyStore) {
+  const record = await store.find({ scope: 's', key: 'old-key', now: 4999 });
+  expect(record).toMatchObject({
+    state: 'completed',
+    completedAt: 1000,
+    expiresAt: 5000,
+    outcome: { kind: 'result', body: '{"id":1}' },
+  });
+  expect(record?.responseExpiresAt).toBeUndefined();
+  expect(record?.traceContext).toBeUndefined();
+  expect(isTombstone(record!, 4999)).toBe(false);
+  expect(await store.purge({ now: 4999 })).toBe(0);
+  expect(await store.find({ scope: 's', key: 'old-key', now: 5000 })).toBeUndefined();
+  expect(await store.purge({ now: 5000 })).toBe(1);
 }
 
 /**
@@ -173,9 +205,9 @@ describe('SQLite', () => {
     using db = openDatabase(folder.dir);
     migrateSqliteIdempotencyStore(db);
     migrateSqliteIdempotencyStore(db);
-    expect(db.columns()).toContain('steps');
+    expect(db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
     expect(db.tableSql()).not.toMatch(/WITHOUT ROWID/);
-    expect(db.appliedMigrations()).toBe(2);
+    expect(db.appliedMigrations()).toBe(SHIPPED);
     await expectStoreWorks(db);
   });
 
@@ -184,12 +216,12 @@ describe('SQLite', () => {
     const migrationsFolder = await generateAppMigrations('sqlite', folder.dir);
     using db = openDatabase(folder.dir);
     migrateSqliteWithDrizzle(db, { migrationsFolder });
-    expect(db.columns()).toContain('steps');
+    expect(db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
     await expectStoreWorks(db);
     const before = db.tableSql();
     migrateSqliteIdempotencyStore(db);
     expect(db.tableSql()).toBe(before);
-    expect(db.appliedMigrations()).toBe(2);
+    expect(db.appliedMigrations()).toBe(SHIPPED);
     await expectStoreWorks(db);
   });
 
@@ -207,14 +239,14 @@ describe('SQLite', () => {
       .run(first!.hash, first!.folderMillis);
     expect(db.columns()).not.toContain('steps');
     migrateSqliteIdempotencyStore(db);
-    expect(db.columns()).toContain('steps');
-    expect(db.appliedMigrations()).toBe(2);
+    expect(db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
+    expect(db.appliedMigrations()).toBe(SHIPPED);
 
     using other = tempFolder();
     using unrecorded = openDatabase(other.dir);
     unrecorded.$client.exec(PREVIOUS_RELEASE.sqlite.replace(' WITHOUT ROWID', ''));
     migrateSqliteIdempotencyStore(unrecorded);
-    expect(unrecorded.columns()).toContain('steps');
+    expect(unrecorded.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
 
     // The previous release's WITHOUT ROWID table keeps working as it is.
     using third = tempFolder();
@@ -222,8 +254,40 @@ describe('SQLite', () => {
     withoutRowid.$client.exec(PREVIOUS_RELEASE.sqlite);
     migrateSqliteIdempotencyStore(withoutRowid);
     expect(withoutRowid.tableSql()).toMatch(/WITHOUT ROWID$/);
-    expect(withoutRowid.columns()).toContain('steps');
+    expect(withoutRowid.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
     await expectStoreWorks(withoutRowid);
+  });
+
+  it('adds the tombstone and trace columns to the release before them; its records still replay', async () => {
+    using folder = tempFolder();
+    using db = openDatabase(folder.dir);
+    db.$client.exec(PREVIOUS_RELEASE.sqlite.replace(' WITHOUT ROWID', ''));
+    db.$client.exec('ALTER TABLE idempotency_records ADD steps text');
+    db.$client.exec(OLD_COMPLETED_ROW);
+    db.$client.exec(
+      `CREATE TABLE "${SQLITE_MIGRATIONS_TABLE}" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
+    );
+    const shipped = readMigrationFiles({ migrationsFolder: shippedMigrationsFolder('sqlite') });
+    for (const migration of shipped.slice(0, 2)) {
+      db.$client
+        .prepare(`INSERT INTO "${SQLITE_MIGRATIONS_TABLE}" (hash, created_at) VALUES (?, ?)`)
+        .run(migration.hash, migration.folderMillis);
+    }
+    expect(db.columns()).not.toContain('trace_context');
+    migrateSqliteIdempotencyStore(db);
+    expect(db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
+    expect(db.appliedMigrations()).toBe(SHIPPED);
+    const indexes = db.$client
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'idempotency_records' AND sql IS NOT NULL ORDER BY name",
+      )
+      .all()
+      .map((row) => row.name);
+    expect(indexes).toEqual([
+      'idempotency_records_expires_at_idx',
+      'idempotency_records_response_expires_at_idx',
+    ]);
+    await expectOldRecordReplays(sqliteIdempotencyStore({ db }));
   });
 });
 
@@ -274,8 +338,8 @@ describe('Postgres', () => {
     const db = await freshDatabase();
     await Promise.all([migratePgIdempotencyStore(db), migratePgIdempotencyStore(db)]);
     await migratePgIdempotencyStore(db);
-    expect(await db.columns()).toContain('steps');
-    expect(await db.appliedMigrations()).toBe(2);
+    expect(await db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
+    expect(await db.appliedMigrations()).toBe(SHIPPED);
     await expectStoreWorks(db);
   });
 
@@ -284,15 +348,16 @@ describe('Postgres', () => {
     const migrationsFolder = await generateAppMigrations('pg', folder.dir);
     const db = await freshDatabase();
     await migratePgWithDrizzle(db, { migrationsFolder });
-    expect(await db.columns()).toContain('steps');
+    expect(await db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
     await expectStoreWorks(db);
     await migratePgIdempotencyStore(db);
-    expect(await db.appliedMigrations()).toBe(2);
+    expect(await db.appliedMigrations()).toBe(SHIPPED);
     const indexes = await db.query<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE tablename = 'idempotency_records' ORDER BY indexname",
     );
     expect(indexes.map((row) => row.indexname)).toEqual([
       'idempotency_records_expires_at_idx',
+      'idempotency_records_response_expires_at_idx',
       'idempotency_records_scope_key_pk',
     ]);
     await expectStoreWorks(db);
@@ -307,7 +372,26 @@ describe('Postgres', () => {
       INSERT INTO drizzle."${PG_MIGRATIONS_TABLE}" (hash, created_at) VALUES ('${first!.hash}', ${first!.folderMillis})`);
     expect(await db.columns()).not.toContain('steps');
     await migratePgIdempotencyStore(db);
-    expect(await db.columns()).toContain('steps');
-    expect(await db.appliedMigrations()).toBe(2);
+    expect(await db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
+    expect(await db.appliedMigrations()).toBe(SHIPPED);
+  });
+
+  it('adds the tombstone and trace columns to the release before them; its records still replay', async () => {
+    const db = await freshDatabase();
+    await db.query(PREVIOUS_RELEASE.pg);
+    await db.query('ALTER TABLE idempotency_records ADD COLUMN steps text');
+    await db.query(OLD_COMPLETED_ROW);
+    const shipped = readMigrationFiles({ migrationsFolder: shippedMigrationsFolder('pg') });
+    await db.query(`CREATE SCHEMA drizzle;
+      CREATE TABLE drizzle."${PG_MIGRATIONS_TABLE}" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);
+      INSERT INTO drizzle."${PG_MIGRATIONS_TABLE}" (hash, created_at) VALUES ${shipped
+        .slice(0, 2)
+        .map((migration) => `('${migration.hash}', ${migration.folderMillis})`)
+        .join(', ')}`);
+    expect(await db.columns()).not.toContain('trace_context');
+    await migratePgIdempotencyStore(db);
+    expect(await db.columns()).toEqual(expect.arrayContaining(ADDED_COLUMNS));
+    expect(await db.appliedMigrations()).toBe(SHIPPED);
+    await expectOldRecordReplays(pgIdempotencyStore({ db }));
   });
 });

@@ -38,7 +38,9 @@ export interface IdempotencyAdmin {
    * The record as stored, expired or not. `scope` is the one your builder's
    * `scope` option returns (stored as its SHA-256 when long: README.md#storage).
    */
-  inspect(id: RecordId): Promise<(IdempotencyRecord & { completedAt: number | null }) | undefined>;
+  inspect(
+    id: RecordId,
+  ): Promise<(Omit<IdempotencyRecord, 'completedAt'> & { completedAt: number | null }) | undefined>;
   /** How many records a purge at `now` would delete (the store's "gone" condition). */
   countPurgeable(opts: { now: number }): Promise<number>;
   /**

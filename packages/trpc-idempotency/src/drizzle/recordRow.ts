@@ -1,5 +1,5 @@
 import type { IdempotencyRecord, RecordId, StoredOutcome, StoredStep } from '../store/record';
-import type { CommitOptions, CompleteOptions } from '../store/store';
+import type { CommitOptions, CompleteOptions, CompletionExtras } from '../store/store';
 
 /**
  * A row of a records table as Drizzle reads it: the columns every shipped
@@ -18,6 +18,9 @@ export interface IdempotencyRecordRow extends RecordId {
   response: string | null;
   /** JSON text of the finished steps (lease mode), or null. */
   steps: string | null;
+  completedAtMs: number | null;
+  responseExpiresAtMs: number | null;
+  traceContext: string | null;
 }
 
 const NO_STEPS: readonly StoredStep[] = Object.freeze([]);
@@ -35,6 +38,11 @@ export function recordFromRow(row: IdempotencyRecordRow): IdempotencyRecord {
     leaseExpiresAt: Number(row.leaseExpiresAtMs),
     expiresAt: Number(row.expiresAtMs),
     createdAt: Number(row.createdAtMs),
+    ...(row.completedAtMs !== null && { completedAt: Number(row.completedAtMs) }),
+    ...(row.responseExpiresAtMs !== null && {
+      responseExpiresAt: Number(row.responseExpiresAtMs),
+    }),
+    ...(row.traceContext !== null && { traceContext: row.traceContext }),
     outcome:
       row.outcomeKind === 'error'
         ? { kind: 'error', body: row.response ?? '' }
@@ -50,9 +58,16 @@ export function stepsColumn(steps: readonly StoredStep[]): string | null {
   return steps.length === 0 ? null : JSON.stringify(steps);
 }
 
+/** The placeholders every completing write fills besides its own (null when unset). */
+const completionExtras = (opts: CompletionExtras) => ({
+  responseExpiresAt: opts.responseExpiresAt ?? null,
+  traceContext: opts.traceContext ?? null,
+});
+
 /** The placeholder values of the completed record a transactional execution inserts. */
 export function completedRecordValues(opts: CommitOptions, outcome: StoredOutcome) {
   return {
+    ...completionExtras(opts),
     scope: opts.scope,
     key: opts.key,
     path: opts.path,
@@ -68,6 +83,7 @@ export function completedRecordValues(opts: CommitOptions, outcome: StoredOutcom
 /** The placeholder values of a lease-mode completion. */
 export function completionValues(complete: CompleteOptions) {
   return {
+    ...completionExtras(complete),
     scope: complete.scope,
     key: complete.key,
     owner: complete.owner,

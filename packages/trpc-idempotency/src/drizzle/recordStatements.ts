@@ -13,6 +13,9 @@ export interface RecordColumns {
   expiresAtMs: AnyColumn;
   createdAtMs: AnyColumn;
   steps: AnyColumn;
+  responseExpiresAtMs: AnyColumn;
+  outcomeKind: AnyColumn;
+  response: AnyColumn;
 }
 
 /**
@@ -44,6 +47,11 @@ export function recordStatementParts(t: RecordColumns) {
         sql`${t.fingerprint} = ${request.fingerprint}`,
       ),
     )!;
+  // A live completed record whose response is past its TTL and still stored:
+  // purge drops the response, and the record stays a tombstone until it is
+  // gone (SPEC 3.7). Dropping clears `response_expires_at_ms` too, so the
+  // index on it holds only responses still to drop, and purge's walk stays flat.
+  const responseExpired: SQL = and(lte(t.responseExpiresAtMs, now), gt(t.expiresAtMs, now))!;
   const fresh = (fresh: SQL, kept: SQL) => sql`CASE WHEN ${gone} THEN ${fresh} ELSE ${kept} END`;
   // What an insert writes over a replaceable record: a gone one starts afresh
   // (attempt 1, no steps), a lapsed lease is taken over (attempt + 1, its
@@ -60,6 +68,9 @@ export function recordStatementParts(t: RecordColumns) {
   return {
     p,
     gone,
+    responseExpired,
+    /** What purge writes over an expired response: the record becomes a tombstone. */
+    dropResponseSet: { outcomeKind: null, response: null, responseExpiresAtMs: null },
     /** The record of one key, by primary key (placeholders `scope` and `key`), live or not. */
     byId,
     /** The owner's record, still in progress: what every fenced write is conditional on. */
@@ -93,6 +104,8 @@ export function recordStatementParts(t: RecordColumns) {
       completedAtMs: null,
       outcomeKind: null,
       response: null,
+      responseExpiresAtMs: null,
+      traceContext: null,
     },
     /** A transactional execution's completed record, inserted with its outcome. */
     completedValues: {
@@ -109,6 +122,8 @@ export function recordStatementParts(t: RecordColumns) {
       completedAtMs: now,
       outcomeKind: p('outcomeKind'),
       response: p('response'),
+      responseExpiresAtMs: p('responseExpiresAt'),
+      traceContext: p('traceContext'),
     },
     /**
      * What a completed record writes over a replaceable one: a fresh record
@@ -127,6 +142,8 @@ export function recordStatementParts(t: RecordColumns) {
       completedAtMs: sql`excluded.completed_at_ms`,
       outcomeKind: sql`excluded.outcome_kind`,
       response: sql`excluded.response`,
+      responseExpiresAtMs: sql`excluded.response_expires_at_ms`,
+      traceContext: sql`excluded.trace_context`,
     },
     /** What completing an owned in-progress record writes (lease mode). */
     completeSet: {
@@ -136,6 +153,8 @@ export function recordStatementParts(t: RecordColumns) {
       completedAtMs: sql`${now}`,
       leaseExpiresAtMs: sql`${now}`,
       expiresAtMs: sql`${p('expiresAt')}`,
+      responseExpiresAtMs: sql`${p('responseExpiresAt')}`,
+      traceContext: sql`${p('traceContext')}`,
       steps: null,
     },
     /** What renewing a lease writes: the lease, and the expiry a TTL after it. */

@@ -10,24 +10,27 @@ export function positiveInteger(store: string, name: string, value: number): num
 }
 
 /**
- * Purge: statements of at most `batchSize` deletions (each holds its rows'
- * locks only while it runs) until `limit` records are gone or a batch finds
- * fewer than it may delete.
+ * Purge: for each phase in turn (deleting expired records, then dropping
+ * expired responses), statements of at most `batchSize` rows (each holds its
+ * rows' locks only while it runs) until `limit` rows are done in all or a
+ * batch finds fewer than it may take.
  */
 export async function purgeInBatches(
   purge: PurgeOptions,
   batchSize: number,
-  deleteBatch: (limit: number) => number | Promise<number>,
+  ...phases: ((limit: number) => number | Promise<number>)[]
 ): Promise<number> {
   const limit = checkPurgeOptions(purge);
-  let deleted = 0;
-  while (deleted < limit) {
-    const batch = Math.min(batchSize, limit - deleted);
-    const count = await deleteBatch(batch);
-    deleted += count;
-    if (count < batch) break;
+  let done = 0;
+  for (const phase of phases) {
+    while (done < limit) {
+      const batch = Math.min(batchSize, limit - done);
+      const count = await phase(batch);
+      done += count;
+      if (count < batch) break;
+    }
   }
-  return deleted;
+  return done;
 }
 
 /**

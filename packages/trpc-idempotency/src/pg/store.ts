@@ -85,6 +85,8 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
   const {
     p,
     gone,
+    responseExpired,
+    dropResponseSet,
     ownedInProgress,
     byId,
     liveById,
@@ -140,6 +142,17 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
       ),
     )
     .prepare('trpc_idempotency_purge');
+  // The same for tombstones to be: the response dropped, the record kept.
+  const dropResponsesStatement = db
+    .update(t)
+    .set(dropResponseSet)
+    .where(
+      and(
+        responseExpired,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${responseExpired} LIMIT ${p('limit')} FOR UPDATE SKIP LOCKED)`,
+      ),
+    )
+    .prepare('trpc_idempotency_drop_responses');
 
   // The end of a transactional execution, as SQL text with literal values: sent
   // as one simple-protocol message with COMMIT (no parameters allowed there),
@@ -240,14 +253,23 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
       }),
     complete: (complete) => changed(completeStatement, completionValues(complete)),
     release: (fenced) => changed(releaseStatement, { ...fenced }),
-    purge: (purge) =>
-      purgeInBatches(purge, purgeBatchSize, async (limit) => {
-        const { rowCount } = (await purgeStatement.execute({
-          now: purge.now,
-          limit,
-        })) as pg.QueryResult;
-        return rowCount ?? 0;
-      }),
+    purge: (purge) => {
+      const batch =
+        (statement: typeof purgeStatement | typeof dropResponsesStatement) =>
+        async (limit: number) => {
+          const { rowCount } = (await statement.execute({
+            now: purge.now,
+            limit,
+          })) as pg.QueryResult;
+          return rowCount ?? 0;
+        };
+      return purgeInBatches(
+        purge,
+        purgeBatchSize,
+        batch(purgeStatement),
+        batch(dropResponsesStatement),
+      );
+    },
   };
 }
 

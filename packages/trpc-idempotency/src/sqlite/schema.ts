@@ -33,11 +33,22 @@ export const idempotencyRecords = sqliteTable(
     response: text('response'),
     /** Lease mode: JSON of the finished steps (recovery points) of an in-progress record. */
     steps: text('steps'),
+    /**
+     * A completed record's response replays until then; after it, until
+     * `expires_at_ms`, the record is a tombstone (no response, the key still
+     * bound). Purge drops the response and clears this, so its index holds only
+     * responses still to drop. Null: the response lives until `expires_at_ms`.
+     */
+    responseExpiresAtMs: integer('response_expires_at_ms'),
+    /** W3C `traceparent` of the execution that stored the outcome (replays link their spans to it). */
+    traceContext: text('trace_context'),
   },
   (table) => [
     primaryKey({ columns: [table.scope, table.key] }),
     // Purge walks expired records by this index, so its cost does not grow with the table.
     index('idempotency_records_expires_at_idx').on(table.expiresAtMs),
+    // Purge walks responses past their TTL (tombstones to be) by this one.
+    index('idempotency_records_response_expires_at_idx').on(table.responseExpiresAtMs),
   ],
 );
 

@@ -90,6 +90,8 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
   const {
     p,
     gone,
+    responseExpired,
+    dropResponseSet,
     ownedInProgress,
     liveById,
     replaceable,
@@ -128,6 +130,16 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
       and(
         gone,
         sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`,
+      ),
+    )
+    .prepare();
+  const dropResponsesStatement = db
+    .update(t)
+    .set(dropResponseSet)
+    .where(
+      and(
+        responseExpired,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${responseExpired} LIMIT ${p('limit')})`,
       ),
     )
     .prepare();
@@ -217,6 +229,7 @@ export function sqliteIdempotencyStore<TDb extends AnySqliteDatabase>(
         purge,
         purgeBatchSize,
         (limit) => purgeStatement.run({ now: purge.now, limit }).changes,
+        (limit) => dropResponsesStatement.run({ now: purge.now, limit }).changes,
       ),
   };
 }

@@ -5,7 +5,7 @@
  * @see README.md#writing-a-store
  */
 
-export { isLive, isReplaceable } from './lifecycle';
+export { isLive, isReplaceable, isTombstone } from './lifecycle';
 export type {
   IdempotencyRecord,
   IdempotencyRecordState,
@@ -22,6 +22,7 @@ export {
   type CommitOptions,
   type CommitResult,
   type CompleteOptions,
+  type CompletionExtras,
   checkPurgeOptions,
   type FencedOptions,
   type FindOptions,

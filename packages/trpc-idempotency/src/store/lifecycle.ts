@@ -13,6 +13,21 @@ export function isLive(record: IdempotencyRecord, now: number): boolean {
 }
 
 /**
+ * A live completed record whose response no longer replays (SPEC 3.7): past
+ * its `responseExpiresAt`, or with its response dropped by purge. It still
+ * binds its key, path and fingerprint until `expiresAt`; a retry with the same
+ * input answers `IDEMPOTENCY_OUTCOME_EXPIRED`, never a new execution.
+ */
+export function isTombstone(record: IdempotencyRecord, now: number): boolean {
+  return (
+    record.state === 'completed' &&
+    isLive(record, now) &&
+    (record.outcome === null ||
+      (record.responseExpiresAt !== undefined && record.responseExpiresAt <= now))
+  );
+}
+
+/**
  * A request for `identity` may replace `record` at `now` when the record is
  * expired, or in progress with its lease over and the same path and input (a
  * take-over). Any other record holds its key.

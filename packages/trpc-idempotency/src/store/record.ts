@@ -55,14 +55,31 @@ export interface IdempotencyRecord extends RecordIdentity {
   /** Until then no other request takes an in-progress record over. */
   leaseExpiresAt: number;
   /**
-   * After this instant the record no longer exists for lookups and may be
-   * purged. A completed record's TTL counts from its completion; an
-   * in-progress one's from the end of its lease.
+   * After this instant the record no longer exists for lookups, its key is
+   * free, and it may be purged. A completed record's counts from its
+   * completion (its tombstone horizon, or its TTL when it keeps no tombstone);
+   * an in-progress one's from the end of its lease.
    */
   expiresAt: number;
   createdAt: number;
-  /** Set when completed. */
+  /** When it completed; set on completed records. */
+  completedAt?: number;
+  /**
+   * A completed record's response replays until this instant; from it until
+   * `expiresAt` the record is a tombstone (SPEC 3.7): its key, path and
+   * fingerprint stay bound, its response is never replayed, and purge drops
+   * it (then `outcome` is null and this is unset). Unset on a record that
+   * still has its outcome: it replays until `expiresAt` (records stored
+   * without a horizon, e.g. by earlier versions). See `isTombstone`.
+   */
+  responseExpiresAt?: number;
+  /** Set when completed; null on a tombstone whose response purge dropped. */
   outcome: StoredOutcome | null;
   /** Lease mode: the steps this execution (or the one it took over) finished. */
   steps: readonly StoredStep[];
+  /**
+   * W3C `traceparent` of the execution that stored the outcome, if it was
+   * traced: a replay's span links to it (SPEC 12.1).
+   */
+  traceContext?: string;
 }

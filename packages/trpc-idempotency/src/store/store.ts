@@ -12,12 +12,31 @@ export interface FindOptions extends RecordId {
 }
 
 /**
+ * What every write that completes a record may carry beside its expiry: the
+ * end of its response's TTL, when the record stays a tombstone after it, and
+ * the trace of the execution.
+ */
+export interface CompletionExtras {
+  /**
+   * When the stored response stops replaying (its TTL from now); the record
+   * stays a tombstone from then until `expiresAt` (the horizon). Unset: the
+   * response replays until `expiresAt`, no tombstone.
+   */
+  responseExpiresAt?: number;
+  /** W3C `traceparent` of this execution, stored for replays' span links. */
+  traceContext?: string;
+}
+
+/**
  * Transactional mode: what a first execution stores when it completes. The
  * record is created completed, in the same write as the handler's effects.
  */
-export interface CommitOptions extends RecordIdentity {
+export interface CommitOptions extends RecordIdentity, CompletionExtras {
   now: number;
-  /** When the completed record expires (its TTL from now). */
+  /**
+   * When the completed record expires and its key is free: its tombstone
+   * horizon from now (or its TTL, without `responseExpiresAt`).
+   */
   expiresAt: number;
   /** Who completed it (the execution's id, for operators). */
   owner: string;
@@ -72,9 +91,10 @@ export interface FencedOptions extends RecordId {
 }
 
 /** Lease mode: completion of a record with its outcome. */
-export interface CompleteOptions extends FencedOptions {
+export interface CompleteOptions extends FencedOptions, CompletionExtras {
   outcome: StoredOutcome;
   now: number;
+  /** As {@link CommitOptions.expiresAt}. */
   expiresAt: number;
 }
 
@@ -89,7 +109,7 @@ export interface SaveStepsOptions extends FencedOptions {
   steps: readonly StoredStep[];
 }
 
-/** Which expired records a purge deletes. */
+/** What a purge does at `now`: expired records deleted, expired responses dropped. */
 export interface PurgeOptions {
   now: number;
   /** At most this many (a positive integer); default: all. */
@@ -156,9 +176,12 @@ export interface IdempotencyStore<TTx = unknown> {
   /** Fenced: delete the owner's in-progress record so the key is free again. */
   release(opts: FencedOptions): Promise<boolean>;
   /**
-   * Delete up to `limit` records expired at `now`; returns how many. Never a
-   * record that a concurrent request has claimed, taken over or completed
-   * meanwhile, whatever the store's isolation.
+   * Delete records expired at `now`, then drop the responses of completed
+   * records whose `responseExpiresAt` has passed (they stay as tombstones
+   * until `expiresAt`), up to `limit` rows in all; returns how many rows it
+   * deleted or reduced to tombstones. Never touches a record that a
+   * concurrent request has claimed, taken over or completed meanwhile,
+   * whatever the store's isolation.
    */
   purge(opts: PurgeOptions): Promise<number>;
   /**

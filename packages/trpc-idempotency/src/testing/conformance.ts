@@ -5,6 +5,7 @@ import { describeExecution } from './conformance/execution';
 import { describeFencedWrites } from './conformance/fenced';
 import type { ConformanceFixture, SuiteContext } from './conformance/fixture';
 import { describePurge } from './conformance/purge';
+import { describeTombstones } from './conformance/tombstones';
 import { describeModelCheck } from './modelCheck';
 
 export type { ConformanceFixture, ConformanceWriteProbe } from './conformance/fixture';
@@ -71,6 +72,7 @@ export function describeIdempotencyStoreConformance<TTx>(
     describeClaim(suite);
     describeFencedWrites(suite);
     describePurge(suite);
+    describeTombstones(suite);
     describeModelCheck(suite);
     describeExecution(suite);
   });

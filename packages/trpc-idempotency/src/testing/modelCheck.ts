@@ -14,7 +14,7 @@ import { comparableRecord, createReferenceModel } from './referenceModel';
 /** Random sequences of every primitive, against the reference model. */
 export function describeModelCheck<TTx>(suite: SuiteContext<TTx>) {
   describe('against the reference model', () => {
-    it('agrees on random sequences of claims, commits, fenced writes, expiry and purge', async () => {
+    it('agrees on random sequences of claims, commits, fenced writes, expiry, tombstones and purge', async () => {
       await fc.assert(
         fc.asyncProperty(
           fc.array(actionArbitrary, { minLength: 10, maxLength: 40, size: 'max' }),
@@ -28,10 +28,17 @@ export function describeModelCheck<TTx>(suite: SuiteContext<TTx>) {
 
 type OwnerPick = { current: true } | { past: number };
 
+/**
+ * How a completing write ends its record: with a response only (`tombstoneMs`
+ * 0: it expires with its TTL) or a tombstone that long after it (SPEC 3.7),
+ * with or without a trace context.
+ */
+type Completion = { ttlMs: number; tombstoneMs: number; traced: boolean };
+
 type Action =
   | { type: 'claim'; key: number; input: number; leaseMs: number; ttlMs: number }
-  | { type: 'commit'; key: number; input: number; ttlMs: number; writes: boolean }
-  | { type: 'complete'; key: number; owner: OwnerPick; error: boolean; ttlMs: number }
+  | ({ type: 'commit'; key: number; input: number; writes: boolean } & Completion)
+  | ({ type: 'complete'; key: number; owner: OwnerPick; error: boolean } & Completion)
   | { type: 'release'; key: number; owner: OwnerPick }
   | { type: 'renew'; key: number; owner: OwnerPick; leaseMs: number; ttlMs: number }
   | { type: 'steps'; key: number; owner: OwnerPick; count: number }
@@ -52,6 +59,7 @@ const inputArbitrary = fc.integer({ min: 0, max: INPUTS.length - 1 });
 const TICK_MS = 25;
 const durationArbitrary = (maxTicks: number) =>
   fc.integer({ min: 1, max: maxTicks }).map((ticks) => ticks * TICK_MS);
+const tombstoneArbitrary = fc.oneof(fc.constant(0), durationArbitrary(6));
 const ownerArbitrary: fc.Arbitrary<OwnerPick> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ current: true as const }) },
   { weight: 1, arbitrary: fc.record({ past: fc.nat() }) },
@@ -74,6 +82,8 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
       key: keyArbitrary,
       input: inputArbitrary,
       ttlMs: durationArbitrary(8),
+      tombstoneMs: tombstoneArbitrary,
+      traced: fc.boolean(),
       writes: fc.boolean(),
     }),
   },
@@ -85,6 +95,8 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
       owner: ownerArbitrary,
       error: fc.boolean(),
       ttlMs: durationArbitrary(8),
+      tombstoneMs: tombstoneArbitrary,
+      traced: fc.boolean(),
     }),
   },
   {
@@ -127,6 +139,20 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
 );
+
+/** The instants (and trace) of a completing write at `now`. */
+function completionAt(now: number, completion: Completion, step: number) {
+  const responseExpiresAt = now + completion.ttlMs;
+  return {
+    now,
+    ...(completion.tombstoneMs === 0
+      ? { expiresAt: responseExpiresAt }
+      : { expiresAt: responseExpiresAt + completion.tombstoneMs, responseExpiresAt }),
+    ...(completion.traced && {
+      traceContext: `00-${(step + 1).toString(16).padStart(32, '0')}-${'1'.padStart(16, '0')}-01`,
+    }),
+  };
+}
 
 /** Runs `actions` against a fresh store and the reference model, comparing every answer. */
 async function checkAgainstModel<TTx>(
@@ -208,8 +234,7 @@ async function checkAgainstModel<TTx>(
           key: KEYS[action.key]!,
           ...INPUTS[action.input]!,
           owner: `model-committer-${step}`,
-          now,
-          expiresAt: now + action.ttlMs,
+          ...completionAt(now, action, step),
           maxWaitMs: 1000,
         };
         const outcome = resultOutcome(step);
@@ -234,8 +259,7 @@ async function checkAgainstModel<TTx>(
         const complete = {
           ...fencedBy(action),
           outcome: action.error ? errorOutcome : resultOutcome(step),
-          now,
-          expiresAt: now + action.ttlMs,
+          ...completionAt(now, action, step),
         };
         if (await fencedWrite('complete', complete, where)) holders.delete(complete.key);
         break;

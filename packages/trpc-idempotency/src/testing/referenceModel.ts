@@ -6,6 +6,7 @@ import type {
   CommitOptions,
   CommitResult,
   CompleteOptions,
+  CompletionExtras,
   FencedOptions,
   FindOptions,
   RenewLeaseOptions,
@@ -58,6 +59,8 @@ export function createReferenceModel() {
         steps: [],
         leaseExpiresAt: opts.now,
         expiresAt: opts.expiresAt,
+        completedAt: opts.now,
+        ...completionExtras(opts),
         outcome,
       });
       return { status: 'committed', result: undefined, outcome };
@@ -98,30 +101,45 @@ export function createReferenceModel() {
     complete(opts: CompleteOptions) {
       const row = owned(opts);
       if (!row) return false;
-      row.state = 'completed';
-      row.outcome = opts.outcome;
-      row.expiresAt = opts.expiresAt;
-      row.steps = [];
+      rows.set(idOf(opts), {
+        ...row,
+        state: 'completed',
+        outcome: opts.outcome,
+        expiresAt: opts.expiresAt,
+        completedAt: opts.now,
+        ...completionExtras(opts),
+        steps: [],
+      });
       return true;
     },
     release(opts: FencedOptions) {
       return owned(opts) ? rows.delete(idOf(opts)) : false;
     },
-    /** Without a limit: which rows a limited purge picks is the store's choice. */
+    /**
+     * Without a limit: which rows a limited purge picks is the store's choice.
+     * Expired rows are deleted; live ones past their response's TTL keep only
+     * their tombstone.
+     */
     purge(opts: { now: number }) {
-      let deleted = 0;
+      let purged = 0;
       for (const [id, row] of rows) {
         if (!isLive(row, opts.now)) {
           rows.delete(id);
-          deleted++;
+          purged++;
+        } else if (responseExpired(row, opts.now)) {
+          const { responseExpiresAt: _dropped, ...tombstone } = row;
+          rows.set(id, { ...tombstone, outcome: null });
+          purged++;
         }
       }
-      return deleted;
+      return purged;
     },
-    /** How many rows a purge at `now` may delete: a limited purge deletes `min(limit, this)`. */
+    /** How many rows a purge at `now` may touch: a limited purge touches `min(limit, this)`. */
     purgeable(opts: { now: number }) {
       let count = 0;
-      for (const row of rows.values()) if (!isLive(row, opts.now)) count++;
+      for (const row of rows.values()) {
+        if (!isLive(row, opts.now) || responseExpired(row, opts.now)) count++;
+      }
       return count;
     },
     /** The physical row's owner, whether or not it is expired. */
@@ -129,6 +147,19 @@ export function createReferenceModel() {
       return rows.get(idOf(id))?.owner;
     },
   };
+}
+
+/** What a completing write stores beside its outcome, absent when unset (as stores read it back). */
+function completionExtras(opts: CompletionExtras): CompletionExtras {
+  return {
+    ...(opts.responseExpiresAt !== undefined && { responseExpiresAt: opts.responseExpiresAt }),
+    ...(opts.traceContext !== undefined && { traceContext: opts.traceContext }),
+  };
+}
+
+/** A live row whose response a purge drops: its TTL is over, it still has it. */
+function responseExpired(row: IdempotencyRecord, now: number) {
+  return row.responseExpiresAt !== undefined && row.responseExpiresAt <= now;
 }
 
 /**
