@@ -6,9 +6,9 @@
  * @see README.md#quickstart
  */
 
+export type { InFlightOptions } from './server/engine';
 export { getIdempotencyErrorData, IdempotencyError } from './server/errors';
 export type { IdempotencyEvent, IdempotencyEventHandler } from './server/events';
-export type { InFlightOptions } from './server/executor';
 export { canonicalEncoding, fingerprintInput } from './server/fingerprint';
 export type {
   IdempotencyHandle,
@@ -36,6 +36,7 @@ export {
   idempotencyResponseContext,
   idempotencyResponseHeaders,
 } from './server/responseHeaders';
+export { KeyAnsweredElsewhere } from './server/signals';
 export type {
   IdempotentProcedures,
   inferIdempotentPaths,

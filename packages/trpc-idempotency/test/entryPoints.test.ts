@@ -22,6 +22,7 @@ const entries: Record<string, { source: string; exports: string[] }> = {
       'IDEMPOTENCY_KEY_FIELD',
       'IDEMPOTENCY_REASONS',
       'IdempotencyError',
+      'KeyAnsweredElsewhere',
       'LeaseLostError',
       'ReplayedErrorCause',
       'canonicalEncoding',

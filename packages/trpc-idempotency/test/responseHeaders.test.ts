@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import { idempotentProcedure, isFinalErrorDefault } from '../src';
-import { createExecutor, isReplayedError } from '../src/server/executor';
+import { createEngine, isReplayedError } from '../src/server/engine';
 import { createOutcomeCodec } from '../src/server/outcome';
 import { httpTestServer, itServing } from './helpers/httpServer';
 import { insufficientFunds } from './helpers/ledgerApp';
@@ -123,9 +123,9 @@ describe('Idempotent-Replayed over HTTP', () => {
   });
 });
 
-describe('the executor’s answer (the contract the builder reads the marker from)', () => {
+describe('the engine’s answer (the contract the builder reads the marker from)', () => {
   it('resolves { value, replayed }, and marks a replayed stored error', async ({ database }) => {
-    const executor = createExecutor({
+    const engine = createEngine({
       store: database.store,
       mode: 'lease',
       codec: createOutcomeCodec({ maxResponseBytes: 1024 }),
@@ -137,11 +137,11 @@ describe('the executor’s answer (the contract the builder reads the marker fro
       onEvent: undefined,
     });
     const call = { scope: 's', key: newKey(), path: 'pay', fingerprint: 'f' };
-    expect(await executor.execute(call, async () => ({ paid: 1 }))).toEqual({
+    expect(await engine.execute(call, async () => ({ paid: 1 }))).toEqual({
       value: { paid: 1 },
       replayed: false,
     });
-    expect(await executor.execute(call, async () => ({ paid: 2 }))).toEqual({
+    expect(await engine.execute(call, async () => ({ paid: 2 }))).toEqual({
       value: { paid: 1 },
       replayed: true,
     });
@@ -150,10 +150,10 @@ describe('the executor’s answer (the contract the builder reads the marker fro
     const fail = async () => {
       throw new TRPCError({ code: 'PRECONDITION_FAILED' });
     };
-    const first = await executor.execute(refused, fail).catch((e: unknown) => e);
+    const first = await engine.execute(refused, fail).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(TRPCError);
     expect(isReplayedError(first)).toBe(false);
-    const again = await executor.execute(refused, fail).catch((e: unknown) => e);
+    const again = await engine.execute(refused, fail).catch((e: unknown) => e);
     expect(again).toMatchObject({ code: 'PRECONDITION_FAILED' });
     expect(isReplayedError(again)).toBe(true);
   });

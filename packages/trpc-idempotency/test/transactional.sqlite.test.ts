@@ -2,6 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
+import { KeyAnsweredElsewhere } from '../src/index';
 import { entries, gate, it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
 import { callerOf, t, userIdempotent } from './helpers/trpc';
 
@@ -157,6 +158,40 @@ describe('transactional mode on SQLite', () => {
     const key = newKey();
     expect(await caller.go({ idempotencyKey: key })).toEqual({ ok: true });
     expect(await caller.go({ idempotencyKey: key })).toEqual({ ok: true });
+    expect(database.countEntries()).toBe(1);
+  });
+
+  it('rejects the commit of a key completed elsewhere with KeyAnsweredElsewhere, and answers with the stored outcome whatever the handler does', async ({
+    database,
+  }) => {
+    const hold = gate();
+    const seen: unknown[] = [];
+    const goCaller = (store: typeof database.store, waitFor?: Promise<void>) =>
+      callerOf({
+        go: userIdempotent({ store }).mutation(async ({ ctx }) => {
+          await waitFor;
+          try {
+            return await ctx.idempotency.commit((tx) => {
+              tx.insert(entries).values({ label: 'x', amount: 1 }).run();
+              return { by: waitFor ? 'slow' : 'fast' };
+            });
+          } catch (error) {
+            seen.push(error);
+            // Swallowing it changes nothing: the stored outcome answers.
+            return { by: 'swallowed' };
+          }
+        }),
+      });
+    const key = newKey();
+    const slow = goCaller(database.store, hold.opened).go({ idempotencyKey: key });
+    // "Another process": its own connection, so no in-process join.
+    const fast = await goCaller(database.openSecond().store).go({ idempotencyKey: key });
+    hold.open();
+    expect(await slow).toEqual(fast);
+    expect(fast).toEqual({ by: 'fast' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(KeyAnsweredElsewhere);
+    expect(seen[0]).toMatchObject({ name: 'KeyAnsweredElsewhere' });
     expect(database.countEntries()).toBe(1);
   });
 });

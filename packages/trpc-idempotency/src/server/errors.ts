@@ -73,21 +73,25 @@ export function getIdempotencyErrorData(error: unknown): IdempotencyErrorData | 
 }
 
 /**
- * The error formatter of idempotency errors, in `.errors()` form: they get
- * `data.reason` (and `data.retryAfterMs`); other errors fall through to the
- * user's own formatters. The input-validation error of a bad key says only
- * what the key parser said. The builder applies it itself: to the errors it
- * throws when no `.errors()` of the user's is in the chain (no middleware on
- * the success path), else as an `.errors()` step just before the user's first.
+ * The wire shape of an idempotency error: `shape` (tRPC's default shape of
+ * `error`), passed through `format` if given (the root `errorFormatter`: it
+ * sees idempotency errors as it sees every other error, and may add a
+ * request id or hide a message), with `data.reason` (and `data.retryAfterMs`)
+ * on top of what it returns. `undefined` for any other error, which goes on
+ * to the user's own formatters. The input-validation error of a bad key
+ * says only what the key parser said. The one shaping of idempotency errors:
+ * the builder (`builderSteps.ts`) applies it from its resolver wrapper, or as
+ * an `.errors()` step just before the user's first.
  */
-export function formatIdempotencyError(opts: { error: TRPCError; shape: TRPCErrorShape }) {
+export function idempotencyErrorShape(opts: {
+  error: TRPCError;
+  shape: TRPCErrorShape;
+  format?: ((shape: TRPCErrorShape) => TRPCErrorShape | undefined) | undefined;
+}): TRPCErrorShape | undefined {
   const data = getIdempotencyErrorData(opts.error);
   if (!data) return undefined;
-  return {
-    ...opts.shape,
-    message: opts.error.message,
-    data: { ...opts.shape.data, ...data },
-  };
+  const formatted = opts.format?.(opts.shape) ?? opts.shape;
+  return { ...formatted, data: { ...formatted.data, ...data } };
 }
 
 /** The idempotency store failed: the request's outcome is unknown to it; retry with the same key. */

@@ -2,6 +2,7 @@
  * What a handler sees as `ctx.idempotency`, per mode.
  * @see README.md#the-handler
  */
+import type { KeyAnsweredElsewhere } from './signals';
 
 /** Members every idempotent handler gets. */
 export interface IdempotencyHandle {
@@ -35,8 +36,9 @@ export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'asy
    * preparation before calling `commit`.
    *
    * If another request completed the key first (another process), `write`
-   * does not run and `commit` rejects with an internal signal: let it
-   * propagate, the stored outcome answers the request.
+   * does not run and `commit` rejects with {@link KeyAnsweredElsewhere}: let
+   * it propagate, the stored outcome answers the request (whatever the
+   * handler returns or throws after it).
    */
   commit<R>(
     write: (tx: TTx) => R,

@@ -1,45 +1,28 @@
-import {
-  type TRPCCombinedDataTransformer,
-  type TRPCDataTransformer,
-  TRPCError,
-} from '@trpc/server';
+import type { TRPCCombinedDataTransformer, TRPCDataTransformer } from '@trpc/server';
 import {
   type AnyProcedureBuilder,
-  asInputStep,
   type DefaultErrorData,
-  inputWithStep,
   type Overwrite,
   outputTransformer,
-  type Parser,
   type ProcedureBuilder,
-  type RootErrorFormatter,
   readProcedureConfig,
   type Simplify,
-  setErrorShape,
   type TRPCErrorShape,
 } from '../internal/trpc';
 import type { IdempotencyErrorData } from '../shared/reasons';
 import type { AnyIdempotencyStore, IdempotencyStore } from '../store/store';
-import { type Chain, type ResolverOpts, wrapBuilder } from './builderChain';
-import { getIdempotencyErrorData } from './errors';
+import { idempotentBuilder } from './builderSteps';
+import { createEngine, type InFlightOptions } from './engine';
 import type { IdempotencyEventHandler } from './events';
-import { createExecutor, type InFlightOptions, isReplayedError } from './executor';
-import { fingerprintInput } from './fingerprint';
-import type {
-  IdempotencyHandle,
-  LeaseIdempotencyHandle,
-  TransactionalIdempotencyHandle,
-} from './handle';
+import type { LeaseIdempotencyHandle, TransactionalIdempotencyHandle } from './handle';
 import type { IdempotentProcedureBuilder, IntersectIfDefined } from './idempotentProcedureBuilder';
 import {
   createKeyParser,
   type IdempotencyKeyInput,
-  IdempotencyKeyInvalidError,
   type IdempotencyKeyOutput,
   type KeyFormat,
 } from './keyFormat';
 import { createOutcomeCodec, isFinalErrorDefault } from './outcome';
-import { recordReplay } from './responseHeaders';
 
 /**
  * `transactional` (default): the handler writes through `ctx.idempotency.commit`
@@ -194,12 +177,8 @@ export function idempotentProcedure<
       'idempotentProcedure: cannot read the transformer of the tRPC instance `procedure` comes from: pass the `transformer` option (the one you gave initTRPC.create(), or { serialize: (v) => v, deserialize: (v) => v } if none)',
     );
   }
-  const { isDev, errorFormatter } = config;
-  /** Formats an idempotency error as `getErrorShape` would, with its `data.reason` added. */
-  const formatShape = (error: TRPCError, at: { path: string; ctx: unknown; input: unknown }) =>
-    formatIdempotencyShape(error, { ...at, isDev, errorFormatter });
   const mode: IdempotencyMode = opts.mode ?? 'transactional';
-  const executor = createExecutor({
+  const engine = createEngine({
     store: opts.store,
     mode,
     codec: createOutcomeCodec({
@@ -227,160 +206,12 @@ export function idempotentProcedure<
     onEvent: opts.onEvent,
   });
 
-  const parseKey = createKeyParser(opts.keyFormat).parse;
-
-  /**
-   * The key of a raw input, or the `400` of README.md#errors: the same `BAD_REQUEST` tRPC
-   * makes of a failing input parser, its shape already formatted (no later
-   * formatter can take it over, as when a parser before every `.errors()`
-   * threw it).
-   */
-  const keyOf = (rawInput: unknown, path: string, ctx: unknown) => {
-    try {
-      return parseKey(rawInput).idempotencyKey;
-    } catch (cause) {
-      const error = new TRPCError({ code: 'BAD_REQUEST', cause });
-      if (cause instanceof IdempotencyKeyInvalidError) {
-        formatShape(error, { path, ctx, input: rawInput });
-      }
-      throw error;
-    }
-  };
-
-  /** The key as an input step of its own: for a chain whose first step is not `.input()`. */
-  const keyMiddleware = asInputStep(async (mw) => {
-    const idempotencyKey = keyOf(await mw.getRawInput(), mw.path, mw.ctx);
-    return mw.next({ input: withKey(mw.input, idempotencyKey) });
-  });
-
-  /**
-   * The key check fused into the first `.input()` of the chain: one step
-   * where there would be two, same order (the key first, so a request with a
-   * bad key and bad fields gets the key's `400`), same errors, same merged input.
-   */
-  const withKeyAndInput = (builder: AnyProcedureBuilder, parser: Parser) =>
-    inputWithStep(builder, parser, (parse) => async (mw) => {
-      const rawInput = await mw.getRawInput();
-      const idempotencyKey = keyOf(rawInput, mw.path, mw.ctx);
-      let parsed: unknown;
-      try {
-        parsed = await parse(rawInput);
-      } catch (cause) {
-        throw new TRPCError({ code: 'BAD_REQUEST', cause });
-      }
-      const input = withKey(mw.input, idempotencyKey);
-      return mw.next({ input: isObject(parsed) ? { ...input, ...parsed } : parsed });
-    });
-
-  const wrapResolver =
-    (resolver: (resolverOpts: ResolverOpts) => unknown, chain: Chain) =>
-    async (resolverOpts: ResolverOpts) => {
-      try {
-        let { input } = resolverOpts;
-        if (!chain.keyChecked) {
-          input = withKey(
-            input,
-            keyOf(await resolverOpts.getRawInput(), resolverOpts.path, resolverOpts.ctx),
-          );
-        }
-        const scope = opts.scope({ ctx: resolverOpts.ctx as never, path: resolverOpts.path });
-        if (typeof scope !== 'string' || scope === '') {
-          throw new TRPCError({
-            code: 'INTERNAL_SERVER_ERROR',
-            message: `idempotency scope for \`${resolverOpts.path}\` is empty: the scope option must return a non-empty string`,
-          });
-        }
-        const call = {
-          scope,
-          key: input.idempotencyKey,
-          path: resolverOpts.path,
-          fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
-        };
-        const { value, replayed } = await executor.execute(call, (idempotency: IdempotencyHandle) =>
-          Promise.resolve(
-            resolver({ ...resolverOpts, input, ctx: { ...resolverOpts.ctx, idempotency } }),
-          ),
-        );
-        recordReplay(resolverOpts.ctx, resolverOpts.batchIndex ?? 0, replayed);
-        return value;
-      } catch (error) {
-        if (isReplayedError(error))
-          recordReplay(resolverOpts.ctx, resolverOpts.batchIndex ?? 0, true);
-        // Without a `.errors()` of the user's in the chain, nothing formats between
-        // here and the root: give idempotency errors their `data.reason` now.
-        if (!chain.formatterInChain && error instanceof TRPCError) {
-          formatShape(error, {
-            path: resolverOpts.path,
-            ctx: resolverOpts.ctx,
-            input: resolverOpts.input,
-          });
-        }
-        throw error;
-      }
-    };
-
-  return wrapBuilder(
-    procedure,
-    { keyChecked: false, formatterInChain: false },
-    {
-      wrapResolver,
-      withKeyAndInput,
-      keyMiddleware,
-    },
-  ) as never;
-}
-
-/**
- * Sets `error`'s wire shape with `data.reason` if it is an idempotency error
- * (`.errors()` does the same). The root error formatter sees idempotency
- * errors as it sees every other error (it may add a request id, hide a
- * message); the reason goes on top of what it returns.
- */
-function formatIdempotencyShape(
-  error: TRPCError,
-  opts: {
-    path: string;
-    ctx: unknown;
-    input: unknown;
-    isDev: boolean;
-    errorFormatter: RootErrorFormatter | undefined;
-  },
-) {
-  const reason = getIdempotencyErrorData(error);
-  if (!reason) return;
-  setErrorShape(error, { path: opts.path, isDev: opts.isDev }, (shape) => {
-    const formatted =
-      opts.errorFormatter?.({
-        error,
-        type: 'mutation',
-        path: opts.path,
-        input: opts.input,
-        ctx: opts.ctx,
-        shape,
-      }) ?? shape;
-    return { ...formatted, data: { ...formatted.data, ...reason } };
-  });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return !!value && !Array.isArray(value) && typeof value === 'object';
-}
-
-/** `input` with the key merged in, as tRPC merges the outputs of two input parsers. */
-function withKey(input: unknown, idempotencyKey: string): IdempotencyKeyOutput {
-  return isObject(input) ? { ...input, idempotencyKey } : { idempotencyKey };
-}
-
-function fingerprintOf(rawInput: unknown) {
-  try {
-    return fingerprintInput(rawInput);
-  } catch (cause) {
-    throw new TRPCError({
-      code: 'BAD_REQUEST',
-      message: cause instanceof Error ? cause.message : 'input cannot be fingerprinted',
-      cause,
-    });
-  }
+  return idempotentBuilder(procedure, {
+    engine,
+    parseKey: createKeyParser(opts.keyFormat).parse,
+    scope: opts.scope as (scopeOpts: { ctx: never; path: string }) => string,
+    config,
+  }) as never;
 }
 
 function positive(name: string, value: number) {

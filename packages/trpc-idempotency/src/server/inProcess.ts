@@ -1,19 +1,13 @@
 import type { StoredOutcome } from '../store/record';
 import type { AnyIdempotencyStore } from '../store/store';
+import type { IdempotentRequest } from './run';
 
-/** What the registry knows of a running execution. */
-export interface RunningRequest {
-  scope: string;
-  key: string;
-  path: string;
-  fingerprint: string;
-  /** Lease mode, once claimed: until when this execution owns its record. */
-  leaseExpiresAt?: number;
-}
-
+/** A running execution another request in this process may join. */
 interface Running {
-  request: RunningRequest;
+  /** Its stored outcome, or the error it answered with. */
   outcome: Promise<StoredOutcome>;
+  /** Lease mode, once claimed: until when it owns its record. Written only here. */
+  leaseExpiresAt: number | undefined;
 }
 
 // Per store: two builders on one store share their running executions.
@@ -33,22 +27,22 @@ export function createInProcessRegistry(store: AnyIdempotencyStore, clock: () =>
     registries.set(store, running);
   }
   const executions = running;
-  const idOf = (call: RunningRequest) =>
-    `${call.scope}\u0000${call.key}\u0000${call.path}\u0000${call.fingerprint}`;
+  const idOf = (request: IdempotentRequest) =>
+    `${request.scope}\u0000${request.key}\u0000${request.path}\u0000${request.fingerprint}`;
 
   return {
     /**
-     * The execution `call` may join. Not one whose lease has lapsed: however
-     * alive it looks here, a retry may take its record over, as from any
-     * other process.
+     * The execution `request` may join. Not one whose lease has lapsed:
+     * however alive it looks here, a retry may take its record over, as from
+     * any other process.
      */
-    find(call: RunningRequest): Running | undefined {
-      const found = executions.get(idOf(call));
-      const lease = found?.request.leaseExpiresAt;
+    find(request: IdempotentRequest): Pick<Running, 'outcome'> | undefined {
+      const found = executions.get(idOf(request));
+      const lease = found?.leaseExpiresAt;
       return lease !== undefined && lease <= clock() ? undefined : found;
     },
     /** Registers `request` before its first `await`, so a duplicate arriving from now on joins. */
-    start(request: RunningRequest) {
+    start(request: IdempotentRequest) {
       let settle!: { succeed: (outcome: StoredOutcome) => void; fail: (error: unknown) => void };
       const outcome = new Promise<StoredOutcome>((resolve, reject) => {
         settle = { succeed: resolve, fail: reject };
@@ -56,10 +50,14 @@ export function createInProcessRegistry(store: AnyIdempotencyStore, clock: () =>
       // Nobody may have joined: a rejection without listeners must not crash the process.
       outcome.catch(() => {});
       const id = idOf(request);
-      const entry = { request, outcome };
+      const entry: Running = { outcome, leaseExpiresAt: undefined };
       executions.set(id, entry);
       return {
         ...settle,
+        /** Lease mode: it owns its record until `leaseExpiresAt` (claimed or renewed). */
+        holdsLeaseUntil(leaseExpiresAt: number) {
+          entry.leaseExpiresAt = leaseExpiresAt;
+        },
         /** Unregisters it, unless a take-over in this process registered itself since. */
         end: () => {
           if (executions.get(id) === entry) executions.delete(id);
@@ -68,3 +66,6 @@ export function createInProcessRegistry(store: AnyIdempotencyStore, clock: () =>
     },
   };
 }
+
+/** One execution registered in this process, as `start` returns it. */
+export type RegisteredExecution = ReturnType<ReturnType<typeof createInProcessRegistry>['start']>;

@@ -1,35 +1,41 @@
 import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { IdempotencyRecord, StoredOutcome, StoredStep } from '../store/record';
 import { type FencedOptions, LeaseLostError } from '../store/store';
-import {
-  type ExecutionContext,
-  encodeForStorage,
-  OutcomeNotStorable,
-  type Request,
-  type Settlement,
-  StoreFailure,
-} from './execution';
 import type { LeaseIdempotencyHandle } from './handle';
+import { type EngineOptions, handleOf, type IdempotentRequest, type LeaseRunResult } from './run';
+import {
+  encodeForStorage,
+  isLayerFailure,
+  type LayerFailure,
+  type OutcomeNotStorable,
+  type StoreFailure,
+  viaStore,
+} from './signals';
 
 /**
  * A lease-mode execution of a record this request claimed: run the handler
  * with its lease (and the steps an earlier owner finished), then store its
  * outcome with a fenced write. A final error is stored too; anything else
- * releases the record so a retry executes again.
+ * releases the record so a retry executes again. A store failure, or an
+ * outcome that cannot be stored, releases the record and is thrown.
  */
 export async function runLeased(
-  context: ExecutionContext,
-  request: Request,
-  claimed: { record: IdempotencyRecord; takenOver: boolean },
-  handler: (handle: LeaseIdempotencyHandle) => Promise<unknown>,
-): Promise<Settlement> {
-  const { opts, store } = context;
+  opts: EngineOptions,
+  run: {
+    request: IdempotentRequest;
+    claimed: { record: IdempotencyRecord; takenOver: boolean };
+    handler: (handle: LeaseIdempotencyHandle) => Promise<unknown>;
+    /** Told every new end of this execution's lease (renewals), so a duplicate in this process knows it. */
+    onLeaseRenewed: (leaseExpiresAt: number) => void;
+  },
+): Promise<LeaseRunResult> {
+  const { store } = opts;
+  const { request, claimed } = run;
   const { owner, attempt } = claimed.record;
   const fenced: FencedOptions = { scope: request.scope, key: request.key, owner };
-  request.leaseExpiresAt = claimed.record.leaseExpiresAt;
   // Set by the handle when its lease is lost or the store fails: that is the
-  // answer, whatever the handler does with the error it got.
-  let failure: LeaseLostError | StoreFailure | OutcomeNotStorable | undefined;
+  // result, whatever the handler does with the error it got.
+  let failure: LeaseLostError | LayerFailure | undefined;
   const fail = <E extends NonNullable<typeof failure>>(error: E) => {
     failure ??= error;
     return error;
@@ -39,77 +45,70 @@ export async function runLeased(
     encode: (value) => encodeForStorage(() => opts.codec.encodeValue(value)),
     decode: (body) => opts.codec.decodeValue(body),
     save: async (all) => {
-      const saved = await context.viaStore(() => store.saveSteps({ ...fenced, steps: all }));
+      const saved = await viaStore(() => store.saveSteps({ ...fenced, steps: all }));
       if (!saved) throw new LeaseLostError(request);
     },
     fail,
   });
 
   const handle: LeaseIdempotencyHandle = {
-    key: request.key,
-    scope: request.callerScope,
-    attempt,
-    downstreamKey: (name) => context.downstreamKey(request, name),
+    ...handleOf(request, attempt),
     async renewLease() {
       const leaseExpiresAt = opts.clock() + opts.leaseMs;
       let renewed: boolean;
       try {
-        renewed = await context.viaStore(() =>
+        renewed = await viaStore(() =>
           store.renewLease({ ...fenced, leaseExpiresAt, expiresAt: leaseExpiresAt + opts.ttlMs }),
         );
       } catch (error) {
         throw fail(error as StoreFailure);
       }
       if (!renewed) throw fail(new LeaseLostError(request));
-      request.leaseExpiresAt = leaseExpiresAt;
+      run.onLeaseRenewed(leaseExpiresAt);
     },
     step: (name, fn) => steps.run(name, fn),
   };
 
-  const run = {
-    attempt,
-    takenOver: claimed.takenOver,
-    stepsRun: steps.ran,
-    stepsSkipped: steps.skipped,
-  };
   let outcome: StoredOutcome;
   try {
-    const value = await handler(handle);
+    const value = await run.handler(handle);
     await steps.idle();
     if (failure) throw failure;
     outcome = encodeForStorage(() => opts.codec.encodeResult(value));
   } catch (error) {
     await steps.idle();
     const cause = failure ?? error;
-    if (cause instanceof LeaseLostError) throw context.fenced(request, attempt);
-    if (
-      cause instanceof StoreFailure ||
-      cause instanceof OutcomeNotStorable ||
-      !opts.isFinalError(cause)
-    ) {
-      await releaseQuietly(context, fenced);
-      if (!(cause instanceof StoreFailure || cause instanceof OutcomeNotStorable)) {
-        context.event(request, 'released', { attempt });
-      }
+    if (cause instanceof LeaseLostError) return { kind: 'fenced', attempt };
+    if (isLayerFailure(cause)) {
+      await releaseQuietly(opts, fenced);
       throw cause;
+    }
+    if (!opts.isFinalError(cause)) {
+      await releaseQuietly(opts, fenced);
+      return { kind: 'released', attempt, error: cause };
     }
     try {
       outcome = encodeForStorage(() => opts.codec.encodeError(getTRPCErrorFromUnknown(cause)));
     } catch (notStorable) {
-      await releaseQuietly(context, fenced);
+      await releaseQuietly(opts, fenced);
       throw notStorable;
     }
   }
 
   const now = opts.clock();
-  const completed = await context.viaStore(() =>
+  const completed = await viaStore(() =>
     store.complete({ ...fenced, outcome, now, expiresAt: now + opts.ttlMs }),
   );
-  if (!completed) {
-    // A new owner took over after our lease ran out: its outcome is the one clients get.
-    throw context.fenced(request, attempt);
-  }
-  return context.executed(request, outcome, run);
+  // Not completed: a new owner took over after our lease ran out; its outcome is the one clients get.
+  if (!completed) return { kind: 'fenced', attempt };
+  return {
+    kind: 'executed',
+    outcome,
+    attempt,
+    takenOver: claimed.takenOver,
+    stepsRun: steps.ran,
+    stepsSkipped: steps.skipped,
+  };
 }
 
 /**
@@ -117,9 +116,9 @@ export async function runLeased(
  * progress until its lease expires and a retry takes it over, which is the
  * same recovery as a crash. The request's own error is the one to report.
  */
-async function releaseQuietly(context: ExecutionContext, fenced: FencedOptions) {
+async function releaseQuietly(opts: EngineOptions, fenced: FencedOptions) {
   try {
-    await context.store.release(fenced);
+    await opts.store.release(fenced);
   } catch {
     // see above: the lease bounds how long the key stays blocked
   }

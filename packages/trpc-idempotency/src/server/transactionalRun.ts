@@ -1,16 +1,22 @@
 import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { CommitOptions, CommitResult } from '../store/store';
+import type { TransactionalIdempotencyHandle } from './handle';
 import {
-  type ExecutionContext,
+  type EngineOptions,
+  handleOf,
+  type IdempotentRequest,
+  remainingWaitMs,
+  type TransactionalRunResult,
+} from './run';
+import {
   encodeForStorage,
   HandlerThrew,
   KeyAnsweredElsewhere,
+  type LayerFailure,
   OutcomeNotStorable,
-  type Request,
-  type Settlement,
   StoreFailure,
-} from './execution';
-import type { TransactionalIdempotencyHandle } from './handle';
+  viaStore,
+} from './signals';
 
 // biome-ignore lint/suspicious/noExplicitAny: the store's transaction type is the builder's business
 type AnyTransactionalHandle = TransactionalIdempotencyHandle<any, 'sync' | 'async'>;
@@ -20,15 +26,18 @@ type AnyTransactionalHandle = TransactionalIdempotencyHandle<any, 'sync' | 'asyn
  * `commit`, which stores its writes and the completed record in one
  * transaction. A final error, or a result returned without `commit`, is
  * stored with one insert-if-absent. Whatever the store finds holding the key
- * at that point (completed elsewhere first) answers instead.
+ * at that point (completed elsewhere first) is returned as `held`.
  */
 export async function runTransactional(
-  context: ExecutionContext,
-  request: Request,
-  handler: (handle: AnyTransactionalHandle) => Promise<unknown>,
-): Promise<Settlement> {
-  const { opts, store } = context;
-  const owner = context.nextOwner();
+  opts: EngineOptions,
+  run: {
+    request: IdempotentRequest;
+    owner: string;
+    handler: (handle: AnyTransactionalHandle) => Promise<unknown>;
+  },
+): Promise<TransactionalRunResult> {
+  const { store } = opts;
+  const { request, owner } = run;
   const recordOf = (now: number): CommitOptions => ({
     scope: request.scope,
     key: request.key,
@@ -37,12 +46,12 @@ export async function runTransactional(
     owner,
     now,
     expiresAt: now + opts.ttlMs,
-    maxWaitMs: context.remainingWaitMs(request),
+    maxWaitMs: remainingWaitMs(opts, request),
   });
 
-  // What `commit` decided: once set, it is the answer, whatever the handler does next.
+  // What `commit` decided: once set, it is the result, whatever the handler does next.
   let decided: CommitResult<unknown> | undefined;
-  let failure: StoreFailure | OutcomeNotStorable | undefined;
+  let failure: LayerFailure | undefined;
   let committing: Promise<unknown> | undefined;
 
   const commit = async (write: (tx: unknown) => unknown) => {
@@ -71,74 +80,53 @@ export async function runTransactional(
   };
 
   const handle: AnyTransactionalHandle = {
-    key: request.key,
-    scope: request.callerScope,
-    attempt: 1,
-    downstreamKey: (name) => context.downstreamKey(request, name),
+    ...handleOf(request, 1),
     commit: commit as AnyTransactionalHandle['commit'],
   };
 
   let value: unknown;
   let thrown: { error: unknown } | undefined;
   try {
-    value = await handler(handle);
+    value = await run.handler(handle);
   } catch (error) {
     thrown = { error };
   }
   // A handler that did not await its commit still gets the commit's answer.
   await committing;
-  if (decided) return settleStored(context, request, decided);
+  if (decided) return resultOf(decided);
   if (failure) throw failure;
-  if (thrown) return settleFailure(context, request, thrown.error, recordOf);
-
-  const outcome = encodeForStorage(() => opts.codec.encodeResult(value));
-  const stored = await context.viaStore(() =>
-    store.insertCompleted({ ...recordOf(opts.clock()), outcome }),
-  );
-  return settleStored(context, request, stored);
-}
-
-/** A final error is stored and replayed; anything else stores nothing (README.md#errors). */
-async function settleFailure(
-  context: ExecutionContext,
-  request: Request,
-  error: unknown,
-  recordOf: (now: number) => CommitOptions,
-): Promise<Settlement> {
-  const { opts, store } = context;
-  if (!opts.isFinalError(error)) {
-    context.event(request, 'released', { attempt: 1 });
-    throw error;
+  let outcome: ReturnType<typeof opts.codec.encodeResult>;
+  if (thrown) {
+    // A final error is stored and replayed; anything else stores nothing (README.md#errors).
+    if (!opts.isFinalError(thrown.error)) {
+      return { kind: 'released', attempt: 1, error: thrown.error };
+    }
+    const error = getTRPCErrorFromUnknown(thrown.error);
+    outcome = encodeForStorage(() => opts.codec.encodeError(error));
+  } else {
+    outcome = encodeForStorage(() => opts.codec.encodeResult(value));
   }
-  const outcome = encodeForStorage(() => opts.codec.encodeError(getTRPCErrorFromUnknown(error)));
-  const stored = await context.viaStore(() =>
-    store.insertCompleted({ ...recordOf(opts.clock()), outcome }),
+  return resultOf(
+    await viaStore(() => store.insertCompleted({ ...recordOf(opts.clock()), outcome })),
   );
-  return settleStored(context, request, stored);
 }
 
-/** The answer of a transactional write: ours, or that of the record that held the key. */
-function settleStored(
-  context: ExecutionContext,
-  request: Request,
-  result: CommitResult<unknown>,
-): Settlement {
-  switch (result.status) {
+/** A transactional write's result: ours, or the record that held the key. */
+function resultOf(stored: CommitResult<unknown>): TransactionalRunResult {
+  switch (stored.status) {
     case 'committed':
-      return context.executed(request, result.outcome, { attempt: 1, takenOver: false });
+      return {
+        kind: 'executed',
+        outcome: stored.outcome,
+        attempt: 1,
+        takenOver: false,
+        stepsRun: [],
+        stepsSkipped: [],
+      };
     case 'found':
-      request.waited = true;
-      // Completed elsewhere first: replayed exactly as a later retry would be.
-      if (result.record.state === 'completed') return context.replay(request, result.record);
-      if (
-        result.record.path !== request.path ||
-        result.record.fingerprint !== request.fingerprint
-      ) {
-        throw context.mismatch(request, result.record);
-      }
-      throw context.conflict(request, context.retryHint(result.record));
+      return { kind: 'held', record: stored.record };
     case 'busy':
-      throw context.conflict(request, context.retryHint());
+      return { kind: 'busy' };
   }
 }
 

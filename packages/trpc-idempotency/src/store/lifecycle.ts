@@ -1,7 +1,7 @@
 import type { IdempotencyRecord, RecordIdentity } from './record';
 
 /**
- * The record lifecycle's two rules, in plain code for the executor, the
+ * The record lifecycle's two rules, in plain code for the engine, the
  * in-memory reference model and stores that decide in application code. The
  * SQL stores state the same rules as conditions (`recordStatements.ts`).
  * @see README.md#record-lifecycle

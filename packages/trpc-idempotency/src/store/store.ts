@@ -118,7 +118,7 @@ export interface PurgeOptions {
 
 /**
  * Persistence for idempotency records: a few primitive operations, with the
- * state machine written once above them (the executor). Every method is atomic
+ * state machine written once above them (the engine, `server/engine.ts`). Every method is atomic
  * on its own.
  *
  * Two families, one per mode:

@@ -34,7 +34,7 @@ export interface IdempotencyStoreConformanceOptions<TTx> {
  * Registers the store conformance suite with vitest: every store must pass it
  * unchanged. Most cases drive the store's primitives directly with explicit
  * instants, so no test waits for a clock; the last part runs requests through
- * `idempotentProcedure` on the store, so the executor's guarantees (a retry
+ * `idempotentProcedure` on the store, so the engine's guarantees (a retry
  * never told its key was reused by an in-flight mistake, a crashed execution
  * taken over only with its own input) hold on it too.
  *

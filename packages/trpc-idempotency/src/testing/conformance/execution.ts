@@ -80,7 +80,7 @@ const settle = (promise: Promise<unknown>) =>
     (error: unknown) => ({ code: error instanceof TRPCError ? error.code : String(error) }),
   );
 
-/** The executor's guarantees, run through `idempotentProcedure` on the store under test. */
+/** The engine's guarantees, run through `idempotentProcedure` on the store under test. */
 export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
   const { it, concurrency } = suite;
 

@@ -62,7 +62,7 @@ const requestAt = (now: number) => ({
   now,
 });
 
-/** A claim at `now` with the executor's usual lease, and expiry a TTL after it. */
+/** A claim at `now` with the engine's usual lease, and expiry a TTL after it. */
 export function claimAt(now: number, overrides: Partial<ClaimOptions> = {}): ClaimOptions {
   const leaseExpiresAt = overrides.leaseExpiresAt ?? now + LEASE_MS;
   return { ...requestAt(now), leaseExpiresAt, expiresAt: leaseExpiresAt + TTL_MS, ...overrides };
