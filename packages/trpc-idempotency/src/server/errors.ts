@@ -102,8 +102,8 @@ export function getIdempotencyErrorData(error: unknown): IdempotencyErrorData | 
  * The wire shape of an idempotency error: `shape` (tRPC's default shape of
  * `error`), passed through `format` if given (the root `errorFormatter`: it
  * sees idempotency errors as it sees every other error, and may add a
- * request id or hide a message), with `data.reason` (and `data.retryAfterMs`)
- * on top of what it returns. `undefined` for any other error, which goes on
+ * request id or hide a message), with `data.reason` (and `data.retryAfterMs`,
+ * `data.completedAt`, `data.horizonMs`) on top of what it returns. `undefined` for any other error, which goes on
  * to the user's own formatters. The input-validation error of a bad key
  * says only what the key parser said. The one shaping of idempotency errors:
  * the builder (`builderSteps.ts`) applies it from its resolver wrapper, or as
@@ -113,9 +113,15 @@ export function idempotencyErrorShape(opts: {
   error: TRPCError;
   shape: TRPCErrorShape;
   format?: ((shape: TRPCErrorShape) => TRPCErrorShape | undefined) | undefined;
+  /** The builder's horizon, for an error that does not carry it (an invalid key). */
+  horizonMs?: number | undefined;
 }): TRPCErrorShape | undefined {
-  const data = getIdempotencyErrorData(opts.error);
-  if (!data) return undefined;
+  const found = getIdempotencyErrorData(opts.error);
+  if (!found) return undefined;
+  const data =
+    found.horizonMs === undefined && opts.horizonMs !== undefined
+      ? { ...found, horizonMs: opts.horizonMs }
+      : found;
   const formatted = opts.format?.(opts.shape) ?? opts.shape;
   return { ...formatted, data: { ...formatted.data, ...data } };
 }
