@@ -2,6 +2,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The library's default TTL of a completed record (the example server's default too). */
 export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+/** The library's default horizon: a completed key stays bound (a tombstone after its TTL) this long. */
+export const DEFAULT_HORIZON_MS = 30 * 24 * 60 * 60 * 1000;
 
 const clockSkewModule = fileURLToPath(new URL('./clockSkew.mjs', import.meta.url));
 

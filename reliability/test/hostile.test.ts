@@ -18,7 +18,7 @@ import {
 import { send } from '../src/http';
 import { openAccounts } from '../src/ledgerWorkload';
 import { diffRecords, readRecords } from '../src/records';
-import { clockSkewEnv, DEFAULT_TTL_MS } from '../src/serverClock';
+import { clockSkewEnv, DEFAULT_HORIZON_MS, DEFAULT_TTL_MS } from '../src/serverClock';
 import { report, seedFor } from '../src/strength';
 
 function sendHostile(url: string, request: HostileRequest) {
@@ -236,19 +236,12 @@ describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its 
     expect((await send({ url: server.url, path: 'health', method: 'GET' })).status).toBe(200);
   });
 
-  it('frees a key after its TTL: the same key with another input executes anew', async () => {
+  it('keeps a key bound past its TTL (a tombstone), and frees it after its horizon: the same key with another input executes anew', async () => {
     const before = readRecords(databaseFile).find(
       (row) => row.scope === 'alice' && row.key === fixture.paidKey,
     )!;
     const transfersBefore = readLedgerFile(databaseFile).transfers.length;
-    await server.stop('SIGTERM');
-    // The same file, one TTL (and a minute) later.
-    const ttlMs = DEFAULT_TTL_MS;
-    server = await startLedgerServer({
-      databaseFile,
-      env: clockSkewEnv(ttlMs + 60_000),
-    });
-    const response = await sendHostile(server.url, {
+    const otherInput = {
       path: 'transfers.create',
       body: JSON.stringify({
         idempotencyKey: fixture.paidKey,
@@ -256,7 +249,23 @@ describe(`hostile input: ${hostileCatalogue.length} bad requests, each with its 
         toAccountId: fixture.payee,
         amount: 7,
       }),
+    };
+    await server.stop('SIGTERM');
+    // The same file, one TTL (and a minute) later: the key is a tombstone, still bound to its input.
+    server = await startLedgerServer({
+      databaseFile,
+      env: clockSkewEnv(DEFAULT_TTL_MS + 60_000),
     });
+    const tombstoned = await sendHostile(server.url, otherInput);
+    expect(tombstoned.status).toBe(422);
+    expect(server.events('executed')).toEqual([]);
+    await server.stop('SIGTERM');
+    // One horizon (and a minute) later: the key is free.
+    server = await startLedgerServer({
+      databaseFile,
+      env: clockSkewEnv(DEFAULT_HORIZON_MS + 60_000),
+    });
+    const response = await sendHostile(server.url, otherInput);
     expect(answerOf(response.status, response.json)).toMatchObject({ status: 200, kind: 'result' });
     expect(server.events('executed')).toMatchObject([{ path: 'transfers.create', attempt: 1 }]);
     const after = readRecords(databaseFile).find(

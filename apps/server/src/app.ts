@@ -47,6 +47,12 @@ export interface LedgerAppOptions {
   /** How long a completed key is replayed, in ms; at least `leaseMs`. Library default (24 hours). */
   ttlMs?: number;
   /**
+   * How long a completed key stays bound, in ms: a tombstone between `ttlMs`
+   * and it (a retry answers `IDEMPOTENCY_OUTCOME_EXPIRED`). At least `ttlMs`.
+   * Library default (30 days, or `ttlMs` if longer).
+   */
+  horizonMs?: number;
+  /**
    * The most calls one HTTP batch may carry; a larger batch gets a 400 ("Batch
    * call exceeds maximum size") before any of its calls runs. Default 100.
    */
@@ -127,6 +133,7 @@ function assembleLedgerApp<TDatabase extends OpenDatabase>(
     inFlight: opts.inFlight ?? {},
     leaseMs: opts.leaseMs,
     ttlMs: opts.ttlMs,
+    horizonMs: opts.horizonMs,
     payoutGateway: opts.payoutGatewayUrl
       ? httpPayoutGateway({
           url: opts.payoutGatewayUrl,

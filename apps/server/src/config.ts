@@ -18,6 +18,8 @@ export interface ServerConfig {
   leaseMs: number;
   /** How long a completed key is replayed, in ms. */
   ttlMs: number;
+  /** How long a completed key stays bound (a tombstone after its TTL), in ms; at least `ttlMs`. */
+  horizonMs: number;
   /** The most calls one HTTP batch may carry. */
   maxBatchSize: number;
   shutdownTimeoutMs: number;
@@ -33,6 +35,8 @@ export interface ServerConfig {
 /** The library's defaults: a 30 s lease, and replays for 24 hours. */
 const DEFAULT_LEASE_MS = 30_000;
 const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+/** The library's default horizon: 30 days (or the TTL, if longer). */
+const DEFAULT_HORIZON_MS = 30 * 24 * 60 * 60 * 1000;
 /**
  * The most calls one HTTP batch may carry, unless `TRPC_MAX_BATCH_SIZE` says
  * otherwise: without a limit one request of 1 MiB could carry about 12 000
@@ -67,6 +71,9 @@ export class ConfigError extends Error {
  * - `IDEMPOTENCY_TTL_MS` (default 86400000, 24 hours): how long a completed key
  *   is replayed (an execution in progress keeps its key for its whole lease,
  *   even past a shorter TTL)
+ * - `IDEMPOTENCY_HORIZON_MS` (default 2592000000, 30 days, or the TTL if
+ *   longer; never below it): how long a completed key stays bound; between the
+ *   TTL and the horizon a retry answers `IDEMPOTENCY_OUTCOME_EXPIRED`
  * - `TRPC_MAX_BATCH_SIZE` (default 100): the most calls one HTTP batch may
  *   carry; a larger batch gets a 400 and none of its calls runs
  * - `SHUTDOWN_TIMEOUT_MS` (default 10000): how long a stop waits for in-flight requests
@@ -87,6 +94,16 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     min: 1,
     max: MAX_DURATION_MS,
   });
+  const horizonMs = integer(env, 'IDEMPOTENCY_HORIZON_MS', {
+    fallback: Math.max(DEFAULT_HORIZON_MS, ttlMs),
+    min: 1,
+    max: MAX_DURATION_MS,
+  });
+  if (horizonMs < ttlMs) {
+    throw new ConfigError(
+      `IDEMPOTENCY_HORIZON_MS (${horizonMs}) must be at least IDEMPOTENCY_TTL_MS (${ttlMs}): a key must stay bound as long as its answer is replayed`,
+    );
+  }
   return {
     port: integer(env, 'PORT', { fallback: 3000, max: 65_535 }),
     host: nonEmpty(env['HOST']) ?? '127.0.0.1',
@@ -107,6 +124,7 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     },
     leaseMs,
     ttlMs,
+    horizonMs,
     maxBatchSize: integer(env, 'TRPC_MAX_BATCH_SIZE', {
       fallback: DEFAULT_MAX_BATCH_SIZE,
       min: 1,

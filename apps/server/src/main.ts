@@ -19,6 +19,7 @@ async function main() {
     inFlight: config.inFlight,
     leaseMs: config.leaseMs,
     ttlMs: config.ttlMs,
+    horizonMs: config.horizonMs,
     maxBatchSize: config.maxBatchSize,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     payoutGatewayUrl: config.payoutGatewayUrl,

@@ -99,6 +99,8 @@ export interface LedgerRouterOptions {
   leaseMs?: number | undefined;
   /** How long a completed key is replayed, in ms (library default when undefined). */
   ttlMs?: number | undefined;
+  /** How long a completed key stays bound (a tombstone after its TTL), in ms (library default when undefined). */
+  horizonMs?: number | undefined;
   /** The payout gateway; without it `payouts.create` answers 501 before its key is looked at. */
   payoutGateway?: PayoutGateway | undefined;
   /** The payout fault hook, per attempt (see `payoutPauses`); no pauses when undefined. */
@@ -182,6 +184,7 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     inFlight: opts.inFlight,
     leaseMs: opts.leaseMs,
     ttlMs: opts.ttlMs,
+    horizonMs: opts.horizonMs,
     onEvent,
   });
 
@@ -201,6 +204,7 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     inFlight: opts.inFlight,
     leaseMs: opts.leaseMs,
     ttlMs: opts.ttlMs,
+    horizonMs: opts.horizonMs,
     onEvent,
   });
 

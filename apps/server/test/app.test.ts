@@ -131,26 +131,34 @@ describe.each(DIALECTS)('ledger app in process on %s', (dialect) => {
     expect(await ledger.count('transfers')).toBe(0);
   });
 
-  it('keeps completed keys for ttlMs, and stores nothing while a transfer is in flight', async () => {
+  it('keeps completed keys for ttlMs, bound until horizonMs, and stores nothing while a transfer is in flight', async () => {
     const ttlMs = 56_789;
-    await using ledger = await fresh({ ttlMs, transferDelayMs: 300 });
+    const horizonMs = 98_765;
+    await using ledger = await fresh({ ttlMs, horizonMs, transferDelayMs: 300 });
     const alice = ledger.caller();
     const [a, b] = await openAccounts(alice, 5, 0);
     const records = async () => {
-      const query = `SELECT state, expires_at_ms - completed_at_ms AS ttl FROM idempotency_records`;
+      const query = `SELECT state, response_expires_at_ms - completed_at_ms AS ttl,
+        expires_at_ms - completed_at_ms AS horizon FROM idempotency_records`;
       const { database } = ledger.app;
       const rows =
         database.kind === 'sqlite'
           ? (database.db.$client.prepare(query).all() as Array<Record<string, unknown>>)
           : (await database.db.$client.query(query)).rows;
-      return rows.map((row) => ({ state: row['state'], ttl: Number(row['ttl']) }));
+      return rows.map((row) => ({
+        state: row['state'],
+        ttl: Number(row['ttl']),
+        horizon: Number(row['horizon']),
+      }));
     };
     const transfer = alice.transfers.create(transferInput(a, b, 1));
     await waitForInFlight(ledger.app, 1);
     // Transactional: the transfer's record is written with its commit, not before.
     expect(await records()).toHaveLength(2);
     await transfer;
-    expect(await records()).toEqual(Array(3).fill({ state: 'completed', ttl: ttlMs }));
+    expect(await records()).toEqual(
+      Array(3).fill({ state: 'completed', ttl: ttlMs, horizon: horizonMs }),
+    );
   });
 
   it('needs a user for mutations, and stores nothing without one', async () => {

@@ -36,6 +36,7 @@ describe('readConfig', () => {
       inFlight: { timeoutMs: 5000, retryAfterMs: 1000 },
       leaseMs: 30_000,
       ttlMs: 24 * 60 * 60 * 1000,
+      horizonMs: 30 * 24 * 60 * 60 * 1000,
       maxBatchSize: 100,
       shutdownTimeoutMs: 10_000,
       payoutGatewayUrl: undefined,
@@ -60,6 +61,7 @@ describe('readConfig', () => {
         IDEMPOTENCY_RETRY_AFTER_MS: '1500',
         IDEMPOTENCY_LEASE_MS: '2000',
         IDEMPOTENCY_TTL_MS: '60000',
+        IDEMPOTENCY_HORIZON_MS: '120000',
         TRPC_MAX_BATCH_SIZE: '20',
         SHUTDOWN_TIMEOUT_MS: '2000',
         PAYOUT_GATEWAY_URL: 'http://127.0.0.1:4000/gateway',
@@ -79,6 +81,7 @@ describe('readConfig', () => {
       inFlight: { timeoutMs: 0, retryAfterMs: 1500 },
       leaseMs: 2000,
       ttlMs: 60_000,
+      horizonMs: 120_000,
       maxBatchSize: 20,
       shutdownTimeoutMs: 2000,
       payoutGatewayUrl: 'http://127.0.0.1:4000/gateway',
@@ -114,6 +117,24 @@ describe('readConfig', () => {
     expect(() => readConfig({ LEDGER_PAYOUT_DELAY_MS: 'soon' })).toThrow(/LEDGER_PAYOUT_DELAY_MS/);
     expect(() => readConfig({ LEDGER_PAYOUT_DELAY_AT: 'in-pay,mid-pay' })).toThrow(
       /LEDGER_PAYOUT_DELAY_AT must list points among before-reserve, .*; got mid-pay/,
+    );
+  });
+
+  it('keeps the horizon at or above the TTL: its default follows a longer TTL, a shorter one is refused', () => {
+    const days = (n: number) => String(n * 24 * 60 * 60 * 1000);
+    expect(readConfig({ IDEMPOTENCY_TTL_MS: days(60) })).toMatchObject({
+      ttlMs: Number(days(60)),
+      horizonMs: Number(days(60)),
+    });
+    expect(
+      readConfig({ IDEMPOTENCY_TTL_MS: '1000', IDEMPOTENCY_HORIZON_MS: '1000' }),
+    ).toMatchObject({ ttlMs: 1000, horizonMs: 1000 });
+    expect(() =>
+      readConfig({ IDEMPOTENCY_TTL_MS: '2000', IDEMPOTENCY_HORIZON_MS: '1999' }),
+    ).toThrow(/IDEMPOTENCY_HORIZON_MS \(1999\) must be at least IDEMPOTENCY_TTL_MS \(2000\)/);
+    expect(() => readConfig({ IDEMPOTENCY_HORIZON_MS: days(1 - 1) })).toThrow(ConfigError);
+    expect(() => readConfig({ IDEMPOTENCY_HORIZON_MS: 'forever' })).toThrow(
+      /IDEMPOTENCY_HORIZON_MS must be an integer/,
     );
   });
 

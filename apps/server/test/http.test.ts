@@ -368,3 +368,52 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     await server.waitForLog((line) => line.level === 'error' && line.msg === 'request failed');
   });
 });
+
+/**
+ * Tombstones through the real server process (SPEC 3.7, 7.10): a short
+ * `IDEMPOTENCY_TTL_MS`, a long `IDEMPOTENCY_HORIZON_MS`; a transfer retried
+ * after the TTL is answered, never run again.
+ */
+describe.each(DIALECTS)('ledger server tombstones on %s', (dialect) => {
+  const TTL_MS = 300;
+  const HORIZON_MS = 600_000;
+  let server: LedgerServerProcess;
+  beforeAll(async () => {
+    server = await startLedgerServer({
+      databaseUrl: await databases.create(dialect),
+      env: { IDEMPOTENCY_TTL_MS: String(TTL_MS), IDEMPOTENCY_HORIZON_MS: String(HORIZON_MS) },
+    });
+  });
+  afterAll(async () => {
+    await server[Symbol.asyncDispose]();
+  });
+
+  it('tells its horizon, and answers a transfer retried after the TTL with IDEMPOTENCY_OUTCOME_EXPIRED: one transfer', async () => {
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
+    const input = transferInput(a, b, 40);
+    const before = Date.now();
+    const first = await read(await server.mutate('transfers.create', input));
+    const after = Date.now();
+    expect(first.status).toBe(200);
+    expect(first.headers.get('idempotency-horizon-ms')).toBe(String(HORIZON_MS));
+    await new Promise((resolve) => setTimeout(resolve, TTL_MS + 50));
+
+    const retried = await read(await server.mutate('transfers.create', input));
+    expect(retried.status).toBe(404);
+    expect(retried.headers.get('idempotency-horizon-ms')).toBe(String(HORIZON_MS));
+    expect(retried.body.error.data).toMatchObject({
+      code: 'NOT_FOUND',
+      reason: 'IDEMPOTENCY_OUTCOME_EXPIRED',
+      horizonMs: HORIZON_MS,
+    });
+    const { completedAt } = retried.body.error.data as { completedAt: number };
+    expect(completedAt).toBeGreaterThanOrEqual(before);
+    expect(completedAt).toBeLessThanOrEqual(after);
+    expect(retried.body.error.message).toContain(new Date(completedAt).toISOString());
+    const changed = await read(await server.mutate('transfers.create', { ...input, amount: 41 }));
+    expect(changed.status).toBe(422);
+    expect(await balanceOf(server, a)).toBe(60);
+    expect(await balanceOf(server, b)).toBe(40);
+  });
+});

@@ -42,6 +42,7 @@ export type {
   inferIdempotentPaths,
 } from './shared/idempotentInput';
 export {
+  IDEMPOTENCY_HORIZON_HEADER,
   IDEMPOTENCY_KEY_FIELD,
   IDEMPOTENCY_REASONS,
   type IdempotencyErrorData,

@@ -10,6 +10,7 @@ import {
   isIdempotencyInProgress,
   isIdempotencyKeyInvalid,
   isIdempotencyKeyReused,
+  isIdempotencyOutcomeExpired,
   isIdempotencyResponseNotStorable,
 } from '../src/client';
 import { sqliteIdempotencyStore } from '../src/sqlite';
@@ -47,6 +48,17 @@ describe('idempotency errors on a typed client', () => {
     if (isIdempotencyKeyInvalid(err)) expectTypeOf(err.data.code).toEqualTypeOf<'BAD_REQUEST'>();
     if (isIdempotencyResponseNotStorable(err)) {
       expectTypeOf(err.data.code).toEqualTypeOf<'INTERNAL_SERVER_ERROR'>();
+    }
+    if (isIdempotencyOutcomeExpired(err)) {
+      expectTypeOf(err.data.code).toEqualTypeOf<'NOT_FOUND'>();
+      expectTypeOf(err.data.completedAt).toEqualTypeOf<number>();
+      expectTypeOf(err.data.horizonMs).toEqualTypeOf<number | undefined>();
+      // @ts-expect-error only an in-progress conflict carries a retry hint
+      err.data.retryAfterMs;
+    }
+    if (isIdempotencyInProgress(err)) {
+      // @ts-expect-error only an expired outcome says when it completed
+      err.data.completedAt;
     }
   });
 

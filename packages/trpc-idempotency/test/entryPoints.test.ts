@@ -19,6 +19,7 @@ const entries: Record<string, { source: string; exports: string[] }> = {
   '.': {
     source: '../src/index.ts',
     exports: [
+      'IDEMPOTENCY_HORIZON_HEADER',
       'IDEMPOTENCY_KEY_FIELD',
       'IDEMPOTENCY_REASONS',
       'IdempotencyError',
@@ -88,6 +89,7 @@ const browserEntries = [
     ],
     packages: ['@trpc/client', '@trpc/server/observable'],
     exports: [
+      'IDEMPOTENCY_HORIZON_HEADER',
       'IDEMPOTENCY_KEY_FIELD',
       'IDEMPOTENCY_REASONS',
       'getIdempotencyReason',
@@ -97,6 +99,7 @@ const browserEntries = [
       'isIdempotencyInProgress',
       'isIdempotencyKeyInvalid',
       'isIdempotencyKeyReused',
+      'isIdempotencyOutcomeExpired',
       'isIdempotencyResponseNotStorable',
       'isRetryableError',
     ],

@@ -127,10 +127,10 @@ describe('transactional mode: one write per first execution, one read per replay
 
   it('executes an expired key anew through the commit', async ({ database }) => {
     const clock = manualClock();
-    const app = payApp(database, { clock: clock.now, ttlMs: 60_000 });
+    const app = payApp(database, { clock: clock.now, ttlMs: 30_000, horizonMs: 60_000 });
     const idempotencyKey = newKey();
     const first = await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
-    clock.advance(60_000); // expired at its expiry instant, not purged
+    clock.advance(60_000); // past its horizon (a tombstone since 30 s), not purged
     const again = await app.caller.pay({ idempotencyKey, label: 'rent', amount: 100 });
     expect(again.id).not.toBe(first.id);
     expect(app.calls).toEqual({ find: 2, commit: 2, insertCompleted: 0, claim: 0 });
@@ -216,11 +216,16 @@ describe('lease mode: ttlMs shorter than leaseMs (finding F1)', () => {
     expect(first.executions() + second.executions()).toBe(1);
     first.hold.open();
     expect(await running).toEqual({ execution: 1 });
-    // Completed, the record is replayed for ttlMs from its completion.
+    // Completed, the record is replayed for ttlMs from its completion, then stays a tombstone.
     expect(await second.caller.charge({ idempotencyKey, amount: 1 })).toEqual({ execution: 1 });
     expect(
       await database.store.find({ scope: 'u', key: idempotencyKey, now: clock.now() }),
-    ).toMatchObject({ state: 'completed', attempt: 1, expiresAt: clock.now() + 1_000 });
+    ).toMatchObject({
+      state: 'completed',
+      attempt: 1,
+      responseExpiresAt: clock.now() + 1_000,
+      expiresAt: clock.now() + 30 * 24 * 60 * 60 * 1000,
+    });
   });
 
   it('claims with an expiry a TTL after the lease when the TTL is the longer one', async ({

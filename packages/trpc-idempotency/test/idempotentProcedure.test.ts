@@ -452,11 +452,11 @@ describe('idempotentProcedure', () => {
   });
 
   describe('expiry', () => {
-    it('frees a key after its TTL, and purge removes expired records only', async ({
+    it('frees a key after its horizon (here equal to its TTL), and purge removes expired records only', async ({
       database,
     }) => {
       const clock = manualClock();
-      const app = ledgerApp(database.store, { clock: clock.now, ttlMs: 60_000 });
+      const app = ledgerApp(database.store, { clock: clock.now, ttlMs: 60_000, horizonMs: 60_000 });
       const idempotencyKey = newKey();
       await app.caller.pay({ idempotencyKey, label: 'x', amount: 1 });
       clock.advance(30_000);

@@ -131,6 +131,7 @@ describe('the engine’s answer (the contract the builder reads the marker from)
       codec: createOutcomeCodec({ maxResponseBytes: 1024 }),
       clock: Date.now,
       ttlMs: 60_000,
+      horizonMs: 60_000,
       leaseMs: 10_000,
       inFlight: { policy: 'wait', timeoutMs: 100, retryAfterMs: 100 },
       isFinalError: isFinalErrorDefault,

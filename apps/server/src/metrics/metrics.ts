@@ -13,6 +13,7 @@ export type MetricsEvent =
   | 'joined'
   | 'conflict'
   | 'mismatch'
+  | 'expired'
   | 'released'
   | 'fenced'
   | 'failed';
@@ -45,7 +46,7 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}) {
   const events = counter(
     'idempotency_events_total',
-    'Idempotent requests by outcome (event): executed, taken_over (executed after taking over an expired lease, resuming after its finished steps), replayed, joined (a duplicate got the answer of an execution running in this process), conflict (409 in progress), mismatch (422 key reused), released (transient failure, key freed), fenced (lost lease, write refused), failed (500: the idempotency store failed or the outcome could not be stored).',
+    'Idempotent requests by outcome (event): executed, taken_over (executed after taking over an expired lease, resuming after its finished steps), replayed, joined (a duplicate got the answer of an execution running in this process), conflict (409 in progress), mismatch (422 key reused), expired (404: the same operation retried after the TTL of its response, its tombstone kept; not executed again), released (transient failure, key freed), fenced (lost lease, write refused), failed (500: the idempotency store failed or the outcome could not be stored).',
   );
   const steps = counter(
     'idempotency_steps_total',

@@ -10,8 +10,16 @@ export interface IdempotencyStats {
   /** In progress with a lease that has run out: a crashed owner, taken over by the next retry. */
   expiredLeases: number;
   completed: number;
+  /**
+   * Completed records whose response is past its TTL, their keys still bound
+   * until the horizon (SPEC 3.7): a retry answers `IDEMPOTENCY_OUTCOME_EXPIRED`.
+   * Counted in `completed` too.
+   */
+  tombstones: number;
   /** Gone (what the store's purge deletes): invisible to lookups, waiting for purge. */
   expiredAwaitingPurge: number;
+  /** Tombstones whose response is still stored: purge drops it (the tombstone stays). */
+  responsesAwaitingPurge: number;
   /** Creation time of the oldest record, epoch ms. */
   oldestCreatedAt: number | null;
 }
@@ -41,11 +49,14 @@ export interface IdempotencyAdmin {
   inspect(
     id: RecordId,
   ): Promise<(Omit<IdempotencyRecord, 'completedAt'> & { completedAt: number | null }) | undefined>;
-  /** How many records a purge at `now` would delete (the store's "gone" condition). */
+  /**
+   * How many rows a purge at `now` would touch: records it deletes (the
+   * store's "gone" condition) and responses it drops (tombstones to be).
+   */
   countPurgeable(opts: { now: number }): Promise<number>;
   /**
-   * Delete up to `limit` (at most {@link MAX_BATCH_SIZE}) purgeable records in
-   * one statement of the store's own `purge`; returns how many.
+   * Purge up to `limit` (at most {@link MAX_BATCH_SIZE}) rows with the store's
+   * own `purge` (a statement per phase); returns how many.
    */
   purgeBatch(opts: { now: number; limit: number }): Promise<number>;
   /**

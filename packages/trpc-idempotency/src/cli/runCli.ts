@@ -3,6 +3,7 @@ import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
 import { DatabaseUrlError } from '../admin/databaseUrl';
 import { DatabaseUnavailableError } from '../admin/errors';
 import { openIdempotencyAdmin } from '../admin/openAdmin';
+import { isTombstone } from '../store/lifecycle';
 
 /** Exit codes of the `trpc-idempotency` command. */
 export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
@@ -19,9 +20,9 @@ const USAGE = `Usage: trpc-idempotency <command> [options]
 Operate on the idempotency records of a database (SQLite or Postgres).
 
 Commands:
-  stats                   records by state, the oldest record, expired records awaiting purge
-  inspect <scope> <key>   one record: state, path, attempts, lease, expiry
-  purge                   delete expired records in batches
+  stats                   records by state, tombstones, the oldest record, what purge would do
+  inspect <scope> <key>   one record: state, path, attempts, lease, expiry, tombstone
+  purge                   delete expired records and drop expired responses, in batches
   release <scope> <key>   delete a stuck in-progress record so its key executes again
 
 Options:
@@ -38,24 +39,28 @@ const COMMAND_HELP: Record<string, string> = {
   stats: `Usage: trpc-idempotency stats [--database-url URL] [--json]
 
 Counts records by state: in progress (and how many of those have an expired
-lease, i.e. a crashed owner), completed, and expired ones waiting for purge;
+lease, i.e. a crashed owner), completed (and how many of those are tombstones:
+their response is past its TTL, their key still bound until the horizon),
+expired ones waiting for purge, and tombstones whose response purge will drop;
 and the creation time of the oldest record.
 `,
   inspect: `Usage: trpc-idempotency inspect <scope> <key> [--show-response] [--database-url URL] [--json]
 
-Shows one record: state, path, attempts, owner, lease and expiry, and for a
-lease-mode record in progress, the steps it finished (a retry resumes after
-them). The stored response is shown only with --show-response (it may hold
+Shows one record: state, path, attempts, owner, lease and expiry, whether it
+is a tombstone (completed, its response past its TTL: a retry answers
+IDEMPOTENCY_OUTCOME_EXPIRED until the horizon), and for a lease-mode record
+in progress, the steps it finished (a retry resumes after them). The stored response is shown only with --show-response (it may hold
 personal data). A scope longer than 200 bytes is looked up by its hash, as
 records store it.
 `,
   purge: `Usage: trpc-idempotency purge [--dry-run] [--batch-size N] [--database-url URL] [--json]
 
-Deletes expired records in batches of N (default 1000, at most 1000000),
-with a progress bar on a terminal: the store's own purge, so records that
-have not expired (an in-progress one expires a full TTL after its lease), or
-that a request claims or completes meanwhile, are never deleted.
---dry-run only counts what would be deleted.
+Deletes expired records, then drops the responses of completed records past
+their TTL (their tombstones stay until the horizon), in batches of N (default
+1000, at most 1000000), with a progress bar on a terminal: the store's own
+purge, so records that have not expired (an in-progress one expires a full
+TTL after its lease), or that a request claims or completes meanwhile, are
+never touched. --dry-run only counts what would be purged.
 `,
   release: `Usage: trpc-idempotency release <scope> <key> [--force] [--database-url URL] [--json]
 
@@ -132,8 +137,9 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
           [
             `records                 ${stats.total}`,
             `  in progress           ${stats.inProgress} (lease expired: ${stats.expiredLeases})`,
-            `  completed             ${stats.completed}`,
+            `  completed             ${stats.completed} (tombstones: ${stats.tombstones})`,
             `expired, awaiting purge ${stats.expiredAwaitingPurge}`,
+            `responses past TTL      ${stats.responsesAwaitingPurge} (purge drops them; the tombstones stay)`,
             `oldest record           ${stats.oldestCreatedAt === null ? '—' : `${iso(stats.oldestCreatedAt)} (${ago(now - stats.oldestCreatedAt)} ago)`}`,
             '',
           ].join('\n'),
@@ -149,9 +155,12 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
           return EXIT.refused;
         }
         const { outcome, ...rest } = record;
+        const { completedAt: _completedAt, ...forRule } = record;
+        const tombstone = isTombstone(forRule, now);
         const shown = {
           ...rest,
           expired: record.expiresAt <= now,
+          tombstone,
           outcome: outcome?.kind ?? null,
           ...(values['show-response'] ? { response: outcome?.body ?? null } : {}),
         };
@@ -163,14 +172,17 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
           [
             `scope       ${record.scope}`,
             `key         ${record.key}`,
-            `state       ${record.state}${shown.expired ? ' (expired: lookups ignore it)' : ''}`,
+            `state       ${record.state}${shown.expired ? ' (expired: lookups ignore it)' : tombstone ? ' (tombstone: its response is past its TTL; a retry answers IDEMPOTENCY_OUTCOME_EXPIRED)' : ''}`,
             `path        ${record.path}`,
             `attempts    ${record.attempt}`,
             `owner       ${record.owner}`,
             `lease       ${leaseLine}`,
             `created     ${iso(record.createdAt)}`,
             `completed   ${record.completedAt === null ? '—' : iso(record.completedAt)}`,
-            `expires     ${iso(record.expiresAt)}`,
+            ...(record.responseExpiresAt === undefined
+              ? []
+              : [`replays     until ${iso(record.responseExpiresAt)}`]),
+            `expires     ${iso(record.expiresAt)}${record.state === 'completed' && record.responseExpiresAt !== undefined ? ' (the key is free after it)' : ''}`,
             `outcome     ${shown.outcome ?? '—'}`,
             ...(record.state === 'in_progress'
               ? [
@@ -187,7 +199,10 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       case 'purge': {
         const total = await admin.countPurgeable({ now });
         if (values['dry-run']) {
-          out(`${total} expired records would be purged\n`, { dryRun: true, purgeable: total });
+          out(`${total} expired records and responses would be purged\n`, {
+            dryRun: true,
+            purgeable: total,
+          });
           return EXIT.ok;
         }
         const progress =
@@ -200,7 +215,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
           if (batch < batchSize) break;
         }
         if (progress) io.stderr.write('\n');
-        out(`purged ${deleted} expired records\n`, { purged: deleted });
+        out(`purged ${deleted} expired records and responses\n`, { purged: deleted });
         return EXIT.ok;
       }
       case 'release': {

@@ -9,6 +9,7 @@ import {
   isIdempotencyInProgress,
   isIdempotencyKeyInvalid,
   isIdempotencyKeyReused,
+  isIdempotencyOutcomeExpired,
   isRetryableError,
 } from './errors';
 
@@ -22,6 +23,7 @@ const JSON_RPC_CODES: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
   PRECONDITION_FAILED: -32012,
   UNPROCESSABLE_CONTENT: -32022,
   TOO_MANY_REQUESTS: -32029,
+  NOT_FOUND: -32004,
 };
 const HTTP_STATUS: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
   BAD_REQUEST: 400,
@@ -33,6 +35,7 @@ const HTTP_STATUS: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
   PRECONDITION_FAILED: 412,
   UNPROCESSABLE_CONTENT: 422,
   TOO_MANY_REQUESTS: 429,
+  NOT_FOUND: 404,
 };
 
 /** A `TRPCClientError` as the HTTP links build it from a server's error response. */
@@ -94,12 +97,20 @@ describe('type guards', () => {
       reason: IDEMPOTENCY_REASONS.inProgress,
       retryAfterMs: 10,
     });
-    const guards = [isIdempotencyKeyInvalid, isIdempotencyKeyReused, isIdempotencyInProgress];
+    const expired = serverError({ code: 'NOT_FOUND', reason: IDEMPOTENCY_REASONS.outcomeExpired });
+    const guards = [
+      isIdempotencyKeyInvalid,
+      isIdempotencyKeyReused,
+      isIdempotencyInProgress,
+      isIdempotencyOutcomeExpired,
+    ];
 
-    expect(guards.map((guard) => guard(invalid))).toEqual([true, false, false]);
-    expect(guards.map((guard) => guard(reused))).toEqual([false, true, false]);
-    expect(guards.map((guard) => guard(inProgress))).toEqual([false, false, true]);
+    expect(guards.map((guard) => guard(invalid))).toEqual([true, false, false, false]);
+    expect(guards.map((guard) => guard(reused))).toEqual([false, true, false, false]);
+    expect(guards.map((guard) => guard(inProgress))).toEqual([false, false, true, false]);
+    expect(guards.map((guard) => guard(expired))).toEqual([false, false, false, true]);
     expect(guards.map((guard) => guard(serverError({ code: 'CONFLICT' })))).toEqual([
+      false,
       false,
       false,
       false,
@@ -187,6 +198,7 @@ describe('isRetryableError: what the link retries', () => {
     { code: 'BAD_REQUEST', reason: IDEMPOTENCY_REASONS.keyInvalid, retryable: false },
     { code: 'UNPROCESSABLE_CONTENT', reason: IDEMPOTENCY_REASONS.keyReused, retryable: false },
     { code: 'PRECONDITION_FAILED', retryable: false },
+    { code: 'NOT_FOUND', reason: IDEMPOTENCY_REASONS.outcomeExpired, retryable: false },
     {
       code: 'INTERNAL_SERVER_ERROR',
       reason: IDEMPOTENCY_REASONS.responseNotStorable,

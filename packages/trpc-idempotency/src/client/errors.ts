@@ -7,6 +7,7 @@ export interface IdempotencyReasonCodes {
   IDEMPOTENCY_IN_PROGRESS: 'CONFLICT';
   IDEMPOTENCY_RESPONSE_NOT_STORABLE: 'INTERNAL_SERVER_ERROR';
   IDEMPOTENCY_STORE_UNAVAILABLE: 'INTERNAL_SERVER_ERROR';
+  IDEMPOTENCY_OUTCOME_EXPIRED: 'NOT_FOUND';
 }
 
 /**
@@ -21,12 +22,23 @@ export type IdempotencyClientErrorData<TReason extends IdempotencyReason = Idemp
         readonly reason: TReason;
         readonly code: IdempotencyReasonCodes[TReason];
         readonly httpStatus: number;
+        /**
+         * The server's horizon in ms (SPEC 7.10): an operation older than it is
+         * never resent. Sent by servers of this version on every idempotency error.
+         */
+        readonly horizonMs?: number;
       } & (TReason extends typeof IDEMPOTENCY_REASONS.inProgress
         ? {
             /** When to retry with the same key, in milliseconds. */
             readonly retryAfterMs: number;
           }
-        : unknown)
+        : unknown) &
+        (TReason extends typeof IDEMPOTENCY_REASONS.outcomeExpired
+          ? {
+              /** When the operation completed, epoch ms. */
+              readonly completedAt: number;
+            }
+          : unknown)
     : never;
 
 /**
@@ -182,6 +194,14 @@ export const isIdempotencyInProgress = reasonGuard(IDEMPOTENCY_REASONS.inProgres
 export const isIdempotencyResponseNotStorable = reasonGuard(
   IDEMPOTENCY_REASONS.responseNotStorable,
 );
+
+/**
+ * The operation ran (at `err.data.completedAt`), but its response is past the
+ * server's TTL and no longer stored (`NOT_FOUND`): show it as done, without its
+ * result. Not retried; a new key would run it a second time.
+ * @see README.md#errors
+ */
+export const isIdempotencyOutcomeExpired = reasonGuard(IDEMPOTENCY_REASONS.outcomeExpired);
 
 /**
  * The server's retry hint in milliseconds: `data.retryAfterMs`, else the

@@ -11,6 +11,7 @@ export type {
   inferIdempotentPaths,
 } from '../shared/idempotentInput';
 export {
+  IDEMPOTENCY_HORIZON_HEADER,
   IDEMPOTENCY_KEY_FIELD,
   IDEMPOTENCY_REASONS,
   type IdempotencyErrorData,
@@ -26,6 +27,7 @@ export {
   isIdempotencyInProgress,
   isIdempotencyKeyInvalid,
   isIdempotencyKeyReused,
+  isIdempotencyOutcomeExpired,
   isIdempotencyResponseNotStorable,
   isRetryableError,
 } from './errors';

@@ -1,19 +1,21 @@
-import { and, count, eq, min, type SQL, sql } from 'drizzle-orm';
+import { and, count, eq, min, or, type SQL, sql } from 'drizzle-orm';
 import type { IdempotencyStats, ReleaseResult } from '../admin/admin';
 import { type RecordColumns, recordStatementParts } from './recordStatements';
 
 /**
  * What the operations admin selects and decides, written once for both
  * dialects in portable SQL: the counts of `stats` (over the store's own
- * "gone" condition, so they count exactly what purge deletes), the record by
+ * conditions, so they count exactly what purge deletes and drops), the record by
  * key, and the rule of `release`.
  */
 export function adminStatementParts(t: RecordColumns) {
-  const { p, gone, byId } = recordStatementParts(t);
+  const { p, gone, responseExpired, byId } = recordStatementParts(t);
   const countWhere = (condition: SQL) =>
     sql<number | string>`coalesce(sum(CASE WHEN ${condition} THEN 1 ELSE 0 END), 0)`;
   return {
     gone,
+    /** What purge touches: records it deletes, responses it drops. */
+    purgeable: or(gone, responseExpired)!,
     byId,
     /** The record of `scope` and `key` while `owner` still holds it: what `release` deletes. */
     ownedById: and(byId, eq(t.owner, p('owner')))!,
@@ -24,7 +26,12 @@ export function adminStatementParts(t: RecordColumns) {
         sql`${t.state} = 'in_progress' AND ${t.leaseExpiresAtMs} <= ${p('now')}`,
       ),
       completed: countWhere(sql`${t.state} = 'completed'`),
+      // isTombstone's rule: live, completed, its response past its TTL or dropped.
+      tombstones: countWhere(
+        sql`${t.state} = 'completed' AND ${t.expiresAtMs} > ${p('now')} AND (${t.outcomeKind} IS NULL OR ${t.responseExpiresAtMs} <= ${p('now')})`,
+      ),
       expiredAwaitingPurge: countWhere(gone),
+      responsesAwaitingPurge: countWhere(responseExpired),
       oldestCreatedAt: sql<number | string | null>`${min(t.createdAtMs)}`,
     },
   };
@@ -41,7 +48,9 @@ export function statsFromRow(
     inProgress: Number(row.inProgress),
     expiredLeases: Number(row.expiredLeases),
     completed: Number(row.completed),
+    tombstones: Number(row.tombstones),
     expiredAwaitingPurge: Number(row.expiredAwaitingPurge),
+    responsesAwaitingPurge: Number(row.responsesAwaitingPurge),
     oldestCreatedAt: row.oldestCreatedAt === null ? null : Number(row.oldestCreatedAt),
   };
 }

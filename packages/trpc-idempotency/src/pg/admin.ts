@@ -12,7 +12,7 @@ import { pgIdempotencyStore } from './store';
 /**
  * {@link IdempotencyAdmin} on a Postgres database. Purge is the store's own
  * (`pgIdempotencyStore(…).purge`, which skips rows other transactions hold),
- * and what it counts as purgeable is the store's "gone" condition: the
+ * and what it counts as purgeable is the store's own conditions: the
  * command can never delete what the store keeps, such as a record that a
  * request is claiming again right now.
  * @see README.md#operations-cli
@@ -35,12 +35,12 @@ export async function pgIdempotencyAdmin(opts: {
   }
   const db = drizzle(pool);
   const store = pgIdempotencyStore({ db, purgeBatchSize: MAX_BATCH_SIZE });
-  const { gone, byId, ownedById, statsFields } = adminStatementParts(t);
+  const { purgeable: purgeableRows, byId, ownedById, statsFields } = adminStatementParts(t);
   const stats = db.select(statsFields).from(t).prepare('trpc_idempotency_admin_stats');
   const purgeable = db
     .select({ n: count() })
     .from(t)
-    .where(gone)
+    .where(purgeableRows)
     .prepare('trpc_idempotency_admin_purgeable');
 
   return {

@@ -11,7 +11,8 @@
  *    resolver wrapper. Every place calls the one `keyOf`.
  * 2. The resolver wrapper: the scope, the fingerprint of the input as it
  *    arrived, then the engine (`engine.ts`), then the replay marker for the
- *    response headers.
+ *    response headers (the horizon header is noted as soon as a call
+ *    reaches the key check or this wrapper).
  * 3. Error shaping: idempotency errors get `data.reason` from the one
  *    `idempotencyErrorShape` (`errors.ts`), applied in the resolver wrapper
  *    or, when the user added an `.errors()`, as an `.errors()` step before it.
@@ -37,7 +38,7 @@ import type { IdempotencyHandle } from './handle';
 import { markIdempotent } from './idempotentPaths';
 import { assertKeyJoinable } from './keyedInput';
 import { IdempotencyKeyInvalidError, type IdempotencyKeyOutput } from './keyFormat';
-import { recordReplay } from './responseHeaders';
+import { recordHorizon, recordReplay } from './responseHeaders';
 
 /** What the builder's steps need, resolved once by `idempotentProcedure`. */
 export interface IdempotentBuilderOptions {
@@ -47,6 +48,8 @@ export interface IdempotentBuilderOptions {
   /** The `scope` option. */
   scope: (opts: { ctx: never; path: string }) => string;
   config: Pick<ProcedureConfig, 'isDev' | 'errorFormatter'>;
+  /** The builder's horizon: sent to clients in a header and in idempotency errors (SPEC 7.10). */
+  horizonMs: number;
 }
 
 /** What tRPC passes a resolver, as far as the wrapper reads it. */
@@ -82,6 +85,7 @@ export function idempotentBuilder(
       idempotencyErrorShape({
         error,
         shape,
+        horizonMs: steps.horizonMs,
         format: steps.config.errorFormatter
           ? (defaultShape) =>
               steps.config.errorFormatter?.({ error, type: 'mutation', ...at, shape: defaultShape })
@@ -96,6 +100,8 @@ export function idempotentBuilder(
    * every `.errors()` threw it).
    */
   const keyOf = (rawInput: unknown, path: string, ctx: unknown) => {
+    // The call reached the idempotency step: its response tells the horizon, whatever it answers.
+    recordHorizon(ctx, steps.horizonMs);
     try {
       return steps.parseKey(rawInput).idempotencyKey;
     } catch (cause) {
@@ -136,6 +142,7 @@ export function idempotentBuilder(
     (resolver: (resolverOpts: ResolverOpts) => unknown, chain: Chain) =>
     async (resolverOpts: ResolverOpts) => {
       const batchIndex = resolverOpts.batchIndex ?? 0;
+      recordHorizon(resolverOpts.ctx, steps.horizonMs);
       try {
         let { input } = resolverOpts;
         if (!chain.keyChecked) {

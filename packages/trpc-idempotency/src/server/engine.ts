@@ -24,11 +24,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isReplaceable } from '../store/lifecycle';
+import { isReplaceable, isTombstone } from '../store/lifecycle';
 import type { IdempotencyRecord, StoredOutcome } from '../store/record';
 import {
+  IdempotencyError,
   inProgressError,
   keyReusedError,
+  outcomeExpiredError,
   responseNotStorableError,
   storeUnavailableError,
 } from './errors';
@@ -68,6 +70,8 @@ type Result =
   | (Extract<RunResult, { kind: 'executed' }> & { waited: boolean })
   /** A completed record with this request's path and input. */
   | { kind: 'replayed'; record: IdempotencyRecord; waited: boolean }
+  /** A tombstone with this request's path and input: it ran, its response is gone (SPEC 3.7). */
+  | { kind: 'expired'; completedAt: number }
   /** The identical execution this request joined stored `outcome`… */
   | { kind: 'joined'; outcome: StoredOutcome }
   /** …or answered with an error that stored nothing. */
@@ -214,7 +218,9 @@ export function createEngine(opts: EngineOptions) {
   /**
    * What a live record holding the key answers, or `undefined` while it is
    * in progress. The mismatch rule is here and nowhere else: a key first
-   * used with another procedure or input answers 422, whatever its state.
+   * used with another procedure or input answers 422, whatever its state
+   * (a tombstone's too); the same input replays, or, past the response's
+   * TTL, answers that the operation's outcome expired.
    */
   function resultOfRecord(
     request: IdempotentRequest,
@@ -224,8 +230,12 @@ export function createEngine(opts: EngineOptions) {
     if (record.path !== request.path || record.fingerprint !== request.fingerprint) {
       return { kind: 'mismatch', firstPath: record.path };
     }
-    if (record.state === 'completed') return { kind: 'replayed', record, waited };
-    return undefined;
+    if (record.state !== 'completed') return undefined;
+    // Past its TTL the response is never replayed, and the operation never runs again.
+    if (isTombstone(record, clock())) {
+      return { kind: 'expired', completedAt: record.completedAt ?? record.createdAt };
+    }
+    return { kind: 'replayed', record, waited };
   }
 
   /**
@@ -281,6 +291,16 @@ export function createEngine(opts: EngineOptions) {
    * store's error stays in `cause`, for the server's log).
    */
   function settle(request: IdempotentRequest, result: Result): Settlement {
+    try {
+      return settleResult(request, result);
+    } catch (error) {
+      // Every idempotency error tells the client the server's horizon (SPEC 7.10).
+      if (error instanceof IdempotencyError) error.horizonMs ??= opts.horizonMs;
+      throw error;
+    }
+  }
+
+  function settleResult(request: IdempotentRequest, result: Result): Settlement {
     const waitedMs = (waited: boolean) => (waited ? performance.now() - request.arrivedAt : 0);
     switch (result.kind) {
       case 'executed':
@@ -302,6 +322,9 @@ export function createEngine(opts: EngineOptions) {
         event(request, 'replayed', { outcome: outcome.kind, waitedMs: waitedMs(result.waited) });
         return { outcome, replayed: true };
       }
+      case 'expired':
+        event(request, 'expired', { completedAt: result.completedAt });
+        throw outcomeExpiredError({ completedAt: result.completedAt, horizonMs: opts.horizonMs });
       case 'joined':
         event(request, 'joined', { outcome: result.outcome.kind });
         return { outcome: result.outcome, replayed: true };

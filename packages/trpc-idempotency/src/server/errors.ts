@@ -14,16 +14,23 @@ import { IdempotencyKeyInvalidError } from './keyFormat';
 export class IdempotencyError extends TRPCError {
   readonly reason: IdempotencyReason;
   readonly retryAfterMs: number | undefined;
+  readonly completedAt: number | undefined;
+  /** The server's horizon (SPEC 7.10), set by the executor that answers with this error. */
+  horizonMs: number | undefined;
   constructor(opts: {
     code: TRPCError['code'];
     reason: IdempotencyReason;
     message: string;
     retryAfterMs?: number;
+    completedAt?: number;
+    horizonMs?: number;
     cause?: unknown;
   }) {
     super({ code: opts.code, message: opts.message, cause: opts.cause });
     this.reason = opts.reason;
     this.retryAfterMs = opts.retryAfterMs;
+    this.completedAt = opts.completedAt;
+    this.horizonMs = opts.horizonMs;
   }
 }
 
@@ -48,6 +55,22 @@ export function inProgressError(opts: { retryAfterMs: number }) {
   });
 }
 
+/**
+ * The key's operation ran, but its response is past the TTL: only its
+ * tombstone is kept (SPEC 3.7). Not retryable; never executed again.
+ * `NOT_FOUND` (404): tRPC has no 410 Gone, and every other 4xx means
+ * something a client might act on (409 retry, 422 a new key).
+ */
+export function outcomeExpiredError(opts: { completedAt: number; horizonMs: number }) {
+  return new IdempotencyError({
+    code: 'NOT_FOUND',
+    reason: IDEMPOTENCY_REASONS.outcomeExpired,
+    message: `the operation with this idempotency key completed at ${new Date(opts.completedAt).toISOString()}; its response is no longer stored, and it will not run again`,
+    completedAt: opts.completedAt,
+    horizonMs: opts.horizonMs,
+  });
+}
+
 /** The outcome cannot be stored, so it could not be replayed (README.md#errors). */
 export function responseNotStorableError(opts: { path: string; cause: unknown }) {
   const why = opts.cause instanceof Error ? opts.cause.message : String(opts.cause);
@@ -62,9 +85,12 @@ export function responseNotStorableError(opts: { path: string; cause: unknown })
 /** The reason and retry hint of an idempotency error, if `error` is one. */
 export function getIdempotencyErrorData(error: unknown): IdempotencyErrorData | undefined {
   if (error instanceof IdempotencyError) {
-    return error.retryAfterMs === undefined
-      ? { reason: error.reason }
-      : { reason: error.reason, retryAfterMs: error.retryAfterMs };
+    return {
+      reason: error.reason,
+      ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }),
+      ...(error.completedAt !== undefined && { completedAt: error.completedAt }),
+      ...(error.horizonMs !== undefined && { horizonMs: error.horizonMs }),
+    };
   }
   if (error instanceof TRPCError && error.cause instanceof IdempotencyKeyInvalidError) {
     return { reason: IDEMPOTENCY_REASONS.keyInvalid };
@@ -76,8 +102,8 @@ export function getIdempotencyErrorData(error: unknown): IdempotencyErrorData | 
  * The wire shape of an idempotency error: `shape` (tRPC's default shape of
  * `error`), passed through `format` if given (the root `errorFormatter`: it
  * sees idempotency errors as it sees every other error, and may add a
- * request id or hide a message), with `data.reason` (and `data.retryAfterMs`)
- * on top of what it returns. `undefined` for any other error, which goes on
+ * request id or hide a message), with `data.reason` (and `data.retryAfterMs`,
+ * `data.completedAt`, `data.horizonMs`) on top of what it returns. `undefined` for any other error, which goes on
  * to the user's own formatters. The input-validation error of a bad key
  * says only what the key parser said. The one shaping of idempotency errors:
  * the builder (`builderSteps.ts`) applies it from its resolver wrapper, or as
@@ -87,9 +113,15 @@ export function idempotencyErrorShape(opts: {
   error: TRPCError;
   shape: TRPCErrorShape;
   format?: ((shape: TRPCErrorShape) => TRPCErrorShape | undefined) | undefined;
+  /** The builder's horizon, for an error that does not carry it (an invalid key). */
+  horizonMs?: number | undefined;
 }): TRPCErrorShape | undefined {
-  const data = getIdempotencyErrorData(opts.error);
-  if (!data) return undefined;
+  const found = getIdempotencyErrorData(opts.error);
+  if (!found) return undefined;
+  const data =
+    found.horizonMs === undefined && opts.horizonMs !== undefined
+      ? { ...found, horizonMs: opts.horizonMs }
+      : found;
   const formatted = opts.format?.(opts.shape) ?? opts.shape;
   return { ...formatted, data: { ...formatted.data, ...data } };
 }

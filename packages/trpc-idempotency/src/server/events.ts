@@ -44,6 +44,16 @@ export type IdempotencyEvent =
       retryAfterMs: number;
     })
   | (EventBase & {
+      /**
+       * A retry with the same input of an operation whose response is past
+       * its TTL, its tombstone kept (SPEC 3.7): answered
+       * `IDEMPOTENCY_OUTCOME_EXPIRED`, never executed again.
+       */
+      type: 'expired';
+      /** When the operation completed, epoch ms. */
+      completedAt: number;
+    })
+  | (EventBase & {
       /** Key reused with another path or input: UNPROCESSABLE_CONTENT. */
       type: 'mismatch';
     })

@@ -62,6 +62,16 @@ export interface IdempotentProcedureOptions<
    */
   ttlMs?: number;
   /**
+   * How long a completed record keeps its key bound, in ms, counted from its
+   * completion: after `ttlMs` it stays as a tombstone (its response dropped)
+   * until then, and a retry of the same operation answers
+   * `IDEMPOTENCY_OUTCOME_EXPIRED` instead of running again (other input, a
+   * 422); after it the key is free. Default 30 days, or `ttlMs` if longer;
+   * never below `ttlMs` (a `RangeError`). Clients learn it from the
+   * `Idempotency-Horizon-Ms` header and `data.horizonMs` of idempotency errors.
+   */
+  horizonMs?: number;
+  /**
    * Lease mode: how long an execution owns its record before a retry may
    * take it over, in ms. Default 30 s.
    */
@@ -104,6 +114,7 @@ export type { IdempotentProcedureBuilder } from './idempotentProcedureBuilder';
 
 const DEFAULTS = {
   ttlMs: 24 * 60 * 60 * 1000,
+  horizonMs: 30 * 24 * 60 * 60 * 1000,
   leaseMs: 30_000,
   maxResponseBytes: 1024 * 1024,
   inFlight: { policy: 'wait', timeoutMs: 5_000, retryAfterMs: 1_000 },
@@ -178,6 +189,13 @@ export function idempotentProcedure<
     );
   }
   const mode: IdempotencyMode = opts.mode ?? 'transactional';
+  const ttlMs = positive('ttlMs', opts.ttlMs ?? DEFAULTS.ttlMs);
+  const horizonMs = positive('horizonMs', opts.horizonMs ?? Math.max(DEFAULTS.horizonMs, ttlMs));
+  if (horizonMs < ttlMs) {
+    throw new RangeError(
+      `idempotentProcedure: horizonMs (${horizonMs}) must be at least ttlMs (${ttlMs}): a key stays bound at least as long as its response is replayed`,
+    );
+  }
   const engine = createEngine({
     store: opts.store,
     mode,
@@ -189,7 +207,8 @@ export function idempotentProcedure<
       ),
     }),
     clock: opts.clock ?? Date.now,
-    ttlMs: positive('ttlMs', opts.ttlMs ?? DEFAULTS.ttlMs),
+    ttlMs,
+    horizonMs,
     leaseMs: positive('leaseMs', opts.leaseMs ?? DEFAULTS.leaseMs),
     inFlight: {
       policy: opts.inFlight?.policy ?? DEFAULTS.inFlight.policy,
@@ -211,6 +230,7 @@ export function idempotentProcedure<
     parseKey: createKeyParser(opts.keyFormat).parse,
     scope: opts.scope as (scopeOpts: { ctx: never; path: string }) => string,
     config,
+    horizonMs,
   }) as never;
 }
 

@@ -2,7 +2,13 @@ import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { IdempotencyRecord, StoredOutcome, StoredStep } from '../store/record';
 import { type FencedOptions, LeaseLostError } from '../store/store';
 import type { LeaseIdempotencyHandle } from './handle';
-import { type EngineOptions, handleOf, type IdempotentRequest, type LeaseRunResult } from './run';
+import {
+  completionInstants,
+  type EngineOptions,
+  handleOf,
+  type IdempotentRequest,
+  type LeaseRunResult,
+} from './run';
 import {
   encodeForStorage,
   isLayerFailure,
@@ -97,7 +103,7 @@ export async function runLeased(
 
   const now = opts.clock();
   const completed = await viaStore(() =>
-    store.complete({ ...fenced, outcome, now, expiresAt: now + opts.ttlMs }),
+    store.complete({ ...fenced, outcome, ...completionInstants(opts, now) }),
   );
   // Not completed: a new owner took over after our lease ran out; its outcome is the one clients get.
   if (!completed) return { kind: 'fenced', attempt };

@@ -1,6 +1,8 @@
 /**
  * The HTTP response headers of idempotent requests: `Idempotent-Replayed`
- * on a replayed response, `Retry-After` on an in-progress conflict. tRPC's
+ * on a replayed response, `Retry-After` on an in-progress conflict,
+ * `Idempotency-Horizon-Ms` on every response that carried an idempotent
+ * call. tRPC's
  * adapters set headers through their `responseMeta` option, which sees the
  * request's context; the builder records there, per call, whether the call
  * was replayed.
@@ -16,9 +18,13 @@ import { getIdempotencyErrorData } from './errors';
  */
 const RESPONSE_RECORD = Symbol.for('trpc-idempotency.response');
 
-/** Per call of one HTTP request (by its index in the batch): whether it was replayed. */
+/**
+ * Per call of one HTTP request (by its index in the batch): whether it was
+ * replayed; and the smallest horizon of its idempotent calls.
+ */
 interface ResponseRecord {
   replayedByCall: Map<number, boolean>;
+  horizonMs: number | undefined;
 }
 
 /**
@@ -41,7 +47,7 @@ export interface IdempotencyResponseContext {
  * @see README.md#response-headers
  */
 export function idempotencyResponseContext(): IdempotencyResponseContext {
-  return { [RESPONSE_RECORD]: { replayedByCall: new Map() } };
+  return { [RESPONSE_RECORD]: { replayedByCall: new Map(), horizonMs: undefined } };
 }
 
 function recordOf(ctx: unknown): ResponseRecord | undefined {
@@ -56,6 +62,16 @@ function recordOf(ctx: unknown): ResponseRecord | undefined {
  */
 export function recordReplay(ctx: unknown, batchIndex: number, replayed: boolean) {
   recordOf(ctx)?.replayedByCall.set(batchIndex, replayed);
+}
+
+/**
+ * Notes that the request whose context is `ctx` carried an idempotent call
+ * whose builder's horizon is `horizonMs`: called as soon as the call reaches
+ * the idempotency step, whatever its answer turns out to be.
+ */
+export function recordHorizon(ctx: unknown, horizonMs: number) {
+  const record = recordOf(ctx);
+  if (record) record.horizonMs = Math.min(record.horizonMs ?? horizonMs, horizonMs);
 }
 
 /** The parts of tRPC's `responseMeta` options the headers depend on. */
@@ -81,6 +97,11 @@ export interface IdempotencyResponseMetaOptions {
  *   run. Needs {@link idempotencyResponseContext} in the context.
  * - `Retry-After` (whole seconds, rounded up) when a call answered an
  *   in-progress conflict: the longest of their `retryAfterMs`.
+ * - `Idempotency-Horizon-Ms` when the request carried an idempotent call:
+ *   how long after completing an operation its key stays bound (the
+ *   smallest of the calls' builders' `horizonMs`), so clients never resend
+ *   an operation older than it. Not on a streamed response.
+ *   Needs {@link idempotencyResponseContext} in the context.
  *
  * ```ts
  * responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
@@ -92,16 +113,22 @@ export function idempotencyResponseHeaders(
 ): Record<string, string> | undefined {
   let headers: Record<string, string> | undefined;
   let retryAfterMs: number | undefined;
+  let horizonMs = recordOf(opts.ctx)?.horizonMs;
   for (const error of opts.errors) {
     const data = getIdempotencyErrorData(error);
     if (data?.retryAfterMs !== undefined) {
       retryAfterMs = Math.max(retryAfterMs ?? 0, data.retryAfterMs);
     }
+    if (data?.horizonMs !== undefined)
+      horizonMs = Math.min(horizonMs ?? data.horizonMs, data.horizonMs);
   }
   if (retryAfterMs !== undefined) {
     headers = { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
   }
   if (isReplayAsAWhole(opts)) headers = { ...headers, 'idempotent-replayed': 'true' };
+  if (horizonMs !== undefined && !opts.eagerGeneration) {
+    headers = { ...headers, 'idempotency-horizon-ms': String(Math.floor(horizonMs)) };
+  }
   return headers;
 }
 

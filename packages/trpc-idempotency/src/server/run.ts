@@ -30,7 +30,10 @@ export interface EngineOptions {
   mode: 'transactional' | 'lease';
   codec: OutcomeCodec;
   clock: () => number;
+  /** How long a completed record's response is replayed. */
   ttlMs: number;
+  /** How long a completed record keeps its key bound (a tombstone after `ttlMs`); ≥ `ttlMs`. */
+  horizonMs: number;
   leaseMs: number;
   inFlight: Required<InFlightOptions>;
   isFinalError: (error: unknown) => boolean;
@@ -94,6 +97,15 @@ export type TransactionalRunResult = Extract<
 
 /** How a lease-mode run ends. */
 export type LeaseRunResult = Extract<RunResult, { kind: 'executed' | 'released' | 'fenced' }>;
+
+/**
+ * The instants a write that completes a record at `now` stores: its response
+ * replays for the TTL, then the record stays a tombstone until the horizon
+ * (SPEC 3.7).
+ */
+export function completionInstants(opts: EngineOptions, now: number) {
+  return { now, responseExpiresAt: now + opts.ttlMs, expiresAt: now + opts.horizonMs };
+}
 
 /** How long `request` may still wait for another execution, in ms. */
 export function remainingWaitMs(opts: EngineOptions, request: IdempotentRequest): number {

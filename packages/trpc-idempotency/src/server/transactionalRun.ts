@@ -2,6 +2,7 @@ import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { CommitOptions, CommitResult } from '../store/store';
 import type { TransactionalIdempotencyHandle } from './handle';
 import {
+  completionInstants,
   type EngineOptions,
   handleOf,
   type IdempotentRequest,
@@ -44,8 +45,7 @@ export async function runTransactional(
     path: request.path,
     fingerprint: request.fingerprint,
     owner,
-    now,
-    expiresAt: now + opts.ttlMs,
+    ...completionInstants(opts, now),
     maxWaitMs: remainingWaitMs(opts, request),
   });
 

@@ -15,6 +15,12 @@ export const IDEMPOTENCY_REASONS = {
   responseNotStorable: 'IDEMPOTENCY_RESPONSE_NOT_STORABLE',
   /** The idempotency store failed (500); retry with the same key. */
   storeUnavailable: 'IDEMPOTENCY_STORE_UNAVAILABLE',
+  /**
+   * The operation ran (at `completedAt`), but its response is past the TTL and
+   * no longer stored: only its tombstone is (SPEC 3.7; 404). Never retried, never
+   * executed again: show it as done, without its result.
+   */
+  outcomeExpired: 'IDEMPOTENCY_OUTCOME_EXPIRED',
 } as const;
 
 /** One of {@link IDEMPOTENCY_REASONS}. */
@@ -25,7 +31,18 @@ export interface IdempotencyErrorData {
   reason: IdempotencyReason;
   /** Only on {@link IDEMPOTENCY_REASONS.inProgress}: when to retry, in milliseconds. */
   retryAfterMs?: number;
+  /** Only on {@link IDEMPOTENCY_REASONS.outcomeExpired}: when the operation completed, epoch ms. */
+  completedAt?: number;
+  /**
+   * The server's horizon, in ms: how long after completing an operation its
+   * key stays bound (SPEC 3.7, 7.10). A client never resends an operation older
+   * than it. Set by the server on every idempotency error of a call it reached.
+   */
+  horizonMs?: number;
 }
+
+/** The response header that carries the server's horizon in ms (SPEC 7.10). */
+export const IDEMPOTENCY_HORIZON_HEADER = 'Idempotency-Horizon-Ms';
 
 /** The input field that carries the key. */
 export const IDEMPOTENCY_KEY_FIELD = 'idempotencyKey';

@@ -11,7 +11,8 @@ import { sqliteIdempotencyStore } from './store';
 /**
  * {@link IdempotencyAdmin} on a SQLite file. Purge is the store's own
  * (`sqliteIdempotencyStore(…).purge`), and what it counts as purgeable is the
- * store's "gone" condition: the command can never delete what the store keeps.
+ * store's own conditions ("gone", and responses past their TTL): the command
+ * can never delete what the store keeps.
  * @see README.md#operations-cli
  */
 export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin {
@@ -27,9 +28,9 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
   // Admin work only: leave the application's pragmas as they are, except waiting for its locks.
   client.pragma('busy_timeout = 5000');
   const store = sqliteIdempotencyStore({ db, pragmas: false, purgeBatchSize: MAX_BATCH_SIZE });
-  const { gone, byId, ownedById, statsFields } = adminStatementParts(t);
+  const { purgeable: purgeableRows, byId, ownedById, statsFields } = adminStatementParts(t);
   const stats = db.select(statsFields).from(t).prepare();
-  const purgeable = db.select({ n: count() }).from(t).where(gone).prepare();
+  const purgeable = db.select({ n: count() }).from(t).where(purgeableRows).prepare();
   const find = db.select().from(t).where(byId).prepare();
   const remove = db.delete(t).where(ownedById).prepare();
   const rowOf = (scope: string, key: string) =>

@@ -42,19 +42,24 @@ async function seed(store: IdempotencyStore) {
       leaseExpiresAt: clock.now() + leaseMs,
       expiresAt: clock.now() + ttlMs,
     });
-  const complete = (key: string, body: string, ttlMs: number) =>
+  const complete = (key: string, body: string, ttlMs: number, horizonMs?: number) =>
     store.complete({
       scope: 'alice',
       key,
       owner: `o-${key}`,
       outcome: { kind: 'result', body },
       now: clock.now(),
-      expiresAt: clock.now() + ttlMs,
+      ...(horizonMs === undefined
+        ? { expiresAt: clock.now() + ttlMs }
+        : { expiresAt: clock.now() + horizonMs, responseExpiresAt: clock.now() + ttlMs }),
     });
   await claim('done-live', 1000, 100_000);
   await complete('done-live', '{"paid":5}', 100_000);
   await claim('done-expired', 1000, 1000);
   await complete('done-expired', '1', 1000);
+  // Its response past its TTL, its key bound until the horizon: a tombstone, response not yet dropped.
+  await claim('done-tombstone', 1000, 100_000);
+  await complete('done-tombstone', '{"paid":7}', 1000, 100_000);
   await claim('stuck', 5000, 100_000);
   await claim('running', 60_000, 100_000);
   return { now: clock.now() + 10_000 };
@@ -71,14 +76,18 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
     const result = await runCliCaptured(['stats', '--json'], { databaseUrl: database.url, now });
     expect(result).toMatchObject({ code: EXIT.ok, stderr: '' });
     expect(JSON.parse(result.stdout)).toMatchObject({
-      total: 4,
+      total: 5,
       inProgress: 2,
       expiredLeases: 1,
-      completed: 2,
+      completed: 3,
+      tombstones: 1,
       expiredAwaitingPurge: 1,
+      responsesAwaitingPurge: 1,
     });
     const human = await runCliCaptured(['stats'], { databaseUrl: database.url, now });
+    expect(human.stdout).toMatch(/completed +3 \(tombstones: 1\)/);
     expect(human.stdout).toMatch(/expired, awaiting purge 1/);
+    expect(human.stdout).toMatch(/responses past TTL +1 /);
   });
 
   it('inspects a record, and shows the response only when asked', async () => {
@@ -94,6 +103,21 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
       at,
     );
     expect(JSON.parse(shown.stdout)).toMatchObject({ response: '{"paid":5}', attempt: 1 });
+    expect(plain.stdout).not.toMatch(/tombstone/);
+    const tombstone = await runCliCaptured(['inspect', 'alice', 'done-tombstone'], at);
+    expect(tombstone.stdout).toMatch(
+      /state\s+completed \(tombstone: .*IDEMPOTENCY_OUTCOME_EXPIRED/,
+    );
+    expect(tombstone.stdout).toMatch(/replays\s+until \d{4}-/);
+    const tombstoneJson = await runCliCaptured(
+      ['inspect', 'alice', 'done-tombstone', '--json'],
+      at,
+    );
+    expect(JSON.parse(tombstoneJson.stdout)).toMatchObject({
+      tombstone: true,
+      expired: false,
+      outcome: 'result',
+    });
     const stuck = await runCliCaptured(['inspect', 'alice', 'stuck'], at);
     expect(stuck.stdout).toMatch(/expired: the next retry takes over/);
     const missing = await runCliCaptured(['inspect', 'bob', 'nope'], at);
@@ -105,17 +129,27 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
     const database = await open();
     const { now } = await seed(database.store);
     const dry = await runCliCaptured(['purge', '--dry-run'], { databaseUrl: database.url, now });
-    expect(dry.stdout).toBe('1 expired records would be purged\n');
-    expect(await database.countRecords()).toBe(4);
+    // One expired record to delete, one tombstone's response to drop.
+    expect(dry.stdout).toBe('2 expired records and responses would be purged\n');
+    expect(await database.countRecords()).toBe(5);
     const purge = await runCliCaptured(['purge', '--batch-size', '1'], {
       databaseUrl: database.url,
       now,
       tty: true,
     });
     expect(purge.code).toBe(EXIT.ok);
-    expect(purge.stdout).toBe('purged 1 expired records\n');
-    expect(purge.stderr).toContain('1/1 purged');
-    expect(await database.countRecords()).toBe(3);
+    expect(purge.stdout).toBe('purged 2 expired records and responses\n');
+    expect(purge.stderr).toContain('2/2 purged');
+    expect(await database.countRecords()).toBe(4);
+    const tombstone = await runCliCaptured(
+      ['inspect', 'alice', 'done-tombstone', '--json', '--show-response'],
+      { databaseUrl: database.url, now },
+    );
+    expect(JSON.parse(tombstone.stdout)).toMatchObject({
+      tombstone: true,
+      outcome: null,
+      response: null,
+    });
   });
 
   it('releases a stuck record, refuses a live lease unless forced, never a completed one', async () => {
@@ -135,7 +169,7 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
       code: EXIT.refused,
       stderr: expect.stringMatching(/twice/),
     });
-    expect(await database.countRecords()).toBe(2);
+    expect(await database.countRecords()).toBe(3);
   });
 
   it('finds a record by the scope the builder returned, however long it is stored', async () => {

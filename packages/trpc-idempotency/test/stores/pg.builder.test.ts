@@ -241,6 +241,7 @@ describe('pgIdempotencyStore through idempotentProcedure', () => {
       expect(getIdempotencyErrorData(error)).toEqual({
         reason: 'IDEMPOTENCY_IN_PROGRESS',
         retryAfterMs: 500,
+        horizonMs: 30 * 24 * 60 * 60 * 1000,
       });
       expect(waitedMs).toBeGreaterThanOrEqual(30);
       expect(waitedMs).toBeLessThan(1500);

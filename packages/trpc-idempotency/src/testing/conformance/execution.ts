@@ -17,7 +17,7 @@ const KEY = 'conformance-execution-key-1';
 /** A router with one transactional and one lease-mode procedure on the fixture's store. */
 function createApp<TTx>(
   fixture: ConformanceFixture<TTx>,
-  opts: { ttlMs?: number; leaseMs?: number } = {},
+  opts: { ttlMs?: number; horizonMs?: number; leaseMs?: number } = {},
 ) {
   const events: IdempotencyEvent[] = [];
   const clock = { now: T0 };
@@ -149,6 +149,40 @@ export function describeExecution<TTx>(suite: SuiteContext<TTx>) {
         'released',
         'released',
       ]);
+    });
+
+    it('past the TTL answers the tombstone, concurrently too: never a second execution; free after the horizon', async ({
+      fixture,
+    }) => {
+      const app = createApp(fixture, { ttlMs: 1000, horizonMs: 5000 });
+      await app.caller.transactional({ idempotencyKey: KEY, amount: 5 });
+      app.clock.now = T0 + 1000;
+      const answers = await Promise.all(
+        Array.from({ length: concurrency }, (_, i) =>
+          settle(app.caller.transactional({ idempotencyKey: KEY, amount: i % 2 ? 6 : 5 })),
+        ),
+      );
+      answers.forEach((answer, i) => {
+        expect(answer, `request ${i}`).toEqual({
+          code: i % 2 ? 'UNPROCESSABLE_CONTENT' : 'NOT_FOUND',
+        });
+      });
+      expect(app.executions()).toBe(1);
+      // Purge drops the response; the key stays bound until the horizon.
+      expect(await fixture.store.purge({ now: T0 + 1000 })).toBe(1);
+      expect(await settle(app.caller.transactional({ idempotencyKey: KEY, amount: 5 }))).toEqual({
+        code: 'NOT_FOUND',
+      });
+      app.clock.now = T0 + 5000;
+      expect(await settle(app.caller.transactional({ idempotencyKey: KEY, amount: 6 }))).toEqual({
+        value: { amount: 6 },
+      });
+      expect(app.executions()).toBe(2);
+      expect(await fixture.probe.count()).toBe(2);
+      // Identical requests in one process join the first (their event says `joined`).
+      const types = app.events.map((event) => event.type);
+      expect(types.filter((type) => type === 'executed')).toHaveLength(2);
+      expect(types.filter((type) => type === 'expired')).toHaveLength(2);
     });
 
     it('takes a crashed lease over only for its own input, whatever the TTL, resuming after finished steps', async ({
