@@ -252,12 +252,21 @@ describe('the engine, transactional mode', () => {
 describe('the engine, lease mode', () => {
   const lease = { mode: 'lease' } as const;
 
-  it('a retry that arrives while the first runs in another process waits, then replays its outcome', async () => {
+  /** One store seen from two processes on one clock, and a gate for the first one's handler. */
+  function twoProcesses(retryOverrides: Partial<EngineOptions> = {}) {
     const clock = manualClock();
     const store = memoryIdempotencyStore();
-    const first = engineOn(store, clock, lease);
-    const retry = engineOn(inAnotherProcess(store), clock, lease);
-    const hold = gate();
+    return {
+      clock,
+      store,
+      first: engineOn(store, clock, lease),
+      retry: engineOn(inAnotherProcess(store), clock, { ...lease, ...retryOverrides }),
+      hold: gate(),
+    };
+  }
+
+  it('a retry that arrives while the first runs in another process waits, then replays its outcome', async () => {
+    const { store, first, retry, hold } = twoProcesses();
     let runs = 0;
     const running = first.execute(call(), async () => {
       runs++;
@@ -280,14 +289,9 @@ describe('the engine, lease mode', () => {
   });
 
   it('answers 409 with a retry hint when the other process is still running past the wait bound', async () => {
-    const clock = manualClock();
-    const store = memoryIdempotencyStore();
-    const first = engineOn(store, clock, lease);
-    const retry = engineOn(inAnotherProcess(store), clock, {
-      ...lease,
+    const { store, first, retry, hold } = twoProcesses({
       inFlight: { policy: 'reject', timeoutMs: 0, retryAfterMs: 100 },
     });
-    const hold = gate();
     const running = first.execute(call(), async () => {
       await hold.opened;
       return 1;
@@ -301,11 +305,7 @@ describe('the engine, lease mode', () => {
   });
 
   it('takes a crashed execution over after its lease, resuming after its finished steps; the old owner is fenced', async () => {
-    const clock = manualClock();
-    const store = memoryIdempotencyStore();
-    const crashed = engineOn(store, clock, lease);
-    const retry = engineOn(inAnotherProcess(store), clock, lease);
-    const hold = gate();
+    const { clock, first: crashed, retry, hold } = twoProcesses();
     const ran: string[] = [];
     const handler = async (handle: IdempotencyHandle) => {
       const h = handle as LeaseIdempotencyHandle;
