@@ -9,7 +9,7 @@ import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { type MemoryTransaction, memoryIdempotencyStore } from '../memory';
 import type { AnyIdempotencyStore } from '../store/store';
-import { createEngine, type EngineOptions, isReplayedError } from './engine';
+import { createEngine, type EngineOptions, idempotentRequest, isReplayedError } from './engine';
 import type { IdempotencyEvent } from './events';
 import type {
   IdempotencyHandle,
@@ -57,6 +57,7 @@ function engineOn(
     codec: createOutcomeCodec({ maxResponseBytes: 1024 }),
     clock: clock.now,
     ttlMs: 60_000,
+    horizonMs: 60_000,
     leaseMs: LEASE_MS,
     inFlight: { policy: 'wait', timeoutMs: 1_000, retryAfterMs: 100 },
     isFinalError: isFinalErrorDefault,
@@ -69,12 +70,9 @@ function engineOn(
 /** The same records as `store`, as another process sees them: another registry of running executions. */
 const inAnotherProcess = (store: AnyIdempotencyStore): AnyIdempotencyStore => ({ ...store });
 
-const call = (key = 'engine-key-0001', fingerprint = 'f1') => ({
-  scope: 'tenant-1',
-  key,
-  path: 'ledger.transfer',
-  fingerprint,
-});
+/** A request arriving now. */
+const call = (key = 'engine-key-0001', fingerprint = 'f1') =>
+  idempotentRequest({ scope: 'tenant-1', key, path: 'ledger.transfer', fingerprint });
 
 /** A transactional handler that commits `value`, counting its runs and its applied writes. */
 function committing(value: unknown) {
@@ -235,6 +233,24 @@ describe('the engine, transactional mode', () => {
     ]);
     expect(counts.applied).toBe(0);
     expect(store.size).toBe(0);
+  });
+
+  it('answers a tombstone with the same input IDEMPOTENCY_OUTCOME_EXPIRED until the horizon, then executes anew', async () => {
+    const clock = manualClock();
+    const engine = engineOn(memoryIdempotencyStore(), clock, { horizonMs: 120_000 });
+    await engine.execute(call(), committing(1).handler);
+    clock.advance(60_000);
+    const error = await failure(engine.execute(call(), committing(2).handler));
+    expect(error).toMatchObject({ code: 'NOT_FOUND', completedAt: T0, horizonMs: 120_000 });
+    expect(
+      await failure(engine.execute(call(undefined, 'f2'), committing(3).handler)),
+    ).toMatchObject({ code: 'UNPROCESSABLE_CONTENT' });
+    clock.advance(60_000);
+    expect(await engine.execute(call(), committing(4).handler)).toEqual({
+      value: 4,
+      replayed: false,
+    });
+    expect(engine.types()).toEqual(['executed', 'expired', 'mismatch', 'executed']);
   });
 
   it('executes an expired key anew', async () => {
