@@ -10,6 +10,7 @@ export default defineConfig([
       index: 'src/index.ts',
       sqlite: 'src/sqlite/index.ts',
       pg: 'src/pg/index.ts',
+      memory: 'src/memory/index.ts',
       store: 'src/store/index.ts',
       client: 'src/client/index.ts',
       admin: 'src/admin/index.ts',

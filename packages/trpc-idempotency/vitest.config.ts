@@ -5,7 +5,10 @@ import { sourceConditions } from '../../vitest.shared.ts';
  * The builder's suites, run a second time against `@trpc/server-lowest`, an
  * alias of an older `@trpc/server` than the peer range's lowest (11.25.0 is
  * not in the registry this project installs from; 11.23.0 is), so the
- * internals `src/internal/trpc.ts` relies on are checked where they are oldest.
+ * internals `src/internal/trpc.ts` relies on are checked where they are oldest
+ * (the builder's steps, error shapes, and a router's `_def` walked by
+ * `idempotentPaths`). The zod internals (`src/internal/zod.ts`) are checked
+ * on zod 4 and zod 3 (`zod/v3`) by `keyedInput.test.ts`, in both projects.
  */
 const builderSuites = [
   'test/trpcVersion.test.ts',
@@ -13,6 +16,7 @@ const builderSuites = [
   'test/hotPath.test.ts',
   'test/http.test.ts',
   'test/keyedInput.test.ts',
+  'test/idempotentPaths.test.ts',
   'test/transformer.test.ts',
   'test/responseHeaders.test.ts',
   'test/lease.test.ts',

@@ -1,8 +1,9 @@
 /**
  * The app-author entry: `idempotentProcedure` and what a handler, an error
  * formatter, `responseMeta` and a test of the client's procedure set use.
- * Stores: `trpc-idempotency/sqlite`, `/pg`, `/store` (to write one); the
- * client: `/client`, `/react-query`; operations: `/admin`; tests: `/testing`.
+ * Stores: `trpc-idempotency/sqlite`, `/pg`, `/memory` (tests and local
+ * development), `/store` (to write one); the client: `/client`,
+ * `/react-query`; operations: `/admin`; tests: `/testing`.
  * @see README.md#quickstart
  */
 

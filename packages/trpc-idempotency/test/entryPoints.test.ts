@@ -54,6 +54,10 @@ const entries: Record<string, { source: string; exports: string[] }> = {
       'pgIdempotencyStore',
     ],
   },
+  './memory': {
+    source: '../src/memory/index.ts',
+    exports: ['memoryIdempotencyStore'],
+  },
   './store': {
     source: '../src/store/index.ts',
     exports: ['LeaseLostError', 'checkPurgeOptions', 'isLive', 'isReplaceable', 'isTombstone'],

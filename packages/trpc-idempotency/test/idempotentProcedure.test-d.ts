@@ -4,7 +4,7 @@ import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { z as z3 } from 'zod/v3';
-import { idempotentProcedure, type LeaseIdempotencyHandle } from '../src';
+import { idempotentProcedure, KeyAnsweredElsewhere, type LeaseIdempotencyHandle } from '../src';
 import type { MutationsOnly } from '../src/server/idempotentProcedureBuilder';
 import type { NotAnObjectInputError } from '../src/server/keyedInput';
 import { type SqliteIdempotencyStore, sqliteIdempotencyStore } from '../src/sqlite';
@@ -183,5 +183,11 @@ describe('what the builder refuses at compile time', () => {
       .mutation(({ ctx }) => {
         expectTypeOf(ctx.idempotency.key).toEqualTypeOf<string>();
       });
+  });
+
+  it('types KeyAnsweredElsewhere, what a commit answered elsewhere rejects with, as an Error of its own name', () => {
+    expectTypeOf<KeyAnsweredElsewhere>().toExtend<Error>();
+    expectTypeOf<KeyAnsweredElsewhere['name']>().toEqualTypeOf<'KeyAnsweredElsewhere'>();
+    expectTypeOf(KeyAnsweredElsewhere).toBeConstructibleWith();
   });
 });

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import { idempotentProcedure, isFinalErrorDefault } from '../src';
-import { createEngine, isReplayedError } from '../src/server/engine';
+import { createEngine, idempotentRequest, isReplayedError } from '../src/server/engine';
 import { createOutcomeCodec } from '../src/server/outcome';
 import { httpTestServer, itServing } from './helpers/httpServer';
 import { insufficientFunds } from './helpers/ledgerApp';
@@ -137,24 +137,26 @@ describe('the engine’s answer (the contract the builder reads the marker from)
       isFinalError: isFinalErrorDefault,
       onEvent: undefined,
     });
-    const call = { scope: 's', key: newKey(), path: 'pay', fingerprint: 'f' };
-    expect(await engine.execute(call, async () => ({ paid: 1 }))).toEqual({
+    const key = newKey();
+    const request = (idempotencyKey = key) =>
+      idempotentRequest({ scope: 's', key: idempotencyKey, path: 'pay', fingerprint: 'f' });
+    expect(await engine.execute(request(), async () => ({ paid: 1 }))).toEqual({
       value: { paid: 1 },
       replayed: false,
     });
-    expect(await engine.execute(call, async () => ({ paid: 2 }))).toEqual({
+    expect(await engine.execute(request(), async () => ({ paid: 2 }))).toEqual({
       value: { paid: 1 },
       replayed: true,
     });
 
-    const refused = { ...call, key: newKey() };
+    const refused = newKey();
     const fail = async () => {
       throw new TRPCError({ code: 'PRECONDITION_FAILED' });
     };
-    const first = await engine.execute(refused, fail).catch((e: unknown) => e);
+    const first = await engine.execute(request(refused), fail).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(TRPCError);
     expect(isReplayedError(first)).toBe(false);
-    const again = await engine.execute(refused, fail).catch((e: unknown) => e);
+    const again = await engine.execute(request(refused), fail).catch((e: unknown) => e);
     expect(again).toMatchObject({ code: 'PRECONDITION_FAILED' });
     expect(isReplayedError(again)).toBe(true);
   });

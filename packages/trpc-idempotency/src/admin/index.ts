@@ -4,7 +4,11 @@
  * with applications.
  * @see README.md#operations-cli
  */
-export type { IdempotencyAdmin, IdempotencyStats, ReleaseResult } from './admin';
+export {
+  DatabaseUnavailableError,
+  type IdempotencyAdmin,
+  type IdempotencyStats,
+  type ReleaseResult,
+} from '../store/admin';
 export { type DatabaseTarget, DatabaseUrlError, parseDatabaseUrl } from './databaseUrl';
-export { DatabaseUnavailableError } from './errors';
 export { openIdempotencyAdmin } from './openAdmin';

@@ -1,6 +1,6 @@
-import type { IdempotencyAdmin } from './admin';
+import { recordScope } from '../server/recordScope';
+import { DatabaseUnavailableError, type IdempotencyAdmin } from '../store/admin';
 import { parseDatabaseUrl } from './databaseUrl';
-import { DatabaseUnavailableError } from './errors';
 
 /**
  * Opens the admin of the database `databaseUrl` names (read by
@@ -12,6 +12,11 @@ import { DatabaseUnavailableError } from './errors';
  * @see README.md#operations-cli
  */
 export async function openIdempotencyAdmin(databaseUrl: string): Promise<IdempotencyAdmin> {
+  return withCallerScopes(await openDialectAdmin(databaseUrl));
+}
+
+/** The dialect's admin, which takes scopes as records store them. */
+async function openDialectAdmin(databaseUrl: string): Promise<IdempotencyAdmin> {
   const target = parseDatabaseUrl(databaseUrl);
   if (target.kind === 'postgres') {
     const { pgIdempotencyAdmin } = await loadDriver('Postgres', 'pg', () => import('../pg/admin'));
@@ -30,6 +35,19 @@ export async function openIdempotencyAdmin(databaseUrl: string): Promise<Idempot
       { cause },
     );
   }
+}
+
+/**
+ * `admin` taking the scope your builder's `scope` option returns, as the
+ * engine stores it (a long one as its hash, `recordScope`): written once
+ * here, above every dialect, so no dialect depends on the engine.
+ */
+function withCallerScopes(admin: IdempotencyAdmin): IdempotencyAdmin {
+  return {
+    ...admin,
+    inspect: (id) => admin.inspect({ ...id, scope: recordScope(id.scope) }),
+    release: (opts) => admin.release({ ...opts, scope: recordScope(opts.scope) }),
+  };
 }
 
 async function loadDriver<T>(dialect: string, driver: string, load: () => Promise<T>) {

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
-import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
 import { DatabaseUrlError } from '../admin/databaseUrl';
-import { DatabaseUnavailableError } from '../admin/errors';
 import { openIdempotencyAdmin } from '../admin/openAdmin';
+import { DatabaseUnavailableError, type IdempotencyAdmin, MAX_BATCH_SIZE } from '../store/admin';
 import { isTombstone } from '../store/lifecycle';
 
 /** Exit codes of the `trpc-idempotency` command. */

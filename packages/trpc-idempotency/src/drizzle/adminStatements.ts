@@ -1,5 +1,5 @@
 import { and, count, eq, min, or, type SQL, sql } from 'drizzle-orm';
-import type { IdempotencyStats, ReleaseResult } from '../admin/admin';
+import type { IdempotencyStats, ReleaseResult } from '../store/admin';
 import { type RecordColumns, recordStatementParts } from './recordStatements';
 
 /**

@@ -11,6 +11,8 @@
  */
 import type {
   AnyTRPCMiddlewareFunction as AnyMiddlewareFunction,
+  AnyTRPCProcedure,
+  AnyTRPCRouter,
   TRPCCombinedDataTransformer,
   TRPCDataTransformer,
   TRPCError,
@@ -180,4 +182,21 @@ export function setErrorShape(
   if (isFormattedErrorShape(error)) return;
   const formatted = shape(getDefaultErrorShape({ error, path: opts.path, isDev: opts.isDev }));
   if (formatted) setFormattedErrorShape(error, formatted);
+}
+
+/**
+ * Every procedure of `router` by its dotted path, its lazy routers loaded
+ * first. A router's `_def` (its `procedures` record and its `lazy` loaders)
+ * is how tRPC itself walks a router; no public API lists its procedures.
+ */
+export async function routerProcedures(
+  router: AnyTRPCRouter,
+): Promise<Record<string, AnyTRPCProcedure>> {
+  // Loading a lazy router may reveal lazy routers inside it.
+  for (;;) {
+    const lazy = Object.values(router._def.lazy);
+    if (lazy.length === 0) break;
+    await Promise.all(lazy.map((loader) => loader.load()));
+  }
+  return router._def.procedures as Record<string, AnyTRPCProcedure>;
 }

@@ -1,11 +1,9 @@
 import { count } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
-import { DatabaseUnavailableError } from '../admin/errors';
 import { adminStatementParts, releaseDecision, statsFromRow } from '../drizzle/adminStatements';
 import { recordFromRow } from '../drizzle/recordRow';
-import { recordScope } from '../server/recordScope';
+import { DatabaseUnavailableError, type IdempotencyAdmin, MAX_BATCH_SIZE } from '../store/admin';
 import { idempotencyRecords as t } from './schema';
 import { pgIdempotencyStore } from './store';
 
@@ -15,6 +13,7 @@ import { pgIdempotencyStore } from './store';
  * and what it counts as purgeable is the store's own conditions: the
  * command can never delete what the store keeps, such as a record that a
  * request is claiming again right now.
+ * It takes scopes as records store them: `openIdempotencyAdmin` hashes a long one.
  * @see README.md#operations-cli
  */
 export async function pgIdempotencyAdmin(opts: {
@@ -49,11 +48,7 @@ export async function pgIdempotencyAdmin(opts: {
       return statsFromRow(row!);
     },
     async inspect({ scope, key }) {
-      const [row] = await db
-        .select()
-        .from(t)
-        .where(byId)
-        .execute({ scope: recordScope(scope), key });
+      const [row] = await db.select().from(t).where(byId).execute({ scope, key });
       if (!row) return undefined;
       return { ...recordFromRow(row), completedAt: row.completedAtMs };
     },
@@ -64,12 +59,7 @@ export async function pgIdempotencyAdmin(opts: {
     purgeBatch: ({ now, limit }) => store.purge({ now, limit }),
     async release({ scope, key, now, force }) {
       return db.transaction(async (tx) => {
-        const [row] = await tx
-          .select()
-          .from(t)
-          .where(byId)
-          .for('update')
-          .execute({ scope: recordScope(scope), key });
+        const [row] = await tx.select().from(t).where(byId).for('update').execute({ scope, key });
         const decision = releaseDecision(row, { now, force });
         if (decision !== 'release') return decision;
         await tx.delete(t).where(ownedById).execute({ scope: row!.scope, key, owner: row!.owner });

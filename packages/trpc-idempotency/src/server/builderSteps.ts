@@ -31,7 +31,7 @@ import {
   type ProcedureConfig,
   setErrorShape,
 } from '../internal/trpc';
-import { type Engine, isReplayedError } from './engine';
+import { type Engine, idempotentRequest, isReplayedError } from './engine';
 import { idempotencyErrorShape } from './errors';
 import { fingerprintInput } from './fingerprint';
 import type { IdempotencyHandle } from './handle';
@@ -158,14 +158,14 @@ export function idempotentBuilder(
             message: `idempotency scope for \`${resolverOpts.path}\` is empty: the scope option must return a non-empty string`,
           });
         }
-        const call = {
+        const request = idempotentRequest({
           scope,
           key: input.idempotencyKey,
           path: resolverOpts.path,
           fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
-        };
+        });
         const { value, replayed } = await steps.engine.execute(
-          call,
+          request,
           (idempotency: IdempotencyHandle) =>
             Promise.resolve(
               resolver({ ...resolverOpts, input, ctx: { ...resolverOpts.ctx, idempotency } }),

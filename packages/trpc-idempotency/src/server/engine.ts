@@ -38,18 +38,12 @@ import type { IdempotencyEvent } from './events';
 import type { IdempotencyHandle, LeaseIdempotencyHandle } from './handle';
 import { createInProcessRegistry, type RegisteredExecution } from './inProcess';
 import { runLeased } from './leaseRun';
-import { recordScope } from './recordScope';
-import {
-  type EngineOptions,
-  type IdempotentCall,
-  type IdempotentRequest,
-  type RunResult,
-  remainingWaitMs,
-} from './run';
+import { type EngineOptions, type IdempotentRequest, type RunResult, remainingWaitMs } from './run';
 import { isLayerFailure, type LayerFailure, StoreFailure, viaStore } from './signals';
 import { runTransactional } from './transactionalRun';
 
-export type { EngineOptions, IdempotentCall, InFlightOptions } from './run';
+export type { EngineOptions, IdempotentRequest, InFlightOptions } from './run';
+export { idempotentRequest } from './run';
 
 /**
  * How a request was answered: the call's value, and whether it was answered
@@ -108,20 +102,11 @@ export function createEngine(opts: EngineOptions) {
   const { store, clock } = opts;
   const running = createInProcessRegistry(store, clock);
 
-  /** Run `handler` at most once for `call`'s key, answering every duplicate identically. */
+  /** Run `handler` at most once for `request`'s key, answering every duplicate identically. */
   async function execute(
-    call: IdempotentCall,
+    request: IdempotentRequest,
     handler: (handle: IdempotencyHandle) => Promise<unknown>,
   ): Promise<ExecutionAnswer> {
-    const request: IdempotentRequest = {
-      scope: recordScope(call.scope),
-      callerScope: call.scope,
-      key: call.key,
-      path: call.path,
-      fingerprint: call.fingerprint,
-      arrivedAt: performance.now(),
-    };
-
     const joined = running.find(request);
     if (joined) return answer(settle(request, await join(request, joined.outcome)));
 

@@ -1,4 +1,5 @@
-import type { AnyTRPCProcedure as AnyProcedure, AnyTRPCRouter as AnyRouter } from '@trpc/server';
+import type { AnyTRPCRouter as AnyRouter } from '@trpc/server';
+import { routerProcedures } from '../internal/trpc';
 
 /** Every procedure `idempotentProcedure` built, so a router can say which of its mutations are idempotent. */
 const idempotentProcedures = new WeakSet<object>();
@@ -21,13 +22,7 @@ export function markIdempotent<TProcedure extends object>(procedure: TProcedure)
  * @see README.md#which-procedures-the-link-touches
  */
 export async function idempotentPaths(router: AnyRouter): Promise<string[]> {
-  // Loading a lazy router may reveal lazy routers inside it.
-  for (;;) {
-    const lazy = Object.values(router._def.lazy);
-    if (lazy.length === 0) break;
-    await Promise.all(lazy.map((loader) => loader.load()));
-  }
-  const procedures = router._def.procedures as Record<string, AnyProcedure>;
+  const procedures = await routerProcedures(router);
   return Object.keys(procedures)
     .filter((path) => idempotentProcedures.has(procedures[path]!))
     .sort();

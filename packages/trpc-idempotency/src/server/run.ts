@@ -10,6 +10,7 @@ import type { AnyIdempotencyStore } from '../store/store';
 import type { IdempotencyEventHandler } from './events';
 import type { IdempotencyHandle } from './handle';
 import type { OutcomeCodec } from './outcome';
+import { recordScope } from './recordScope';
 
 /**
  * What a request does when its key is in progress elsewhere.
@@ -38,15 +39,6 @@ export interface EngineOptions {
   inFlight: Required<InFlightOptions>;
   isFinalError: (error: unknown) => boolean;
   onEvent: IdempotencyEventHandler | undefined;
-}
-
-/** One idempotent request as the builder hands it over: identified and fingerprinted. */
-export interface IdempotentCall {
-  /** The scope the builder's `scope` option returned. */
-  scope: string;
-  key: string;
-  path: string;
-  fingerprint: string;
 }
 
 /**
@@ -105,6 +97,26 @@ export type LeaseRunResult = Extract<RunResult, { kind: 'executed' | 'released' 
  */
 export function completionInstants(opts: EngineOptions, now: number) {
   return { now, responseExpiresAt: now + opts.ttlMs, expiresAt: now + opts.horizonMs };
+}
+
+/**
+ * The request of a call arriving now, as the builder identified and
+ * fingerprinted it; `scope` is what the `scope` option returned.
+ */
+export function idempotentRequest(call: {
+  scope: string;
+  key: string;
+  path: string;
+  fingerprint: string;
+}): IdempotentRequest {
+  return {
+    scope: recordScope(call.scope),
+    callerScope: call.scope,
+    key: call.key,
+    path: call.path,
+    fingerprint: call.fingerprint,
+    arrivedAt: performance.now(),
+  };
 }
 
 /** How long `request` may still wait for another execution, in ms. */

@@ -1,10 +1,9 @@
 import Database from 'better-sqlite3';
 import { count } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
 import { adminStatementParts, releaseDecision, statsFromRow } from '../drizzle/adminStatements';
 import { type IdempotencyRecordRow, recordFromRow } from '../drizzle/recordRow';
-import { recordScope } from '../server/recordScope';
+import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../store/admin';
 import { idempotencyRecords as t } from './schema';
 import { sqliteIdempotencyStore } from './store';
 
@@ -13,6 +12,7 @@ import { sqliteIdempotencyStore } from './store';
  * (`sqliteIdempotencyStore(…).purge`), and what it counts as purgeable is the
  * store's own conditions ("gone", and responses past their TTL): the command
  * can never delete what the store keeps.
+ * It takes scopes as records store them: `openIdempotencyAdmin` hashes a long one.
  * @see README.md#operations-cli
  */
 export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin {
@@ -34,7 +34,7 @@ export function sqliteIdempotencyAdmin(opts: { file: string }): IdempotencyAdmin
   const find = db.select().from(t).where(byId).prepare();
   const remove = db.delete(t).where(ownedById).prepare();
   const rowOf = (scope: string, key: string) =>
-    find.get({ scope: recordScope(scope), key }) as
+    find.get({ scope, key }) as
       | (IdempotencyRecordRow & { completedAtMs: number | null })
       | undefined;
 

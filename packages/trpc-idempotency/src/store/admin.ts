@@ -1,4 +1,4 @@
-import type { IdempotencyRecord, RecordId } from '../store/record';
+import type { IdempotencyRecord, RecordId } from './record';
 
 /**
  * Counts of the records table at one instant.
@@ -37,7 +37,9 @@ export type ReleaseResult = 'released' | 'not_found' | 'completed' | 'lease_live
  * Operations on the records table for people, not requests: what the
  * `trpc-idempotency` command runs. Each dialect implements it beside its store
  * (`sqlite/admin.ts`, `pg/admin.ts`), with the store's own purge and the
- * store's condition for what purge may delete.
+ * store's condition for what purge may delete. A contract beside the store's,
+ * so dialects implement it without importing the operators' entry (`admin/`),
+ * which loads them.
  * @see README.md#operations-cli
  */
 export interface IdempotencyAdmin {
@@ -65,4 +67,9 @@ export interface IdempotencyAdmin {
    */
   release(opts: RecordId & { now: number; force: boolean }): Promise<ReleaseResult>;
   close(): Promise<void>;
+}
+
+/** The database behind an admin command cannot be opened or used; the CLI exits with code 3. */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
 }
