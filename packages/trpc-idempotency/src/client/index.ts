@@ -34,6 +34,7 @@ export {
   isMarkedNotRetryable,
   isRetryableError,
 } from './errors';
+export { retriedByIdempotencyLink } from './retryBudget';
 export {
   type IdempotencyLinkOptions,
   type IdempotencyRetryInfo,
