@@ -23,7 +23,7 @@ import { t } from './helpers/trpc';
 
 function payments(database: SqliteTestDatabase) {
   const ledger = ledgerApp(database.store);
-  return { ...ledger, router: t.router({ pay: ledger.pay, refund: ledger.refund }) };
+  return { ...ledger, router: t.router({ pay: ledger.pay }) };
 }
 type PaymentsRouter = ReturnType<typeof payments>['router'];
 
@@ -51,7 +51,7 @@ function losingFetch(lose: number) {
 
 const idempotency = () =>
   idempotencyLink<PaymentsRouter>({
-    procedures: { pay: true, refund: true },
+    procedures: { pay: true },
     maxAttempts: 1, // only retryLink retries here
   });
 const retry = () =>
@@ -93,7 +93,7 @@ describe("tRPC's retryLink repeats the call with its key", () => {
     const client = createTRPCClient<PaymentsRouter>({
       links: [
         retry(),
-        idempotencyLink<PaymentsRouter>({ procedures: { pay: true, refund: true }, baseDelayMs: 1 }),
+        idempotencyLink<PaymentsRouter>({ procedures: { pay: true }, baseDelayMs: 1 }),
         splitLink({
           condition: (op) => op.type === 'mutation',
           true: httpLink({ url: server.url, fetch: wire.fetch, headers: { 'x-user-id': 'alice' } }),
@@ -121,7 +121,7 @@ it('retryLink after the link gave up: `retriedByIdempotencyLink` keeps one budge
         retry: ({ error, attempts }) => !retriedByIdempotencyLink(error) && attempts < 5,
       }),
       idempotencyLink<PaymentsRouter>({
-        procedures: { pay: true, refund: true },
+        procedures: { pay: true },
         maxAttempts: 3,
         baseDelayMs: 1,
         maxDelayMs: 2,
