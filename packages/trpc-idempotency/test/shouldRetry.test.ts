@@ -15,32 +15,30 @@ import { t, userIdempotent } from './helpers/trpc';
 /** One idempotent mutation per kind of failure. */
 function failingApp(database: SqliteTestDatabase) {
   const idempotent = userIdempotent({ store: database.store });
-  const fail = idempotent
-    .input(z.object({ kind: z.string() }))
-    .mutation(async ({ ctx, input }) => {
-      switch (input.kind) {
-        case 'bug': {
-          const missing = undefined as unknown as { amount: number };
-          return missing.amount; // TypeError: a bug, whatever the input
-        }
-        case 'constraint':
-          return ctx.idempotency.commit((tx) => {
-            tx.insert(entries).values({ id: 1, label: 'a', amount: 1 }).run();
-            tx.insert(entries).values({ id: 1, label: 'b', amount: 2 }).run(); // same primary key
-            return 'unreachable';
-          });
-        case 'network':
-          throw new TypeError('fetch failed', {
-            cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
-          });
-        case 'busy':
-          throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
-        case 'unavailable':
-          throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'try later' });
-        default:
-          throw new TRPCError({ code: 'BAD_REQUEST', message: 'no such kind' });
+  const fail = idempotent.input(z.object({ kind: z.string() })).mutation(async ({ ctx, input }) => {
+    switch (input.kind) {
+      case 'bug': {
+        const missing = undefined as unknown as { amount: number };
+        return missing.amount; // TypeError: a bug, whatever the input
       }
-    });
+      case 'constraint':
+        return ctx.idempotency.commit((tx) => {
+          tx.insert(entries).values({ id: 1, label: 'a', amount: 1 }).run();
+          tx.insert(entries).values({ id: 1, label: 'b', amount: 2 }).run(); // same primary key
+          return 'unreachable';
+        });
+      case 'network':
+        throw new TypeError('fetch failed', {
+          cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+        });
+      case 'busy':
+        throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      case 'unavailable':
+        throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'try later' });
+      default:
+        throw new TRPCError({ code: 'BAD_REQUEST', message: 'no such kind' });
+    }
+  });
   return { router: t.router({ fail, ok: idempotent.mutation(() => 'ok') }) };
 }
 
@@ -93,7 +91,9 @@ it('isUnfixableByRetry reads the cause chain, driver codes included', () => {
   expect(isUnfixableByRetry(wrapped(driverError({ errno: 1062 })))).toBe(true); // MySQL duplicate
   expect(
     isUnfixableByRetry(
-      wrapped(new Error('Failed query', { cause: driverError({ code: 'SQLITE_CONSTRAINT_UNIQUE' }) })),
+      wrapped(
+        new Error('Failed query', { cause: driverError({ code: 'SQLITE_CONSTRAINT_UNIQUE' }) }),
+      ),
     ),
   ).toBe(true); // Drizzle wraps the driver's error
   expect(isUnfixableByRetry(wrapped(driverError({ code: '40001' })))).toBe(false); // serialization

@@ -34,9 +34,9 @@ export {
   isMarkedNotRetryable,
   isRetryableError,
 } from './errors';
-export { retriedByIdempotencyLink } from './retryBudget';
 export {
   type IdempotencyLinkOptions,
   type IdempotencyRetryInfo,
   idempotencyLink,
 } from './idempotencyLink';
+export { retriedByIdempotencyLink } from './retryBudget';

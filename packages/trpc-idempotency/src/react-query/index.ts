@@ -8,6 +8,7 @@
  * @see README.md#tanstack-query
  */
 
+export { FALLBACK_HORIZON_MS } from '../shared/retention';
 export {
   DEFAULT_RETRIES,
   getIdempotencyKey,
@@ -34,4 +35,3 @@ export {
   type UseIdempotentMutationResult,
   useIdempotentMutation,
 } from './useIdempotentMutation';
-export { FALLBACK_HORIZON_MS } from '../shared/retention';

@@ -9,14 +9,14 @@ import { ledgerApp } from '../../test/helpers/ledgerApp';
 import type { SqliteTestDatabase } from '../../test/helpers/sqliteApp';
 import { t } from '../../test/helpers/trpc';
 import { idempotencyLink } from '../client/idempotencyLink';
+import { FALLBACK_HORIZON_MS, learnServerHorizon } from '../shared/retention';
 import {
   getIdempotencyKey,
   idempotentMutationOptions,
   MissingIdempotencyKeyError,
 } from './idempotentMutationOptions';
-import { OutcomeUnknownError, operationStateOf } from './operationState';
+import { type OutcomeUnknownError, operationStateOf } from './operationState';
 import { createPendingOperations } from './pendingOperations';
-import { FALLBACK_HORIZON_MS, learnServerHorizon } from '../shared/retention';
 
 /** A page with nothing learned yet (the board lives on `globalThis`). */
 function resetLearnedHorizon() {

@@ -13,11 +13,7 @@ import { isRetryableError } from '../client/errors';
 import type { inferIdempotentPaths } from '../shared/idempotentInput';
 import { randomKey } from '../shared/randomKey';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
-import {
-  FALLBACK_HORIZON_MS,
-  learnedServerHorizon,
-  onServerHorizon,
-} from '../shared/retention';
+import { FALLBACK_HORIZON_MS, learnedServerHorizon, onServerHorizon } from '../shared/retention';
 import {
   type AnyMutationOptions,
   getIdempotencyKey,
@@ -144,6 +140,12 @@ export interface PendingOperations {
    * on its way is not recalled: its answer, if one comes, still counts.
    */
   discard(idempotencyKey: string): Promise<void>;
+  /**
+   * Resolves once the first {@link resume} has put the persisted operations
+   * back (at once if it has): a submission made before waits for it, so it
+   * can adopt a resumed operation of the same input instead of duplicating it.
+   */
+  resumed(): Promise<void> | undefined;
   /** True for a mutation {@link resume} put back: a submission of the same input adopts its key. */
   wasResumed(mutation: AnyMutation): boolean;
   /** The horizon in force, in ms: the option, else the one learned from the server, else 24 h. */
@@ -257,7 +259,9 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   function loadHorizon() {
     horizonLoaded ??= (async () => {
       try {
-        const stored = (await get(HORIZON_ENTRY, openStore())) as { horizonMs?: unknown } | undefined;
+        const stored = (await get(HORIZON_ENTRY, openStore())) as
+          | { horizonMs?: unknown }
+          | undefined;
         if (typeof stored?.horizonMs === 'number') storedHorizonMs = stored.horizonMs;
       } catch (error) {
         onStorageError(error);
@@ -399,7 +403,8 @@ export function createPendingOperations<TRouter extends AnyRouter>(
     const execute = mutation.execute.bind(mutation);
     let ownKey: string | undefined;
     mutation.execute = async (variables: unknown) => {
-      const key = getIdempotencyKey(variables) ?? (ownKey ??= randomKey());
+      ownKey ??= randomKey();
+      const key = getIdempotencyKey(variables) ?? ownKey;
       const keyed = keyedVariables(variables, key);
       if (keyed === undefined) return execute(variables);
       if (pastHorizon(key)) {
@@ -486,6 +491,9 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   }
 
   let resuming: Promise<AnyMutation[]> | undefined;
+  /** The first resume, until it is over. */
+  let firstResume: Promise<void> | undefined;
+  let firstResumeDone = false;
   async function resumeOnce(): Promise<AnyMutation[]> {
     let records: Array<[IDBValidKey, unknown]>;
     try {
@@ -518,7 +526,9 @@ export function createPendingOperations<TRouter extends AnyRouter>(
       const state: MutationState = {
         context: undefined,
         data: undefined,
-        error: tooOld ? new OutcomeUnknownError({ idempotencyKey: key, why: 'past-horizon' }) : null,
+        error: tooOld
+          ? new OutcomeUnknownError({ idempotencyKey: key, why: 'past-horizon' })
+          : null,
         failureCount: 0,
         failureReason: null,
         isPaused: false,
@@ -555,7 +565,12 @@ export function createPendingOperations<TRouter extends AnyRouter>(
       // Two calls at once (StrictMode runs effects twice) resume once.
       resuming ??= resumeOnce().finally(() => {
         resuming = undefined;
+        firstResumeDone = true;
       });
+      firstResume ??= resuming.then(
+        () => {},
+        () => {},
+      );
       return await resuming;
     } finally {
       stop();
@@ -579,6 +594,7 @@ export function createPendingOperations<TRouter extends AnyRouter>(
     resume,
     discard,
     wasResumed: (mutation) => resumed.has(mutation),
+    resumed: () => (firstResumeDone ? undefined : firstResume),
     horizonMs,
   };
 }

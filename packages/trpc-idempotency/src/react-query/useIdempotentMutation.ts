@@ -246,7 +246,12 @@ export function useIdempotentMutation<
       if (!same) {
         const adopted = fresh.current
           ? undefined
-          : adoptableKey({ queryClient: client, mutationKey: options.mutationKey, input: text, pending });
+          : adoptableKey({
+              queryClient: client,
+              mutationKey: options.mutationKey,
+              input: text,
+              pending,
+            });
         draft.current = { key: adopted ?? randomKey(), input: text };
       }
       fresh.current = false;
@@ -269,11 +274,17 @@ export function useIdempotentMutation<
   return {
     ...mutation,
     mutate(input, callbacks) {
-      const { variables, running } = prepare(input);
-      if (running) return;
-      mutation.mutate(variables, callbacks);
+      const submit = () => {
+        const { variables, running } = prepare(input);
+        if (!running) mutation.mutate(variables, callbacks);
+      };
+      // Submitted while a reload's operations are being put back: decide once they are.
+      const resuming = pending?.resumed();
+      if (resuming) void resuming.then(submit);
+      else submit();
     },
-    mutateAsync(input, callbacks) {
+    async mutateAsync(input, callbacks) {
+      await pending?.resumed();
       const { variables, running } = prepare(input);
       if (running) return outcomeOf<TData>(client, running);
       return mutation.mutateAsync(variables, callbacks);
