@@ -31,6 +31,7 @@ export {
   type PendingOperationsOptions,
 } from './pendingOperations';
 export {
+  type IdempotentOperation,
   PendingOperationsProvider,
   type UseIdempotentMutationResult,
   useIdempotentMutation,

@@ -350,7 +350,8 @@ export function createPendingOperations<TRouter extends AnyRouter>(
       error: new OutcomeUnknownError({ idempotencyKey: key, why }),
       isPaused: false,
     };
-    cache.build(queryClient, mutation.options, state);
+    const replacement = cache.build(queryClient, mutation.options, state);
+    if (resumed.has(mutation)) resumed.add(replacement);
     cache.remove(mutation);
   }
 

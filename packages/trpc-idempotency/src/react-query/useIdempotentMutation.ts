@@ -72,16 +72,33 @@ export type UseIdempotentMutationResult<TData, TError, TVariables, TOnMutateResu
       options?: MutateOptions<TData, TError, TVariables, TOnMutateResult>,
     ) => Promise<TData>;
     /**
-     * The operation last asked for, honestly (SPEC 7.9): its key, its
-     * {@link OperationState}, and `alreadyDone` when a resubmission found it
-     * done before (show "already done"). `undefined` before the first submission.
+     * The form's operation, honestly (SPEC 7.9): the one last asked for here,
+     * else the latest of this procedure a reload resumed (so the page shows
+     * what became of it). `undefined` before either.
      */
-    operation: { key: string; state: OperationState; alreadyDone: boolean } | undefined;
+    operation: IdempotentOperation<TData, TError> | undefined;
     /** The user starts a new operation on purpose: the next submission gets a new key, whatever its input. */
     newOperation: () => void;
     /** Gives up the waiting operation: never sent again, shown `unknown` (needs a PendingOperationsProvider). */
     discard: () => Promise<void>;
   };
+
+/**
+ * One operation as {@link useIdempotentMutation} shows it.
+ * @see README.md#honest-outcomes
+ */
+export interface IdempotentOperation<TData, TError> {
+  /** Its idempotency key. */
+  key: string;
+  /** Where it stands: `waiting` while its outcome is unknown, never `failed` for a network failure. */
+  state: OperationState;
+  /** A resubmission found it done before: show "already done". */
+  alreadyDone: boolean;
+  /** Its result, once succeeded (none when the server no longer keeps it). */
+  data: TData | undefined;
+  /** Its last error: the final one when `failed`, the last attempt's while `waiting`. */
+  error: TError | null;
+}
 
 /**
  * Makes passing the options of a plain mutation a type error that says why:
@@ -169,6 +186,26 @@ function endedForGood(mutation: AnyMutation) {
   if (state === 'failed') return true;
   const error: unknown = mutation.state.error;
   return state === 'unknown' && isOutcomeUnknown(error) && error.why === 'past-horizon';
+}
+
+/** The latest mutation of the procedure a reload resumed, with every later one of its key. */
+function latestResumed(
+  queryClient: QueryClient,
+  mutationKey: unknown,
+  pending: PendingOperations | undefined,
+): AnyMutation | undefined {
+  if (!pending || mutationKey === undefined) return undefined;
+  const procedure = hashKey(mutationKey as never);
+  const resumed = queryClient
+    .getMutationCache()
+    .getAll()
+    .filter((mutation) => {
+      const key = mutation.options.mutationKey;
+      return key !== undefined && hashKey(key) === procedure && pending.wasResumed(mutation);
+    })
+    .at(-1);
+  const key = getIdempotencyKey(resumed?.state.variables);
+  return key === undefined ? undefined : latestWithKey(queryClient, key);
 }
 
 /** Resolves or rejects with `mutation`'s outcome once it settles. */
@@ -264,11 +301,19 @@ export function useIdempotentMutation<
     return { variables, running: running?.state.status === 'pending' ? running : undefined };
   }
 
-  const current = draft.current && latestWithKey(client, draft.current.key);
+  const current = draft.current
+    ? latestWithKey(client, draft.current.key)
+    : latestResumed(client, options.mutationKey, pending);
   const state = current && operationStateOf(current.state);
-  const operation =
-    draft.current && current && state !== undefined && state !== 'idle'
-      ? { key: draft.current.key, state, alreadyDone: isAlreadyDone(client, current) }
+  const operation: IdempotentOperation<TData, TError> | undefined =
+    current && state !== undefined && state !== 'idle'
+      ? {
+          key: getIdempotencyKey(current.state.variables)!,
+          state,
+          alreadyDone: isAlreadyDone(client, current),
+          data: current.state.data as TData | undefined,
+          error: (current.state.error ?? current.state.failureReason) as TError | null,
+        }
       : undefined;
 
   return {
