@@ -19,7 +19,7 @@ export function FormStatus(props: {
     case 'succeeded':
       text = operation.alreadyDone
         ? `Already done: this ${noun} was sent before, and the server did not run it again.`
-        : `Done. Sending the same ${noun} again will not repeat it; start a new one for that.`;
+        : `Done. Submitting the same form again replays it; “New ${noun}” starts another.`;
       break;
     case 'waiting':
       text = `Waiting for network: its outcome is unknown, and it will be sent again with its key.`;
