@@ -9,6 +9,8 @@
 import 'fake-indexeddb/auto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
+import { QueryClient, QueryClientProvider, useMutation } from '@tanstack/react-query';
+import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { createStore, entries } from 'idb-keyval';
@@ -22,6 +24,8 @@ import {
   idempotencyResponseHeaders,
   idempotentProcedure,
 } from '../src';
+import { idempotencyLink } from '../src/client';
+import { idempotentMutationOptions } from '../src/react-query';
 import { closeServer, exampleFolder, loadExample, urlOf } from './helpers/examples';
 import { sqliteTestDatabase } from './helpers/sqliteApp';
 
@@ -208,7 +212,101 @@ describe('the React examples, against the Quickstart’s server', () => {
     second.close();
     proxy.release(); // the closed page's answer, to nobody
   });
+
+  it.for([
+    ['useMutation(idempotentMutationOptions(…))', 'wrapped', 'erin'],
+    ['a plain useMutation without a key', 'plain', 'frank'],
+  ] as const)(
+    '%s inside Operations: persisted in flight, resumed by the next mount',
+    async ([, kind, user]) => {
+      const before = payments();
+      const first = await mountWith({ apiUrl: proxy.url, userId: user, kind });
+      proxy.hold(true);
+      first.pay();
+      await vi.waitFor(() => expect(proxy.held()).toBe(1));
+      const [sent] = proxy.payRequests(user);
+      expect(sent!.keys).toHaveLength(1);
+      expect(await persisted()).toEqual([[user, sent!.keys[0]]]);
+      first.close();
+      proxy.hold(false);
+
+      const second = await mountWith({ apiUrl: proxy.url, userId: user, kind });
+      await vi.waitFor(() => expect(proxy.payRequests(user)).toHaveLength(2));
+      expect(proxy.payRequests(user)[1]).toMatchObject({ keys: sent!.keys, replayed: true });
+      await vi.waitFor(async () => expect(await persisted()).toEqual([]));
+      expect(payments()).toBe(before + 1);
+      second.close();
+      proxy.release();
+      // The next test's user starts clean.
+      proxy.payRequests(user).splice(0);
+    },
+  );
 });
+
+/**
+ * A fresh app beside the README's: its own QueryClient and tRPC client, the
+ * README's `Operations`, and a button running `pay` through `useMutation`
+ * (wrapped with `idempotentMutationOptions` and a key, or plain).
+ */
+async function mountWith(props: { apiUrl: string; userId: string; kind: 'wrapped' | 'plain' }) {
+  const { TRPCProvider, useTRPC } = await loadExample('reactQuery/trpc.ts');
+  const { Operations } = await loadExample('reactQuery/Operations.tsx');
+  const queryClient = new QueryClient();
+  const trpcClient = createTRPCClient({
+    links: [
+      idempotencyLink({ procedures: { pay: true } }),
+      httpBatchLink({
+        url: props.apiUrl,
+        transformer: superjson,
+        headers: { 'x-user-id': props.userId },
+      }),
+    ],
+  });
+  function PayButton() {
+    const trpc = useTRPC();
+    const options = trpc.pay.mutationOptions();
+    const pay = useMutation(
+      props.kind === 'wrapped' ? idempotentMutationOptions(options) : options,
+    );
+    const input = { invoiceId: 'inv_1', amount: 7 };
+    return createElement(
+      'button',
+      {
+        type: 'button',
+        onClick: () =>
+          pay.mutate(
+            // The example's router types are checked by its own tsconfig; loaded here untyped.
+            (props.kind === 'wrapped'
+              ? { ...input, idempotencyKey: crypto.randomUUID() }
+              : input) as never,
+          ),
+      },
+      'Pay',
+    );
+  }
+  const container = document.createElement('div');
+  document.body.append(container);
+  const root = createRoot(container);
+  root.render(
+    createElement(
+      QueryClientProvider,
+      { client: queryClient },
+      createElement(
+        TRPCProvider,
+        { trpcClient, queryClient },
+        createElement(Operations, { userId: props.userId }, createElement(PayButton)),
+      ),
+    ),
+  );
+  await vi.waitFor(() => expect(container.querySelector('button')).not.toBeNull());
+  return {
+    pay: () => container.querySelector('button')!.click(),
+    close() {
+      root.unmount();
+      container.remove();
+    },
+  };
+}
 
 /**
  * The example app against a server whose `pay` fails on every call, the

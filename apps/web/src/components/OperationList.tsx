@@ -60,7 +60,9 @@ function OperationRow(props: { view: OperationView }) {
   const state = view.state === 'pending' && retries > 0 ? 'retrying' : view.state;
   const result = view.operation.result;
   const why = explanation(view);
-  const canDiscard = view.waiting && view.state === 'retrying';
+  // Given up only once it has failed to get an answer: while an attempt is on its way,
+  // the discard takes effect when that attempt ends without one.
+  const canDiscard = state === 'retrying';
 
   return (
     <li

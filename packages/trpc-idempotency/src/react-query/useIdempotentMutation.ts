@@ -10,7 +10,14 @@ import {
   useMutationState,
   useQueryClient,
 } from '@tanstack/react-query';
-import { createContext, createElement, type ReactNode, useContext, useEffect, useRef } from 'react';
+import {
+  createContext,
+  createElement,
+  type ReactNode,
+  useContext,
+  useLayoutEffect,
+  useRef,
+} from 'react';
 import type { IdempotentInputBrand } from '../shared/idempotentInput';
 import { randomKey } from '../shared/randomKey';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
@@ -36,7 +43,8 @@ export function PendingOperationsProvider(props: {
   children?: ReactNode;
 }) {
   const { value } = props;
-  useEffect(() => {
+  // A layout effect: attached in the commit that shows the page, before any click can reach it.
+  useLayoutEffect(() => {
     const stop = value.start();
     void value.resume();
     return stop;
