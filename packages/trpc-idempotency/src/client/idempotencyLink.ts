@@ -3,7 +3,7 @@ import type { AnyTRPCRouter as AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import type { IdempotentProcedures } from '../shared/idempotentInput';
 import { randomKey } from '../shared/randomKey';
-import { IDEMPOTENCY_HEADERS, IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
+import { IDEMPOTENCY_HORIZON_HEADER, IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
 import { learnServerHorizon } from '../shared/retention';
 import { getHorizonMs, getRetryAfterMs, isRetryableError } from './errors';
 import { markRetryBudgetSpent } from './retryBudget';
@@ -122,7 +122,7 @@ function learnHorizonFromResult(context: unknown) {
   if (typeof headers?.get !== 'function') return;
   const value: unknown = (headers.get as (name: string) => unknown).call(
     headers,
-    IDEMPOTENCY_HEADERS.horizonMs,
+    IDEMPOTENCY_HORIZON_HEADER,
   );
   if (typeof value === 'string' && /^\d+$/.test(value.trim())) {
     const horizonMs = Number(value);
