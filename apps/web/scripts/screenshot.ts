@@ -1,7 +1,8 @@
 /**
  * Takes the README's screenshot of the web app: the ledger server on a temp
  * database serving the built app (`pnpm --filter @ledger/web build` first),
- * a few operations through the flaky network, then a PNG.
+ * a few operations through the flaky network, a transfer submitted again
+ * (already done), one whose requests all fail (waiting for network), then a PNG.
  * Run: pnpm --filter @ledger/web screenshot
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,7 +60,20 @@ try {
   await page.getByTestId('flaky').check({ force: true });
   await transfer(grace, ada, 75, 4);
   await transfer(ada, grace, 40, 5);
+  // The same transfer submitted again: the same operation, replayed, "Already done".
+  await page.getByTestId('transfer-submit').click();
+  await page.waitForSelector('[data-testid="operation"][data-already-done="true"]');
+  await page.getByTestId('flaky').uncheck({ force: true });
   await transfer(grace, ada, 5000, 6);
+  // The network fails for every transfer: the operation waits, with its key, never "failed".
+  await page.route('**/trpc/transfers.create**', (route) => route.abort('connectionreset'));
+  await page.getByTestId('transfer-new').click();
+  await page.getByTestId('transfer-from').fill(ada);
+  await page.getByTestId('transfer-to').fill(grace);
+  await page.getByTestId('transfer-amount').fill('60');
+  await page.getByTestId('transfer-submit').click();
+  await page.waitForSelector('[data-testid="operation"].waiting[data-state="retrying"]');
+  await page.waitForTimeout(300);
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);
 } finally {

@@ -1,5 +1,5 @@
 import { onlineManager, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { useMemo, useState, useSyncExternalStore } from 'react';
 import { createPendingOperations, PendingOperationsProvider } from 'trpc-idempotency/react-query';
 import { AccountList } from './components/AccountList';
 import { FlakyNetworkSwitch } from './components/FlakyNetworkSwitch';
@@ -9,6 +9,7 @@ import { TransferForm } from './components/TransferForm';
 import { TransferList } from './components/TransferList';
 import { UserField } from './components/UserField';
 import { type AppRouter, asUser, useTRPC } from './ledger';
+import { PendingContext } from './pending';
 
 function useOnline() {
   return useSyncExternalStore(
@@ -28,7 +29,7 @@ export function App(props: {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
 
-  // One user's operations are persisted, and resumed, as that user's only.
+  // One user's operations are persisted, and resumed (by the provider), as that user's only.
   const pending = useMemo(() => {
     const call = asUser(user);
     return createPendingOperations<AppRouter>({
@@ -42,56 +43,54 @@ export function App(props: {
     });
   }, [user, trpc, queryClient]);
 
-  useEffect(() => {
-    void pending.resume();
-  }, [pending]);
-
   return (
     <PendingOperationsProvider value={pending}>
-      <div className="page">
-        <header className="topbar">
-          <div className="brand">
-            <span className="logo" aria-hidden="true" />
-            <div>
-              <h1>Ledger</h1>
-              <p>Every transfer lands exactly once, whatever the network does.</p>
+      <PendingContext.Provider value={pending}>
+        <div className="page">
+          <header className="topbar">
+            <div className="brand">
+              <span className="logo" aria-hidden="true" />
+              <div>
+                <h1>Ledger</h1>
+                <p>Every transfer lands exactly once, whatever the network does.</p>
+              </div>
             </div>
-          </div>
-          <div className="controls">
-            <UserField
-              user={user}
-              onChange={(next) => {
-                setUser(next);
-                props.onUserChange(next);
-              }}
-            />
-            <FlakyNetworkSwitch
-              on={flaky}
-              onChange={(on) => {
-                setFlaky(on);
-                props.onFlakyChange(on);
-              }}
-            />
-          </div>
-        </header>
-        {!online && (
-          <div className="banner" role="status">
-            You are offline. New operations wait here, with their keys, and go out when the network
-            is back.
-          </div>
-        )}
-        <main className="grid">
-          <section className="column">
-            <AccountList user={user} />
-            <OpenAccountForm user={user} />
-          </section>
-          <section className="column">
-            <TransferForm user={user} />
-            <OperationList />
-          </section>
-          <TransferList user={user} />
-        </main>
-      </div>
+            <div className="controls">
+              <UserField
+                user={user}
+                onChange={(next) => {
+                  setUser(next);
+                  props.onUserChange(next);
+                }}
+              />
+              <FlakyNetworkSwitch
+                on={flaky}
+                onChange={(on) => {
+                  setFlaky(on);
+                  props.onFlakyChange(on);
+                }}
+              />
+            </div>
+          </header>
+          {!online && (
+            <div className="banner" role="status">
+              You are offline. New operations wait here, with their keys, and go out when the
+              network is back.
+            </div>
+          )}
+          <main className="grid">
+            <section className="column">
+              <AccountList user={user} />
+              <OpenAccountForm user={user} />
+            </section>
+            <section className="column">
+              <TransferForm user={user} />
+              <OperationList />
+            </section>
+            <TransferList user={user} />
+          </main>
+        </div>
+      </PendingContext.Provider>
     </PendingOperationsProvider>
   );
 }

@@ -1,6 +1,12 @@
-import type { Mutation } from '@tanstack/react-query';
+import type { Mutation, QueryClient } from '@tanstack/react-query';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
-import { getIdempotencyKey } from 'trpc-idempotency/react-query';
+import { getIdempotencyReason, IDEMPOTENCY_REASONS } from 'trpc-idempotency/client';
+import {
+  getIdempotencyKey,
+  isAlreadyDone,
+  isOutcomeUnknown,
+  operationStateOf,
+} from 'trpc-idempotency/react-query';
 import type { AppRouter } from './ledger';
 
 type Inputs = inferRouterInputs<AppRouter>;
@@ -15,16 +21,27 @@ export type Operation =
       result?: Outputs['transfers']['create'];
     };
 
-/** What `data-state` says: the four states of the page's fixed contract (README). */
-export type OperationState = 'pending' | 'retrying' | 'succeeded' | 'failed';
+/** What `data-state` says: the states of the page's fixed contract (README, SPEC section 10). */
+export type OperationState = 'pending' | 'retrying' | 'succeeded' | 'failed' | 'unknown';
 
 export interface OperationView {
   key: string;
   userId: string;
   submittedAt: number;
+  /** Creation order in this page, of the latest submission with this key. */
+  order: number;
   state: OperationState;
-  /** Waiting for the network (offline): queued, nothing sent yet. */
-  queued: boolean;
+  /**
+   * Its outcome is unknown and it waits to be sent again, with its key: the
+   * network is gone (offline, or its requests failed). Never "failed".
+   */
+  waiting: boolean;
+  /** A resubmission of an operation already done: the server replayed it. */
+  alreadyDone: boolean;
+  /** It ran, but the server no longer keeps its response: done, without a result. */
+  resultExpired: boolean;
+  /** Why its outcome stays unknown. */
+  unknownWhy?: 'discarded' | 'past-horizon';
   /** TanStack Query's failed attempts so far. */
   failures: number;
   error?: { message: string; code?: string };
@@ -54,31 +71,38 @@ export function operationOf(
   } as Operation & { key: string; userId: string };
 }
 
-/** The row of the operation list for a mutation. */
-export function viewOf(mutation: AnyMutation): OperationView | undefined {
+/** The row of the operation list for a mutation, told honestly (SPEC 7.9, 7.10). */
+export function viewOf(queryClient: QueryClient, mutation: AnyMutation): OperationView | undefined {
   const operation = operationOf(mutation);
   if (!operation) return undefined;
   const { state } = mutation;
-  // While retrying, the last failure; once failed, the final one.
+  const honest = operationStateOf(state);
+  // While retrying, the last failure; once ended, the final one.
   const error = (state.error ?? state.failureReason) as {
     message?: string;
     data?: { code?: string };
   } | null;
+  const waiting = honest === 'waiting';
+  let shown: OperationState;
+  if (honest === 'succeeded' || honest === 'failed' || honest === 'unknown') shown = honest;
+  // Waiting after its requests failed is being retried with backoff; queued offline, nothing left yet.
+  else if (waiting) shown = state.status === 'error' ? 'retrying' : 'pending';
+  else shown = state.failureCount > 0 ? 'retrying' : 'pending';
   return {
     key: operation.key,
     userId: operation.userId,
     submittedAt: state.submittedAt,
-    state:
-      state.status === 'success'
-        ? 'succeeded'
-        : state.status === 'error'
-          ? 'failed'
-          : state.failureCount > 0
-            ? 'retrying'
-            : 'pending',
-    queued: state.isPaused,
+    order: mutation.mutationId,
+    state: shown,
+    waiting,
+    alreadyDone: isAlreadyDone(queryClient, mutation),
+    resultExpired: getIdempotencyReason(state.error) === IDEMPOTENCY_REASONS.outcomeExpired,
+    ...(isOutcomeUnknown(state.error) && { unknownWhy: state.error.why }),
     failures: state.failureCount,
-    ...(error && { error: { message: error.message ?? String(error), code: error.data?.code } }),
+    ...(error &&
+      honest !== 'succeeded' && {
+        error: { message: error.message ?? String(error), code: error.data?.code },
+      }),
     operation,
   };
 }

@@ -68,7 +68,7 @@ async function expectTheOneTransfer(opts: {
 }
 
 describe('the web app, in Chromium, against the real ledger server', () => {
-  it('double-click on submit: one transfer; the same form submitted after it settled is a new one', async () => {
+  it('double-click on submit: one transfer; the same form again is the same one, “New transfer” a new one', async () => {
     await using server = await ledgerServer({ webRoot });
     const { page, from, to } = await tabWithAccounts(server);
 
@@ -86,7 +86,15 @@ describe('the web app, in Chromium, against the real ledger server', () => {
     // The server saw the double submit at most as one execution.
     expect(server.events('transfers.create')['executed']).toBe(1);
 
-    // The outcome is known: submitting the same form again is a new operation, with a new key.
+    // The outcome is known: the same form submitted again is the same operation, replayed.
+    await page.getByTestId('transfer-submit').click();
+    await waitForAttribute(first, 'data-already-done', 'true');
+    expect(await first.textContent()).toContain('Already done');
+    expect(await page.getByTestId('operation').count()).toBe(3);
+    expect(await server.ledger.transfers(from)).toHaveLength(1);
+
+    // A new transfer on purpose: a new key, a second transfer.
+    await page.getByTestId('transfer-new').click();
     const second = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
     await waitForAttribute(second, 'data-state', 'succeeded');
     expect(await page.getByTestId('operation').count()).toBe(4);

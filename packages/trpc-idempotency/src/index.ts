@@ -8,7 +8,7 @@
  */
 
 export type { InFlightOptions } from './server/engine';
-export { getIdempotencyErrorData, IdempotencyError } from './server/errors';
+export { getIdempotencyErrorData, IdempotencyError, isUnfixableByRetry } from './server/errors';
 export type { IdempotencyEvent, IdempotencyEventHandler } from './server/events';
 export { canonicalEncoding, fingerprintInput } from './server/fingerprint';
 export type {
@@ -46,6 +46,7 @@ export {
   IDEMPOTENCY_HORIZON_HEADER,
   IDEMPOTENCY_KEY_FIELD,
   IDEMPOTENCY_REASONS,
+  IDEMPOTENCY_SHOULD_RETRY_HEADER,
   type IdempotencyErrorData,
   type IdempotencyReason,
 } from './shared/reasons';

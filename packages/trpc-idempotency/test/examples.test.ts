@@ -227,6 +227,28 @@ describe('on the Quickstart’s router and SQLite file', () => {
     );
   });
 
+  it('the link chain example: retryLink first repeats a call with its key', async () => {
+    const { createClient } = await loadExample('clientLinks.ts');
+    const keys: string[] = [];
+    let lose = 2;
+    const lossy = async (input: string, init?: RequestInit) => {
+      keys.push(String(/"idempotencyKey":"([^"]+)"/.exec(String(init?.body))?.[1]));
+      const response = await fetch(input, init);
+      if (lose-- > 0) throw new TypeError('fetch failed: the answer was lost');
+      return response;
+    };
+    const countPayments = () =>
+      (router.db.$client.prepare('SELECT count(*) AS n FROM payments').get() as { n: number }).n;
+    const before = countPayments();
+    const client = createClient({ url, userId: 'alice', fetch: lossy });
+    expect((await client.pay.mutate({ invoiceId: 'inv_1', amount: 3 })).paidAt).toBeInstanceOf(
+      Date,
+    );
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    expect(countPayments()).toBe(before + 1);
+  });
+
   it('lease mode: one downstream key per operation, however often it is retried', async () => {
     const seen: (string | undefined)[] = [];
     const gateway = createServer((req, res) => {

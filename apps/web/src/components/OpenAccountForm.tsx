@@ -3,6 +3,7 @@ import { useIdempotentMutation } from 'trpc-idempotency/react-query';
 import { asUser, useTRPC } from '../ledger';
 import { Field } from './Field';
 import { FormCard } from './FormCard';
+import { FormStatus } from './FormStatus';
 
 export function OpenAccountForm(props: { user: string }) {
   const trpc = useTRPC();
@@ -14,6 +15,8 @@ export function OpenAccountForm(props: { user: string }) {
     <FormCard
       title="Open an account"
       submit={{ label: 'Open account', testId: 'open-submit' }}
+      startNew={{ label: 'New account', testId: 'open-new', onClick: open.newOperation }}
+      status={<FormStatus operation={open.operation} noun="account" testId="open-status" />}
       onSubmit={() => open.mutate({ owner: owner.trim(), initialBalance: Number(balance) })}
     >
       <Field

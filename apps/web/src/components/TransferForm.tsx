@@ -4,6 +4,7 @@ import { useKnownAccounts } from '../knownAccounts';
 import { asUser, useTRPC } from '../ledger';
 import { Field } from './Field';
 import { FormCard } from './FormCard';
+import { FormStatus } from './FormStatus';
 
 export function TransferForm(props: { user: string }) {
   const trpc = useTRPC();
@@ -18,6 +19,10 @@ export function TransferForm(props: { user: string }) {
     <FormCard
       title="Transfer"
       submit={{ label: 'Send transfer', testId: 'transfer-submit' }}
+      startNew={{ label: 'New transfer', testId: 'transfer-new', onClick: transfer.newOperation }}
+      status={
+        <FormStatus operation={transfer.operation} noun="transfer" testId="transfer-status" />
+      }
       onSubmit={() =>
         transfer.mutate({
           fromAccountId: from.trim(),

@@ -1,6 +1,6 @@
 // Operations.tsx
 import { useQueryClient } from '@tanstack/react-query';
-import { type ReactNode, useEffect, useMemo } from 'react';
+import { type ReactNode, useMemo } from 'react';
 import { createPendingOperations, PendingOperationsProvider } from 'trpc-idempotency/react-query';
 import type { AppRouter } from '../quickstart/router.js';
 import { useTRPC } from './trpc.js';
@@ -18,6 +18,6 @@ export function Operations({ userId, children }: { userId: string; children: Rea
       }),
     [queryClient, trpc, userId],
   );
-  useEffect(() => void pending.resume(), [pending]);
+  // While mounted: every idempotent mutation of the QueryClient is persisted; on mount, resumed.
   return <PendingOperationsProvider value={pending}>{children}</PendingOperationsProvider>;
 }

@@ -4,12 +4,14 @@ import { describe, expect, expectTypeOf, test } from 'vitest';
 import type { TestRouter } from '../../test/helpers/testServerResource';
 import { IDEMPOTENCY_REASONS, type IdempotencyReason } from '../shared/reasons';
 import {
+  getHorizonMs,
   getIdempotencyReason,
   getRetryAfterMs,
   isIdempotencyInProgress,
   isIdempotencyKeyInvalid,
   isIdempotencyKeyReused,
   isIdempotencyOutcomeExpired,
+  isMarkedNotRetryable,
   isRetryableError,
 } from './errors';
 
@@ -251,5 +253,56 @@ describe('isRetryableError: what the link retries', () => {
   test('is false for values that are not errors', () => {
     expect(isRetryableError(undefined)).toBe(false);
     expect(isRetryableError('fetch failed')).toBe(false);
+  });
+});
+
+describe('the server’s retry contract (README.md#one-retry-budget, #retention-on-the-client)', () => {
+  test('a 500 the server marked as not worth retrying is not retried: header or data', () => {
+    const marked = serverError({
+      code: 'INTERNAL_SERVER_ERROR',
+      response: new Response(null, {
+        status: 500,
+        headers: { 'Idempotency-Should-Retry': 'false' },
+      }),
+    });
+    expect(isMarkedNotRetryable(marked)).toBe(true);
+    expect(isRetryableError(marked)).toBe(false);
+    const inData = { data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500, retryable: false } };
+    expect(isRetryableError(inData)).toBe(false);
+    const unmarked = serverError({
+      code: 'INTERNAL_SERVER_ERROR',
+      response: new Response(null, {
+        status: 500,
+        headers: { 'Idempotency-Should-Retry': 'true' },
+      }),
+    });
+    expect(isMarkedNotRetryable(unmarked)).toBe(false);
+    expect(isRetryableError(unmarked)).toBe(true);
+  });
+
+  test('an expired outcome is typed, and never retried', () => {
+    const expired = serverError({ code: 'CONFLICT', reason: IDEMPOTENCY_REASONS.outcomeExpired });
+    expect(isIdempotencyOutcomeExpired(expired)).toBe(true);
+    expect(isRetryableError(expired)).toBe(false);
+    if (isIdempotencyOutcomeExpired(expired)) {
+      expectTypeOf(expired.data.horizonMs).toEqualTypeOf<number | undefined>();
+    }
+  });
+
+  test('the horizon is read from data.horizonMs, else the Idempotency-Horizon-Ms header', () => {
+    expect(getHorizonMs({ data: { horizonMs: 2_592_000_000 } })).toBe(2_592_000_000);
+    const withHeader = serverError({
+      code: 'CONFLICT',
+      response: new Response(null, { headers: { 'Idempotency-Horizon-Ms': '86400000' } }),
+    });
+    expect(getHorizonMs(withHeader)).toBe(86_400_000);
+    for (const bad of ['-1', '1e3', 'soon', '']) {
+      const wrong = serverError({
+        code: 'CONFLICT',
+        response: new Response(null, { headers: { 'Idempotency-Horizon-Ms': bad } }),
+      });
+      expect(getHorizonMs(wrong)).toBeUndefined();
+    }
+    expect(getHorizonMs({ data: { horizonMs: -5 } })).toBeUndefined();
   });
 });

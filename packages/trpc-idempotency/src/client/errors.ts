@@ -1,4 +1,9 @@
-import { IDEMPOTENCY_REASONS, type IdempotencyReason } from '../shared/reasons';
+import {
+  IDEMPOTENCY_HORIZON_HEADER,
+  IDEMPOTENCY_REASONS,
+  IDEMPOTENCY_SHOULD_RETRY_HEADER,
+  type IdempotencyReason,
+} from '../shared/reasons';
 
 /** The tRPC error code the server answers each idempotency reason with. */
 export interface IdempotencyReasonCodes {
@@ -37,6 +42,8 @@ export type IdempotencyClientErrorData<TReason extends IdempotencyReason = Idemp
           ? {
               /** When the operation completed, epoch ms. */
               readonly completedAt: number;
+              /** The server's horizon in ms, when it says (it does on every idempotency error). */
+              readonly horizonMs?: number;
             }
           : unknown)
     : never;
@@ -70,6 +77,8 @@ interface LooseData {
   httpStatus?: unknown;
   reason?: unknown;
   retryAfterMs?: unknown;
+  retryable?: unknown;
+  horizonMs?: unknown;
 }
 interface LooseResponse {
   status?: unknown;
@@ -203,6 +212,50 @@ export const isIdempotencyResponseNotStorable = reasonGuard(
  */
 export const isIdempotencyOutcomeExpired = reasonGuard(IDEMPOTENCY_REASONS.outcomeExpired);
 
+/** A response header of `err`'s HTTP response, when its link exposed the response. */
+function headerOf(error: LooseError, name: string): string | undefined {
+  const headers = asObject<{ get?: unknown }>(getResponse(error)?.headers);
+  if (typeof headers?.get !== 'function') return undefined;
+  const value: unknown = (headers.get as (name: string) => unknown).call(headers, name);
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A non-negative whole number of milliseconds from a header or a data field. */
+function milliseconds(value: unknown): number | undefined {
+  const number = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  return typeof number === 'number' && Number.isSafeInteger(number) && number >= 0
+    ? number
+    : undefined;
+}
+
+/**
+ * How long the server keeps a key's tombstone (its horizon), in
+ * milliseconds, as an error tells it: `data.horizonMs`, else the response's
+ * `Idempotency-Horizon-Ms` header. `undefined` when it does not say.
+ * @see README.md#retention-on-the-client
+ */
+export function getHorizonMs(err: unknown): number | undefined {
+  const error = asObject<LooseError>(err);
+  if (!error) return undefined;
+  return (
+    milliseconds(getData(error)?.horizonMs) ??
+    milliseconds(headerOf(error, IDEMPOTENCY_HORIZON_HEADER))
+  );
+}
+
+/**
+ * True when the server marked the failure as one no retry can fix (a bug in
+ * the handler, a constraint violation): `data.retryable: false`, or the
+ * response header `Idempotency-Should-Retry: false`.
+ * @see README.md#one-retry-budget
+ */
+export function isMarkedNotRetryable(err: unknown): boolean {
+  const error = asObject<LooseError>(err);
+  if (!error) return false;
+  if (getData(error)?.retryable === false) return true;
+  return headerOf(error, IDEMPOTENCY_SHOULD_RETRY_HEADER)?.trim().toLowerCase() === 'false';
+}
+
 /**
  * The server's retry hint in milliseconds: `data.retryAfterMs`, else the
  * response's `Retry-After` header when the link exposed the response.
@@ -215,21 +268,21 @@ export function getRetryAfterMs(err: unknown): number | undefined {
   if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
     return retryAfterMs;
   }
-  const headers = asObject<{ get?: unknown }>(getResponse(error)?.headers);
-  if (typeof headers?.get !== 'function') return undefined;
-  const value: unknown = headers.get('retry-after');
-  return typeof value === 'string' ? parseRetryAfter(value) : undefined;
+  const value = headerOf(error, 'retry-after');
+  return value === undefined ? undefined : parseRetryAfter(value);
 }
 
 /**
  * Whether retrying with the same key is safe and useful: network
  * failures without a tRPC response, 5xx, `TIMEOUT`, `TOO_MANY_REQUESTS` and
- * the in-progress `CONFLICT`. Never other 4xx, a reused key, or an aborted request.
+ * the in-progress `CONFLICT`. Never other 4xx, a reused key, an expired
+ * outcome, an aborted request, or a failure the server marked as not worth
+ * retrying (see {@link isMarkedNotRetryable}).
  * @see README.md#the-client-link
  */
 export function isRetryableError(err: unknown): boolean {
   const error = asObject<LooseError>(err);
-  if (!error || isAbortError(error)) return false;
+  if (!error || isAbortError(error) || isMarkedNotRetryable(error)) return false;
   const reason = getIdempotencyReason(error);
   if (reason === IDEMPOTENCY_REASONS.inProgress) return true;
   // Invalid and reused keys are 4xx. A response that could not be stored is a

@@ -3,8 +3,10 @@ import type { AnyTRPCRouter as AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import type { IdempotentProcedures } from '../shared/idempotentInput';
 import { randomKey } from '../shared/randomKey';
-import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
-import { getRetryAfterMs, isRetryableError } from './errors';
+import { IDEMPOTENCY_HORIZON_HEADER, IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
+import { learnServerHorizon } from '../shared/retention';
+import { getHorizonMs, getRetryAfterMs, isRetryableError } from './errors';
+import { markRetryBudgetSpent } from './retryBudget';
 
 /**
  * What {@link IdempotencyLinkOptions.onRetry} is told before each retry.
@@ -83,6 +85,51 @@ function withIdempotencyKey(
   return { input: { ...input, [IDEMPOTENCY_KEY_FIELD]: key }, key };
 }
 
+/**
+ * How many calls' keys the link remembers by operation id, for links that
+ * repeat an operation (`retryLink`). A call is repeated while it runs, so
+ * only recent ids matter; the oldest are forgotten first.
+ */
+const REMEMBERED_CALLS = 1000;
+
+/**
+ * The key of each recent call, by its operation id (unique per client, kept by
+ * a link that repeats the operation or copies it): tRPC's `retryLink` placed
+ * before this link calls `next(op)` again for each of its retries, and each
+ * must carry the key the first attempt carried.
+ */
+function callKeys(generate: (op: Operation) => string) {
+  const byOpId = new Map<number, string>();
+  return (op: Operation) => {
+    const known = byOpId.get(op.id);
+    if (known !== undefined) return known;
+    const key = generate(op);
+    byOpId.set(op.id, key);
+    if (byOpId.size > REMEMBERED_CALLS) byOpId.delete(byOpId.keys().next().value!);
+    return key;
+  };
+}
+
+/** The `Response` an HTTP link put in a result's context, if any. */
+function responseOf(context: unknown): { headers?: { get?: unknown } } | undefined {
+  const response = (context as { response?: unknown } | undefined)?.response;
+  return typeof response === 'object' && response !== null ? response : undefined;
+}
+
+/** Notes the server's horizon (README.md#retention-on-the-client) from a result's response. */
+function learnHorizonFromResult(context: unknown) {
+  const headers = responseOf(context)?.headers;
+  if (typeof headers?.get !== 'function') return;
+  const value: unknown = (headers.get as (name: string) => unknown).call(
+    headers,
+    IDEMPOTENCY_HORIZON_HEADER,
+  );
+  if (typeof value === 'string' && /^\d+$/.test(value.trim())) {
+    const horizonMs = Number(value);
+    if (Number.isSafeInteger(horizonMs)) learnServerHorizon(horizonMs);
+  }
+}
+
 function abortError<TRouter extends AnyRouter>(signal: AbortSignal): TRPCClientError<TRouter> {
   const reason: unknown = signal.reason;
   return TRPCClientError.from<TRouter>(
@@ -117,6 +164,13 @@ function procedurePaths(procedures: unknown): ReadonlySet<string> {
  * `TOO_MANY_REQUESTS` and an in-progress `CONFLICT`, with exponential backoff
  * and full jitter. A key the caller passes is kept. Every other call passes
  * through untouched: no key, no retry. Put it before the terminating link.
+ *
+ * A key belongs to the call, whoever repeats it: a link that calls `next(op)`
+ * again for the same operation (tRPC's `retryLink`, before or after this one)
+ * gets the same key. The error a call ends with is marked, so TanStack
+ * Query's `idempotentRetry` and `retriedByIdempotencyLink` do not start the
+ * budget (`maxAttempts`, `deadlineMs`) again. The server's horizon
+ * (`Idempotency-Horizon-Ms`) is noted for the pending operations.
  * @example
  * ```ts
  * createTRPCClient<AppRouter>({
@@ -138,12 +192,11 @@ export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
   const maxDelayMs = opts.maxDelayMs ?? 5000;
   const random = opts.random ?? Math.random;
 
-  return () =>
-    ({ op, next }) => {
+  return () => {
+    const keyOf = callKeys((op) => (opts.generateKey ? opts.generateKey(op) : randomKey()));
+    return ({ op, next }) => {
       if (op.type !== 'mutation' || !idempotent.has(op.path)) return next(op);
-      const keyed = withIdempotencyKey(op.input, () =>
-        opts.generateKey ? opts.generateKey(op) : randomKey(),
-      );
+      const keyed = withIdempotencyKey(op.input, () => keyOf(op));
       if (!keyed) return next(op);
       const idempotencyKey = keyed.key;
       const attemptOp: Operation = { ...op, input: keyed.input };
@@ -168,11 +221,17 @@ export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
           return delayMs < remaining ? delayMs : undefined;
         }
 
+        /** Ends the call with `error`, marked: its retries are made (one budget, README.md#one-retry-budget). */
+        function giveUp(error: TRPCClientError<TRouter>) {
+          markRetryBudgetSpent(error, { idempotencyKey, attempts: attempt });
+          observer.error(error);
+        }
+
         function onAbort() {
           if (sleep === undefined) return;
           clearTimeout(sleep);
           sleep = undefined;
-          observer.error(abortError<TRouter>(signal!));
+          giveUp(abortError<TRouter>(signal!));
         }
 
         function start() {
@@ -181,6 +240,7 @@ export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
           let ended = false;
           const subscription = next(attemptOp).subscribe({
             next(envelope) {
+              learnHorizonFromResult(envelope.context);
               observer.next(envelope);
             },
             complete() {
@@ -190,9 +250,11 @@ export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
             error(error) {
               ended = true;
               inFlight = undefined;
+              const horizonMs = getHorizonMs(error);
+              if (horizonMs !== undefined) learnServerHorizon(horizonMs);
               const delayMs = retryDelay(error);
               if (delayMs === undefined) {
-                observer.error(error);
+                giveUp(error);
                 return;
               }
               try {
@@ -204,14 +266,14 @@ export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
                   idempotencyKey,
                 });
               } catch (cause) {
-                observer.error(TRPCClientError.from<TRouter>(cause as Error));
+                giveUp(TRPCClientError.from<TRouter>(cause as Error));
                 return;
               }
               // The hook may have unsubscribed.
               if (disposed) return;
               sleep = setTimeout(() => {
                 if (performance.now() < deadline) start();
-                else observer.error(error);
+                else giveUp(error);
               }, delayMs);
             },
           });
@@ -228,4 +290,5 @@ export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
         };
       });
     };
+  };
 }

@@ -14,10 +14,12 @@ export {
   IDEMPOTENCY_HORIZON_HEADER,
   IDEMPOTENCY_KEY_FIELD,
   IDEMPOTENCY_REASONS,
+  IDEMPOTENCY_SHOULD_RETRY_HEADER,
   type IdempotencyErrorData,
   type IdempotencyReason,
 } from '../shared/reasons';
 export {
+  getHorizonMs,
   getIdempotencyReason,
   getRetryAfterMs,
   type IdempotencyClientError,
@@ -29,6 +31,7 @@ export {
   isIdempotencyKeyReused,
   isIdempotencyOutcomeExpired,
   isIdempotencyResponseNotStorable,
+  isMarkedNotRetryable,
   isRetryableError,
 } from './errors';
 export {
@@ -36,3 +39,4 @@ export {
   type IdempotencyRetryInfo,
   idempotencyLink,
 } from './idempotencyLink';
+export { retriedByIdempotencyLink } from './retryBudget';

@@ -1,5 +1,6 @@
 import type { MutationOptions } from '@tanstack/react-query';
 import { getRetryAfterMs, isRetryableError } from '../client/errors';
+import { retryBudgetSpent } from '../client/retryBudget';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
 
 /** Mutation options of any shape, as `trpc.x.mutationOptions()` returns them. */
@@ -10,13 +11,18 @@ export type AnyMutationOptions = MutationOptions<any, any, any, any>;
 export const DEFAULT_RETRIES = 5;
 
 /**
- * TanStack Query's `retry` for an idempotent mutation: retry, with the same
- * variables and so the same key, what is safe to retry — network failures,
- * 5xx, `TIMEOUT`, `TOO_MANY_REQUESTS`, an in-progress `CONFLICT` — and
- * nothing else, up to {@link DEFAULT_RETRIES} times.
- * @see README.md#tanstack-query
+ * TanStack Query's `retry` for an idempotent mutation, one retry budget with
+ * the link's (SPEC 7.11): an error `idempotencyLink` gave up with is not
+ * retried, since the link already spent the call's attempts and deadline.
+ * Without the link, it retries, with the same variables and so the same key,
+ * what is safe to retry — network failures, 5xx, `TIMEOUT`,
+ * `TOO_MANY_REQUESTS`, an in-progress `CONFLICT` — up to
+ * {@link DEFAULT_RETRIES} times. Never a failure the server marked as not
+ * worth retrying.
+ * @see README.md#one-retry-budget
  */
 export function idempotentRetry(failureCount: number, error: unknown): boolean {
+  if (retryBudgetSpent(error)) return false;
   // `failureCount` counts the failures before this one: 0 on the first.
   return failureCount < DEFAULT_RETRIES && isRetryableError(error);
 }

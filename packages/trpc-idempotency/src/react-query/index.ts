@@ -1,12 +1,14 @@
 /**
- * TanStack Query integration (browser-safe): idempotent mutations whose key is
- * fixed when the user asks for the operation, reused by every retry and a
- * double submit, persisted until their outcome is known and resumed after a
- * reload. React and TanStack Query are optional peers of the package, needed
+ * TanStack Query integration (browser-safe): idempotent mutations whose key
+ * follows the user's intent (reused by every retry, a double submit, a
+ * resubmission and a reload), honest about outcomes it does not know,
+ * persisted until their outcome is known and resumed after a reload, never
+ * past the server's horizon. React and TanStack Query are optional peers of the package, needed
  * only for this entry.
  * @see README.md#tanstack-query
  */
 
+export { FALLBACK_HORIZON_MS } from '../shared/retention';
 export {
   DEFAULT_RETRIES,
   getIdempotencyKey,
@@ -16,11 +18,20 @@ export {
   MissingIdempotencyKeyError,
 } from './idempotentMutationOptions';
 export {
+  isAlreadyDone,
+  isOutcomeUnknown,
+  type OperationState,
+  type OutcomeUnknownCause,
+  OutcomeUnknownError,
+  operationStateOf,
+} from './operationState';
+export {
   createPendingOperations,
   type PendingOperations,
   type PendingOperationsOptions,
 } from './pendingOperations';
 export {
+  type IdempotentOperation,
   PendingOperationsProvider,
   type UseIdempotentMutationResult,
   useIdempotentMutation,

@@ -9,12 +9,24 @@ import { ledgerApp } from '../../test/helpers/ledgerApp';
 import type { SqliteTestDatabase } from '../../test/helpers/sqliteApp';
 import { t } from '../../test/helpers/trpc';
 import { idempotencyLink } from '../client/idempotencyLink';
+import { FALLBACK_HORIZON_MS, learnServerHorizon } from '../shared/retention';
 import {
   getIdempotencyKey,
   idempotentMutationOptions,
   MissingIdempotencyKeyError,
 } from './idempotentMutationOptions';
+import { type OutcomeUnknownError, operationStateOf } from './operationState';
 import { createPendingOperations } from './pendingOperations';
+
+/** The operations persisted in `store`, without the entry that keeps the server's horizon. */
+async function operationsIn(store: UseStore) {
+  return (await entries(store)).filter(([id]) => Array.isArray(id));
+}
+
+/** A page with nothing learned yet (the board lives on `globalThis`). */
+function resetLearnedHorizon() {
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('trpc-idempotency.retention')];
+}
 
 /**
  * The tests' ledger (test/helpers/ledgerApp.ts), its `pay` alone: the browser
@@ -31,7 +43,13 @@ type PaymentsRouter = ReturnType<typeof payments>['router'];
  * a reload), a link that may lose responses after the server answered them,
  * and the keys of every request sent.
  */
-function session(opts: { url: string; store: UseStore; namespace?: string; user?: string }) {
+function session(opts: {
+  url: string;
+  store: UseStore;
+  namespace?: string;
+  user?: string;
+  retryWaitingMs?: number;
+}) {
   const sent: Array<string | undefined> = [];
   let responsesToLose = 0;
   let failRequests = false;
@@ -66,12 +84,17 @@ function session(opts: { url: string; store: UseStore; namespace?: string; user?
     store: opts.store,
     procedures: { pay: trpc.pay.mutationOptions() },
     onStorageError: (error) => storageErrors.push(error),
+    // Waiting operations are tried again only where a test says so.
+    retryWaitingMs: () => opts.retryWaitingMs ?? 60_000,
   });
+  // As PendingOperationsProvider does while mounted.
+  const stop = pending.start();
   const fast = { retryDelay: 1 };
   return {
     queryClient,
     trpc,
     pending,
+    stop,
     sent,
     storageErrors,
     loseResponses(count: number) {
@@ -108,6 +131,7 @@ const test = itServing(payments)
 
 afterEach(() => {
   onlineManager.setOnline(true);
+  resetLearnedHorizon();
 });
 
 describe('one key per logical operation, whoever retries', () => {
@@ -174,7 +198,9 @@ describe('pending operations survive a reload', () => {
     firstAttempt.catch(() => {});
     await vi.waitUntil(() => app.executed.length === 1);
     // Persisted before the request left.
-    expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000003']]);
+    expect((await operationsIn(store)).map(([id]) => id)).toEqual([
+      ['alice', 'operation-0000000003'],
+    ]);
 
     // The page reloads: a new session on the same storage; the old one never hears back.
     browser.cutNetwork(true);
@@ -192,7 +218,7 @@ describe('pending operations survive a reload', () => {
     expect(database.countEntries()).toBe(1);
     expect(app.executed).toEqual(['operation-0000000003']);
     expect(after.sent).toEqual(['operation-0000000003']);
-    expect(await entries(store)).toEqual([]);
+    expect(await operationsIn(store)).toEqual([]);
   });
 
   test('queued while offline: persisted though never sent, resumed once online', async ({
@@ -203,7 +229,7 @@ describe('pending operations survive a reload', () => {
   }) => {
     onlineManager.setOnline(false);
     browser.pay({ amount: 3, idempotencyKey: 'operation-0000000004' }).catch(() => {});
-    await vi.waitUntil(async () => (await entries(store)).length === 1);
+    await vi.waitUntil(async () => (await operationsIn(store)).length === 1);
     expect(browser.sent).toEqual([]);
 
     const after = session({ url: server.url, store });
@@ -216,7 +242,7 @@ describe('pending operations survive a reload', () => {
     await vi.waitUntil(() => resumed?.state.status === 'success', { timeout: 5000 });
     expect(database.countEntries()).toBe(1);
     expect(after.sent).toEqual(['operation-0000000004']);
-    expect(await entries(store)).toEqual([]);
+    expect(await operationsIn(store)).toEqual([]);
   });
 
   test('kept while the outcome is unknown, removed once it is known', async ({
@@ -226,12 +252,14 @@ describe('pending operations survive a reload', () => {
   }) => {
     browser.cutNetwork(true);
     await browser.pay({ amount: 1, idempotencyKey: 'operation-0000000005' }, 1).catch(() => {});
-    expect((await entries(store)).map(([id]) => id)).toEqual([['alice', 'operation-0000000005']]);
+    expect((await operationsIn(store)).map(([id]) => id)).toEqual([
+      ['alice', 'operation-0000000005'],
+    ]);
 
     browser.cutNetwork(false);
     await browser.pay({ amount: 5000, idempotencyKey: 'operation-0000000006' }).catch(() => {});
     await browser.pay({ amount: 1, idempotencyKey: 'operation-0000000005' });
-    expect(await entries(store)).toEqual([]);
+    expect(await operationsIn(store)).toEqual([]);
     expect(database.countEntries()).toBe(1);
   });
 
@@ -281,7 +309,7 @@ describe('pending operations survive a reload', () => {
 
     expect(await pending.resume()).toEqual([]);
     expect(String(errors[0])).toContain('not among `procedures`: left in storage');
-    expect(await entries(store)).toHaveLength(1);
+    expect(await operationsIn(store)).toHaveLength(1);
   });
 });
 
@@ -318,6 +346,7 @@ describe('mistakes are loud', () => {
         procedures: { pay: trpc.pay.mutationOptions() },
         onStorageError: (error) => errors.push(error),
       });
+      pending.start();
       const observer = new MutationObserver(
         queryClient,
         pending.mutationOptions(trpc.pay.mutationOptions()),
@@ -329,5 +358,168 @@ describe('mistakes are loud', () => {
       vi.unstubAllGlobals();
     }
     expect(String(errors[0])).toContain('IndexedDB is not available');
+  });
+});
+
+describe('every idempotent mutation of the cache is persisted, however it was made (SPEC 7.7)', () => {
+  test('useMutation(idempotentMutationOptions(…)): persisted in flight, resumed after a reload', async ({
+    app,
+    server,
+    store,
+    browser,
+  }) => {
+    const handlerHeld = app.holdHandlers();
+    const observer = new MutationObserver(
+      browser.queryClient,
+      idempotentMutationOptions(browser.trpc.pay.mutationOptions()),
+    );
+    observer.mutate({ amount: 6, idempotencyKey: 'operation-0000000020' }).catch(() => {});
+    await vi.waitUntil(() => app.executed.length === 1);
+    expect((await operationsIn(store)).map(([id]) => id)).toEqual([
+      ['alice', 'operation-0000000020'],
+    ]);
+
+    browser.cutNetwork(true);
+    const after = session({ url: server.url, store });
+    const [resumed] = await after.pending.resume();
+    handlerHeld.open();
+    await vi.waitUntil(() => resumed?.state.status === 'success', { timeout: 5000 });
+    expect(app.executed).toEqual(['operation-0000000020']);
+  });
+
+  test('plain useMutation without a key: given one key for all its attempts, and persisted', async ({
+    app,
+    store,
+    browser,
+  }) => {
+    browser.loseResponses(1);
+    const observer = new MutationObserver(browser.queryClient, {
+      ...browser.trpc.pay.mutationOptions(),
+      retry: 2,
+      retryDelay: 1,
+    });
+    const paid = observer.mutate({ amount: 3 });
+    await vi.waitUntil(async () => (await operationsIn(store)).length === 1);
+    expect(await paid).toMatchObject({ amount: 3 });
+    expect(app.executions()).toBe(1);
+    const key = observer.getCurrentResult().variables?.idempotencyKey;
+    expect(key).toBeTypeOf('string');
+    expect(new Set(browser.sent)).toEqual(new Set([key]));
+    await vi.waitUntil(async () => (await operationsIn(store)).length === 0);
+  });
+});
+
+describe('honest outcomes (SPEC 7.9) and one retry budget (SPEC 7.11)', () => {
+  test('the network down: the link’s attempts only, then waiting with its key, never failed', async ({
+    store,
+    browser,
+  }) => {
+    browser.cutNetwork(true);
+    const observer = new MutationObserver(
+      browser.queryClient,
+      idempotentMutationOptions(browser.trpc.pay.mutationOptions()),
+    );
+    const error = await observer
+      .mutate({ amount: 2, idempotencyKey: 'operation-0000000021' })
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    // One budget: the link's 5 attempts; TanStack Query adds none on top.
+    expect(browser.sent).toHaveLength(5);
+    expect(operationStateOf(observer.getCurrentResult())).toBe('waiting');
+    expect((await operationsIn(store)).map(([id]) => id)).toEqual([
+      ['alice', 'operation-0000000021'],
+    ]);
+  });
+
+  test('a waiting operation is tried again with its key, and lands once', async ({
+    app,
+    server,
+    store,
+  }) => {
+    const browser = session({ url: server.url, store, retryWaitingMs: 20 });
+    browser.cutNetwork(true);
+    const observer = new MutationObserver(
+      browser.queryClient,
+      idempotentMutationOptions(browser.trpc.pay.mutationOptions()),
+    );
+    await observer.mutate({ amount: 8, idempotencyKey: 'operation-0000000022' }).catch(() => {});
+    expect(operationStateOf(observer.getCurrentResult())).toBe('waiting');
+    browser.cutNetwork(false);
+    await vi.waitUntil(() => observer.getCurrentResult().status === 'success', { timeout: 5000 });
+    expect(app.executed).toEqual(['operation-0000000022']);
+    expect(new Set(browser.sent)).toEqual(new Set(['operation-0000000022']));
+    await vi.waitUntil(async () => (await operationsIn(store)).length === 0);
+  });
+
+  test('discarded: unknown, forgotten, never sent again by a reload', async ({
+    app,
+    server,
+    store,
+    browser,
+  }) => {
+    browser.cutNetwork(true);
+    await browser.pay({ amount: 2, idempotencyKey: 'operation-0000000023' }, 0).catch(() => {});
+    await browser.pending.discard('operation-0000000023');
+    const [shown] = browser.queryClient.getMutationCache().getAll().slice(-1);
+    expect(operationStateOf(shown!.state)).toBe('unknown');
+    expect((shown!.state.error as OutcomeUnknownError).why).toBe('discarded');
+    await vi.waitUntil(async () => (await operationsIn(store)).length === 0);
+
+    const after = session({ url: server.url, store });
+    expect(await after.pending.resume()).toEqual([]);
+    expect(after.sent).toEqual([]);
+    expect(app.executions()).toBe(0);
+  });
+});
+
+describe('retention on the client (SPEC 7.10)', () => {
+  test('an operation older than the horizon is never sent again: shown unknown', async ({
+    app,
+    server,
+    store,
+    browser,
+  }) => {
+    browser.cutNetwork(true);
+    await browser.pay({ amount: 2, idempotencyKey: 'operation-0000000024' }, 0).catch(() => {});
+
+    // A day and a bit later, with no horizon learned: the fallback (24 h) applies.
+    vi.useFakeTimers({ now: Date.now() + FALLBACK_HORIZON_MS + 60_000, toFake: ['Date'] });
+    try {
+      const after = session({ url: server.url, store });
+      const [restored, ...others] = await after.pending.resume();
+      expect(others).toEqual([]);
+      expect(operationStateOf(restored!.state)).toBe('unknown');
+      expect((restored!.state.error as OutcomeUnknownError).why).toBe('past-horizon');
+      expect(after.sent).toEqual([]);
+      expect(app.executions()).toBe(0);
+      expect(await operationsIn(store)).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('the horizon the server told is persisted, and used after a reload', async ({
+    server,
+    store,
+    browser,
+  }) => {
+    browser.cutNetwork(true);
+    await browser.pay({ amount: 2, idempotencyKey: 'operation-0000000025' }, 0).catch(() => {});
+    learnServerHorizon(7 * 24 * 60 * 60 * 1000);
+    await vi.waitUntil(async () => (await entries(store)).length === 2);
+    // A new page: nothing learned yet on it, the stored horizon holds.
+    resetLearnedHorizon();
+    vi.useFakeTimers({ now: Date.now() + 2 * FALLBACK_HORIZON_MS, toFake: ['Date'] });
+    try {
+      const after = session({ url: server.url, store });
+      after.cutNetwork(true);
+      const [restored] = await after.pending.resume();
+      expect(after.pending.horizonMs()).toBe(7 * 24 * 60 * 60 * 1000);
+      expect(operationStateOf(restored!.state)).not.toBe('unknown');
+      await vi.waitUntil(() => after.sent.length > 0);
+      expect(after.sent[0]).toBe('operation-0000000025');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,32 +1,60 @@
 import {
-  type DehydratedState,
-  dehydrate,
   hashKey,
   type Mutation,
   type MutationKey,
+  type MutationOptions,
+  type MutationState,
+  onlineManager,
   type QueryClient,
 } from '@tanstack/react-query';
 import type { AnyTRPCRouter as AnyRouter } from '@trpc/server';
-import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
+import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
 import { isRetryableError } from '../client/errors';
 import type { inferIdempotentPaths } from '../shared/idempotentInput';
+import { randomKey } from '../shared/randomKey';
+import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
+import { FALLBACK_HORIZON_MS, learnedServerHorizon, onServerHorizon } from '../shared/retention';
 import {
   type AnyMutationOptions,
   getIdempotencyKey,
   idempotentMutationOptions,
-  requireIdempotencyKey,
 } from './idempotentMutationOptions';
+import { isOutcomeUnknown, type OutcomeUnknownCause, OutcomeUnknownError } from './operationState';
 
 // biome-ignore lint/suspicious/noExplicitAny: any mutation of the cache, whatever its types.
 type AnyMutation = Mutation<any, any, any, any>;
 
-/** One persisted operation: the mutation as TanStack Query dehydrates it, and whose it is. */
+/** One persisted operation: what it takes to send it again, and how old it is. */
 interface PendingOperationRecord {
+  version: 2;
+  namespace: string;
+  idempotencyKey: string;
+  /** When it was first asked for (ms since the epoch): its age against the server's horizon. */
+  firstSubmittedAt: number;
+  mutationKey: MutationKey;
+  variables: unknown;
+  meta?: Record<string, unknown>;
+  scope?: { id: string };
+}
+
+/** The first format (0.1.0's): the mutation as TanStack Query dehydrates it. */
+interface PendingOperationRecordV1 {
   version: 1;
   namespace: string;
   idempotencyKey: string;
-  mutation: DehydratedState['mutations'][number];
+  mutation: {
+    mutationKey?: MutationKey;
+    state: { variables?: unknown; submittedAt: number };
+    meta?: Record<string, unknown>;
+    scope?: { id: string };
+  };
 }
+
+/** Marks a mutation some pending operations already persist. */
+const INSTRUMENTED = Symbol.for('trpc-idempotency.pendingOperation');
+
+/** The store's entry with the server's horizon, as last learned on this origin. */
+const HORIZON_ENTRY = '~server-horizon';
 
 /**
  * Options of {@link createPendingOperations}.
@@ -36,8 +64,10 @@ export interface PendingOperationsOptions<TRouter extends AnyRouter> {
   queryClient: QueryClient;
   /**
    * The mutation options of every idempotent mutation of the router, by path
-   * (`trpc.x.mutationOptions()`): a restored operation runs with them. Every
-   * idempotent path is required (the same check as the link's `procedures`).
+   * (`trpc.x.mutationOptions()`): a restored operation runs with them, and
+   * every mutation of the cache with one of their `mutationKey`s is
+   * persisted. Every idempotent path is required (the same check as the
+   * link's `procedures`).
    */
   procedures: { readonly [TPath in inferIdempotentPaths<TRouter>]: AnyMutationOptions };
   /**
@@ -53,6 +83,20 @@ export interface PendingOperationsOptions<TRouter extends AnyRouter> {
    */
   store?: UseStore;
   /**
+   * How long the server keeps a key (its tombstone horizon), in ms, if you
+   * know it better than it says: by default the horizon the link learned
+   * from the server's `Idempotency-Horizon-Ms` header (persisted), else
+   * 24 hours. An operation older than it is never sent again.
+   */
+  horizonMs?: number;
+  /**
+   * The wait before trying a waiting operation again (its outcome unknown
+   * after the link's retries), by round (0 for the first). Default: 2 s,
+   * doubled each round, at most 1 minute, half of it jittered. Back online,
+   * every waiting operation is tried at once.
+   */
+  retryWaitingMs?: (round: number) => number;
+  /**
    * Told when the browser cannot persist or read an operation (no IndexedDB,
    * quota, a value it cannot clone). The operation itself still runs, safely
    * retried with its key; only surviving a reload is lost. Default `console.warn`.
@@ -67,20 +111,45 @@ export interface PendingOperationsOptions<TRouter extends AnyRouter> {
 export interface PendingOperations {
   readonly namespace: string;
   /**
-   * Wraps an idempotent mutation's options: the operation is persisted with
-   * its key before its first attempt leaves (write-ahead, offline too), kept
-   * while its outcome is unknown, and removed once known (a result, or an
-   * error a retry cannot change). Retries as {@link idempotentMutationOptions}.
+   * Attaches to the QueryClient's mutation cache: from then on every
+   * mutation of a registered procedure, however it was made
+   * (`useIdempotentMutation`, `useMutation(idempotentMutationOptions(…))`,
+   * plain `useMutation`), gets a key if it had none, is persisted before its
+   * first request leaves, and is tried again while its outcome is unknown.
+   * Returns the detach. `PendingOperationsProvider` and {@link resume} call it.
+   */
+  start(): () => void;
+  /**
+   * The options of an idempotent mutation with the retry policy of
+   * {@link idempotentMutationOptions}. Persistence does not depend on it:
+   * it comes from {@link start}.
    */
   mutationOptions<TOptions extends AnyMutationOptions>(options: TOptions): TOptions;
   /**
    * Puts this namespace's persisted operations back in the mutation cache and
    * runs each to its end with its own key (after a reload: the server replays
-   * or joins the first attempt, so each completes once). Skips those already
-   * in this cache and those another tab is running. Resolves once they are
-   * started, with their mutations; their results arrive like any mutation's.
+   * or joins the first attempt, so each completes once). One older than the
+   * server's horizon is not sent: it is put back as `unknown`. Skips those
+   * already in this cache and those another tab is running. Resolves once
+   * they are started, with their mutations.
    */
   resume(): Promise<AnyMutation[]>;
+  /**
+   * Gives up a waiting operation (SPEC 7.9): it is never sent again and its
+   * state becomes `unknown` (it may or may not have run). An attempt already
+   * on its way is not recalled: its answer, if one comes, still counts.
+   */
+  discard(idempotencyKey: string): Promise<void>;
+  /**
+   * Resolves once the first {@link resume} has put the persisted operations
+   * back (at once if it has): a submission made before waits for it, so it
+   * can adopt a resumed operation of the same input instead of duplicating it.
+   */
+  resumed(): Promise<void> | undefined;
+  /** True for a mutation {@link resume} put back: a submission of the same input adopts its key. */
+  wasResumed(mutation: AnyMutation): boolean;
+  /** The horizon in force, in ms: the option, else the one learned from the server, else 24 h. */
+  horizonMs(): number;
 }
 
 const DEFAULT_STORE = { database: 'trpc-idempotency', store: 'pending-operations' } as const;
@@ -90,10 +159,44 @@ function webLocks(): LockManager | undefined {
   return (globalThis.navigator as Navigator | undefined)?.locks;
 }
 
+function defaultRetryWaitingMs(round: number) {
+  const cap = Math.min(60_000, 2000 * 2 ** round);
+  return cap / 2 + (Math.random() * cap) / 2;
+}
+
+/** The variables with `key` in them; `undefined` when they cannot carry one (a primitive). */
+function keyedVariables(variables: unknown, key: string): object | undefined {
+  if (variables === undefined) return { [IDEMPOTENCY_KEY_FIELD]: key };
+  if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) {
+    return undefined;
+  }
+  return getIdempotencyKey(variables) === key
+    ? variables
+    : { ...variables, [IDEMPOTENCY_KEY_FIELD]: key };
+}
+
+function readRecord(value: unknown): PendingOperationRecord | undefined {
+  const record = value as PendingOperationRecord | PendingOperationRecordV1 | undefined;
+  if (typeof record !== 'object' || record === null) return undefined;
+  if (record.version === 2) return record;
+  if (record.version !== 1) return undefined;
+  return {
+    version: 2,
+    namespace: record.namespace,
+    idempotencyKey: record.idempotencyKey,
+    firstSubmittedAt: record.mutation.state.submittedAt,
+    mutationKey: record.mutation.mutationKey ?? [],
+    variables: record.mutation.state.variables,
+    ...(record.mutation.meta && { meta: record.mutation.meta }),
+    ...(record.mutation.scope && { scope: record.mutation.scope }),
+  };
+}
+
 /**
  * Persists idempotent mutations in IndexedDB (through idb-keyval) from the
- * moment they are asked for until their outcome is known, and resumes them
- * with their keys when the app starts again.
+ * moment they are asked for until their outcome is known, tries again those
+ * whose outcome is unknown, and resumes them with their keys when the app
+ * starts again — never past the server's horizon.
  *
  * TanStack Query's own persisters keep only paused mutations and lose one in
  * flight when the page closes, the one case whose outcome is unknown. Here
@@ -118,10 +221,12 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   opts: PendingOperationsOptions<TRouter>,
 ): PendingOperations {
   const { queryClient } = opts;
+  const cache = queryClient.getMutationCache();
   const namespace = opts.namespace ?? '';
   const onStorageError =
     opts.onStorageError ??
     ((error: unknown) => console.warn('trpc-idempotency: pending operations not persisted', error));
+  const retryWaitingMs = opts.retryWaitingMs ?? defaultRetryWaitingMs;
   const procedures = registeredProcedures(opts.procedures as Record<string, AnyMutationOptions>);
 
   let store: UseStore | undefined = opts.store;
@@ -138,16 +243,58 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   const recordId = (idempotencyKey: string) => [namespace, idempotencyKey];
   const lockName = (idempotencyKey: string) => `trpc-idempotency:${namespace}:${idempotencyKey}`;
 
-  async function persist(mutation: AnyMutation, key: string) {
-    const [dehydrated] = dehydrate(queryClient, {
-      shouldDehydrateMutation: (candidate) => candidate === mutation,
-      shouldDehydrateQuery: () => false,
-    }).mutations;
+  /** When each operation of this page was first asked for, by key. */
+  const firstSubmitted = new Map<string, number>();
+  /** Operations whose outcome is unknown, waiting to be tried again. */
+  const waiting = new Map<
+    string,
+    { mutation: AnyMutation; round: number; timer?: ReturnType<typeof setTimeout> }
+  >();
+  /** Keys the user discarded while an attempt was on its way. */
+  const discarded = new Set<string>();
+  const resumed = new WeakSet<AnyMutation>();
+
+  let storedHorizonMs: number | undefined;
+  let horizonLoaded: Promise<void> | undefined;
+  function loadHorizon() {
+    horizonLoaded ??= (async () => {
+      try {
+        const stored = (await get(HORIZON_ENTRY, openStore())) as
+          | { horizonMs?: unknown }
+          | undefined;
+        if (typeof stored?.horizonMs === 'number') storedHorizonMs = stored.horizonMs;
+      } catch (error) {
+        onStorageError(error);
+      }
+    })();
+    return horizonLoaded;
+  }
+  async function storeHorizon(horizonMs: number) {
+    storedHorizonMs = horizonMs;
+    try {
+      await set(HORIZON_ENTRY, { horizonMs }, openStore());
+    } catch (error) {
+      onStorageError(error);
+    }
+  }
+  function horizonMs() {
+    return opts.horizonMs ?? learnedServerHorizon() ?? storedHorizonMs ?? FALLBACK_HORIZON_MS;
+  }
+  function pastHorizon(key: string) {
+    const since = firstSubmitted.get(key);
+    return since !== undefined && Date.now() - since > horizonMs();
+  }
+
+  async function persist(mutation: AnyMutation, key: string, variables: unknown) {
     const record: PendingOperationRecord = {
-      version: 1,
+      version: 2,
       namespace,
       idempotencyKey: key,
-      mutation: dehydrated!,
+      firstSubmittedAt: firstSubmitted.get(key) ?? Date.now(),
+      mutationKey: mutation.options.mutationKey ?? [],
+      variables,
+      ...(mutation.options.meta && { meta: mutation.options.meta }),
+      ...(mutation.options.scope && { scope: mutation.options.scope }),
     };
     try {
       await set(recordId(key), record, openStore());
@@ -164,47 +311,176 @@ export function createPendingOperations<TRouter extends AnyRouter>(
     }
   }
 
-  /** The pending mutation of this cache whose variables are `variables` (the same object). */
-  function findMutation(variables: unknown) {
-    return queryClient
-      .getMutationCache()
-      .getAll()
-      .find((mutation) => mutation.state.variables === variables);
+  function stopWaiting(key: string) {
+    const entry = waiting.get(key);
+    if (entry?.timer !== undefined) clearTimeout(entry.timer);
+    if (entry) entry.timer = undefined;
   }
 
-  function mutationOptions<TOptions extends AnyMutationOptions>(options: TOptions): TOptions {
-    const keyed = idempotentMutationOptions(options);
-    const { mutationFn, onMutate } = keyed;
-    if (!mutationFn) {
-      throw new TypeError(
-        `pending operations: mutation ${JSON.stringify(options.mutationKey)} has no mutationFn`,
-      );
+  let attached = 0;
+  function armWaiting(key: string) {
+    const entry = waiting.get(key);
+    if (!entry || attached === 0 || entry.timer !== undefined) return;
+    entry.timer = setTimeout(() => tryAgain(key), retryWaitingMs(entry.round));
+  }
+
+  /** Sends a waiting operation again, with its key (its execute carries the rest). */
+  function tryAgain(key: string) {
+    const entry = waiting.get(key);
+    if (!entry) return;
+    stopWaiting(key);
+    entry.round++;
+    entry.mutation.execute(entry.mutation.state.variables).catch(() => {});
+  }
+
+  /**
+   * Ends an operation as `unknown` (SPEC 7.9, 7.10): never sent again. Its
+   * mutation is replaced by one in that state, as the cache cannot be told.
+   */
+  function giveUp(key: string, why: OutcomeUnknownCause) {
+    stopWaiting(key);
+    waiting.delete(key);
+    discarded.delete(key);
+    void forget(key);
+    const mutation = latestWithKey(key);
+    if (!mutation) return;
+    const state: MutationState = {
+      ...mutation.state,
+      status: 'error',
+      error: new OutcomeUnknownError({ idempotencyKey: key, why }),
+      isPaused: false,
+    };
+    const replacement = cache.build(queryClient, mutation.options, state);
+    if (resumed.has(mutation)) resumed.add(replacement);
+    cache.remove(mutation);
+  }
+
+  function latestWithKey(key: string) {
+    return cache.findAll({ predicate: (m) => getIdempotencyKey(m.state.variables) === key }).at(-1);
+  }
+
+  /** The mutationFn every attempt goes through: after the record is written, under the key's lock. */
+  function guardedMutationFn(
+    mutationFn: NonNullable<MutationOptions['mutationFn']>,
+    written: () => Promise<void> | undefined,
+  ): NonNullable<MutationOptions['mutationFn']> {
+    return async (variables, context) => {
+      await written();
+      const key = getIdempotencyKey(variables);
+      const locks = webLocks();
+      if (!locks || key === undefined) return mutationFn(variables, context);
+      return locks.request(lockName(key), () => mutationFn(variables, context));
+    };
+  }
+
+  /**
+   * Makes `mutation` one of the persisted operations: a key when it has none
+   * (once, so every retry and re-run sends it), the record written before its
+   * first request, and its outcome handled when it settles. Mutations of
+   * other procedures are left alone.
+   */
+  function instrument(mutation: AnyMutation) {
+    const mutationKey = mutation.options.mutationKey;
+    if (INSTRUMENTED in mutation || !mutationKey || !procedures.has(hashKey(mutationKey))) return;
+    // One owner per mutation, whichever instance (or copy of this package) saw it first.
+    Object.defineProperty(mutation, INSTRUMENTED, { value: namespace });
+    let written: Promise<void> | undefined;
+    // The options through an accessor: TanStack Query replaces them (an observer's
+    // re-render), and every version must write the record before it sends.
+    let options = mutation.options;
+    const wrap = (next: typeof options) =>
+      next.mutationFn
+        ? { ...next, mutationFn: guardedMutationFn(next.mutationFn, () => written) }
+        : next;
+    options = wrap(options);
+    Object.defineProperty(mutation, 'options', {
+      configurable: true,
+      get: () => options,
+      set: (next: typeof options) => {
+        options = wrap(next);
+      },
+    });
+
+    const execute = mutation.execute.bind(mutation);
+    let ownKey: string | undefined;
+    mutation.execute = async (variables: unknown) => {
+      ownKey ??= randomKey();
+      const key = getIdempotencyKey(variables) ?? ownKey;
+      const keyed = keyedVariables(variables, key);
+      if (keyed === undefined) return execute(variables);
+      if (pastHorizon(key)) {
+        const error = new OutcomeUnknownError({ idempotencyKey: key, why: 'past-horizon' });
+        giveUp(key, 'past-horizon');
+        throw error;
+      }
+      stopWaiting(key);
+      if (!firstSubmitted.has(key)) firstSubmitted.set(key, Date.now());
+      written = persist(mutation, key, keyed);
+      try {
+        const data = await execute(keyed);
+        settled(key);
+        return data;
+      } catch (error) {
+        if (isRetryableError(error) && !isOutcomeUnknown(error)) unresolved(mutation, key);
+        else settled(key);
+        throw error;
+      }
+    };
+  }
+
+  /** Its outcome is known: nothing to keep. */
+  function settled(key: string) {
+    stopWaiting(key);
+    waiting.delete(key);
+    discarded.delete(key);
+    void forget(key);
+  }
+
+  /** Its outcome is unknown: kept, and tried again later (or given up, if discarded meanwhile). */
+  function unresolved(mutation: AnyMutation, key: string) {
+    if (discarded.has(key)) {
+      giveUp(key, 'discarded');
+      return;
     }
-    return {
-      ...keyed,
-      // Before the first attempt, offline or not: a paused mutation never reaches mutationFn.
-      async onMutate(variables, context) {
-        const key = requireIdempotencyKey(variables, options.mutationKey);
-        const mutation = findMutation(variables);
-        if (mutation) await persist(mutation, key);
-        return onMutate?.(variables, context);
-      },
-      mutationFn(variables, context) {
-        const key = requireIdempotencyKey(variables, options.mutationKey);
-        const attempt = async () => {
-          try {
-            const data = await mutationFn(variables, context);
-            await forget(key);
-            return data;
-          } catch (error) {
-            // Outcome known: a retry with this key would only replay it.
-            if (!isRetryableError(error)) await forget(key);
-            throw error;
+    const entry = waiting.get(key);
+    if (entry) entry.mutation = mutation;
+    else waiting.set(key, { mutation, round: 0 });
+    armWaiting(key);
+  }
+
+  let detach: (() => void) | undefined;
+  function start() {
+    attached++;
+    if (attached === 1) {
+      void loadHorizon();
+      const unsubscribeCache = cache.subscribe((event) => {
+        if (event.type === 'added') instrument(event.mutation);
+        else if (event.type === 'removed') {
+          const key = getIdempotencyKey(event.mutation.state.variables);
+          if (key !== undefined && waiting.get(key)?.mutation === event.mutation) {
+            stopWaiting(key);
+            waiting.delete(key);
           }
-        };
-        const locks = webLocks();
-        return locks ? locks.request(lockName(key), attempt) : attempt();
-      },
+        }
+      });
+      const unsubscribeOnline = onlineManager.subscribe((online) => {
+        if (online) for (const key of waiting.keys()) tryAgain(key);
+      });
+      const unsubscribeHorizon = onServerHorizon((learned) => void storeHorizon(learned));
+      for (const key of waiting.keys()) armWaiting(key);
+      detach = () => {
+        unsubscribeCache();
+        unsubscribeOnline();
+        unsubscribeHorizon();
+        for (const key of waiting.keys()) stopWaiting(key);
+      };
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      attached--;
+      if (attached === 0) detach?.();
     };
   }
 
@@ -215,7 +491,11 @@ export function createPendingOperations<TRouter extends AnyRouter>(
     return new Set(held.map((lock) => lock.name ?? ''));
   }
 
-  async function resume() {
+  let resuming: Promise<AnyMutation[]> | undefined;
+  /** The first resume, until it is over. */
+  let firstResume: Promise<void> | undefined;
+  let firstResumeDone = false;
+  async function resumeOnce(): Promise<AnyMutation[]> {
     let records: Array<[IDBValidKey, unknown]>;
     try {
       records = await entries(openStore());
@@ -223,47 +503,101 @@ export function createPendingOperations<TRouter extends AnyRouter>(
       onStorageError(error);
       return [];
     }
+    await loadHorizon();
     const held = await heldByOthers();
-    const inCache = new Set(
-      queryClient
-        .getMutationCache()
-        .getAll()
-        .map((mutation) => getIdempotencyKey(mutation.state.variables)),
-    );
-    const resumed: AnyMutation[] = [];
+    const inCache = new Set(cache.getAll().map((m) => getIdempotencyKey(m.state.variables)));
+    const restored: AnyMutation[] = [];
     for (const [, value] of records) {
-      const record = value as PendingOperationRecord;
-      if (record.version !== 1 || record.namespace !== namespace) continue;
+      const record = readRecord(value);
+      if (!record || record.namespace !== namespace) continue;
       const key = record.idempotencyKey;
       // Running here already, or in another tab (which holds its lock while it runs).
       if (inCache.has(key) || held.has(lockName(key))) continue;
-      const options = procedures.get(hashKey(record.mutation.mutationKey ?? []));
+      const options = procedures.get(hashKey(record.mutationKey));
       if (!options) {
         onStorageError(
           new Error(
-            `pending operation ${key} is for mutation ${JSON.stringify(record.mutation.mutationKey)}, which is not among \`procedures\`: left in storage`,
+            `pending operation ${key} is for mutation ${JSON.stringify(record.mutationKey)}, which is not among \`procedures\`: left in storage`,
           ),
         );
         continue;
       }
-      const mutation = queryClient.getMutationCache().build(
+      firstSubmitted.set(key, record.firstSubmittedAt);
+      const tooOld = pastHorizon(key);
+      const state: MutationState = {
+        context: undefined,
+        data: undefined,
+        error: tooOld
+          ? new OutcomeUnknownError({ idempotencyKey: key, why: 'past-horizon' })
+          : null,
+        failureCount: 0,
+        failureReason: null,
+        isPaused: false,
+        status: tooOld ? 'error' : 'pending',
+        variables: record.variables,
+        submittedAt: record.firstSubmittedAt,
+      };
+      const mutation = cache.build(
         queryClient,
         {
-          ...mutationOptions(options),
-          ...(record.mutation.meta && { meta: record.mutation.meta }),
-          ...(record.mutation.scope && { scope: record.mutation.scope }),
+          ...idempotentMutationOptions(options),
+          ...(record.meta && { meta: record.meta }),
+          ...(record.scope && { scope: record.scope }),
         },
-        record.mutation.state,
+        state,
       );
       inCache.add(key);
-      resumed.push(mutation);
+      restored.push(mutation);
+      if (tooOld) {
+        // Never sent again: its key may be free on the server, and a resend would run it twice.
+        void forget(key);
+        continue;
+      }
+      resumed.add(mutation);
       // Its outcome reaches the UI through the cache, like any mutation's.
       mutation.continue().catch(() => {});
     }
-    return resumed;
+    return restored;
   }
 
-  return { namespace, mutationOptions, resume };
+  async function resume() {
+    const stop = start();
+    try {
+      // Two calls at once (StrictMode runs effects twice) resume once.
+      resuming ??= resumeOnce().finally(() => {
+        resuming = undefined;
+        firstResumeDone = true;
+      });
+      firstResume ??= resuming.then(
+        () => {},
+        () => {},
+      );
+      return await resuming;
+    } finally {
+      stop();
+    }
+  }
+
+  async function discard(idempotencyKey: string) {
+    const mutation = latestWithKey(idempotencyKey);
+    if (mutation?.state.status === 'pending' && !mutation.state.isPaused) {
+      // An attempt is on its way: its answer decides, or it ends unknown.
+      discarded.add(idempotencyKey);
+      return;
+    }
+    giveUp(idempotencyKey, 'discarded');
+  }
+
+  return {
+    namespace,
+    start,
+    mutationOptions: idempotentMutationOptions,
+    resume,
+    discard,
+    wasResumed: (mutation) => resumed.has(mutation),
+    resumed: () => (firstResumeDone ? undefined : firstResume),
+    horizonMs,
+  };
 }
 
 /** The options of each idempotent mutation by the hash of its key, checked to be usable. */

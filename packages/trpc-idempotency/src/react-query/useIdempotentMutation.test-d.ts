@@ -5,6 +5,7 @@ import { expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
 import { t, userIdempotent } from '../../test/helpers/trpc';
 import type { AnyIdempotencyStore } from '../store/store';
+import type { OperationState } from './operationState';
 import { createPendingOperations } from './pendingOperations';
 import { useIdempotentMutation } from './useIdempotentMutation';
 
@@ -44,6 +45,20 @@ test('useIdempotentMutation: typed like useMutation, the key optional', () => {
   if (transfer.isError) expectTypeOf(transfer.error.message).toBeString();
   // @ts-expect-error amount is a number
   transfer.mutate({ amount: '5' });
+});
+
+test('useIdempotentMutation: the operation, told honestly and typed', () => {
+  const transfer = useIdempotentMutation(trpc.transfers.create.mutationOptions());
+  const { operation } = transfer;
+  expectTypeOf(operation?.state).toEqualTypeOf<OperationState | undefined>();
+  expectTypeOf<OperationState>().toEqualTypeOf<
+    'pending' | 'waiting' | 'succeeded' | 'failed' | 'unknown'
+  >();
+  expectTypeOf(operation?.data).toEqualTypeOf<{ id: string; amount: number } | undefined>();
+  expectTypeOf(operation?.alreadyDone).toEqualTypeOf<boolean | undefined>();
+  if (operation?.error) expectTypeOf(operation.error.message).toBeString();
+  expectTypeOf(transfer.newOperation).toEqualTypeOf<() => void>();
+  expectTypeOf(transfer.discard).toEqualTypeOf<() => Promise<void>>();
 });
 
 test('useIdempotentMutation refuses a plain mutation', () => {

@@ -135,3 +135,60 @@ export function storeUnavailableError(opts: { cause: unknown }) {
     cause: opts.cause,
   });
 }
+
+/** JavaScript's own errors for code that is wrong, whatever its input: a retry runs the same bug. */
+const PROGRAMMING_ERRORS = new Set([
+  'TypeError',
+  'ReferenceError',
+  'SyntaxError',
+  'RangeError',
+  'EvalError',
+  'URIError',
+]);
+
+/** MySQL and MariaDB integrity errors: duplicate key, foreign keys, NOT NULL, CHECK. */
+const MYSQL_CONSTRAINT_ERRNOS = new Set([1048, 1062, 1216, 1217, 1451, 1452, 1364, 3819, 4025]);
+
+/** The error and its causes, outermost first (bounded: a cause chain may loop). */
+function causeChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  let current: unknown = error;
+  while (current instanceof Error && chain.length < 8 && !chain.includes(current)) {
+    chain.push(current);
+    current = current.cause;
+  }
+  return chain;
+}
+
+/** A driver's integrity constraint violation: SQLite, libSQL, Postgres (SQLSTATE class 23), MySQL. */
+function isConstraintViolation(error: unknown): boolean {
+  const { code, errno } = error as { code?: unknown; errno?: unknown };
+  if (typeof code === 'string') {
+    if (code.startsWith('SQLITE_CONSTRAINT')) return true;
+    if (/^23[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return typeof errno === 'number' && MYSQL_CONSTRAINT_ERRNOS.has(errno);
+}
+
+/**
+ * A failure no retry can fix, which the client should not retry
+ * (`Idempotency-Should-Retry: false`, see `idempotencyResponseHeaders`): a
+ * bug in the handler (a `TypeError`, `ReferenceError`, … it threw) or an
+ * integrity constraint its writes violated, and a result that cannot be
+ * stored. A `TypeError` caused by a system error (`fetch failed` with
+ * `ECONNRESET`) is a network failure, not a bug. Every other 5xx — a lost
+ * connection, a busy database, a `TRPCError` the handler threw — stays
+ * retryable. 4xx errors are never retried anyway.
+ * @see README.md#one-retry-budget
+ */
+export function isUnfixableByRetry(error: TRPCError): boolean {
+  if (error instanceof IdempotencyError) {
+    return error.reason === IDEMPOTENCY_REASONS.responseNotStorable;
+  }
+  const chain = causeChain(error.cause);
+  if (chain.some(isConstraintViolation)) return true;
+  const systemFailure = chain.some(
+    (cause) => typeof (cause as { code?: unknown }).code === 'string',
+  );
+  return !systemFailure && chain.some((cause) => PROGRAMMING_ERRORS.has((cause as Error).name));
+}

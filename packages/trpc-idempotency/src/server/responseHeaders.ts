@@ -9,7 +9,8 @@
  * @see README.md#response-headers
  */
 import type { TRPCError } from '@trpc/server';
-import { getIdempotencyErrorData } from './errors';
+import { IDEMPOTENCY_SHOULD_RETRY_HEADER } from '../shared/reasons';
+import { getIdempotencyErrorData, isUnfixableByRetry } from './errors';
 
 /**
  * The context field that carries a request's replay record. A symbol, so it
@@ -102,6 +103,9 @@ export interface IdempotencyResponseMetaOptions {
  *   smallest of the calls' builders' `horizonMs`), so clients never resend
  *   an operation older than it. Not on a streamed response.
  *   Needs {@link idempotencyResponseContext} in the context.
+ * - `Idempotency-Should-Retry: false` when every error of the response is
+ *   one no retry can fix (a bug in the handler, a constraint violation; see
+ *   `isUnfixableByRetry`): the client link and TanStack Query stop at once.
  *
  * ```ts
  * responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
@@ -128,6 +132,9 @@ export function idempotencyResponseHeaders(
   if (isReplayAsAWhole(opts)) headers = { ...headers, 'idempotent-replayed': 'true' };
   if (horizonMs !== undefined && !opts.eagerGeneration) {
     headers = { ...headers, 'idempotency-horizon-ms': String(Math.floor(horizonMs)) };
+  }
+  if (opts.errors.length > 0 && opts.errors.every(isUnfixableByRetry)) {
+    headers = { ...headers, [IDEMPOTENCY_SHOULD_RETRY_HEADER.toLowerCase()]: 'false' };
   }
   return headers;
 }

@@ -46,3 +46,11 @@ export const IDEMPOTENCY_HORIZON_HEADER = 'Idempotency-Horizon-Ms';
 
 /** The input field that carries the key. */
 export const IDEMPOTENCY_KEY_FIELD = 'idempotencyKey';
+
+/**
+ * The response header that says no retry can fix a failure (a bug in the
+ * handler, a constraint violation): `Idempotency-Should-Retry: false`, as
+ * Stripe's `Stripe-Should-Retry`. The client stops at once (SPEC 7.11).
+ * @see README.md#one-retry-budget
+ */
+export const IDEMPOTENCY_SHOULD_RETRY_HEADER = 'Idempotency-Should-Retry';
