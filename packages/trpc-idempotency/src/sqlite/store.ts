@@ -27,9 +27,9 @@ export interface SqliteIdempotencyStoreOptions<TDb extends AnySqliteDatabase> {
    */
   pragmas?: boolean;
   /**
-   * How long a statement waits for another process's write lock on the file,
-   * in ms. Default 5000. (libSQL: the store retries without blocking the event
-   * loop; a remote database's server does its own waiting.)
+   * better-sqlite3: how long a statement waits for another process's write
+   * lock on the file, in ms. Default 5000. On libSQL it is refused: set the
+   * client's `timeout` (a local file needs one; README.md#sqlite-drivers).
    */
   busyTimeoutMs?: number;
   /** Records deleted per purge batch. Default 1000. */
