@@ -16,7 +16,8 @@ type AdminRow = IdempotencyRecordRow & { completedAtMs: number | null };
  * remote one (`libsql://…`, `https://…`, `wss://…`, with `?authToken=…`) or a
  * local file (`file:PATH`). Purge is the store's own, and what it counts as
  * purgeable is the store's own conditions: the command can never delete what
- * the store keeps.
+ * the store keeps. It takes scopes as records store them:
+ * `openIdempotencyAdmin` hashes a long one.
  * @see README.md#operations-cli
  */
 export async function libsqlIdempotencyAdmin(opts: {
