@@ -65,7 +65,22 @@ export function defaultDatabaseUrl(): string {
  * SQLite. Any other scheme is a {@link DatabaseUrlError}.
  */
 export function databaseKind(url: string): OpenDatabase['kind'] {
-  return parseDatabaseUrl(url).kind;
+  return serverTarget(url).kind;
+}
+
+/**
+ * The URL read by the library, less what the library reads and this server
+ * does not run on: a remote libSQL database (the library's SQLite store runs
+ * on it; this server's ledger is written for better-sqlite3 and Postgres).
+ */
+function serverTarget(url: string) {
+  const target = parseDatabaseUrl(url);
+  if (target.kind === 'libsql') {
+    throw new DatabaseUrlError(
+      'the example server runs on a SQLite file (file:PATH or a path) or Postgres (postgres://…), not on a remote libSQL database',
+    );
+  }
+  return target;
 }
 
 /**
@@ -78,7 +93,7 @@ export async function openDatabase(
   url: string,
   opts: OpenDatabaseOptions = {},
 ): Promise<OpenDatabase> {
-  const target = parseDatabaseUrl(url);
+  const target = serverTarget(url);
   if (target.kind === 'postgres') return openPostgresDatabase(target.connectionString, opts);
   return openSqliteDatabase(absolute(target.path), opts);
 }
@@ -88,7 +103,7 @@ export async function openDatabase(
  * plain path), absolute; a {@link DatabaseUrlError} for any other URL.
  */
 export function sqlitePath(url: string): string {
-  const target = parseDatabaseUrl(url);
+  const target = serverTarget(url);
   if (target.kind !== 'sqlite') {
     throw new DatabaseUrlError('DATABASE_URL names a Postgres database, not a SQLite file');
   }

@@ -170,6 +170,14 @@ describe('readConfig', () => {
     );
   });
 
+  it('refuses a remote libSQL database, which the library reads but this ledger does not run on', async () => {
+    expect(() => databaseKind('libsql://ledger.example.turso.io')).toThrow(
+      /not on a remote libSQL database/,
+    );
+    await expect(openDatabase('libsql://127.0.0.1:8080?tls=0')).rejects.toThrow(DatabaseUrlError);
+    expect(() => sqlitePath('https://ledger.example.turso.io')).toThrow(DatabaseUrlError);
+  });
+
   it('reads DATABASE_URL with the library parser the trpc-idempotency command uses', () => {
     // One reader, one error class: what the CLI refuses, the server refuses with the same words.
     expect(DatabaseUrlError).toBe(LibraryDatabaseUrlError);

@@ -9,7 +9,7 @@ try {
   console.log(error instanceof DatabaseUrlError); // true: unsupported DATABASE_URL scheme "mysql:" …
 }
 
-// Loads pg or better-sqlite3 only when needed; the database must have the records table.
+// Loads pg, better-sqlite3 or @libsql/client only when needed; the database must have the records table.
 const admin = await openIdempotencyAdmin(process.env.DATABASE_URL ?? 'file:data/app.db');
 console.log(await admin.stats({ now: Date.now() })); // { total, inProgress, completed, … }
 await admin.close();

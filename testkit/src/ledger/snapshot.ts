@@ -114,6 +114,9 @@ export function readLedgerFile(file: string): LedgerSnapshot {
 export async function readLedger(databaseUrl: string): Promise<LedgerSnapshot> {
   const target = parseDatabaseUrl(databaseUrl);
   if (target.kind === 'sqlite') return readLedgerFile(resolve(target.path));
+  if (target.kind !== 'postgres') {
+    throw new Error(`the example ledger runs on a SQLite file or Postgres, not ${target.kind}`);
+  }
   const client = new pg.Client({ connectionString: target.connectionString });
   await client.connect();
   try {

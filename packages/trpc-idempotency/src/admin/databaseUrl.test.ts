@@ -4,12 +4,20 @@ import { DatabaseUrlError, parseDatabaseUrl } from './databaseUrl';
 describe('parseDatabaseUrl', () => {
   const postgres = (connectionString: string) => ({ kind: 'postgres', connectionString });
   const sqliteFile = (path: string) => ({ kind: 'sqlite', path });
+  const libsql = (url: string) => ({ kind: 'libsql', url });
 
   it.each([
     // postgres:// and postgresql:// in any case, the scheme lowered
     ['postgres://u:p@db:5432/app', postgres('postgres://u:p@db:5432/app')],
     ['POSTGRES://db/app', postgres('postgres://db/app')],
     ['PostgreSQL://db/app?sslmode=require', postgres('postgresql://db/app?sslmode=require')],
+    // a remote libSQL database: Turso's libsql://, and the schemes @libsql/client reads
+    ['libsql://app-org.turso.io?authToken=abc', libsql('libsql://app-org.turso.io?authToken=abc')],
+    ['LIBSQL://127.0.0.1:8080?tls=0', libsql('libsql://127.0.0.1:8080?tls=0')],
+    ['https://app-org.turso.io', libsql('https://app-org.turso.io')],
+    ['http://127.0.0.1:8080', libsql('http://127.0.0.1:8080')],
+    ['wss://app-org.turso.io', libsql('wss://app-org.turso.io')],
+    ['ws://127.0.0.1:8080', libsql('ws://127.0.0.1:8080')],
     // file:PATH, file:///PATH and plain paths
     ['file:data/app.db', sqliteFile('data/app.db')],
     ['FILE:/tmp/app.db', sqliteFile('/tmp/app.db')],
@@ -27,6 +35,7 @@ describe('parseDatabaseUrl', () => {
     ['mysql://root@localhost/app', /unsupported DATABASE_URL scheme "mysql:"/],
     ['sqlite:///tmp/app.db', /unsupported DATABASE_URL scheme "sqlite:"/],
     ['postgres:app', /unsupported DATABASE_URL scheme "postgres:"/],
+    ['libsql:app.db', /unsupported DATABASE_URL scheme "libsql:"/],
     ['backup:2024.db', /unsupported DATABASE_URL scheme "backup:"/],
     ['file://server/share/app.db', /names a host: write file:\/\/\/ABSOLUTE\/PATH/],
     ['file:', /names no file/],
@@ -36,6 +45,12 @@ describe('parseDatabaseUrl', () => {
   ])('refuses %j', (url, message) => {
     expect(() => parseDatabaseUrl(url)).toThrow(DatabaseUrlError);
     expect(() => parseDatabaseUrl(url)).toThrow(message);
+  });
+
+  it('never repeats a libSQL token in its message', () => {
+    expect(() => parseDatabaseUrl('turso://app-org.turso.io?authToken=secret-token')).toThrow(
+      '"turso://app-org.turso.io?authToken=***"',
+    );
   });
 
   it('never repeats a password in its message', () => {

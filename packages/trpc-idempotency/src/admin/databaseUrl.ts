@@ -1,6 +1,6 @@
 /**
- * The database a `DATABASE_URL` names: a SQLite file, or a Postgres
- * connection string.
+ * The database a `DATABASE_URL` names: a SQLite file, a remote libSQL
+ * database, or a Postgres connection string.
  * @see README.md#operations-cli
  */
 export type DatabaseTarget =
@@ -8,6 +8,15 @@ export type DatabaseTarget =
       kind: 'sqlite';
       /** The file as written (relative to the current directory unless absolute), or `:memory:`. */
       path: string;
+    }
+  | {
+      kind: 'libsql';
+      /**
+       * The URL for `@libsql/client`'s `createClient({ url })`, scheme in lower
+       * case: `libsql://`, `https://`, `http://`, `wss://` or `ws://`, its
+       * `?authToken=…` included.
+       */
+      url: string;
     }
   | {
       kind: 'postgres';
@@ -24,7 +33,9 @@ export class DatabaseUrlError extends Error {
   override readonly name = 'DatabaseUrlError';
 }
 
-const ACCEPTED = 'use postgres://…, postgresql://…, file:PATH or a plain path';
+const ACCEPTED = 'use postgres://…, postgresql://…, libsql://…, file:PATH or a plain path';
+/** The URL schemes of a remote libSQL database (sqld, Turso), as `@libsql/client` reads them. */
+const LIBSQL_SCHEMES = new Set(['libsql', 'https', 'http', 'wss', 'ws']);
 // `word:` at the start. One letter is a Windows drive (`C:\data\app.db`), not a scheme.
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
 
@@ -33,7 +44,10 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
  * example ledger server both do:
  *
  * - `postgres://…` or `postgresql://…` (scheme in any case) is Postgres;
- * - `file:PATH`, `file:///ABSOLUTE/PATH` or a plain path is a SQLite file;
+ * - `libsql://…` (Turso), `https://…`, `http://…`, `wss://…` or `ws://…` is a
+ *   remote libSQL database (sqld), its token as `?authToken=…`;
+ * - `file:PATH`, `file:///ABSOLUTE/PATH` or a plain path is a SQLite file
+ *   (read by better-sqlite3, or by libSQL where better-sqlite3 is not installed);
  * - anything else is a {@link DatabaseUrlError}: another scheme (`mysql://…`,
  *   `sqlite://…`, `postgres:db` without `//`), a `file://host/…` URL, an
  *   empty value, or one with spaces around it. A file whose name starts with
@@ -51,6 +65,9 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   const rest = url.slice(scheme.length + 1);
   if ((lower === 'postgres' || lower === 'postgresql') && rest.startsWith('//')) {
     return { kind: 'postgres', connectionString: `${lower}:${rest}` };
+  }
+  if (LIBSQL_SCHEMES.has(lower) && rest.startsWith('//')) {
+    return { kind: 'libsql', url: `${lower}:${rest}` };
   }
   if (lower === 'file') return { kind: 'sqlite', path: filePath(url, rest) };
   throw new DatabaseUrlError(
@@ -73,7 +90,9 @@ function filePath(url: string, rest: string) {
   return path;
 }
 
-/** The URL without its password, for error messages. */
-function redact(url: string) {
-  return url.replace(/^([^:/]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
+/** The URL without its password or libSQL token, for error messages. */
+export function redact(url: string) {
+  return url
+    .replace(/^([^:/]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@')
+    .replace(/([?&]authToken=)[^&#]*/gi, '$1***');
 }

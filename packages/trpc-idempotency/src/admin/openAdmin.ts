@@ -1,11 +1,15 @@
+import { pathToFileURL } from 'node:url';
 import { recordScope } from '../server/recordScope';
 import { DatabaseUnavailableError, type IdempotencyAdmin } from '../store/admin';
-import { parseDatabaseUrl } from './databaseUrl';
+import { parseDatabaseUrl, redact } from './databaseUrl';
 
 /**
  * Opens the admin of the database `databaseUrl` names (read by
- * {@link parseDatabaseUrl}). Each dialect's driver is loaded only when its
- * database is opened, so a SQLite user needs no `pg` and the reverse.
+ * {@link parseDatabaseUrl}). Each driver is loaded only when its database is
+ * opened, so a SQLite user needs no `pg` and the reverse. A SQLite file is
+ * opened with better-sqlite3, or with `@libsql/client` where better-sqlite3
+ * is not installed (a libSQL file is a SQLite file); a remote libSQL
+ * database with `@libsql/client`.
  * Throws a `DatabaseUrlError` for a URL it cannot read, and a
  * {@link DatabaseUnavailableError} when the database cannot be opened or has
  * no records table.
@@ -22,19 +26,37 @@ async function openDialectAdmin(databaseUrl: string): Promise<IdempotencyAdmin> 
     const { pgIdempotencyAdmin } = await loadDriver('Postgres', 'pg', () => import('../pg/admin'));
     return pgIdempotencyAdmin({ connectionString: target.connectionString });
   }
-  const { sqliteIdempotencyAdmin } = await loadDriver(
-    'SQLite',
-    'better-sqlite3',
-    () => import('../sqlite/admin'),
-  );
-  try {
-    return sqliteIdempotencyAdmin({ file: target.path });
-  } catch (cause) {
+  if (target.kind === 'libsql') {
+    const { libsqlIdempotencyAdmin } = await loadDriver(
+      'libSQL',
+      '@libsql/client',
+      () => import('../sqlite/drivers/libsqlAdmin'),
+    );
+    return opening(`libSQL database ${redact(target.url)}`, () =>
+      libsqlIdempotencyAdmin({ url: target.url }),
+    );
+  }
+  const betterSqlite3 = await import('../sqlite/admin').catch((cause: unknown) => ({ cause }));
+  if ('sqliteIdempotencyAdmin' in betterSqlite3) {
+    const { sqliteIdempotencyAdmin } = betterSqlite3;
+    return opening(`SQLite database ${target.path}`, async () =>
+      sqliteIdempotencyAdmin({ file: target.path }),
+    );
+  }
+  const libsql = await import('../sqlite/drivers/libsqlAdmin').catch(() => undefined);
+  if (!libsql) {
+    const { cause } = betterSqlite3;
     throw new DatabaseUnavailableError(
-      `cannot open SQLite database ${target.path}: ${cause instanceof Error ? cause.message : cause}`,
+      `cannot open a SQLite database: neither better-sqlite3 nor @libsql/client loads (${cause instanceof Error ? cause.message : cause}); install one beside trpc-idempotency`,
       { cause },
     );
   }
+  if (target.path === ':memory:') {
+    throw new DatabaseUnavailableError('cannot open SQLite database :memory:: it has no records');
+  }
+  return opening(`SQLite database ${target.path}`, () =>
+    libsql.libsqlIdempotencyAdmin({ url: pathToFileURL(target.path).href, mustExist: true }),
+  );
 }
 
 /**
@@ -48,6 +70,17 @@ function withCallerScopes(admin: IdempotencyAdmin): IdempotencyAdmin {
     inspect: (id) => admin.inspect({ ...id, scope: recordScope(id.scope) }),
     release: (opts) => admin.release({ ...opts, scope: recordScope(opts.scope) }),
   };
+}
+
+async function opening(what: string, open: () => Promise<IdempotencyAdmin>) {
+  try {
+    return await open();
+  } catch (cause) {
+    throw new DatabaseUnavailableError(
+      `cannot open ${what}: ${cause instanceof Error ? cause.message : cause}`,
+      { cause },
+    );
+  }
 }
 
 async function loadDriver<T>(dialect: string, driver: string, load: () => Promise<T>) {

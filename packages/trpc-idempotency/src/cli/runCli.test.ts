@@ -103,7 +103,7 @@ describe('trpc-idempotency CLI on SQLite', () => {
       databaseUrl: 'mysql://root:secret@localhost/app',
     });
     expect(mysql.stderr).toBe(
-      'trpc-idempotency: unsupported DATABASE_URL scheme "mysql:" in "mysql://root:***@localhost/app": use postgres://…, postgresql://…, file:PATH or a plain path\n',
+      'trpc-idempotency: unsupported DATABASE_URL scheme "mysql:" in "mysql://root:***@localhost/app": use postgres://…, postgresql://…, libsql://…, file:PATH or a plain path\n',
     );
   });
 

@@ -16,7 +16,7 @@ interface Io {
 
 const USAGE = `Usage: trpc-idempotency <command> [options]
 
-Operate on the idempotency records of a database (SQLite or Postgres).
+Operate on the idempotency records of a database (SQLite, libSQL or Postgres).
 
 Commands:
   stats                   records by state, tombstones, the oldest record, what purge would do
@@ -25,7 +25,8 @@ Commands:
   release <scope> <key>   delete a stuck in-progress record so its key executes again
 
 Options:
-  --database-url URL      postgres://…, postgresql://…, file:PATH or a path
+  --database-url URL      postgres://…, postgresql://…, libsql://…, file:PATH
+                          or a path
                           (default: $DATABASE_URL)
   --json                  machine-readable output
   -h, --help              help for the command

@@ -1,13 +1,8 @@
-import type Database from 'better-sqlite3';
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { shippedMigrationsFolder } from '../drizzle/shippedMigrations';
+import { type inferSqliteTransactionKind, sqliteDriverOf } from './driver';
+import { migrateBetterSqlite3 } from './drivers/betterSqlite3';
+import { migrateLibsql } from './drivers/libsql';
 
-/** The table that records which of this package's migrations ran; apart from your own. */
-export const SQLITE_MIGRATIONS_TABLE = '__trpc_idempotency_migrations';
-
-/** drizzle-kit's form of an added column, as the shipped migrations write it. */
-const ADD_COLUMN = /^\s*ALTER TABLE `(\w+)` ADD `(\w+)`/;
+export { SQLITE_MIGRATIONS_TABLE } from './migrations';
 
 /**
  * Creates or upgrades the idempotency table with the migrations this package
@@ -16,44 +11,18 @@ const ADD_COLUMN = /^\s*ALTER TABLE `(\w+)` ADD `(\w+)`/;
  * drizzle-kit migrations of the exported `idempotencyRecords`: a table or
  * column they already created is left as it is. Tracked in its own
  * migrations table, in the layout drizzle's migrator uses.
+ *
+ * On better-sqlite3 it runs synchronously; on libSQL it returns a promise.
+ * `await` it on either.
  * @see README.md#migrations
  */
-export function migrateSqliteIdempotencyStore(
-  // biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
-  db: BetterSQLite3Database<any> & { $client: Database.Database },
-) {
-  const client = db.$client;
-  const migrations = readMigrationFiles({ migrationsFolder: shippedMigrationsFolder('sqlite') });
-  client.exec(
-    `CREATE TABLE IF NOT EXISTS "${SQLITE_MIGRATIONS_TABLE}" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
-  );
-  const last = client.prepare<[], { created_at: number }>(
-    `SELECT created_at FROM "${SQLITE_MIGRATIONS_TABLE}" ORDER BY created_at DESC LIMIT 1`,
-  );
-  const recordApplied = client.prepare<[string, number]>(
-    `INSERT INTO "${SQLITE_MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (?, ?)`,
-  );
-  const hasColumn = (table: string, column: string) =>
-    client
-      .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
-      .all(table)
-      .some((row) => row.name === column);
-
-  // BEGIN IMMEDIATE: the write lock before reading what ran, so a second
-  // process starting at the same moment waits, then finds everything applied.
-  client
-    .transaction(() => {
-      const appliedUpTo = Number(last.get()?.created_at ?? 0);
-      for (const migration of migrations) {
-        if (migration.folderMillis <= appliedUpTo) continue;
-        for (const statement of migration.sql) {
-          // A column your own drizzle-kit migration already added is not added twice.
-          const added = ADD_COLUMN.exec(statement);
-          if (added && hasColumn(added[1]!, added[2]!)) continue;
-          client.exec(statement);
-        }
-        recordApplied.run(migration.hash, migration.folderMillis);
-      }
-    })
-    .immediate();
+export function migrateSqliteIdempotencyStore<TDb>(db: TDb): SqliteMigration<TDb> {
+  const target = sqliteDriverOf(db, 'migrateSqliteIdempotencyStore');
+  return (
+    target.driver === 'libsql' ? migrateLibsql(target.db) : migrateBetterSqlite3(target.db)
+  ) as SqliteMigration<TDb>;
 }
+
+/** What the migration returns: a promise on libSQL, nothing on better-sqlite3 (done already). */
+export type SqliteMigration<TDb> =
+  inferSqliteTransactionKind<TDb> extends 'async' ? Promise<void> : undefined;
