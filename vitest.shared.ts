@@ -11,6 +11,15 @@ export const sourceConditions = [
 ];
 
 /**
+ * {@link sourceConditions} without `module`, for the server side of tests
+ * that load OpenTelemetry: vitest passes these conditions to Node itself
+ * (`--conditions`) for the packages it does not transform, and
+ * OpenTelemetry's `module` builds import without file extensions (for
+ * bundlers), which Node cannot load.
+ */
+export const nodeSourceConditions = sourceConditions.filter((condition) => condition !== 'module');
+
+/**
  * The vitest config of a workspace package whose tests run in Node, on the
  * packages' source, with `test` over these defaults. Pass it to `defineConfig`.
  */

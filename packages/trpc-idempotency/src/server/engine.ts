@@ -107,8 +107,34 @@ export function createEngine(opts: EngineOptions) {
     request: IdempotentRequest,
     handler: (handle: IdempotencyHandle) => Promise<unknown>,
   ): Promise<ExecutionAnswer> {
+    const loading = opts.telemetry?.ready();
+    if (loading) await loading;
+    const telemetry = opts.telemetry?.startCall({
+      path: request.path,
+      scope: request.callerScope,
+      key: request.key,
+    });
+    if (!telemetry) return executeRequest(request, handler);
+    // The handler runs with the call's span active: its own spans are children of it.
+    try {
+      return await telemetry.run(() => executeRequest({ ...request, telemetry }, handler));
+    } catch (error) {
+      telemetry.abandon(error);
+      throw error;
+    }
+  }
+
+  /** `execute`, with the request's telemetry (if any) on it. */
+  async function executeRequest(
+    request: IdempotentRequest,
+    handler: (handle: IdempotencyHandle) => Promise<unknown>,
+  ): Promise<ExecutionAnswer> {
     const joined = running.find(request);
-    if (joined) return answer(settle(request, await join(request, joined.outcome)));
+    if (joined) {
+      // Answered by the running execution, as a replay is by the stored one: its span is the link.
+      request.telemetry?.answeredFrom({ traceContext: joined.traceContext });
+      return answer(settle(request, await join(request, joined.outcome)));
+    }
 
     const execution = running.start(request);
     let settled: Settlement;
@@ -304,6 +330,7 @@ export function createEngine(opts: EngineOptions) {
           const failure = new StoreFailure('a completed record has no outcome');
           return settle(request, { kind: 'failed', failure });
         }
+        request.telemetry?.answeredFrom(result.record);
         event(request, 'replayed', { outcome: outcome.kind, waitedMs: waitedMs(result.waited) });
         return { outcome, replayed: true };
       }
@@ -361,19 +388,25 @@ export function createEngine(opts: EngineOptions) {
     }
   }
 
-  /** The request's one event; without a handler its object is never built. */
+  /**
+   * The request's one event, to the handler and to the call's telemetry
+   * (its span's outcome, its metrics); without either its object is never built.
+   */
   function event<T extends IdempotencyEvent['type']>(
     request: IdempotentRequest,
     type: T,
     fields: Omit<Extract<IdempotencyEvent, { type: T }>, 'type' | 'scope' | 'path' | 'durationMs'>,
   ) {
-    opts.onEvent?.({
+    if (!opts.onEvent && !request.telemetry) return;
+    const built = {
       type,
       ...fields,
       scope: request.scope,
       path: request.path,
       durationMs: performance.now() - request.arrivedAt,
-    } as IdempotencyEvent);
+    } as IdempotencyEvent;
+    request.telemetry?.end(built);
+    opts.onEvent?.(built);
   }
 
   /** The live record `request` looks for, through the store. */
