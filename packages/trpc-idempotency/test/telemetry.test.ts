@@ -218,7 +218,9 @@ describe('traces (SPEC 12.1)', () => {
     expect(await zombieCall).toMatchObject({ code: 'CONFLICT' });
 
     const calls = idempotencySpans().filter((span) => !span.name.startsWith('idempotency.step'));
-    const takenOver = calls.find((span) => span.attributes['idempotency.outcome'] === 'taken_over')!;
+    const takenOver = calls.find(
+      (span) => span.attributes['idempotency.outcome'] === 'taken_over',
+    )!;
     expect(takenOver.attributes['idempotency.attempt']).toBe(2);
     const fenced = calls.find((span) => span.attributes['idempotency.outcome'] === 'fenced')!;
     expect(fenced.attributes['idempotency.attempt']).toBe(1);
