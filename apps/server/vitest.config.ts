@@ -1,9 +1,13 @@
 import { defineConfig } from 'vitest/config';
-import { workspaceTestConfig } from '../../vitest.shared.ts';
+import { nodeSourceConditions, workspaceTestConfig } from '../../vitest.shared.ts';
 
-export default defineConfig(
-  workspaceTestConfig({
-    // One Postgres server for the run (or DATABASE_URL's), a database of its own per use.
-    globalSetup: ['@ledger/testkit/postgres.globalSetup'],
-  }),
-);
+const config = workspaceTestConfig({
+  // One Postgres server for the run (or DATABASE_URL's), a database of its own per use.
+  globalSetup: ['@ledger/testkit/postgres.globalSetup'],
+});
+
+export default defineConfig({
+  ...config,
+  // The metrics load OpenTelemetry's SDK: see nodeSourceConditions.
+  ssr: { resolve: { conditions: nodeSourceConditions } },
+});
