@@ -1,5 +1,6 @@
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, type ViewOptions } from '@opentelemetry/sdk-metrics';
+import type { IdempotencyTelemetryOptions } from 'trpc-idempotency';
 
 /** A gauge read when scraped, e.g. the connections of a database pool. */
 export interface GaugeCollector {
@@ -53,7 +54,7 @@ const IDEMPOTENCY_SERIES: ViewOptions[] = [
  * A provider of its own rather than the global one, so two servers in one
  * process (the tests) count apart.
  */
-export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}) {
+export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}): Metrics {
   const exporter = new PrometheusExporter({ preventServerStart: true });
   const meterProvider = new MeterProvider({ readers: [exporter], views: IDEMPOTENCY_SERIES });
   const meter = meterProvider.getMeter('@ledger/server');
@@ -71,18 +72,15 @@ export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}) {
   }
 
   return {
-    /** Where the idempotent builders record (their `telemetry: { meterProvider }`). */
     meterProvider,
-    /** Counts one answered HTTP request. */
-    observeRequest(request: { method: string; route: string; status: number }) {
+    observeRequest(request) {
       requests.add(1, {
         method: request.method,
         route: request.route,
         status: String(request.status),
       });
     },
-    /** The exposition, as `GET /metrics` answers it. */
-    async render(): Promise<string> {
+    async render() {
       const { resourceMetrics } = await exporter.collect();
       return serializer.serialize(resourceMetrics);
     },
@@ -90,4 +88,11 @@ export function createMetrics(opts: { gauges?: GaugeCollector[] } = {}) {
 }
 
 /** The server's metrics, from {@link createMetrics}. */
-export type Metrics = ReturnType<typeof createMetrics>;
+export interface Metrics {
+  /** Where the idempotent builders record (their `telemetry: { meterProvider }`). */
+  meterProvider: NonNullable<IdempotencyTelemetryOptions['meterProvider']>;
+  /** Counts one answered HTTP request. */
+  observeRequest(request: { method: string; route: string; status: number }): void;
+  /** The exposition, as `GET /metrics` answers it. */
+  render(): Promise<string>;
+}
