@@ -21,6 +21,8 @@ const builderSuites = [
   'test/responseHeaders.test.ts',
   'test/lease.test.ts',
   'test/transactional.sqlite.test.ts',
+  'test/headerKey.test.ts',
+  'test/telemetry.test.ts',
 ];
 
 export default defineConfig({
