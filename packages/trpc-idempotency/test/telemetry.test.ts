@@ -16,10 +16,15 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { TRPCError } from '@trpc/server';
-import { afterAll, beforeAll, beforeEach, describe, expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { z } from 'zod';
+import packageJson from '../package.json' with { type: 'json' };
 import type { IdempotencyTelemetryOptions } from '../src';
-import { createTelemetry } from '../src/server/telemetry';
+import {
+  createTelemetry,
+  INSTRUMENTATION_NAME,
+  INSTRUMENTATION_VERSION,
+} from '../src/server/telemetry';
 import {
   entries,
   gate,
@@ -273,6 +278,13 @@ describe('traces (SPEC 12.1)', () => {
   });
 });
 
+vitestIt('names the instrumentation scope after the package and its version', () => {
+  expect([INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION]).toEqual([
+    packageJson.name,
+    packageJson.version,
+  ]);
+});
+
 describe('metrics (SPEC 12.2), read through the Prometheus exporter over HTTP', () => {
   async function prometheus() {
     const exporter = new PrometheusExporter({ preventServerStart: true });
@@ -319,7 +331,7 @@ describe('metrics (SPEC 12.2), read through the Prometheus exporter over HTTP', 
       const line = exposition.split('\n').find((each) => each.startsWith(`${series} `));
       return line === undefined ? undefined : Number(line.slice(series.length + 1));
     };
-    const scope = 'otel_scope_name="trpc-idempotency",otel_scope_version="0.1.0"';
+    const scope = `otel_scope_name="${INSTRUMENTATION_NAME}",otel_scope_version="${INSTRUMENTATION_VERSION}"`;
     const calls = (outcome: string, path = 'pay') =>
       sample(
         `idempotency_calls_total{idempotency_outcome="${outcome}",idempotency_path="${path}",${scope}}`,

@@ -26,7 +26,8 @@ type OpenTelemetryApi = typeof import('@opentelemetry/api');
 
 /** The instrumentation scope: what spans and metrics name as their source. */
 export const INSTRUMENTATION_NAME = 'trpc-idempotency';
-const INSTRUMENTATION_VERSION = '0.1.0';
+/** The package's version (a test keeps it equal to package.json's). */
+export const INSTRUMENTATION_VERSION = '0.1.0';
 
 /**
  * Where the builder's spans and metrics go.
