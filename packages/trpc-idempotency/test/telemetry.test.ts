@@ -57,9 +57,9 @@ const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 /** A transactional `pay` on `database` that writes an entry, fails as told, and traces its own work. */
 function payApp(
   database: Pick<SqliteTestDatabase, 'store' | 'db'>,
-  opts: { telemetry?: IdempotencyTelemetryOptions } = {},
+  opts: { telemetry?: IdempotencyTelemetryOptions; clock?: () => number; ttlMs?: number } = {},
 ) {
-  const idempotent = userIdempotent({ store: database.store, telemetry: opts.telemetry });
+  const idempotent = userIdempotent({ store: database.store, ...opts });
   return callerOf(
     {
       pay: idempotent
@@ -141,6 +141,22 @@ describe('traces (SPEC 12.1)', () => {
     ]);
     // The replay is in the trace of its own request; the link points to the other trace.
     expect(replayed!.spanContext().traceId).not.toBe(executed!.spanContext().traceId);
+  });
+
+  it('links a call answered by a tombstone (its response past the TTL) to the execution’s span', async ({
+    database,
+  }) => {
+    const clock = manualClock();
+    const caller = payApp(database, { clock: clock.now, ttlMs: 60_000 });
+    const idempotencyKey = newKey();
+    await caller.pay({ idempotencyKey, amount: 5 });
+    clock.advance(60_001);
+    await expect(caller.pay({ idempotencyKey, amount: 5 })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const [executed, expired] = idempotencySpans();
+    expect(expired!.attributes['idempotency.outcome']).toBe('expired');
+    expect(expired!.links[0]?.context.spanId).toBe(executed!.spanContext().spanId);
   });
 
   it('links a duplicate that joined the running execution to that execution’s span', async ({

@@ -65,7 +65,7 @@ type Result =
   /** A completed record with this request's path and input. */
   | { kind: 'replayed'; record: IdempotencyRecord; waited: boolean }
   /** A tombstone with this request's path and input: it ran, its response is gone (SPEC 3.7). */
-  | { kind: 'expired'; completedAt: number }
+  | { kind: 'expired'; completedAt: number; record: IdempotencyRecord }
   /** The identical execution this request joined stored `outcome`… */
   | { kind: 'joined'; outcome: StoredOutcome }
   /** …or answered with an error that stored nothing. */
@@ -244,7 +244,7 @@ export function createEngine(opts: EngineOptions) {
     if (record.state !== 'completed') return undefined;
     // Past its TTL the response is never replayed, and the operation never runs again.
     if (isTombstone(record, clock())) {
-      return { kind: 'expired', completedAt: record.completedAt ?? record.createdAt };
+      return { kind: 'expired', completedAt: record.completedAt ?? record.createdAt, record };
     }
     return { kind: 'replayed', record, waited };
   }
@@ -335,6 +335,8 @@ export function createEngine(opts: EngineOptions) {
         return { outcome, replayed: true };
       }
       case 'expired':
+        // It ran, long ago: its span links to that execution's, as a replay's does.
+        request.telemetry?.answeredFrom(result.record);
         event(request, 'expired', { completedAt: result.completedAt });
         throw outcomeExpiredError({ completedAt: result.completedAt, horizonMs: opts.horizonMs });
       case 'joined':
