@@ -11,13 +11,22 @@ export const sourceConditions = [
 ];
 
 /**
+ * {@link sourceConditions} without `module`, for the server side of tests
+ * (`ssr.resolve.conditions`): vitest passes these conditions to Node itself
+ * (`--conditions`) for the packages it does not transform, and
+ * OpenTelemetry's `module` builds (the example server's metrics) import
+ * without file extensions, for bundlers, which Node cannot load.
+ */
+export const nodeSourceConditions = sourceConditions.filter((condition) => condition !== 'module');
+
+/**
  * The vitest config of a workspace package whose tests run in Node, on the
  * packages' source, with `test` over these defaults. Pass it to `defineConfig`.
  */
 export function workspaceTestConfig<TTest extends object>(test: TTest) {
   return {
     resolve: { conditions: sourceConditions },
-    ssr: { resolve: { conditions: sourceConditions } },
+    ssr: { resolve: { conditions: nodeSourceConditions } },
     // vitest 4 imports `globalSetup` files in an environment of its own: the kit's Postgres
     // set-up reads `DATABASE_URL` with the library's source.
     environments: { __vitest__: { resolve: { conditions: sourceConditions } } },

@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
-import { sourceConditions } from '../../vitest.shared.ts';
+import { nodeSourceConditions, sourceConditions } from '../../vitest.shared.ts';
 
 export default defineConfig({
   resolve: { conditions: sourceConditions },
-  ssr: { resolve: { conditions: sourceConditions } },
+  // The in-process ledger server's metrics load OpenTelemetry: see nodeSourceConditions.
+  ssr: { resolve: { conditions: nodeSourceConditions } },
   test: {
     include: ['test/**/*.test.ts'],
     // Builds the web app and the test page once, with Vite, into a temp folder.

@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { sourceConditions } from '../../vitest.shared.ts';
+import { nodeSourceConditions, sourceConditions } from '../../vitest.shared.ts';
 
 /**
  * The builder's suites, run a second time against `@trpc/server-lowest`, an
@@ -21,12 +21,14 @@ const builderSuites = [
   'test/responseHeaders.test.ts',
   'test/lease.test.ts',
   'test/transactional.sqlite.test.ts',
+  'test/headerKey.test.ts',
+  'test/telemetry.test.ts',
 ];
 
 export default defineConfig({
   // The examples import the package by its name, as an app does: resolve it to the source.
   resolve: { conditions: sourceConditions },
-  ssr: { resolve: { conditions: sourceConditions } },
+  ssr: { resolve: { conditions: nodeSourceConditions } },
   test: {
     testTimeout: 20_000,
     hookTimeout: 60_000,

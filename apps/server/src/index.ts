@@ -34,7 +34,7 @@ export {
   toTransfer,
 } from './ledger';
 export { createLogger, type Logger, type LogLevel } from './logger';
-export { createMetrics, type Metrics, type MetricsEvent } from './metrics';
+export { createMetrics, type Metrics } from './metrics';
 export {
   httpPayoutGateway,
   type PayoutGateway,

@@ -33,13 +33,16 @@ export interface LedgerContext {
 /**
  * Builds the context from the request's `x-user-id` header (see `identity.ts`),
  * with the library's per-request record of replays, from which `responseMeta`
- * sets `Idempotent-Replayed: true` on a response that replayed every call.
+ * sets `Idempotent-Replayed: true` on a response that replayed every call, and
+ * the `Idempotency-Key` header of a single call.
  */
 export function createContext(opts: {
   req: IncomingMessage;
+  /** tRPC's request info: a single call takes its key from an `Idempotency-Key` header. */
+  info?: { calls: readonly unknown[] };
 }): LedgerContext & IdempotencyResponseContext {
   const { userId, refusal } = readCallerIdentity(opts.req);
-  return { userId, userIdRefusal: refusal, ...idempotencyResponseContext() };
+  return { userId, userIdRefusal: refusal, ...idempotencyResponseContext(opts) };
 }
 
 /** One line per invalid field: `amount: Too small: expected number to be >0`. */
@@ -172,11 +175,12 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     return next({ ctx: { userId: ctx.userId } });
   });
 
+  // The events go to the log; the metrics are the library's own, through OpenTelemetry.
   const onEvent = (event: IdempotencyEvent) => {
     const { type, ...fields } = event;
     logger.info(type, roundMs(fields));
-    metrics?.observeEvent(event);
   };
+  const telemetry = metrics ? { meterProvider: metrics.meterProvider } : undefined;
   const idempotent = idempotentProcedure({
     procedure: authedProcedure,
     store: opts.store,
@@ -186,6 +190,7 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     ttlMs: opts.ttlMs,
     horizonMs: opts.horizonMs,
     onEvent,
+    telemetry,
   });
 
   // Payouts call an external gateway: lease mode, with a recovery point per
@@ -206,6 +211,7 @@ export function createLedgerRouter(opts: LedgerRouterOptions) {
     ttlMs: opts.ttlMs,
     horizonMs: opts.horizonMs,
     onEvent,
+    telemetry,
   });
 
   return t.router({

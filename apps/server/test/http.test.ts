@@ -328,6 +328,32 @@ describe.each(DIALECTS)('ledger server over HTTP on %s', (dialect) => {
     expect(await balanceOf(server, a)).toBe(80);
   });
 
+  it('takes the key of a single call from the Idempotency-Key header; the input’s key wins', async () => {
+    const a = await openAccount(server, 'A', 100);
+    const b = await openAccount(server, 'B', 0);
+    const key = newKey();
+    const transfer = (headers: Record<string, string>, input: object = {}) =>
+      fetch(`${server.url}/transfers.create`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': 'alice', ...headers },
+        body: JSON.stringify({ fromAccountId: a, toAccountId: b, amount: 10, ...input }),
+      });
+    const first = await transfer({ 'idempotency-key': key });
+    const again = await transfer({ 'idempotency-key': key });
+    expect(first.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(await first.text());
+    expect(await balanceOf(server, a)).toBe(90);
+    // Both present: the input's key is the record's, the header's stays unused.
+    const other = newKey();
+    const both = await transfer({ 'idempotency-key': other }, { idempotencyKey: key });
+    expect(both.headers.get('idempotent-replayed')).toBe('true');
+    const malformed = await read(await transfer({ 'idempotency-key': 'short' }));
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.data.reason).toBe('IDEMPOTENCY_KEY_INVALID');
+    expect(await balanceOf(server, a)).toBe(90);
+  });
+
   it('two calls with one key in one HTTP batch execute once and answer identically', async () => {
     const a = await openAccount(server, 'A', 100);
     const b = await openAccount(server, 'B', 0);

@@ -88,10 +88,10 @@ describe.each(DIALECTS)('payouts.create across crashes on %s (server processes)'
     ]);
     const metrics = await (await fetch(new URL('/metrics', third.url))).text();
     for (const sample of [
-      'idempotency_steps_total{path="payouts.create",step="reserve",outcome="skipped"} 1',
-      'idempotency_steps_total{path="payouts.create",step="pay",outcome="skipped"} 1',
-      'idempotency_steps_total{path="payouts.create",step="record",outcome="ran"} 1',
-      'idempotency_events_total{event="taken_over",path="payouts.create"} 1',
+      'idempotency_steps_total{idempotency_path="payouts.create",idempotency_step_name="reserve",idempotency_step_outcome="skipped"} 1',
+      'idempotency_steps_total{idempotency_path="payouts.create",idempotency_step_name="pay",idempotency_step_outcome="skipped"} 1',
+      'idempotency_steps_total{idempotency_path="payouts.create",idempotency_step_name="record",idempotency_step_outcome="ran"} 1',
+      'idempotency_events_total{idempotency_outcome="taken_over",idempotency_path="payouts.create"} 1',
     ]) {
       expect(metrics).toContain(sample);
     }

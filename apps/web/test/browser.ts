@@ -59,14 +59,16 @@ export async function ledgerServer(opts: LedgerAppOptions & { webRoot: string })
         ),
     },
     /** Idempotency events so far, by type, for one procedure. */
-    events(path: string) {
-      const text = app.metrics.render();
+    async events(path: string) {
+      const text = await app.metrics.render();
       const counts: Record<string, number> = {};
       for (const match of text.matchAll(/^idempotency_events_total\{([^}]*)\} (\d+)$/gm)) {
         const labels = Object.fromEntries(
           [...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]),
         );
-        if (labels['path'] === path) counts[labels['event']!] = Number(match[2]);
+        if (labels['idempotency_path'] === path) {
+          counts[labels['idempotency_outcome']!] = Number(match[2]);
+        }
       }
       return counts;
     },

@@ -64,7 +64,7 @@ async function expectTheOneTransfer(opts: {
   const transfers = await opts.server.ledger.transfers(opts.from);
   expect(transfers).toHaveLength(1);
   expect(await shown.getAttribute('data-result-id')).toBe(transfers[0]?.id);
-  expect(opts.server.events('transfers.create')['executed']).toBe(1);
+  expect((await opts.server.events('transfers.create'))['executed']).toBe(1);
 }
 
 describe('the web app, in Chromium, against the real ledger server', () => {
@@ -84,7 +84,7 @@ describe('the web app, in Chromium, against the real ledger server', () => {
     await expect.poll(() => shownBalance(page, from)).toBe('75');
     await expect.poll(() => shownBalance(page, to)).toBe('25');
     // The server saw the double submit at most as one execution.
-    expect(server.events('transfers.create')['executed']).toBe(1);
+    expect((await server.events('transfers.create'))['executed']).toBe(1);
 
     // The outcome is known: the same form submitted again is the same operation, replayed.
     await page.getByTestId('transfer-submit').click();
@@ -145,7 +145,7 @@ describe('the web app, in Chromium, against the real ledger server', () => {
     expect(transfers[0]?.id).toBe(await row.getAttribute('data-result-id'));
     expect(await server.ledger.balance(from)).toBe(70);
     expect(await server.ledger.balance(to)).toBe(30);
-    expect(server.events('transfers.create')).toMatchObject({ executed: 1, replayed: 2 });
+    expect(await server.events('transfers.create')).toMatchObject({ executed: 1, replayed: 2 });
     await expect.poll(() => shownBalance(page, to)).toBe('30');
   });
 
@@ -211,7 +211,7 @@ describe('the web app, in Chromium, against the real ledger server', () => {
     expect(await server.ledger.transfers(from)).toHaveLength(1);
     expect(await server.ledger.balance(from)).toBe(85);
     expect(await server.ledger.balance(to)).toBe(15);
-    expect(server.events('transfers.create')['executed']).toBe(1);
+    expect((await server.events('transfers.create'))['executed']).toBe(1);
     await expect.poll(() => shownBalance(page, to)).toBe('15');
   });
 

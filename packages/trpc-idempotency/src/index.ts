@@ -16,6 +16,7 @@ export type {
   LeaseIdempotencyHandle,
   TransactionalIdempotencyHandle,
 } from './server/handle';
+export type { IdempotencyRequestOptions } from './server/headerKey';
 export { idempotentPaths } from './server/idempotentPaths';
 export {
   type IdempotencyErrorShape,
@@ -38,6 +39,7 @@ export {
   idempotencyResponseHeaders,
 } from './server/responseHeaders';
 export { KeyAnsweredElsewhere } from './server/signals';
+export type { IdempotencyOutcome, IdempotencyTelemetryOptions } from './server/telemetry';
 export type {
   IdempotentProcedures,
   inferIdempotentPaths,

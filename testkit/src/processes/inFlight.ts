@@ -6,12 +6,12 @@
  * so the database cannot tell; the server can.
  */
 export async function proceduresInFlight(
-  server: { url: string } | { metrics: { render(): string } },
+  server: { url: string } | { metrics: { render(): string | Promise<string> } },
   path = 'transfers.create',
 ): Promise<number> {
   const exposition =
     'metrics' in server
-      ? server.metrics.render()
+      ? await server.metrics.render()
       : await (await fetch(new URL('/metrics', server.url))).text();
   const line = exposition
     .split('\n')

@@ -37,7 +37,7 @@ export function createRequestDispatcher(opts: {
     const { pathname, searchParams } = target;
     counted(req, res, opts.routeOf(pathname, searchParams));
     if (pathname === '/metrics') {
-      serveMetrics(req, res, metrics);
+      void serveMetrics(req, res, metrics);
       return;
     }
     if (opts.web.handle(req, res, pathname)) return;

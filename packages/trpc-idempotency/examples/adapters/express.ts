@@ -9,9 +9,9 @@ app.use(
   '/trpc',
   createExpressMiddleware({
     router: appRouter,
-    createContext: ({ req }) => ({
+    createContext: ({ req, info }) => ({
       userId: req.header('x-user-id') ?? null,
-      ...idempotencyResponseContext(),
+      ...idempotencyResponseContext({ req, info }),
     }),
     responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
   }),

@@ -11,9 +11,9 @@ app.all('/trpc/*', (c) =>
     endpoint: '/trpc',
     req: c.req.raw,
     router: appRouter,
-    createContext: () => ({
+    createContext: (opts) => ({
       userId: c.req.header('x-user-id') ?? null,
-      ...idempotencyResponseContext(),
+      ...idempotencyResponseContext(opts),
     }),
     responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
   }),

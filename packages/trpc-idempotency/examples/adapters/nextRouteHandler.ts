@@ -8,9 +8,9 @@ const handler = (req: Request) =>
     endpoint: '/api/trpc',
     req,
     router: appRouter,
-    createContext: () => ({
+    createContext: (opts) => ({
       userId: req.headers.get('x-user-id'),
-      ...idempotencyResponseContext(),
+      ...idempotencyResponseContext(opts),
     }),
     responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
   });

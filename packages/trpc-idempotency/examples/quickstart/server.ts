@@ -6,9 +6,9 @@ import { appRouter } from './router.js';
 export const server = createHTTPServer({
   router: appRouter,
   basePath: '/trpc/',
-  createContext: ({ req }) => ({
+  createContext: ({ req, info }) => ({
     userId: req.headers['x-user-id']?.toString() ?? null, // stands in for your authentication
-    ...idempotencyResponseContext(), // lets responseMeta mark replayed responses
+    ...idempotencyResponseContext({ req, info }), // replay marks; the Idempotency-Key header
   }),
   responseMeta: (opts) => ({ headers: idempotencyResponseHeaders(opts) }),
 }).listen(Number(process.env.PORT ?? 3000));

@@ -38,13 +38,14 @@ import type { IdempotencyHandle } from './handle';
 import { markIdempotent } from './idempotentPaths';
 import { assertKeyJoinable } from './keyedInput';
 import { IdempotencyKeyInvalidError, type IdempotencyKeyOutput } from './keyFormat';
-import { recordHorizon, recordReplay } from './responseHeaders';
+import { headerKeyOf, recordHorizon, recordReplay } from './responseHeaders';
 
 /** What the builder's steps need, resolved once by `idempotentProcedure`. */
 export interface IdempotentBuilderOptions {
   engine: Engine;
   /** The key of a raw input; throws {@link IdempotencyKeyInvalidError} (or a `TypeError`) if it has none valid. */
-  parseKey: (rawInput: unknown) => { idempotencyKey: string };
+  /** The key of a raw input, or of the `Idempotency-Key` header when the input has none. */
+  parseKey: (rawInput: unknown, headerKey: string | undefined) => { idempotencyKey: string };
   /** The `scope` option. */
   scope: (opts: { ctx: never; path: string }) => string;
   config: Pick<ProcedureConfig, 'isDev' | 'errorFormatter'>;
@@ -103,7 +104,7 @@ export function idempotentBuilder(
     // The call reached the idempotency step: its response tells the horizon, whatever it answers.
     recordHorizon(ctx, steps.horizonMs);
     try {
-      return steps.parseKey(rawInput).idempotencyKey;
+      return steps.parseKey(rawInput, headerKeyOf(ctx)).idempotencyKey;
     } catch (cause) {
       const error = new TRPCError({ code: 'BAD_REQUEST', cause });
       if (cause instanceof IdempotencyKeyInvalidError)

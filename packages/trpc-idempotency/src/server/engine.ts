@@ -65,7 +65,7 @@ type Result =
   /** A completed record with this request's path and input. */
   | { kind: 'replayed'; record: IdempotencyRecord; waited: boolean }
   /** A tombstone with this request's path and input: it ran, its response is gone (SPEC 3.7). */
-  | { kind: 'expired'; completedAt: number }
+  | { kind: 'expired'; completedAt: number; record: IdempotencyRecord }
   /** The identical execution this request joined stored `outcome`… */
   | { kind: 'joined'; outcome: StoredOutcome }
   /** …or answered with an error that stored nothing. */
@@ -107,8 +107,34 @@ export function createEngine(opts: EngineOptions) {
     request: IdempotentRequest,
     handler: (handle: IdempotencyHandle) => Promise<unknown>,
   ): Promise<ExecutionAnswer> {
+    const loading = opts.telemetry?.ready();
+    if (loading) await loading;
+    const telemetry = opts.telemetry?.startCall({
+      path: request.path,
+      scope: request.callerScope,
+      key: request.key,
+    });
+    if (!telemetry) return executeRequest(request, handler);
+    // The handler runs with the call's span active: its own spans are children of it.
+    try {
+      return await telemetry.run(() => executeRequest({ ...request, telemetry }, handler));
+    } catch (error) {
+      telemetry.abandon(error);
+      throw error;
+    }
+  }
+
+  /** `execute`, with the request's telemetry (if any) on it. */
+  async function executeRequest(
+    request: IdempotentRequest,
+    handler: (handle: IdempotencyHandle) => Promise<unknown>,
+  ): Promise<ExecutionAnswer> {
     const joined = running.find(request);
-    if (joined) return answer(settle(request, await join(request, joined.outcome)));
+    if (joined) {
+      // Answered by the running execution, as a replay is by the stored one: its span is the link.
+      request.telemetry?.answeredFrom({ traceContext: joined.traceContext });
+      return answer(settle(request, await join(request, joined.outcome)));
+    }
 
     const execution = running.start(request);
     let settled: Settlement;
@@ -218,7 +244,7 @@ export function createEngine(opts: EngineOptions) {
     if (record.state !== 'completed') return undefined;
     // Past its TTL the response is never replayed, and the operation never runs again.
     if (isTombstone(record, clock())) {
-      return { kind: 'expired', completedAt: record.completedAt ?? record.createdAt };
+      return { kind: 'expired', completedAt: record.completedAt ?? record.createdAt, record };
     }
     return { kind: 'replayed', record, waited };
   }
@@ -304,10 +330,13 @@ export function createEngine(opts: EngineOptions) {
           const failure = new StoreFailure('a completed record has no outcome');
           return settle(request, { kind: 'failed', failure });
         }
+        request.telemetry?.answeredFrom(result.record);
         event(request, 'replayed', { outcome: outcome.kind, waitedMs: waitedMs(result.waited) });
         return { outcome, replayed: true };
       }
       case 'expired':
+        // It ran, long ago: its span links to that execution's, as a replay's does.
+        request.telemetry?.answeredFrom(result.record);
         event(request, 'expired', { completedAt: result.completedAt });
         throw outcomeExpiredError({ completedAt: result.completedAt, horizonMs: opts.horizonMs });
       case 'joined':
@@ -361,19 +390,25 @@ export function createEngine(opts: EngineOptions) {
     }
   }
 
-  /** The request's one event; without a handler its object is never built. */
+  /**
+   * The request's one event, to the handler and to the call's telemetry
+   * (its span's outcome, its metrics); without either its object is never built.
+   */
   function event<T extends IdempotencyEvent['type']>(
     request: IdempotentRequest,
     type: T,
     fields: Omit<Extract<IdempotencyEvent, { type: T }>, 'type' | 'scope' | 'path' | 'durationMs'>,
   ) {
-    opts.onEvent?.({
+    if (!opts.onEvent && !request.telemetry) return;
+    const built = {
       type,
       ...fields,
       scope: request.scope,
       path: request.path,
       durationMs: performance.now() - request.arrivedAt,
-    } as IdempotencyEvent);
+    } as IdempotencyEvent;
+    request.telemetry?.end(built);
+    opts.onEvent?.(built);
   }
 
   /** The live record `request` looks for, through the store. */

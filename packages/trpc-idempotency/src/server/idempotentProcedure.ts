@@ -23,6 +23,7 @@ import {
   type KeyFormat,
 } from './keyFormat';
 import { createOutcomeCodec, isFinalErrorDefault } from './outcome';
+import { createTelemetry, type IdempotencyTelemetryOptions } from './telemetry';
 
 /**
  * `transactional` (default): the handler writes through `ctx.idempotency.commit`
@@ -98,6 +99,12 @@ export interface IdempotentProcedureOptions<
   clock?: () => number;
   /** Receives an event for every request's outcome. */
   onEvent?: IdempotencyEventHandler;
+  /**
+   * OpenTelemetry providers for this builder's spans and metrics. Default:
+   * the global ones, when `@opentelemetry/api` is installed
+   * (README.md#opentelemetry).
+   */
+  telemetry?: IdempotencyTelemetryOptions;
 }
 
 /** The `ctx.idempotency` a handler gets for a store and mode. */
@@ -223,6 +230,7 @@ export function idempotentProcedure<
     },
     isFinalError: opts.isFinalError ?? isFinalErrorDefault,
     onEvent: opts.onEvent,
+    telemetry: createTelemetry(opts.telemetry),
   });
 
   return idempotentBuilder(procedure, {

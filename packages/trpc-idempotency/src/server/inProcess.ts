@@ -8,6 +8,8 @@ interface Running {
   outcome: Promise<StoredOutcome>;
   /** Lease mode, once claimed: until when it owns its record. Written only here. */
   leaseExpiresAt: number | undefined;
+  /** W3C `traceparent` of its span, if traced: a joined call's span links to it. */
+  traceContext: string | undefined;
 }
 
 // Per store: two builders on one store share their running executions.
@@ -36,7 +38,7 @@ export function createInProcessRegistry(store: AnyIdempotencyStore, clock: () =>
      * however alive it looks here, a retry may take its record over, as from
      * any other process.
      */
-    find(request: IdempotentRequest): Pick<Running, 'outcome'> | undefined {
+    find(request: IdempotentRequest): Pick<Running, 'outcome' | 'traceContext'> | undefined {
       const found = executions.get(idOf(request));
       const lease = found?.leaseExpiresAt;
       return lease !== undefined && lease <= clock() ? undefined : found;
@@ -50,7 +52,11 @@ export function createInProcessRegistry(store: AnyIdempotencyStore, clock: () =>
       // Nobody may have joined: a rejection without listeners must not crash the process.
       outcome.catch(() => {});
       const id = idOf(request);
-      const entry: Running = { outcome, leaseExpiresAt: undefined };
+      const entry: Running = {
+        outcome,
+        leaseExpiresAt: undefined,
+        traceContext: request.telemetry?.traceContext,
+      };
       executions.set(id, entry);
       return {
         ...settle,

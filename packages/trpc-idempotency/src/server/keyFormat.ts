@@ -36,28 +36,47 @@ export function createKeyParser(format: KeyFormat = {}) {
   const pattern = format.pattern ?? DEFAULT_PATTERN;
   const described = format.patternDescription ?? 'letters, digits and . _ : -';
   const rule = `a string of ${min}–${max} characters (${described})`;
-  const fail = (problem: string): never => {
-    throw new IdempotencyKeyInvalidError(
-      `\`${IDEMPOTENCY_KEY_FIELD}\` ${problem}: it must be ${rule}`,
-    );
+  const fail = (field: string, problem: string): never => {
+    throw new IdempotencyKeyInvalidError(`${field} ${problem}: it must be ${rule}`);
   };
+  /** The key if it follows the format, else the error naming `field` and the rule. */
+  const check = (key: unknown, field: string): string => {
+    if (key === undefined || key === null) return fail(field, 'is missing');
+    if (key === '') return fail(field, 'is empty');
+    if (typeof key !== 'string') return fail(field, `is a ${typeof key}`);
+    if (key.length < min) return fail(field, `is too short (${key.length} characters)`);
+    if (key.length > max) return fail(field, `is too long (${key.length} characters)`);
+    if (!pattern.test(key)) return fail(field, 'contains characters that are not allowed');
+    return key;
+  };
+  const inputField = `\`${IDEMPOTENCY_KEY_FIELD}\``;
 
-  const parse = (input: unknown): IdempotencyKeyOutput => {
+  const parseInput = (input: unknown): IdempotencyKeyOutput => {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-      return fail('is missing because the input is not an object');
+      return fail(inputField, 'is missing because the input is not an object');
     }
     const key = (input as Record<string, unknown>)[IDEMPOTENCY_KEY_FIELD];
-    if (key === undefined || key === null) return fail('is missing');
-    if (key === '') return fail('is empty');
-    if (typeof key !== 'string') return fail(`is a ${typeof key}`);
-    if (key.length < min) return fail(`is too short (${key.length} characters)`);
-    if (key.length > max) return fail(`is too long (${key.length} characters)`);
-    if (!pattern.test(key)) return fail('contains characters that are not allowed');
-    return { [IDEMPOTENCY_KEY_FIELD]: key };
+    return { [IDEMPOTENCY_KEY_FIELD]: check(key, inputField) };
+  };
+
+  /**
+   * The key of a call: the input's, or else (`fromHeader`, SPEC 1.5) the
+   * `Idempotency-Key` header's, under the same rules.
+   */
+  const parse = (input: unknown, fromHeader?: string): IdempotencyKeyOutput => {
+    if (fromHeader === undefined || inputHasKey(input)) return parseInput(input);
+    return { [IDEMPOTENCY_KEY_FIELD]: check(fromHeader, 'the `Idempotency-Key` header') };
   };
   return { parse } as {
     parse: typeof parse;
     _input: IdempotencyKeyInput;
     _output: IdempotencyKeyOutput;
   };
+}
+
+/** Whether the input carries a key of its own (valid or not): then it wins over the header. */
+function inputHasKey(input: unknown) {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return false;
+  const key = (input as Record<string, unknown>)[IDEMPOTENCY_KEY_FIELD];
+  return key !== undefined && key !== null;
 }

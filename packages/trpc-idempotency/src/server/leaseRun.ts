@@ -72,7 +72,9 @@ export async function runLeased(
       if (!renewed) throw fail(new LeaseLostError(request));
       run.onLeaseRenewed(leaseExpiresAt);
     },
-    step: (name, fn) => steps.run(name, fn),
+    step: request.telemetry
+      ? (name, fn) => request.telemetry!.step(name, fn, (run) => steps.run(name, run))
+      : (name, fn) => steps.run(name, fn),
   };
 
   let outcome: StoredOutcome;
@@ -103,7 +105,12 @@ export async function runLeased(
 
   const now = opts.clock();
   const completed = await viaStore(() =>
-    store.complete({ ...fenced, outcome, ...completionInstants(opts, now) }),
+    store.complete({
+      ...fenced,
+      outcome,
+      ...completionInstants(opts, now),
+      traceContext: request.telemetry?.traceContext,
+    }),
   );
   // Not completed: a new owner took over after our lease ran out; its outcome is the one clients get.
   if (!completed) return { kind: 'fenced', attempt };

@@ -11,6 +11,7 @@
 import type { TRPCError } from '@trpc/server';
 import { IDEMPOTENCY_SHOULD_RETRY_HEADER } from '../shared/reasons';
 import { getIdempotencyErrorData, isUnfixableByRetry } from './errors';
+import { type IdempotencyRequestOptions, idempotencyKeyHeader } from './headerKey';
 
 /**
  * The context field that carries a request's replay record. A symbol, so it
@@ -26,6 +27,8 @@ const RESPONSE_RECORD = Symbol.for('trpc-idempotency.response');
 interface ResponseRecord {
   replayedByCall: Map<number, boolean>;
   horizonMs: number | undefined;
+  /** The `Idempotency-Key` header of a single-call request, unchecked (README.md#the-idempotency-key-header). */
+  headerKey: string | undefined;
 }
 
 /**
@@ -38,22 +41,38 @@ export interface IdempotencyResponseContext {
 
 /**
  * Spread into the context your `createContext` makes for each request, so
- * {@link idempotencyResponseHeaders} can tell replayed responses apart.
+ * {@link idempotencyResponseHeaders} can tell replayed responses apart and,
+ * given `createContext`'s options (`req` and `info`), the `Idempotency-Key`
+ * request header supplies the key of a single call whose input has none.
  * Call it once per request: a context shared between requests would mix
  * their calls up.
  *
  * ```ts
- * createContext: ({ req }) => ({ userId: userIdOf(req), ...idempotencyResponseContext() }),
+ * createContext: (opts) => ({ userId: userIdOf(opts.req), ...idempotencyResponseContext(opts) }),
  * ```
  * @see README.md#response-headers
+ * @see README.md#the-idempotency-key-header
  */
-export function idempotencyResponseContext(): IdempotencyResponseContext {
-  return { [RESPONSE_RECORD]: { replayedByCall: new Map(), horizonMs: undefined } };
+export function idempotencyResponseContext(
+  request: IdempotencyRequestOptions = {},
+): IdempotencyResponseContext {
+  return {
+    [RESPONSE_RECORD]: {
+      replayedByCall: new Map(),
+      horizonMs: undefined,
+      headerKey: idempotencyKeyHeader(request),
+    },
+  };
 }
 
 function recordOf(ctx: unknown): ResponseRecord | undefined {
   if (typeof ctx !== 'object' || ctx === null || !(RESPONSE_RECORD in ctx)) return undefined;
   return (ctx as IdempotencyResponseContext)[RESPONSE_RECORD];
+}
+
+/** The `Idempotency-Key` header the request's context carries, if it was a single call's. */
+export function headerKeyOf(ctx: unknown): string | undefined {
+  return recordOf(ctx)?.headerKey;
 }
 
 /**
@@ -130,7 +149,7 @@ export function idempotencyResponseHeaders(
     headers = { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
   }
   if (isReplayAsAWhole(opts)) headers = { ...headers, 'idempotent-replayed': 'true' };
-  if (horizonMs !== undefined && !opts.eagerGeneration) {
+  if (horizonMs !== undefined && !isStreamed(opts)) {
     headers = { ...headers, 'idempotency-horizon-ms': String(Math.floor(horizonMs)) };
   }
   if (opts.errors.length > 0 && opts.errors.every(isUnfixableByRetry)) {
@@ -139,10 +158,21 @@ export function idempotencyResponseHeaders(
   return headers;
 }
 
+/**
+ * Whether tRPC asks for the headers before the calls have run (a streamed
+ * response). A REST front-end (trpc-to-openapi) runs one call through a
+ * caller, lists no calls, and always says `eagerGeneration` though it asks
+ * once the call answered: not streamed.
+ */
+function isStreamed(opts: IdempotencyResponseMetaOptions) {
+  return opts.eagerGeneration === true && opts.info?.calls.length !== 0;
+}
+
 function isReplayAsAWhole(opts: IdempotencyResponseMetaOptions) {
   const replayed = recordOf(opts.ctx)?.replayedByCall;
-  const calls = opts.info?.calls.length ?? 0;
-  if (!replayed || opts.eagerGeneration || calls === 0) return false;
+  if (!replayed || !opts.info || isStreamed(opts)) return false;
+  // The REST front-end's one call is number 0.
+  const calls = Math.max(1, opts.info.calls.length);
   for (let index = 0; index < calls; index++) {
     if (replayed.get(index) !== true) return false;
   }

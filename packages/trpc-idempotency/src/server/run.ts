@@ -11,6 +11,7 @@ import type { IdempotencyEventHandler } from './events';
 import type { IdempotencyHandle } from './handle';
 import type { OutcomeCodec } from './outcome';
 import { recordScope } from './recordScope';
+import type { CallTelemetry, Telemetry } from './telemetry';
 
 /**
  * What a request does when its key is in progress elsewhere.
@@ -39,6 +40,8 @@ export interface EngineOptions {
   inFlight: Required<InFlightOptions>;
   isFinalError: (error: unknown) => boolean;
   onEvent: IdempotencyEventHandler | undefined;
+  /** OpenTelemetry spans and metrics (README.md#opentelemetry); none without. */
+  telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -56,6 +59,8 @@ export interface IdempotentRequest {
   readonly fingerprint: string;
   /** `performance.now()` at arrival: wait bounds and event durations count from it. */
   readonly arrivedAt: number;
+  /** Its span and metrics, when OpenTelemetry records (README.md#opentelemetry). */
+  readonly telemetry?: CallTelemetry | undefined;
 }
 
 /**

@@ -47,6 +47,7 @@ export async function runTransactional(
     owner,
     ...completionInstants(opts, now),
     maxWaitMs: remainingWaitMs(opts, request),
+    traceContext: request.telemetry?.traceContext,
   });
 
   // What `commit` decided: once set, it is the result, whatever the handler does next.

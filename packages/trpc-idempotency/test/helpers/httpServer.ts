@@ -13,9 +13,9 @@ export async function httpTestServer(router: AnyRouter, opts: { responseContext?
   const server = createHTTPServer({
     router,
     basePath: '/trpc/',
-    createContext: ({ req }) => ({
+    createContext: ({ req, info }) => ({
       user: String(req.headers['x-user-id'] ?? ''),
-      ...(opts.responseContext === false ? {} : idempotencyResponseContext()),
+      ...(opts.responseContext === false ? {} : idempotencyResponseContext({ req, info })),
     }),
     responseMeta: (meta) => ({ headers: idempotencyResponseHeaders(meta) }),
   });
@@ -25,18 +25,22 @@ export async function httpTestServer(router: AnyRouter, opts: { responseContext?
   return {
     url,
     /** POST a batch of mutations (`[path, input]` pairs), as `httpBatchLink` sends it. */
-    mutateBatch(calls: [path: string, input: unknown][], user = 'alice') {
+    mutateBatch(
+      calls: [path: string, input: unknown][],
+      user = 'alice',
+      headers: Record<string, string> = {},
+    ) {
       return fetch(`${url}/${calls.map(([path]) => path).join(',')}?batch=1`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-user-id': user },
+        headers: { 'content-type': 'application/json', 'x-user-id': user, ...headers },
         body: JSON.stringify(Object.fromEntries(calls.map(([, input], index) => [index, input]))),
       });
     },
     /** POST a mutation with a JSON body, as any HTTP client would. */
-    mutate(path: string, input: unknown, user = 'alice') {
+    mutate(path: string, input: unknown, user = 'alice', headers: Record<string, string> = {}) {
       return fetch(`${url}/${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-user-id': user },
+        headers: { 'content-type': 'application/json', 'x-user-id': user, ...headers },
         body: JSON.stringify(input),
       });
     },
