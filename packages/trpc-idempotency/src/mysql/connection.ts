@@ -58,11 +58,15 @@ export const ER_DUP_ENTRY = 1062;
 export const ER_LOCK_WAIT_TIMEOUT = 1205;
 export const ER_LOCK_DEADLOCK = 1213;
 
-/** Drizzle wraps driver errors: the mysql2 error with this number along the cause chain, if any. */
+/**
+ * Drizzle wraps driver errors (and the executor a handler's throws, in an
+ * `error` field): the mysql2 error with this number along that chain, if any.
+ */
 export function driverError(error: unknown, errno: number): boolean {
-  for (let at = error, depth = 0; at && depth < 5; depth++) {
-    if (typeof at === 'object' && (at as { errno?: unknown }).errno === errno) return true;
-    at = (at as { cause?: unknown }).cause;
+  for (let at = error, depth = 0; at && depth < 6; depth++) {
+    if (typeof at !== 'object') return false;
+    if ((at as { errno?: unknown }).errno === errno) return true;
+    at = (at as { cause?: unknown }).cause ?? (at as { error?: unknown }).error;
   }
   return false;
 }

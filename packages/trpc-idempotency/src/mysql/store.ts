@@ -136,8 +136,21 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     response: null,
     steps: freshAfterAttempt(sql`NULL`, sql`${t.steps}`),
   };
-  const { scope: _scope, key: _key, ...completedFields } = completedValues;
-  const completedReplaceSet = { ...completedFields, steps: null };
+  // A fresh completed record (attempt 1) over whatever it replaces: nothing ran before in this mode.
+  const completedReplaceSet = {
+    path: sql`${p('path')}`,
+    fingerprint: sql`${p('fingerprint')}`,
+    state: 'completed' as const,
+    owner: sql`${p('owner')}`,
+    attempt: 1,
+    leaseExpiresAtMs: sql`${now}`,
+    expiresAtMs: sql`${p('expiresAt')}`,
+    createdAtMs: sql`${now}`,
+    completedAtMs: sql`${now}`,
+    outcomeKind: sql`${p('outcomeKind')}`,
+    response: sql`${p('response')}`,
+    steps: null,
+  };
 
   const findStatement = db.select().from(t).where(liveById).prepare();
   const claimInsert = db.insert(t).values(claimValues).prepare();
@@ -194,7 +207,7 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
 
   const find = async (id: RecordId & { now: number }) => {
     checkId(id);
-    const [row] = (await findStatement.execute(id)) as IdempotencyRecordRow[];
+    const [row] = (await findStatement.execute({ ...id })) as IdempotencyRecordRow[];
     return row ? recordFromRow(row) : undefined;
   };
   const header = (result: unknown) => (result as [ResultSetHeader])[0];
@@ -230,7 +243,8 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
       write: (tx: TTx) => R,
       encode: (result: Awaited<R>) => StoredOutcome,
     ): Promise<CommitResult<Awaited<R>>> {
-      checkId(commit);
+      const invalid = idError(commit);
+      if (invalid) return Promise.reject(invalid);
       // Whole seconds, never longer than the request may wait, and 1 at least (MySQL's minimum).
       const waitS = Math.max(
         1,
@@ -238,9 +252,8 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
       );
       let finishing = false;
       let fusedCommit = false;
-      let answer: { result: Awaited<R>; outcome: StoredOutcome } | undefined;
-      return db
-        .transaction(async (tx) => {
+      return new Promise((resolve, reject) => {
+        db.transaction(async (tx) => {
           const result = (await write(tx as TTx)) as Awaited<R>;
           const outcome = encode(result);
           const values = completedRecordValues(commit, outcome);
@@ -257,12 +270,14 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
               // this callback returns; that empty transaction travels after the answer.
               await tx.execute(
                 sql.raw(
-                  [setLockWait, insertLiteral(values), 'COMMIT', 'BEGIN'].filter(Boolean).join('; '),
+                  [setLockWait, insertLiteral(values), 'COMMIT', 'BEGIN']
+                    .filter(Boolean)
+                    .join('; '),
                 ),
               );
               if (connection) lockWaitSet.set(connection, waitS);
               fusedCommit = true;
-              answer = { result, outcome };
+              resolve({ status: 'committed', result, outcome });
               return;
             } catch (error) {
               if (!driverError(error, ER_DUP_ENTRY)) throw error;
@@ -280,32 +295,37 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
               await replaceOrGiveWay(tx, values);
             }
           }
-          answer = { result, outcome };
-        })
-        .then(
-          (): CommitResult<Awaited<R>> => ({ status: 'committed', ...answer! }),
-          async (error: unknown): Promise<CommitResult<Awaited<R>>> => {
+          return { status: 'committed' as const, result, outcome };
+        }).then(
+          (committed) => {
+            if (committed) resolve(committed);
+          },
+          (error: unknown) => {
             // Committed already: only the empty transaction after it failed; nothing is lost.
-            if (fusedCommit) return { status: 'committed', ...answer! };
-            if (error === KEY_TAKEN) return holder(commit);
-            if (
-              finishing &&
-              (driverError(error, ER_LOCK_WAIT_TIMEOUT) || driverError(error, ER_LOCK_DEADLOCK))
-            ) {
-              return { status: 'busy' };
-            }
-            // The handler's own insert failed on a unique key because a concurrent
-            // execution of this key committed first (its writes hold the same
-            // unique values): that execution's outcome is the answer.
-            if (!finishing && driverError(error, ER_DUP_ENTRY)) {
-              const record = await find(commit);
-              if (record && !isReplaceable(record, commit)) return { status: 'found', record };
-            }
-            throw error;
+            if (fusedCommit) return;
+            answerFailure(error).then(resolve, reject);
           },
         );
+        const answerFailure = async (error: unknown): Promise<CommitResult<Awaited<R>>> => {
+          if (error === KEY_TAKEN) return holder(commit);
+          if (
+            finishing &&
+            (driverError(error, ER_LOCK_WAIT_TIMEOUT) || driverError(error, ER_LOCK_DEADLOCK))
+          ) {
+            return { status: 'busy' };
+          }
+          // The handler's own insert failed on a unique key because a concurrent
+          // execution of this key committed first (its writes hold the same
+          // unique values): that execution's outcome is the answer.
+          if (!finishing && driverError(error, ER_DUP_ENTRY)) {
+            const record = await find(commit);
+            if (record && !isReplaceable(record, commit)) return { status: 'found', record };
+          }
+          throw error;
+        };
+      });
     },
-    insertCompleted: (opts) => {
+    insertCompleted: async (opts) => {
       checkId(opts);
       return insertCompletedOrFind(
         opts.outcome,
@@ -368,16 +388,22 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
  * truncates silently).
  */
 function checkId(id: RecordId) {
+  const invalid = idError(id);
+  if (invalid) throw invalid;
+}
+
+function idError(id: RecordId): RangeError | undefined {
   if (id.key.length > MAX_KEY_CHARACTERS) {
-    throw new RangeError(
+    return new RangeError(
       `mysqlIdempotencyStore: idempotency keys are at most ${MAX_KEY_CHARACTERS} characters in MySQL, got ${id.key.length} (keyFormat.maxLength)`,
     );
   }
   if (id.scope.length > MAX_SCOPE_CHARACTERS) {
-    throw new RangeError(
+    return new RangeError(
       `mysqlIdempotencyStore: a stored scope is at most ${MAX_SCOPE_CHARACTERS} characters (longer scopes are stored hashed by the executor), got ${id.scope.length}`,
     );
   }
+  return undefined;
 }
 
 /**
@@ -386,5 +412,5 @@ function checkId(id: RecordId) {
  * by mysql2 exactly as it escapes the parameters of any Drizzle query.
  */
 function inlinable(query: Query): (values: Record<string, unknown>) => string {
-  return (values) => format(query.sql, fillPlaceholders(query.params, values) as unknown[]);
+  return (values) => format(query.sql, fillPlaceholders(query.params, values) as never);
 }
