@@ -13,6 +13,9 @@ CREATE TABLE IF NOT EXISTS `idempotency_records` (
 	`outcome_kind` varchar(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
 	`response` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
 	`steps` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
+	`response_expires_at_ms` bigint,
+	`trace_context` text CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
 	CONSTRAINT `idempotency_records_scope_key_pk` PRIMARY KEY(`scope`,`key`),
-	INDEX `idempotency_records_expires_at_idx` (`expires_at_ms`)
+	INDEX `idempotency_records_expires_at_idx` (`expires_at_ms`),
+	INDEX `idempotency_records_response_expires_at_idx` (`response_expires_at_ms`)
 ) ENGINE=InnoDB;

@@ -12,7 +12,7 @@ import { mysqlIdempotencyStore } from './store';
 /**
  * {@link IdempotencyAdmin} on a MySQL or MariaDB database (the one the URL's
  * path names). Purge is the store's own (`mysqlIdempotencyStore(…).purge`),
- * and what it counts as purgeable is the store's "gone" condition: the
+ * and what it counts as purgeable is the store's own conditions: the
  * command can never delete what the store keeps, such as a record that a
  * request is claiming again right now.
  * @see README.md#operations-cli
@@ -38,9 +38,9 @@ export async function mysqlIdempotencyAdmin(opts: { uri: string }): Promise<Idem
   }
   const db = drizzle({ client: pool });
   const store = mysqlIdempotencyStore({ db, purgeBatchSize: MAX_BATCH_SIZE });
-  const { gone, byId, ownedById, statsFields } = adminStatementParts(t);
+  const { purgeable: purgeableRows, byId, ownedById, statsFields } = adminStatementParts(t);
   const stats = db.select(statsFields).from(t).prepare();
-  const purgeable = db.select({ n: count() }).from(t).where(gone).prepare();
+  const purgeable = db.select({ n: count() }).from(t).where(purgeableRows).prepare();
 
   return {
     async stats({ now }) {

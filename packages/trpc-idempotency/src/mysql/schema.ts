@@ -46,12 +46,23 @@ export const idempotencyRecords = mysqlTable(
     response: utf8('longtext')('response'),
     /** Lease mode: JSON of the finished steps (recovery points) of an in-progress record. */
     steps: utf8('longtext')('steps'),
+    /**
+     * A completed record's response replays until then; after it, until
+     * `expires_at_ms`, the record is a tombstone (no response, the key still
+     * bound). Purge drops the response and clears this, so its index holds only
+     * responses still to drop. Null: the response lives until `expires_at_ms`.
+     */
+    responseExpiresAtMs: bigintMs('response_expires_at_ms'),
+    /** W3C `traceparent` of the execution that stored the outcome (replays link their spans to it). */
+    traceContext: utf8('text')('trace_context'),
   },
   (table) => [
     // Also the unique index a concurrent duplicate's insert blocks on (README.md#mysql).
     primaryKey({ columns: [table.scope, table.key] }),
     // Purge walks expired records by this index, so its cost does not grow with the table.
     index('idempotency_records_expires_at_idx').on(table.expiresAtMs),
+    // Purge walks responses past their TTL (tombstones to be) by this one.
+    index('idempotency_records_response_expires_at_idx').on(table.responseExpiresAtMs),
   ],
 );
 

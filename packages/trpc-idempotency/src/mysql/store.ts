@@ -99,6 +99,8 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
   const {
     p,
     gone,
+    responseExpired,
+    dropResponseSet,
     byId,
     ownedInProgress,
     liveById,
@@ -135,6 +137,8 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     outcomeKind: null,
     response: null,
     steps: freshAfterAttempt(sql`NULL`, sql`${t.steps}`),
+    responseExpiresAtMs: null,
+    traceContext: null,
   };
   // A fresh completed record (attempt 1) over whatever it replaces: nothing ran before in this mode.
   const completedReplaceSet = {
@@ -150,6 +154,8 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     outcomeKind: sql`${p('outcomeKind')}`,
     response: sql`${p('response')}`,
     steps: null,
+    responseExpiresAtMs: sql`${p('responseExpiresAt')}`,
+    traceContext: sql`${p('traceContext')}`,
   };
 
   const findStatement = db.select().from(t).where(liveById).prepare();
@@ -168,6 +174,14 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     .delete(t)
     .where(gone)
     .orderBy(t.expiresAtMs)
+    .limit(p('limit'))
+    .prepare();
+  // The same for tombstones to be: the response dropped, the record kept.
+  const dropResponsesStatement = db
+    .update(t)
+    .set(dropResponseSet)
+    .where(responseExpired)
+    .orderBy(t.responseExpiresAtMs)
     .limit(p('limit'))
     .prepare();
   // Inside a transaction, the record's statements run as literal SQL text on
@@ -368,17 +382,26 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     complete: (complete) => updated(completeStatement, completionValues(complete)),
     release: async (fenced) =>
       header(await releaseStatement.execute({ ...fenced })).affectedRows === 1,
-    purge: (purge) =>
-      purgeInBatches(purge, purgeBatchSize, async (limit) => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return header(await purgeStatement.execute({ now: purge.now, limit })).affectedRows;
-          } catch (error) {
-            // A purge batch that lost a deadlock to a request's transaction deleted nothing: again.
-            if (attempt === 3 || !driverError(error, ER_LOCK_DEADLOCK)) throw error;
+    purge: (purge) => {
+      const batch =
+        (statement: typeof purgeStatement | typeof dropResponsesStatement) =>
+        async (limit: number) => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return header(await statement.execute({ now: purge.now, limit })).affectedRows;
+            } catch (error) {
+              // A batch that lost a deadlock to a request's transaction changed nothing: again.
+              if (attempt === 3 || !driverError(error, ER_LOCK_DEADLOCK)) throw error;
+            }
           }
-        }
-      }),
+        };
+      return purgeInBatches(
+        purge,
+        purgeBatchSize,
+        batch(purgeStatement),
+        batch(dropResponsesStatement),
+      );
+    },
   };
 }
 
