@@ -39,7 +39,9 @@ describe('MySQL migrations', () => {
 
   async function freshDatabase() {
     const database = await createMysqlTestDatabase(server.url);
-    cleanups.push(() => database[Symbol.asyncDispose]());
+    cleanups.push(async () => {
+      await database[Symbol.asyncDispose]();
+    });
     const pool = mysql.createPool({ uri: database.url, connectionLimit: 4 });
     pools.push(pool);
     const db = drizzle({ client: pool });

@@ -1,11 +1,9 @@
 import { count } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/mysql2';
 import mysql from 'mysql2/promise';
-import { type IdempotencyAdmin, MAX_BATCH_SIZE } from '../admin/admin';
-import { DatabaseUnavailableError } from '../admin/errors';
 import { adminStatementParts, releaseDecision, statsFromRow } from '../drizzle/adminStatements';
 import { recordFromRow } from '../drizzle/recordRow';
-import { recordScope } from '../server/recordScope';
+import { DatabaseUnavailableError, type IdempotencyAdmin, MAX_BATCH_SIZE } from '../store/admin';
 import { idempotencyRecords as t } from './schema';
 import { mysqlIdempotencyStore } from './store';
 
@@ -48,11 +46,7 @@ export async function mysqlIdempotencyAdmin(opts: { uri: string }): Promise<Idem
       return statsFromRow(row!);
     },
     async inspect({ scope, key }) {
-      const [row] = await db
-        .select()
-        .from(t)
-        .where(byId)
-        .execute({ scope: recordScope(scope), key });
+      const [row] = await db.select().from(t).where(byId).execute({ scope, key });
       if (!row) return undefined;
       return { ...recordFromRow(row), completedAt: row.completedAtMs };
     },
@@ -63,12 +57,7 @@ export async function mysqlIdempotencyAdmin(opts: { uri: string }): Promise<Idem
     purgeBatch: ({ now, limit }) => store.purge({ now, limit }),
     async release({ scope, key, now, force }) {
       return db.transaction(async (tx) => {
-        const [row] = await tx
-          .select()
-          .from(t)
-          .where(byId)
-          .for('update')
-          .execute({ scope: recordScope(scope), key });
+        const [row] = await tx.select().from(t).where(byId).for('update').execute({ scope, key });
         const decision = releaseDecision(row, { now, force });
         if (decision !== 'release') return decision;
         await tx.delete(t).where(ownedById).execute({ scope: row!.scope, key, owner: row!.owner });
