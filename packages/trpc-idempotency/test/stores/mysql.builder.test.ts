@@ -268,7 +268,7 @@ describe('mysqlIdempotencyStore through idempotentProcedure', () => {
     const waitedMs = performance.now() - startedAt;
     expect(error).toBeInstanceOf(TRPCError);
     expect(error).toMatchObject({ code: 'CONFLICT' });
-    expect(getIdempotencyErrorData(error)).toEqual({
+    expect(getIdempotencyErrorData(error)).toMatchObject({
       reason: 'IDEMPOTENCY_IN_PROGRESS',
       retryAfterMs: 500,
     });
