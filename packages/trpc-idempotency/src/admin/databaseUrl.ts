@@ -38,7 +38,8 @@ export class DatabaseUrlError extends Error {
   override readonly name = 'DatabaseUrlError';
 }
 
-const ACCEPTED = 'use postgres://…, postgresql://…, libsql://…, mysql://…, file:PATH or a plain path';
+const ACCEPTED =
+  'use postgres://…, postgresql://…, libsql://…, mysql://…, file:PATH or a plain path';
 /** The URL schemes of a remote libSQL database (sqld, Turso), as `@libsql/client` reads them. */
 const LIBSQL_SCHEMES = new Set(['libsql', 'https', 'http', 'wss', 'ws']);
 // `word:` at the start. One letter is a Windows drive (`C:\data\app.db`), not a scheme.

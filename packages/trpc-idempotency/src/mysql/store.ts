@@ -68,8 +68,8 @@ const KEY_TAKEN = Symbol('key taken');
 /**
  * An idempotency store in MySQL 8.0+ or MariaDB 10.11+ through Drizzle
  * mysql2, for several server processes or machines. It uses only SQL both
- * accept: no `RETURNING`, no `SKIP LOCKED` in writes, no `IF NOT EXISTS`
- * outside `CREATE TABLE`. Lookups and fenced writes are by primary key; purge
+ * accept: no `RETURNING`, `SKIP LOCKED` in locking reads only, no
+ * `IF NOT EXISTS` outside `CREATE TABLE`. Lookups and fenced writes are by primary key; purge
  * walks the expiry index in batches.
  *
  * A transactional first execution is one transaction: the handler's writes,
@@ -167,23 +167,42 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
   const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
-  // Oldest first along the expiry index. InnoDB re-reads each row's newest
-  // version once it holds the row's lock, so a record claimed or completed
-  // meanwhile no longer matches `gone` and is never deleted.
-  const purgeStatement = db
-    .delete(t)
-    .where(gone)
-    .orderBy(t.expiresAtMs)
-    .limit(p('limit'))
-    .prepare();
-  // The same for tombstones to be: the response dropped, the record kept.
-  const dropResponsesStatement = db
-    .update(t)
-    .set(dropResponseSet)
-    .where(responseExpired)
-    .orderBy(t.responseExpiresAtMs)
-    .limit(p('limit'))
-    .prepare();
+  // Purge, a batch per transaction: lock up to `limit` expired rows along
+  // the expiry index, skipping rows other transactions hold (a request
+  // replacing that record right now: waiting for it could deadlock with its
+  // shared lock), then delete (or drop the responses of) exactly those rows,
+  // still matching. `SKIP LOCKED` in a locking read: MySQL 8.0, MariaDB 10.6.
+  const purgeBatch = async (
+    phase: 'delete' | 'dropResponses',
+    opts: { now: number; limit: number },
+  ): Promise<number> => {
+    const condition = phase === 'delete' ? gone : responseExpired;
+    const order = phase === 'delete' ? t.expiresAtMs : t.responseExpiresAtMs;
+    return db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ scope: t.scope, key: t.key })
+        .from(t)
+        .where(condition)
+        .orderBy(order)
+        .limit(p('limit'))
+        .for('update', { skipLocked: true })
+        .prepare()
+        .execute(opts);
+      if (rows.length === 0) return 0;
+      const locked = and(
+        condition,
+        sql`(${t.scope}, ${t.key}) IN (${sql.join(
+          rows.map((row) => sql`(${row.scope}, ${row.key})`),
+          sql`, `,
+        )})`,
+      );
+      const statement =
+        phase === 'delete'
+          ? tx.delete(t).where(locked)
+          : tx.update(t).set(dropResponseSet).where(locked);
+      return header(await statement.prepare().execute(opts)).affectedRows;
+    });
+  };
   // Inside a transaction, the record's statements run as literal SQL text on
   // the transaction's connection; with several statements per query, the
   // insert travels with COMMIT.
@@ -383,24 +402,17 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     release: async (fenced) =>
       header(await releaseStatement.execute({ ...fenced })).affectedRows === 1,
     purge: (purge) => {
-      const batch =
-        (statement: typeof purgeStatement | typeof dropResponsesStatement) =>
-        async (limit: number) => {
-          for (let attempt = 1; ; attempt++) {
-            try {
-              return header(await statement.execute({ now: purge.now, limit })).affectedRows;
-            } catch (error) {
-              // A batch that lost a deadlock to a request's transaction changed nothing: again.
-              if (attempt === 3 || !driverError(error, ER_LOCK_DEADLOCK)) throw error;
-            }
+      const batch = (phase: 'delete' | 'dropResponses') => async (limit: number) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await purgeBatch(phase, { now: purge.now, limit });
+          } catch (error) {
+            // A batch that lost a deadlock to a request's transaction changed nothing: again.
+            if (attempt === 3 || !driverError(error, ER_LOCK_DEADLOCK)) throw error;
           }
-        };
-      return purgeInBatches(
-        purge,
-        purgeBatchSize,
-        batch(purgeStatement),
-        batch(dropResponsesStatement),
-      );
+        }
+      };
+      return purgeInBatches(purge, purgeBatchSize, batch('delete'), batch('dropResponses'));
     },
   };
 }
