@@ -11,6 +11,7 @@ export default defineConfig([
       sqlite: 'src/sqlite/index.ts',
       pg: 'src/pg/index.ts',
       memory: 'src/memory/index.ts',
+      mysql: 'src/mysql/index.ts',
       store: 'src/store/index.ts',
       client: 'src/client/index.ts',
       admin: 'src/admin/index.ts',

@@ -71,13 +71,19 @@ export function databaseKind(url: string): OpenDatabase['kind'] {
 /**
  * The URL read by the library, less what the library reads and this server
  * does not run on: a remote libSQL database (the library's SQLite store runs
- * on it; this server's ledger is written for better-sqlite3 and Postgres).
+ * on it; this server's ledger is written for better-sqlite3 and Postgres), and
+ * MySQL (the library's MySQL store runs on it; this ledger has no MySQL tables).
  */
 function serverTarget(url: string) {
   const target = parseDatabaseUrl(url);
   if (target.kind === 'libsql') {
     throw new DatabaseUrlError(
       'the example server runs on a SQLite file (file:PATH or a path) or Postgres (postgres://…), not on a remote libSQL database',
+    );
+  }
+  if (target.kind === 'mysql') {
+    throw new DatabaseUrlError(
+      'DATABASE_URL names a MySQL database: the example ledger server runs on SQLite (file:PATH) or Postgres (postgres://…)',
     );
   }
   return target;

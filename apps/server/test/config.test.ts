@@ -164,10 +164,15 @@ describe('readConfig', () => {
     expect(databaseKind('POSTGRES://localhost/ledger')).toBe('postgres');
     expect(databaseKind('file:/tmp/a.db')).toBe('sqlite');
     expect(databaseKind('data/a.db')).toBe('sqlite');
-    expect(() => databaseKind('mysql://localhost/ledger')).toThrow(DatabaseUrlError);
-    await expect(openDatabase('mysql://localhost/ledger')).rejects.toThrow(
+    expect(() => databaseKind('mariadb://localhost/ledger')).toThrow(DatabaseUrlError);
+    await expect(openDatabase('mariadb://localhost/ledger')).rejects.toThrow(
       /unsupported DATABASE_URL scheme/,
     );
+    // The library reads mysql://, but the example ledger has no MySQL tables: a clear refusal.
+    expect(() => databaseKind('mysql://localhost/ledger')).toThrow(
+      /the example ledger server runs on SQLite \(file:PATH\) or Postgres/,
+    );
+    await expect(openDatabase('mysql://localhost/ledger')).rejects.toThrow(DatabaseUrlError);
   });
 
   it('refuses a remote libSQL database, which the library reads but this ledger does not run on', async () => {
@@ -182,7 +187,7 @@ describe('readConfig', () => {
     // One reader, one error class: what the CLI refuses, the server refuses with the same words.
     expect(DatabaseUrlError).toBe(LibraryDatabaseUrlError);
     for (const url of [
-      'mysql://root@localhost/ledger',
+      'mariadb://root@localhost/ledger',
       'sqlite:///tmp/a.db',
       'postgres:ledger',
       'file://otherhost/a.db',

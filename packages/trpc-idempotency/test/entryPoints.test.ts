@@ -60,6 +60,15 @@ const entries: Record<string, { source: string; exports: string[] }> = {
     source: '../src/memory/index.ts',
     exports: ['memoryIdempotencyStore'],
   },
+  './mysql': {
+    source: '../src/mysql/index.ts',
+    exports: [
+      'MYSQL_MIGRATIONS_TABLE',
+      'idempotencyRecords',
+      'migrateMysqlIdempotencyStore',
+      'mysqlIdempotencyStore',
+    ],
+  },
   './store': {
     source: '../src/store/index.ts',
     exports: ['LeaseLostError', 'checkPurgeOptions', 'isLive', 'isReplaceable', 'isTombstone'],

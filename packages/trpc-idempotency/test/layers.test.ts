@@ -31,10 +31,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   drizzle: ['store'],
   sqlite: ['drizzle', 'store'],
   pg: ['drizzle', 'store'],
+  mysql: ['drizzle', 'store'],
   // Entries on top.
   'index.ts': ['server', 'store', 'shared'],
   testing: ['server', 'store'],
-  admin: ['sqlite', 'pg', 'server', 'store'],
+  admin: ['sqlite', 'pg', 'mysql', 'server', 'store'],
   cli: ['admin', 'store'],
   // The browser entries.
   client: ['shared'],
@@ -153,7 +154,7 @@ describe('the layer graph of src/', () => {
           path: 'server/peek.ts',
           text: "import { getParseFn } from '@trpc/server/unstable-core-do-not-import';\nconst lazy = (router: { _def: { lazy: object } }) => router._def.lazy;",
         },
-        { path: 'mysql/store.ts', text: "import type { IdempotencyStore } from '../store/store';" },
+        { path: 'mssql/store.ts', text: "import type { IdempotencyStore } from '../store/store';" },
       ]),
     ).toEqual([
       'store/late.ts: imports ../server/engine (store → server)',
@@ -161,7 +162,7 @@ describe('the layer graph of src/', () => {
       'drizzle/x.ts: imports ../memory (drizzle → memory)',
       'server/peek.ts: imports @trpc/server/unstable-core-do-not-import outside src/internal/',
       'server/peek.ts: reads ._def outside src/internal/',
-      'mysql/store.ts: its layer "mysql" has no row in ALLOWED',
+      'mssql/store.ts: its layer "mssql" has no row in ALLOWED',
     ]);
   });
 });

@@ -128,7 +128,7 @@ const PREVIOUS_RELEASE = {
 };
 
 describe('the shipped migrations', () => {
-  it.each(['sqlite', 'pg'] as const)(
+  it.each(['sqlite', 'pg', 'mysql'] as const)(
     '%s: match the schema (drizzle-kit finds nothing to generate)',
     async (dialect) => {
       using folder = tempFolder();
@@ -140,7 +140,7 @@ describe('the shipped migrations', () => {
         [
           'generate',
           '--dialect',
-          dialect === 'pg' ? 'postgresql' : 'sqlite',
+          dialect === 'pg' ? 'postgresql' : dialect,
           '--schema',
           join(root, 'src', dialect, 'schema.ts'),
           '--out',
@@ -154,7 +154,7 @@ describe('the shipped migrations', () => {
   );
 
   it('create only what is missing, so they run beside drizzle-kit-made tables', () => {
-    for (const dialect of ['sqlite', 'pg'] as const) {
+    for (const dialect of ['sqlite', 'pg', 'mysql'] as const) {
       for (const migration of readMigrationFiles({
         migrationsFolder: shippedMigrationsFolder(dialect),
       })) {

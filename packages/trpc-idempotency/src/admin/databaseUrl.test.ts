@@ -5,6 +5,7 @@ describe('parseDatabaseUrl', () => {
   const postgres = (connectionString: string) => ({ kind: 'postgres', connectionString });
   const sqliteFile = (path: string) => ({ kind: 'sqlite', path });
   const libsql = (url: string) => ({ kind: 'libsql', url });
+  const mysql = (uri: string) => ({ kind: 'mysql', uri });
 
   it.each([
     // postgres:// and postgresql:// in any case, the scheme lowered
@@ -18,6 +19,9 @@ describe('parseDatabaseUrl', () => {
     ['http://127.0.0.1:8080', libsql('http://127.0.0.1:8080')],
     ['wss://app-org.turso.io', libsql('wss://app-org.turso.io')],
     ['ws://127.0.0.1:8080', libsql('ws://127.0.0.1:8080')],
+    // mysql:// in any case, the scheme lowered
+    ['mysql://u:p@db:3306/app', mysql('mysql://u:p@db:3306/app')],
+    ['MySQL://db/app?ssl={}', mysql('mysql://db/app?ssl={}')],
     // file:PATH, file:///PATH and plain paths
     ['file:data/app.db', sqliteFile('data/app.db')],
     ['FILE:/tmp/app.db', sqliteFile('/tmp/app.db')],
@@ -32,7 +36,8 @@ describe('parseDatabaseUrl', () => {
   });
 
   it.each([
-    ['mysql://root@localhost/app', /unsupported DATABASE_URL scheme "mysql:"/],
+    ['mariadb://root@localhost/app', /unsupported DATABASE_URL scheme "mariadb:"/],
+    ['mysql:app', /unsupported DATABASE_URL scheme "mysql:"/],
     ['sqlite:///tmp/app.db', /unsupported DATABASE_URL scheme "sqlite:"/],
     ['postgres:app', /unsupported DATABASE_URL scheme "postgres:"/],
     ['libsql:app.db', /unsupported DATABASE_URL scheme "libsql:"/],
@@ -54,8 +59,8 @@ describe('parseDatabaseUrl', () => {
   });
 
   it('never repeats a password in its message', () => {
-    expect(() => parseDatabaseUrl('mysql://root:hunter2@db/app')).toThrow(
-      'unsupported DATABASE_URL scheme "mysql:" in "mysql://root:***@db/app"',
+    expect(() => parseDatabaseUrl('mariadb://root:hunter2@db/app')).toThrow(
+      'unsupported DATABASE_URL scheme "mariadb:" in "mariadb://root:***@db/app"',
     );
   });
 });

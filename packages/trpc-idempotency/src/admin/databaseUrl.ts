@@ -1,6 +1,6 @@
 /**
  * The database a `DATABASE_URL` names: a SQLite file, a remote libSQL
- * database, or a Postgres connection string.
+ * database, a Postgres connection string, or a MySQL (or MariaDB) one.
  * @see README.md#operations-cli
  */
 export type DatabaseTarget =
@@ -22,6 +22,11 @@ export type DatabaseTarget =
       kind: 'postgres';
       /** The URL with its scheme in lower case, for node-postgres. */
       connectionString: string;
+    }
+  | {
+      kind: 'mysql';
+      /** The URL with its scheme in lower case, for mysql2 (`uri`). */
+      uri: string;
     };
 
 /**
@@ -33,7 +38,8 @@ export class DatabaseUrlError extends Error {
   override readonly name = 'DatabaseUrlError';
 }
 
-const ACCEPTED = 'use postgres://…, postgresql://…, libsql://…, file:PATH or a plain path';
+const ACCEPTED =
+  'use postgres://…, postgresql://…, libsql://…, mysql://…, file:PATH or a plain path';
 /** The URL schemes of a remote libSQL database (sqld, Turso), as `@libsql/client` reads them. */
 const LIBSQL_SCHEMES = new Set(['libsql', 'https', 'http', 'wss', 'ws']);
 // `word:` at the start. One letter is a Windows drive (`C:\data\app.db`), not a scheme.
@@ -46,9 +52,10 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]+):/;
  * - `postgres://…` or `postgresql://…` (scheme in any case) is Postgres;
  * - `libsql://…` (Turso), `https://…`, `http://…`, `wss://…` or `ws://…` is a
  *   remote libSQL database (sqld), its token as `?authToken=…`;
+ * - `mysql://…` is MySQL or MariaDB (the database is the URL's path);
  * - `file:PATH`, `file:///ABSOLUTE/PATH` or a plain path is a SQLite file
  *   (read by better-sqlite3, or by libSQL where better-sqlite3 is not installed);
- * - anything else is a {@link DatabaseUrlError}: another scheme (`mysql://…`,
+ * - anything else is a {@link DatabaseUrlError}: another scheme (`mariadb://…`,
  *   `sqlite://…`, `postgres:db` without `//`), a `file://host/…` URL, an
  *   empty value, or one with spaces around it. A file whose name starts with
  *   `word:` is written `./word:…` or `file:word:…`.
@@ -69,6 +76,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   if (LIBSQL_SCHEMES.has(lower) && rest.startsWith('//')) {
     return { kind: 'libsql', url: `${lower}:${rest}` };
   }
+  if (lower === 'mysql' && rest.startsWith('//')) return { kind: 'mysql', uri: `${lower}:${rest}` };
   if (lower === 'file') return { kind: 'sqlite', path: filePath(url, rest) };
   throw new DatabaseUrlError(
     `unsupported DATABASE_URL scheme "${scheme}:" in ${JSON.stringify(redact(url))}: ${ACCEPTED}`,

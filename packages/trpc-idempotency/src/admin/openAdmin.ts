@@ -6,7 +6,7 @@ import { parseDatabaseUrl, redact } from './databaseUrl';
 /**
  * Opens the admin of the database `databaseUrl` names (read by
  * {@link parseDatabaseUrl}). Each driver is loaded only when its database is
- * opened, so a SQLite user needs no `pg` and the reverse. A SQLite file is
+ * opened, so a SQLite user needs no `pg` or `mysql2`, and so on. A SQLite file is
  * opened with better-sqlite3, or with `@libsql/client` where better-sqlite3
  * is not installed (a libSQL file is a SQLite file); a remote libSQL
  * database with `@libsql/client`.
@@ -25,6 +25,14 @@ async function openDialectAdmin(databaseUrl: string): Promise<IdempotencyAdmin> 
   if (target.kind === 'postgres') {
     const { pgIdempotencyAdmin } = await loadDriver('Postgres', 'pg', () => import('../pg/admin'));
     return pgIdempotencyAdmin({ connectionString: target.connectionString });
+  }
+  if (target.kind === 'mysql') {
+    const { mysqlIdempotencyAdmin } = await loadDriver(
+      'MySQL',
+      'mysql2',
+      () => import('../mysql/admin'),
+    );
+    return mysqlIdempotencyAdmin({ uri: target.uri });
   }
   if (target.kind === 'libsql') {
     const { libsqlIdempotencyAdmin } = await loadDriver(

@@ -89,7 +89,7 @@ describe('trpc-idempotency CLI on SQLite', () => {
 
   it('refuses a DATABASE_URL of another scheme instead of opening it as a SQLite path', async () => {
     for (const url of [
-      'mysql://root:secret@localhost/app',
+      'mariadb://root:secret@localhost/app',
       'sqlite:///tmp/app.db',
       'postgres:app',
       'file://otherhost/app.db',
@@ -99,11 +99,11 @@ describe('trpc-idempotency CLI on SQLite', () => {
       expect(result, url).toMatchObject({ code: EXIT.usage, stdout: '' });
       expect(result.stderr).not.toMatch(/SQLite/);
     }
-    const mysql = await runCliCaptured(['stats'], {
-      databaseUrl: 'mysql://root:secret@localhost/app',
+    const mariadb = await runCliCaptured(['stats'], {
+      databaseUrl: 'mariadb://root:secret@localhost/app',
     });
-    expect(mysql.stderr).toBe(
-      'trpc-idempotency: unsupported DATABASE_URL scheme "mysql:" in "mysql://root:***@localhost/app": use postgres://…, postgresql://…, libsql://…, file:PATH or a plain path\n',
+    expect(mariadb.stderr).toBe(
+      'trpc-idempotency: unsupported DATABASE_URL scheme "mariadb:" in "mariadb://root:***@localhost/app": use postgres://…, postgresql://…, libsql://…, mysql://…, file:PATH or a plain path\n',
     );
   });
 

@@ -25,8 +25,8 @@ Commands:
   release <scope> <key>   delete a stuck in-progress record so its key executes again
 
 Options:
-  --database-url URL      postgres://…, postgresql://…, libsql://…, file:PATH
-                          or a path
+  --database-url URL      postgres://…, postgresql://…, libsql://…, mysql://…,
+                          file:PATH or a path
                           (default: $DATABASE_URL)
   --json                  machine-readable output
   -h, --help              help for the command

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * source tree or the built `dist/`. Dialect-free, so neither store's entry
  * loads the other's driver.
  */
-export function shippedMigrationsFolder(dialect: 'sqlite' | 'pg') {
+export function shippedMigrationsFolder(dialect: 'sqlite' | 'pg' | 'mysql') {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let level = 0; level < 4; level++) {
     const folder = join(dir, 'drizzle', dialect);
