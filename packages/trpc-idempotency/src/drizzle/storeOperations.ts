@@ -52,3 +52,20 @@ export async function insertCompletedOrFind(
   }
   return { status: 'busy' };
 }
+
+/**
+ * A transactional execution whose transaction failed on a database error and
+ * rolled back: the live record of its key if a concurrent execution stored
+ * one meanwhile, as `found`, so a legitimate retry replays it. This is how a
+ * retry that raced the first execution ends when the handler's own write
+ * fails because of it (its insert of a unique column waited on the first's
+ * row, then violated the constraint once the first committed) before the key
+ * was ever looked at. Undefined when no record holds the key: the error
+ * stands.
+ */
+export async function foundAfterFailedWrite(
+  find: () => Promise<IdempotencyRecord | undefined>,
+): Promise<CommitResult<never> | undefined> {
+  const record = await find();
+  return record ? { status: 'found', record } : undefined;
+}

