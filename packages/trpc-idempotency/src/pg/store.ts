@@ -67,9 +67,10 @@ const RECORDS_TABLE = getTableName(t);
  * where the driver allows it. A concurrent duplicate's insert blocks on the
  * key's unique index until the first commits (the duplicate's writes roll
  * back and it replays) or rolls back (it commits), bounded by
- * `lockTimeoutMs`. If the handler's own writes fail on the database (a unique
- * column the first execution wrote too), the key is looked up again after
- * the rollback: a record stored meanwhile is replayed.
+ * `lockTimeoutMs`. If the transaction fails otherwise (the handler's insert of
+ * a unique column waited on a concurrent execution's row, then violated the
+ * constraint once that one committed), the key is looked up again after the
+ * rollback: a record stored meanwhile is the answer.
  * @see README.md#postgres
  */
 export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
@@ -206,16 +207,15 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
         return { status: 'committed', result, outcome: outcome! };
       } catch (error) {
         const failure = postgresError(error);
-        if (!failure) throw error;
         const finishing = outcome !== undefined;
         // The records table's unique key only: a deferred constraint of the
         // handler's own tables also fails at COMMIT, and is the handler's error.
-        if (finishing && failure.code === UNIQUE_VIOLATION && failure.table === RECORDS_TABLE) {
+        if (finishing && failure?.code === UNIQUE_VIOLATION && failure.table === RECORDS_TABLE) {
           return holder(commit);
         }
-        if (finishing && failure.code === LOCK_NOT_AVAILABLE) return { status: 'busy' };
-        // The handler's writes failed on the database, e.g. a unique column a
-        // concurrent execution of this key wrote and committed first: that one's record.
+        if (finishing && failure?.code === LOCK_NOT_AVAILABLE) return { status: 'busy' };
+        // Rolled back for another reason, maybe because of a concurrent execution of
+        // this key (the handler's insert of a unique column waited on its row): its record.
         const found = await foundAfterFailedWrite(() => find(commit));
         if (found) return found;
         throw error;

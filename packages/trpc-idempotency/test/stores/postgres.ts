@@ -160,18 +160,21 @@ export function usePostgresDatabase() {
   const pools: pg.Pool[] = [];
   const postgresJsPools: postgresJs.Sql[] = [];
 
-  const connect = (opts: { max?: number } = {}): PgTestDb => {
+  const connect = (opts: { max?: number; url?: string } = {}): PgTestDb => {
     if (!database) throw new Error('usePostgresDatabase: connect() before beforeAll ran');
-    const pool = new pg.Pool({ connectionString: database.url, max: opts.max ?? 10 });
+    const pool = new pg.Pool({ connectionString: opts.url ?? database.url, max: opts.max ?? 10 });
     pools.push(pool);
     return drizzle({ client: pool });
   };
 
   /** A postgres.js pool on the database, as Drizzle's docs create it (`drizzle({ client })`). */
-  const connectPostgresJs = (opts: { max?: number } = {}): PostgresJsTestDb => {
+  const connectPostgresJs = (opts: { max?: number; url?: string } = {}): PostgresJsTestDb => {
     if (!database) throw new Error('usePostgresDatabase: connect() before beforeAll ran');
     // Notices (such as a nested BEGIN's warning) are not the tests' output.
-    const client = postgresJs(database.url, { max: opts.max ?? 10, onnotice: () => {} });
+    const client = postgresJs(opts.url ?? database.url, {
+      max: opts.max ?? 10,
+      onnotice: () => {},
+    });
     postgresJsPools.push(client);
     return drizzlePostgresJs({ client });
   };
