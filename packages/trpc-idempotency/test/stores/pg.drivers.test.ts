@@ -21,6 +21,7 @@ import {
   pgIdempotencyStore,
   UnsupportedDriverError,
 } from '../../src/pg';
+import { pgIdempotencyAdminOn } from '../../src/pg/admin';
 import { gate, newKey } from '../helpers/sqliteApp';
 import { t, userIdempotent } from '../helpers/trpc';
 import { type PgTestDb, usePostgresDatabase } from './postgres';
@@ -173,7 +174,7 @@ describe('Postgres server drivers', () => {
       await process.caller.place(replayed);
       const replayTrips = await roundTrips(() => process.caller.place(replayed));
       // Before the proxy closes its connections under it.
-      await (db.$client as { end(): Promise<void> }).end();
+      await (db as unknown as { $client: { end(): Promise<void> } }).$client.end();
       // BEGIN, the insert, COMMIT. postgres.js describes a query Drizzle does not name
       // before it runs it, every time (a round trip of its own): the handler's insert here.
       expect(plainTrips.beforeAnswer).toBe(driver === 'node-postgres' ? 3 : 4);
@@ -224,6 +225,57 @@ describe('PGlite (in process)', () => {
       { placed: 'order-1', amount: 2 },
     ]);
     expect(await db.$count(orders, sql`${orders.number} = 'order-1'`)).toBe(1);
+  });
+});
+
+describe('the operations admin on PGlite (in process, no URL)', () => {
+  const client = new PGlite();
+  const db = drizzlePglite({ client });
+  afterAll(() => client.close());
+
+  it('says the records table is missing, then counts, inspects, releases and purges', async () => {
+    await expect(pgIdempotencyAdminOn({ db, close: async () => {} })).rejects.toThrow(
+      'the database has no idempotency_records table (run the migrations first)',
+    );
+    await migratePgIdempotencyStore(db);
+    const admin = await pgIdempotencyAdminOn({ db, close: async () => {} });
+    const store = pgIdempotencyStore({ db });
+    const now = Date.now();
+    const record = { scope: 'alice', path: 'pay', fingerprint: 'f', now };
+    await store.claim({
+      ...record,
+      key: 'stuck',
+      owner: 'o1',
+      leaseExpiresAt: now + 10,
+      expiresAt: now + 100,
+    });
+    await store.insertCompleted({
+      ...record,
+      key: 'old',
+      owner: 'o2',
+      expiresAt: now + 50,
+      maxWaitMs: 0,
+      outcome: { kind: 'result', body: '1' },
+    });
+    const later = now + 60;
+    expect(await admin.stats({ now: later })).toMatchObject({
+      total: 2,
+      inProgress: 1,
+      expiredLeases: 1,
+      completed: 1,
+      expiredAwaitingPurge: 1,
+    });
+    expect(await admin.inspect({ scope: 'alice', key: 'stuck' })).toMatchObject({
+      state: 'in_progress',
+      owner: 'o1',
+    });
+    expect(await admin.countPurgeable({ now: later })).toBe(1);
+    expect(await admin.release({ scope: 'alice', key: 'stuck', now: later, force: false })).toBe(
+      'released',
+    );
+    expect(await admin.purgeBatch({ now: later, limit: 10 })).toBe(1);
+    expect(await admin.stats({ now: later })).toMatchObject({ total: 0 });
+    await admin.close();
   });
 });
 

@@ -123,3 +123,15 @@ export function escapeLiteral(text: string): string {
   const quoted = `'${text.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`;
   return text.includes('\\') ? ` E${quoted}` : quoted;
 }
+
+/** A pool of two connections on `url` as a Drizzle database (the operations CLI's). */
+export async function connectNodePostgres(url: string) {
+  const [{ default: pg }, { drizzle }] = await Promise.all([
+    import('pg'),
+    import('drizzle-orm/node-postgres'),
+  ]);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // An idle connection that fails (the server restarts) must not crash the command.
+  pool.on('error', () => {});
+  return { db: drizzle({ client: pool }) as AnyPgDatabase, close: () => pool.end() };
+}

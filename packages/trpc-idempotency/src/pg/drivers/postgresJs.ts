@@ -1,5 +1,5 @@
 import { fillPlaceholders } from 'drizzle-orm';
-import { clientOf, type PgDriver, sessionKind } from './driver';
+import { type AnyPgDatabase, clientOf, type PgDriver, sessionKind } from './driver';
 
 // Session advisory lock id: "trpcidem" in ASCII, as a bigint.
 const MIGRATION_LOCK_ID = '8390892628016915821';
@@ -83,3 +83,13 @@ export const postgresJs: PgDriver = {
     }
   },
 };
+
+/** A pool of two connections on `url` as a Drizzle database (the operations CLI's). */
+export async function connectPostgresJs(url: string) {
+  const [{ default: postgres }, { drizzle }] = await Promise.all([
+    import('postgres'),
+    import('drizzle-orm/postgres-js'),
+  ]);
+  const client = postgres(url, { max: 2, onnotice: () => {} });
+  return { db: drizzle({ client }) as AnyPgDatabase, close: () => client.end() };
+}
