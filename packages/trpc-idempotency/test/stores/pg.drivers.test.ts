@@ -24,7 +24,7 @@ import {
 import { pgIdempotencyAdminOn } from '../../src/pg/admin';
 import { gate, newKey } from '../helpers/sqliteApp';
 import { t, userIdempotent } from '../helpers/trpc';
-import { type PgTestDb, usePostgresDatabase } from './postgres';
+import { createTestDatabase, type PgTestDb, usePostgresDatabase } from './postgres';
 import { startRoundTripCounter } from './roundTripCounter';
 
 /** A table whose key comes from the input, as an order number or an e-mail does. */
@@ -98,6 +98,18 @@ describe('Postgres server drivers', () => {
   }
 
   describe.each(Object.keys(connect) as (keyof typeof connect)[])('%s', (driver) => {
+    it('migrates a new database from two processes at once, then again as a no-op', async () => {
+      await using database = await createTestDatabase(postgres.serverUrl());
+      const a = connect[driver](database.url, 2);
+      const b = connect[driver](database.url, 2);
+      await Promise.all([migratePgIdempotencyStore(a), migratePgIdempotencyStore(b)]);
+      await migratePgIdempotencyStore(a);
+      const store = pgIdempotencyStore({ db: a });
+      expect(await store.find({ scope: 'alice', key: 'none', now: Date.now() })).toBe(undefined);
+      for (const db of [a, b])
+        await (db as unknown as { $client: { end(): Promise<void> } }).$client.end();
+    });
+
     it('two processes racing the same keys execute each key once and answer alike', async () => {
       const a = openProcess(connect[driver]());
       const b = openProcess(connect[driver]());

@@ -179,12 +179,15 @@ export function usePostgresDatabase() {
     return drizzlePostgresJs({ client });
   };
 
+  let serverUrlInUse: string | undefined;
+
   beforeAll(async () => {
     let serverUrl = inject('postgresUrl');
     if (!serverUrl) {
       server = await startPostgres();
       serverUrl = server.url;
     }
+    serverUrlInUse = serverUrl;
     database = await createTestDatabase(serverUrl);
     const db = connect({ max: 1 });
     await migratePgIdempotencyStore(db);
@@ -208,7 +211,13 @@ export function usePostgresDatabase() {
     return database.url;
   };
 
-  return { connect, connectPostgresJs, url };
+  /** The server's URL, for creating more databases on it. */
+  const serverUrl = () => {
+    if (!serverUrlInUse) throw new Error('usePostgresDatabase: serverUrl() before beforeAll ran');
+    return serverUrlInUse;
+  };
+
+  return { connect, connectPostgresJs, url, serverUrl };
 }
 
 function freePort() {

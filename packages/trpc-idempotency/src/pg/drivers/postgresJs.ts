@@ -1,5 +1,5 @@
-import { fillPlaceholders } from 'drizzle-orm';
-import { type AnyPgDatabase, clientOf, type PgDriver, sessionKind } from './driver';
+import { fillPlaceholders, sql } from 'drizzle-orm';
+import { type AnyPgDatabase, type PgDriver, sessionKind } from './driver';
 
 // Session advisory lock id: "trpcidem" in ASCII, as a bigint.
 const MIGRATION_LOCK_ID = '8390892628016915821';
@@ -7,9 +7,6 @@ const MIGRATION_LOCK_ID = '8390892628016915821';
 /** The part of a postgres.js `Sql` (the pool, a transaction, a reserved connection) the store uses. */
 interface SqlLike {
   unsafe(text: string, params?: unknown[], opts?: { prepare?: boolean }): Promise<unknown>;
-}
-interface PoolSqlLike extends SqlLike {
-  reserve(): Promise<SqlLike & { release(): void }>;
 }
 
 /**
@@ -63,24 +60,13 @@ export const postgresJs: PgDriver = {
     };
   },
   async migrate(db, config) {
-    const pool = clientOf(db) as PoolSqlLike;
-    // Loaded here: `drizzle-orm/postgres-js` loads `postgres`, which other drivers' users lack.
-    const [{ drizzle }, { migrate }] = await Promise.all([
-      import('drizzle-orm/postgres-js'),
-      import('drizzle-orm/postgres-js/migrator'),
-    ]);
-    // One connection for the lock and the migration, so even a pool of one cannot deadlock.
-    const connection = await pool.reserve();
-    try {
-      await connection.unsafe('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-      try {
-        await migrate(drizzle({ client: connection as never }), config);
-      } finally {
-        await connection.unsafe('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
-      }
-    } finally {
-      connection.release();
-    }
+    // Drizzle's migrator on this transaction: its own transaction becomes a savepoint.
+    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    await db.transaction(async (tx) => {
+      // Held to the end of this transaction: another process migrating waits, then finds it done.
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_ID}::bigint)`);
+      await migrate(tx as never, config);
+    });
   },
 };
 
