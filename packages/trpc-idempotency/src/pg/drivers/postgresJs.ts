@@ -4,19 +4,26 @@ import { type AnyPgDatabase, type PgDriver, sessionKind } from './driver';
 // Session advisory lock id: "trpcidem" in ASCII, as a bigint.
 const MIGRATION_LOCK_ID = '8390892628016915821';
 
-/** The part of a postgres.js `Sql` (the pool, a transaction, a reserved connection) the store uses. */
+/** The part of a postgres.js `Sql` (the pool, a transaction) the store uses. */
 interface SqlLike {
   unsafe(text: string, params?: unknown[], opts?: { prepare?: boolean }): Promise<unknown>;
+}
+
+/** The parts of a Drizzle database its own migrator uses (internal to Drizzle, stable since 0.30). */
+interface DrizzleInternals {
+  dialect: { migrate(migrations: unknown, session: unknown, config: unknown): Promise<void> };
+  _: { session: object };
 }
 
 /**
  * postgres.js (`drizzle-orm/postgres-js`, npm `postgres`).
  *
- * postgres.js pipelines the queries of a transaction that are not awaited:
- * the record's statements are sent without waiting and `COMMIT` follows them
- * in the same round trip. If the insert fails (the key is taken), the server
- * answers `COMMIT` with `ROLLBACK`; the insert's own error is what this
- * rejects with.
+ * postgres.js 4 pipelines the queries of a transaction that are not awaited,
+ * in order: the record's statements are sent without waiting and `COMMIT`
+ * follows them in the same round trip. If the insert fails (the key is
+ * taken), the server answers `COMMIT` with `ROLLBACK`; the insert's own error
+ * is what this rejects with. On postgres.js 3 they are awaited before
+ * `COMMIT`.
  */
 export const postgresJs: PgDriver = {
   name: 'postgres.js',
@@ -44,6 +51,10 @@ export const postgresJs: PgDriver = {
           ]);
           // Observed below, once the transaction ended: not an unhandled rejection meanwhile.
           recordWritten.catch(() => {});
+          // postgres.js 3 may send COMMIT before queries not awaited (they would then run
+          // outside the transaction): there they are awaited, one round trip more. Version 4
+          // (which has nested `begin`) sends them in order, COMMIT last.
+          if (typeof (client as { begin?: unknown }).begin !== 'function') await recordWritten;
           return result;
         });
         // Rejects also where COMMIT answered ROLLBACK without the transaction rejecting (postgres.js 3).
@@ -60,12 +71,18 @@ export const postgresJs: PgDriver = {
     };
   },
   async migrate(db, config) {
-    // Drizzle's migrator on this transaction: its own transaction becomes a savepoint.
-    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    const { readMigrationFiles } = await import('drizzle-orm/migrator');
+    const migrations = readMigrationFiles(config);
     await db.transaction(async (tx) => {
       // Held to the end of this transaction: another process migrating waits, then finds it done.
       await tx.execute(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_ID}::bigint)`);
-      await migrate(tx as never, config);
+      // What Drizzle's migrator runs (`db.dialect.migrate(…, db.session, …)`), with its
+      // own transaction folded into this one: postgres.js 3 has no nested transactions.
+      const { dialect, _ } = tx as unknown as DrizzleInternals;
+      const session = Object.create(_.session, {
+        transaction: { value: (run: (inner: unknown) => Promise<unknown>) => run(tx) },
+      });
+      await dialect.migrate(migrations, session, config);
     });
   },
 };
