@@ -6,7 +6,12 @@ import type { Ledger } from './ledger';
 import { type OpenPostgresDatabase, openPostgresDatabase, type PgDriverName } from './pg/database';
 import { type OpenSqliteDatabase, openSqliteDatabase } from './sqlite/database';
 
-export type { OpenPostgresDatabase } from './pg/database';
+export type {
+  OpenNodePostgresDatabase,
+  OpenPostgresDatabase,
+  OpenPostgresJsDatabase,
+  PgDriverName,
+} from './pg/database';
 export type { OpenSqliteDatabase } from './sqlite/database';
 
 /**
