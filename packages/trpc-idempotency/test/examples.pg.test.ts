@@ -62,6 +62,8 @@ it.each([
   ['PGlite', 'drivers/pglite.ts'],
 ])(
   'the %s example migrates a new database and gives a store that replays',
+  // PGlite starts Postgres in WebAssembly: seconds on a quiet machine, more on a busy one.
+  { timeout: 90_000 },
   async (_driver, file) => {
     const { db, store } = await loadExample(file);
     try {

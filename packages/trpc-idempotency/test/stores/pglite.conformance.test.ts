@@ -2,7 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { integer, pgTable, serial } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/pglite';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 import {
   type inferPgTransaction,
   migratePgIdempotencyStore,
@@ -14,6 +14,10 @@ const probeRows = pgTable('conformance_probe', {
   id: serial('id').primaryKey(),
   value: integer('value').notNull(),
 });
+
+// WebAssembly Postgres runs the suite several times slower than a server: the model check's
+// 100 random runs take 15 s on a quiet machine, and more on a busy one.
+vi.setConfig({ testTimeout: 120_000 });
 
 // Postgres in this process, in memory: one database for the file.
 const client = new PGlite();
