@@ -1,7 +1,7 @@
 /**
  * A Drizzle database on a driver the store of its dialect cannot run on. The
  * message names the driver found, why it is out, and the supported ones.
- * @see README.md#drivers
+ * @see README.md#postgres-drivers
  */
 export class UnsupportedDriverError extends TypeError {
   override readonly name = 'UnsupportedDriverError';

@@ -30,7 +30,7 @@ export type inferPgTransaction<TDb extends AnyPgDatabase> = Parameters<
 export interface PgIdempotencyStoreOptions<TDb extends AnyPgDatabase> {
   /**
    * Your Drizzle database: node-postgres on a `pg.Pool`, postgres.js or PGlite
-   * (README.md#drivers).
+   * (README.md#postgres-drivers).
    */
   db: TDb;
   /**
@@ -58,7 +58,7 @@ const RECORDS_TABLE = getTableName(t);
  * An idempotency store in Postgres (or a Postgres-compatible engine) on your
  * Drizzle database, for several server processes or machines. The driver is
  * detected: node-postgres (a `pg.Pool`), postgres.js or PGlite; any other is
- * an `UnsupportedDriverError` (README.md#drivers). Lookups and lease-mode
+ * an `UnsupportedDriverError` (README.md#postgres-drivers). Lookups and lease-mode
  * writes are prepared statements by primary key; purge walks the expiry
  * index in batches and skips rows other transactions hold.
  *

@@ -13,7 +13,7 @@ const DRIVERS: readonly PgDriver[] = [nodePostgres, postgresJs, pglite];
 export const SUPPORTED_PG_DRIVERS =
   'node-postgres on a pool (drizzle-orm/node-postgres with a pg.Pool, or a drop-in pool such as Neon’s serverless Pool), postgres.js (drizzle-orm/postgres-js) and PGlite (drizzle-orm/pglite)';
 
-// Why the drivers Drizzle has for Postgres and the store cannot run on are out (README.md#drivers).
+// Why the drivers Drizzle has for Postgres and the store cannot run on are out (README.md#postgres-drivers).
 const UNSUPPORTED: Record<string, string> = {
   NeonHttpSession:
     'Neon’s HTTP driver has no interactive transactions, and the handler’s writes and the idempotency record must commit in one; use Neon’s serverless Pool with drizzle-orm/node-postgres',
