@@ -1,6 +1,9 @@
+import { useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli';
 import { DEFAULT_DEMO_OPTIONS, runDemo } from '../src/demo/runDemo';
+
+const databases = useFreshDatabases();
 
 describe('the demo', () => {
   it('`ledger demo` lands every transfer exactly once through the faulty proxy (exit 0)', async () => {
@@ -30,6 +33,19 @@ describe('the demo', () => {
     expect(report.transfers.succeeded + report.transfers.refused).toBe(30);
     expect(report.server.executed).toBe(30);
     expect(stdout).toContain('\r\x1b[K  30/30 transfers');
+  });
+
+  it('passes with the server on Postgres through postgres.js (PG_DRIVER)', async () => {
+    let stdout = '';
+    const report = await runDemo(
+      { ...DEFAULT_DEMO_OPTIONS, transfers: 30, faultRate: 0.3, seed: 5, concurrency: 4 },
+      { write: (text: string) => (stdout += text) },
+      { databaseUrl: await databases.create('postgres'), serverEnv: { PG_DRIVER: 'postgres.js' } },
+    );
+    expect(report.problems).toEqual([]);
+    expect(report.server.executed).toBe(30);
+    expect(stdout).toMatch(/Server: http:\/\/\S+ \(postgres:\/\/postgres:\*\*\*@/);
+    expect(stdout).toContain('All checks passed: every transfer landed exactly once.');
   });
 
   it('reports the double transfers of a server that forgets a key at once (1 ms TTL)', async () => {

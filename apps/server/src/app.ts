@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from './logger';
 import { createMetrics, createRouteLabeler, databaseGauges } from './metrics';
 import { httpPayoutGateway } from './payoutGateway';
 import { PAYOUT_PAUSE_POINTS, type PayoutPausePoint, payoutPauses } from './payouts';
+import type { PgDriverName } from './pg/database';
 import { createProcedureTracker } from './procedureTracker';
 import { createLedgerRouter } from './router';
 import type { OpenSqliteDatabase } from './sqlite/database';
@@ -36,6 +37,8 @@ export interface LedgerAppOptions {
   poolSize?: number;
   /** Postgres: how long a transfer waits for its accounts' row locks, in ms. Default 5000. */
   pgLockTimeoutMs?: number;
+  /** Postgres: the driver, node-postgres (default) or postgres.js. */
+  pgDriver?: PgDriverName;
   /** Default: silent. */
   logger?: Logger;
   /** Fault hook: `transfers.create` pauses this long between its checks and its commit. Default 0. */
@@ -105,6 +108,7 @@ export async function openLedgerApp(opts: LedgerAppOptions = {}): Promise<Ledger
     busyTimeoutMs: opts.busyTimeoutMs,
     poolSize: opts.poolSize,
     lockTimeoutMs: opts.pgLockTimeoutMs,
+    pgDriver: opts.pgDriver,
     onPoolError: (error) => logger.warn('database connection failed', { message: error.message }),
   });
   return assembleLedgerApp(database, opts);

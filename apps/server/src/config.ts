@@ -2,6 +2,7 @@ import type { InFlightOptions } from 'trpc-idempotency';
 import { defaultDatabaseUrl } from './database';
 import { type LogLevel, parseLogLevel } from './logger';
 import { PAYOUT_PAUSE_POINTS, type PayoutPausePoint } from './payouts';
+import type { PgDriverName } from './pg/database';
 
 /** The server's settings, read from the environment. */
 export interface ServerConfig {
@@ -11,6 +12,8 @@ export interface ServerConfig {
   busyTimeoutMs: number;
   poolSize: number;
   pgLockTimeoutMs: number;
+  /** Postgres: the driver, node-postgres (`pg`) or postgres.js (`postgres`). */
+  pgDriver: PgDriverName;
   logLevel: LogLevel;
   transferDelayMs: number;
   inFlight: InFlightOptions;
@@ -116,6 +119,7 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
       min: 1,
       max: 2_147_483_647,
     }),
+    pgDriver: pgDriver(env, 'PG_DRIVER'),
     logLevel: parseLogLevel(nonEmpty(env['LOG_LEVEL'])),
     transferDelayMs: integer(env, 'LEDGER_TRANSFER_DELAY_MS', { fallback: 0 }),
     inFlight: {
@@ -140,6 +144,15 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     payoutDelayMs: integer(env, 'LEDGER_PAYOUT_DELAY_MS', { fallback: 0, max: 2_147_483_647 }),
     payoutDelayAt: pausePoints(env, 'LEDGER_PAYOUT_DELAY_AT'),
   };
+}
+
+/** node-postgres (the default) or postgres.js. */
+function pgDriver(env: Record<string, string | undefined>, name: string): PgDriverName {
+  const raw = nonEmpty(env[name]) ?? 'node-postgres';
+  if (raw !== 'node-postgres' && raw !== 'postgres.js') {
+    throw new ConfigError(`${name} must be node-postgres or postgres.js; got ${raw}`);
+  }
+  return raw;
 }
 
 /** An absolute http: or https: URL, or undefined when the variable is unset or blank. */

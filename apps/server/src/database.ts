@@ -3,10 +3,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseUrlError, parseDatabaseUrl } from 'trpc-idempotency/admin';
 import type { Ledger } from './ledger';
-import { type OpenPostgresDatabase, openPostgresDatabase } from './pg/database';
+import { type OpenPostgresDatabase, openPostgresDatabase, type PgDriverName } from './pg/database';
 import { type OpenSqliteDatabase, openSqliteDatabase } from './sqlite/database';
 
-export type { OpenPostgresDatabase } from './pg/database';
+export type {
+  OpenNodePostgresDatabase,
+  OpenPostgresDatabase,
+  OpenPostgresJsDatabase,
+  PgDriverName,
+} from './pg/database';
 export type { OpenSqliteDatabase } from './sqlite/database';
 
 /**
@@ -36,6 +41,8 @@ export interface OpenDatabaseOptions {
   lockTimeoutMs?: number | undefined;
   /** Postgres: an idle pooled connection failed. */
   onPoolError?: ((error: Error) => void) | undefined;
+  /** Postgres: the driver, node-postgres (`pg`, the default) or postgres.js (`postgres`). */
+  pgDriver?: PgDriverName | undefined;
 }
 
 // Thrown for a `DATABASE_URL` the server cannot use: the library's, as the `trpc-idempotency` command reads URLs alike.
@@ -100,7 +107,9 @@ export async function openDatabase(
   opts: OpenDatabaseOptions = {},
 ): Promise<OpenDatabase> {
   const target = serverTarget(url);
-  if (target.kind === 'postgres') return openPostgresDatabase(target.connectionString, opts);
+  if (target.kind === 'postgres') {
+    return openPostgresDatabase(target.connectionString, { ...opts, driver: opts.pgDriver });
+  }
   return openSqliteDatabase(absolute(target.path), opts);
 }
 

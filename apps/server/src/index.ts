@@ -16,9 +16,12 @@ export {
   defaultDatabaseUrl,
   type OpenDatabase,
   type OpenDatabaseOptions,
+  type OpenNodePostgresDatabase,
   type OpenPostgresDatabase,
+  type OpenPostgresJsDatabase,
   type OpenSqliteDatabase,
   openDatabase,
+  type PgDriverName,
 } from './database';
 export {
   type Account,

@@ -14,6 +14,7 @@ async function main() {
     busyTimeoutMs: config.busyTimeoutMs,
     poolSize: config.poolSize,
     pgLockTimeoutMs: config.pgLockTimeoutMs,
+    pgDriver: config.pgDriver,
     logger,
     transferDelayMs: config.transferDelayMs,
     inFlight: config.inFlight,
@@ -33,7 +34,12 @@ async function main() {
       await app.database.close();
       throw error;
     });
-  logger.info('listening', { url, database: app.database.location, pid: process.pid });
+  logger.info('listening', {
+    url,
+    database: app.database.location,
+    ...(app.database.kind === 'postgres' ? { driver: app.database.driver } : {}),
+    pid: process.pid,
+  });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

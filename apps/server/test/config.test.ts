@@ -31,6 +31,7 @@ describe('readConfig', () => {
       busyTimeoutMs: 5000,
       poolSize: 10,
       pgLockTimeoutMs: 5000,
+      pgDriver: 'node-postgres',
       logLevel: 'info',
       transferDelayMs: 0,
       inFlight: { timeoutMs: 5000, retryAfterMs: 1000 },
@@ -55,6 +56,7 @@ describe('readConfig', () => {
         SQLITE_BUSY_TIMEOUT_MS: '100',
         DATABASE_POOL_SIZE: '3',
         PG_LOCK_TIMEOUT_MS: '250',
+        PG_DRIVER: 'postgres.js',
         LOG_LEVEL: 'SILENT',
         LEDGER_TRANSFER_DELAY_MS: '250',
         IDEMPOTENCY_WAIT_MS: '0',
@@ -76,6 +78,7 @@ describe('readConfig', () => {
       busyTimeoutMs: 100,
       poolSize: 3,
       pgLockTimeoutMs: 250,
+      pgDriver: 'postgres.js',
       logLevel: 'silent',
       transferDelayMs: 250,
       inFlight: { timeoutMs: 0, retryAfterMs: 1500 },
@@ -101,6 +104,9 @@ describe('readConfig', () => {
     expect(() => readConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE.*from 1/);
     // 0 would mean "wait forever" to Postgres.
     expect(() => readConfig({ PG_LOCK_TIMEOUT_MS: '0' })).toThrow(/PG_LOCK_TIMEOUT_MS.*from 1/);
+    expect(() => readConfig({ PG_DRIVER: 'pglite' })).toThrow(
+      /PG_DRIVER must be node-postgres or postgres\.js; got pglite/,
+    );
     expect(() => readConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
     expect(() => readConfig({ TRPC_MAX_BATCH_SIZE: '0' })).toThrow(/TRPC_MAX_BATCH_SIZE.*from 1/);
     expect(() => readConfig({ TRPC_MAX_BATCH_SIZE: 'none' })).toThrow(/TRPC_MAX_BATCH_SIZE/);

@@ -13,38 +13,45 @@ const databases = useFreshDatabases();
 
 /** Postgres specifics of the server: start-up, row locks, the pool. */
 describe('the ledger on Postgres', () => {
-  it('migrates once when several processes start at once on a new database', async () => {
-    const url = await databases.create('postgres');
-    const opened = await Promise.all(Array.from({ length: 4 }, () => openDatabase(url)));
-    await Promise.all(opened.map((database) => database.close()));
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      // Each migration recorded once: as many rows as each migrations folder has migrations.
-      for (const [table, folder] of [
-        ['__ledger_migrations', '../drizzle/pg'],
-        ['__trpc_idempotency_migrations', '../../../packages/trpc-idempotency/drizzle/pg'],
-      ] as const) {
-        const journal = JSON.parse(
-          readFileSync(join(import.meta.dirname, folder, 'meta/_journal.json'), 'utf8'),
-        ) as { entries: unknown[] };
-        const { rows } = await client.query(`SELECT count(*)::int AS n FROM drizzle."${table}"`);
-        expect(rows[0]).toEqual({ n: journal.entries.length });
-      }
-      const { rows } = await client.query<{ name: string }>(
-        "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+  it.each(['node-postgres', 'postgres.js'] as const)(
+    'migrates once when several processes start at once on a new database (%s)',
+    async (pgDriver) => {
+      const url = await databases.create('postgres');
+      const opened = await Promise.all(
+        Array.from({ length: 4 }, () => openDatabase(url, { pgDriver })),
       );
-      expect(rows.map((row) => row.name)).toEqual([
-        'accounts',
-        'idempotency_records',
-        'payout_holds',
-        'payouts',
-        'transfers',
-      ]);
-    } finally {
-      await client.end();
-    }
-  });
+      for (const database of opened)
+        expect(database).toMatchObject({ kind: 'postgres', driver: pgDriver });
+      await Promise.all(opened.map((database) => database.close()));
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        // Each migration recorded once: as many rows as each migrations folder has migrations.
+        for (const [table, folder] of [
+          ['__ledger_migrations', '../drizzle/pg'],
+          ['__trpc_idempotency_migrations', '../../../packages/trpc-idempotency/drizzle/pg'],
+        ] as const) {
+          const journal = JSON.parse(
+            readFileSync(join(import.meta.dirname, folder, 'meta/_journal.json'), 'utf8'),
+          ) as { entries: unknown[] };
+          const { rows } = await client.query(`SELECT count(*)::int AS n FROM drizzle."${table}"`);
+          expect(rows[0]).toEqual({ n: journal.entries.length });
+        }
+        const { rows } = await client.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        );
+        expect(rows.map((row) => row.name)).toEqual([
+          'accounts',
+          'idempotency_records',
+          'payout_holds',
+          'payouts',
+          'transfers',
+        ]);
+      } finally {
+        await client.end();
+      }
+    },
+  );
 
   it('opens Postgres for a DATABASE_URL whose scheme is in capitals (POSTGRES://)', async () => {
     const url = await databases.create('postgres');
@@ -110,7 +117,11 @@ describe('the ledger on Postgres', () => {
     });
     const alice = ledger.caller();
     const [a, b] = await openAccounts(alice, 60, 0);
-    const pool = ledger.app.database.kind === 'postgres' ? ledger.app.database.db.$client : null;
+    const { database } = ledger.app;
+    const pool =
+      database.kind === 'postgres' && database.driver === 'node-postgres'
+        ? database.db.$client
+        : null;
     let mostConnections = 0;
     const sampler = setInterval(() => {
       mostConnections = Math.max(mostConnections, pool!.totalCount);

@@ -1,6 +1,6 @@
 import {
   type LedgerExecution,
-  type OpenPostgresDatabase,
+  type OpenNodePostgresDatabase,
   openDatabase,
   type TransferRequest,
 } from '@ledger/server';
@@ -14,10 +14,10 @@ const RECORDS_TABLE = getTableName(idempotencyRecords);
 
 /** The example's Postgres database, on a database of its own; disposing it closes and drops it. */
 export interface BenchPg extends AsyncDisposable {
-  db: OpenPostgresDatabase['db'];
-  store: OpenPostgresDatabase['store'];
+  db: OpenNodePostgresDatabase['db'];
+  store: OpenNodePostgresDatabase['store'];
   /** The example's Postgres ledger (`apps/server/src/pg/ledger.ts`). */
-  ledger: OpenPostgresDatabase['ledger'];
+  ledger: OpenNodePostgresDatabase['ledger'];
   /** A plain transaction (Drizzle's `db.transaction`) in place of `ctx.idempotency`. */
   plainExecution: LedgerExecution;
   request: TransferRequest;
@@ -35,10 +35,13 @@ export interface BenchPg extends AsyncDisposable {
  */
 export async function openBenchPg(serverUrl: string, opts: { poolSize: number }): Promise<BenchPg> {
   const created = await createTestDatabase(serverUrl);
-  let database: OpenPostgresDatabase;
+  let database: OpenNodePostgresDatabase;
   try {
     const opened = await openDatabase(created.url, { poolSize: opts.poolSize });
-    if (opened.kind !== 'postgres') throw new Error('expected a Postgres database');
+    // The suite counts round trips on node-postgres's connections.
+    if (opened.kind !== 'postgres' || opened.driver !== 'node-postgres') {
+      throw new Error('expected a Postgres database on node-postgres');
+    }
     database = opened;
   } catch (error) {
     await created[Symbol.asyncDispose]();

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../src/cli/runCli';
-import { pgIdempotencyStore } from '../src/pg';
+import { idempotencyRecords, pgIdempotencyStore } from '../src/pg';
 import { cliDatabaseCases, runCliCaptured } from './helpers/cli';
 import { type PgTestDb, usePostgresDatabase } from './stores/postgres';
 
@@ -19,6 +19,19 @@ describe('trpc-idempotency CLI on Postgres (DATABASE_URL=postgres://…)', () =>
       return rows[0]!.n;
     };
     return { url: postgres.url(), store: pgIdempotencyStore({ db }), countRecords: count };
+  });
+
+  it('refuses an unknown TRPC_IDEMPOTENCY_PG_DRIVER as a usage error', async () => {
+    const result = await runCliCaptured(['stats'], {
+      databaseUrl: postgres.url(),
+      env: { TRPC_IDEMPOTENCY_PG_DRIVER: 'pglite' },
+    });
+    expect(result).toMatchObject({
+      code: EXIT.usage,
+      stderr: expect.stringMatching(
+        /TRPC_IDEMPOTENCY_PG_DRIVER must be node-postgres or postgres\.js; got "pglite"/,
+      ),
+    });
   });
 
   it('opens Postgres whatever the case of the scheme (POSTGRES://, PostgreSQL://)', async () => {
@@ -42,11 +55,31 @@ describe('trpc-idempotency CLI on Postgres (DATABASE_URL=postgres://…)', () =>
     });
   });
 
-  it('says which server it cannot reach, with the unavailable exit code', async () => {
-    const result = await runCliCaptured(['stats'], {
-      databaseUrl: 'postgres://nobody@127.0.0.1:1/nothing',
-    });
-    expect(result.code).toBe(EXIT.unavailable);
-    expect(result.stderr).toMatch(/127\.0\.0\.1:1|ECONNREFUSED|connect/);
+  it.each(['node-postgres', 'postgres.js'])(
+    'says which server it cannot reach, with the unavailable exit code (%s)',
+    async (driver) => {
+      const result = await runCliCaptured(['stats'], {
+        databaseUrl: 'postgres://nobody@127.0.0.1:1/nothing',
+        env: { TRPC_IDEMPOTENCY_PG_DRIVER: driver },
+      });
+      expect(result.code).toBe(EXIT.unavailable);
+      expect(result.stderr).toMatch(/127\.0\.0\.1:1|ECONNREFUSED|connect/);
+    },
+  );
+});
+
+describe('trpc-idempotency CLI on Postgres through postgres.js (TRPC_IDEMPOTENCY_PG_DRIVER=postgres.js)', () => {
+  cliDatabaseCases(async () => {
+    db ??= postgres.connect({ max: 2 });
+    await db.execute(sql`TRUNCATE idempotency_records`);
+    const count = () => db!.$count(idempotencyRecords);
+    // The records written through postgres.js too, as an app on it would.
+    const appDb = postgres.connectPostgresJs({ max: 2 });
+    return {
+      url: postgres.url(),
+      store: pgIdempotencyStore({ db: appDb }),
+      countRecords: count,
+      env: { TRPC_IDEMPOTENCY_PG_DRIVER: 'postgres.js' },
+    };
   });
 });

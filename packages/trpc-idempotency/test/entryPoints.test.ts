@@ -51,6 +51,7 @@ const entries: Record<string, { source: string; exports: string[] }> = {
     source: '../src/pg/index.ts',
     exports: [
       'PG_MIGRATIONS_TABLE',
+      'UnsupportedDriverError',
       'idempotencyRecords',
       'migratePgIdempotencyStore',
       'pgIdempotencyStore',

@@ -22,6 +22,19 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
+/** A procedure on the example's store: its second call with a key replays the first. */
+async function expectReplays(store: Parameters<typeof idempotentProcedure>[0]['store']) {
+  const t = initTRPC.context<{ userId: string }>().create();
+  let executions = 0;
+  const pay = idempotentProcedure({ procedure: t.procedure, store, scope: ({ ctx }) => ctx.userId })
+    .input(z.object({ amount: z.number() }))
+    .mutation(({ input }) => ({ execution: ++executions, amount: input.amount }));
+  const caller = t.createCallerFactory(t.router({ pay }))({ userId: 'alice' });
+  const idempotencyKey = newKey();
+  expect(await caller.pay({ idempotencyKey, amount: 3 })).toEqual({ execution: 1, amount: 3 });
+  expect(await caller.pay({ idempotencyKey, amount: 3 })).toEqual({ execution: 1, amount: 3 });
+}
+
 it('the Postgres example migrates a new database and gives a store that replays', async () => {
   const { db, store } = await loadExample('postgres.ts');
   try {
@@ -43,3 +56,21 @@ it('the Postgres example migrates a new database and gives a store that replays'
     await db.$client.end();
   }
 });
+
+it.each([
+  ['postgres.js', 'drivers/postgresJs.ts'],
+  ['PGlite', 'drivers/pglite.ts'],
+])(
+  'the %s example migrates a new database and gives a store that replays',
+  // PGlite starts Postgres in WebAssembly: seconds on a quiet machine, more on a busy one.
+  { timeout: 90_000 },
+  async (_driver, file) => {
+    const { db, store } = await loadExample(file);
+    try {
+      await expectReplays(store);
+    } finally {
+      await db.$client.end?.();
+      await db.$client.close?.();
+    }
+  },
+);

@@ -1,6 +1,7 @@
 import {
   checkTransferRun,
   randomInt,
+  readLedger,
   readLedgerFile,
   type SettledCall,
   seededRandom,
@@ -26,7 +27,11 @@ export type { DemoReport } from './report';
 export async function runDemo(
   options: DemoOptions,
   out: DemoOutput,
-  env: { serverEnv?: Record<string, string> } = {},
+  env: {
+    serverEnv?: Record<string, string>;
+    /** A database for the server (a Postgres one); default a new SQLite file. */
+    databaseUrl?: string;
+  } = {},
 ): Promise<DemoReport> {
   const started = performance.now();
   const say = (line = '') => out.write(`${line}\n`);
@@ -37,13 +42,18 @@ export async function runDemo(
     `through a proxy that breaks ${percent(options.faultRate)} of the calls (seed ${options.seed}).`,
   );
 
-  await using server = await startLedgerServer({ env: env.serverEnv });
+  await using server = await startLedgerServer({
+    env: env.serverEnv,
+    databaseUrl: env.databaseUrl,
+  });
   await using proxy = await startFaultProxy({
     target: new URL(server.url).origin,
     faultRate: options.faultRate,
     seed: options.seed,
   });
-  say(`Server: ${server.url} (SQLite ${server.databaseFile})`);
+  say(
+    `Server: ${server.url} (${env.databaseUrl ? withoutPassword(env.databaseUrl) : `SQLite ${server.databaseFile}`})`,
+  );
   say(
     `Proxy:  ${proxy.url}/trpc — loses responses after the server answered, resets connections, answers 502`,
   );
@@ -111,7 +121,9 @@ export async function runDemo(
   }
   problems.push(
     ...checkTransferRun({
-      snapshot: readLedgerFile(server.databaseFile),
+      snapshot: env.databaseUrl
+        ? await readLedger(env.databaseUrl)
+        : readLedgerFile(server.databaseFile),
       openingTotal: options.initialBalance * options.accounts,
       transfers: settled,
     }),
@@ -148,4 +160,9 @@ function transferPlan(accountIds: string[], options: DemoOptions): TransferInput
       amount: randomInt(random, 1, Math.max(1, Math.round(options.initialBalance * 0.4))),
     };
   });
+}
+
+/** A database URL safe to print. */
+function withoutPassword(url: string) {
+  return url.replace(/^([^:/]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
 }

@@ -1,9 +1,12 @@
 import type { OpenDatabase } from '../database';
 import type { GaugeCollector } from './metrics';
 
-/** Postgres: the pool's connections in use and idle, and requests waiting for one. */
+/**
+ * Postgres through node-postgres: the pool's connections in use and idle, and
+ * requests waiting for one (postgres.js does not tell its pool's state).
+ */
 export function databaseGauges(database: OpenDatabase): GaugeCollector[] {
-  if (database.kind !== 'postgres') return [];
+  if (database.kind !== 'postgres' || database.driver !== 'node-postgres') return [];
   const pool = database.db.$client;
   return [
     {

@@ -1,7 +1,12 @@
 import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgresJs } from 'drizzle-orm/postgres-js/migrator';
 import pg from 'pg';
+import postgres from 'postgres';
 import {
   type inferPgTransaction,
   migratePgIdempotencyStore,
@@ -12,19 +17,34 @@ import type { OpenLedgerDatabase } from '../database';
 import { createPgLedger } from './ledger';
 import * as schema from './schema';
 
-/** The ledger's Drizzle database on a node-postgres pool. */
-export type PgLedgerDatabase = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+/** The ledger's Drizzle database, on either driver: what the ledger and the store use. */
+export type PgLedgerDatabase = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** The Postgres drivers the server runs on (`PG_DRIVER`). */
+export type PgDriverName = 'node-postgres' | 'postgres.js';
+
+type LedgerStore = PgIdempotencyStore<inferPgTransaction<PgLedgerDatabase>>;
+
+/** An open Postgres ledger through node-postgres: its Drizzle handle on a `pg.Pool`. */
+export type OpenNodePostgresDatabase = OpenLedgerDatabase<
+  'postgres',
+  NodePgDatabase<typeof schema> & { $client: pg.Pool },
+  LedgerStore
+> & { driver: 'node-postgres' };
+
+/** An open Postgres ledger through postgres.js: its Drizzle handle on a `postgres()` pool. */
+export type OpenPostgresJsDatabase = OpenLedgerDatabase<
+  'postgres',
+  PostgresJsDatabase<typeof schema> & { $client: postgres.Sql },
+  LedgerStore
+> & { driver: 'postgres.js' };
 
 /**
- * An open Postgres ledger: its Drizzle handle on a pool, idempotency store and
- * ledger. `close()` ends the pool once the connections in use are released;
- * calling it again is harmless.
+ * An open Postgres ledger: its Drizzle handle on a pool of the chosen driver,
+ * idempotency store and ledger. `close()` ends the pool once the connections
+ * in use are released; calling it again is harmless.
  */
-export type OpenPostgresDatabase = OpenLedgerDatabase<
-  'postgres',
-  PgLedgerDatabase,
-  PgIdempotencyStore<inferPgTransaction<PgLedgerDatabase>>
->;
+export type OpenPostgresDatabase = OpenNodePostgresDatabase | OpenPostgresJsDatabase;
 
 /** Options of {@link openPostgresDatabase}. */
 export interface OpenPostgresOptions {
@@ -38,6 +58,8 @@ export interface OpenPostgresOptions {
   lockTimeoutMs?: number | undefined;
   /** An idle pooled connection failed (the server restarted, the network dropped it). */
   onPoolError?: ((error: Error) => void) | undefined;
+  /** The driver: node-postgres (`pg`, the default) or postgres.js (`postgres`). */
+  driver?: PgDriverName | undefined;
 }
 
 /** Sessions show this in `pg_stat_activity`, unless the URL names another. */
@@ -58,37 +80,84 @@ export async function openPostgresDatabase(
   opts: OpenPostgresOptions = {},
 ): Promise<OpenPostgresDatabase> {
   const location = withoutPassword(url);
+  const lockTimeoutMs = Math.trunc(opts.lockTimeoutMs ?? 5000);
+  const open = opts.driver === 'postgres.js' ? openPostgresJs : openNodePostgres;
+  const database = open(url, { ...opts, lockTimeoutMs });
+  try {
+    await database.migrate();
+    return database.opened;
+  } catch (error) {
+    await database.opened.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot open the Postgres database ${location}: ${reason}`, { cause: error });
+  }
+}
+
+type PoolOptions = OpenPostgresOptions & { lockTimeoutMs: number };
+
+function openNodePostgres(url: string, opts: PoolOptions) {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize ?? 10,
     application_name: PG_APPLICATION_NAME,
     // Every session's lock wait (a transfer's row locks) is bounded from the start, so no
     // statement per transaction sets it.
-    options: `-c lock_timeout=${Math.trunc(opts.lockTimeoutMs ?? 5000)}`,
+    options: `-c lock_timeout=${opts.lockTimeoutMs}`,
   });
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', (error) => opts.onPoolError?.(error));
   let ended: Promise<void> | undefined;
-  const close = () => {
-    ended ??= pool.end();
-    return ended;
+  const db = drizzle({ client: pool, schema });
+  const opened: OpenNodePostgresDatabase = {
+    kind: 'postgres',
+    driver: 'node-postgres',
+    location: withoutPassword(url),
+    db,
+    store: pgIdempotencyStore<PgLedgerDatabase>({ db }),
+    ledger: createPgLedger({ db }),
+    close: () => {
+      ended ??= pool.end();
+      return ended;
+    },
   };
-  try {
-    await migrateLedger(pool);
-    const db = drizzle({ client: pool, schema });
-    return {
-      kind: 'postgres',
-      location,
-      db,
-      store: pgIdempotencyStore({ db }),
-      ledger: createPgLedger({ db }),
-      close,
-    };
-  } catch (error) {
-    await close();
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot open the Postgres database ${location}: ${reason}`, { cause: error });
-  }
+  return { opened, migrate: () => migrateLedger(pool) };
+}
+
+function openPostgresJs(url: string, opts: PoolOptions) {
+  const client = postgres(url, {
+    max: opts.poolSize ?? 10,
+    // Every session's lock wait (a transfer's row locks) is bounded from the start.
+    connection: { application_name: PG_APPLICATION_NAME, lock_timeout: opts.lockTimeoutMs },
+    onnotice: () => {},
+  });
+  let ended: Promise<void> | undefined;
+  const db = drizzlePostgresJs({ client, schema });
+  const opened: OpenPostgresJsDatabase = {
+    kind: 'postgres',
+    driver: 'postgres.js',
+    location: withoutPassword(url),
+    db,
+    store: pgIdempotencyStore<PgLedgerDatabase>({ db }),
+    ledger: createPgLedger({ db }),
+    close: () => {
+      ended ??= client.end();
+      return ended;
+    },
+  };
+  // Both sets of migrations in one transaction, under a transaction-level advisory lock (the
+  // same id as below): Drizzle's migrators then run in savepoints of it.
+  const migrate = () =>
+    db.transaction(async (tx) => {
+      // Waits for another process's migrations as long as they take.
+      await tx.execute(sql`SET LOCAL lock_timeout = 0`);
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_ID}::bigint)`);
+      await migratePostgresJs(tx as never, {
+        migrationsFolder,
+        migrationsTable: '__ledger_migrations',
+      });
+      await migratePgIdempotencyStore(tx);
+    });
+  return { opened, migrate };
 }
 
 /**

@@ -19,6 +19,9 @@ export async function ledgerAppResource(opts: LedgerAppOptions & { databaseUrl: 
       if (database.kind === 'sqlite') {
         return (database.db.$client.prepare(query).get() as { n: number }).n;
       }
+      if (database.driver === 'postgres.js') {
+        return Number((await database.db.$client.unsafe<{ n: string }[]>(query))[0]!.n);
+      }
       return Number((await database.db.$client.query<{ n: string }>(query)).rows[0]!.n);
     },
     async [Symbol.asyncDispose]() {

@@ -32,12 +32,16 @@ export const STORM_TRANSFER_DELAY_MS = 25;
  * Starts `count` server processes on one database at the same moment (their
  * start-up and migrations race too); `await using` stops them all.
  */
-export async function startServers(opts: { count: number; databaseUrl: string }) {
+export async function startServers(opts: {
+  count: number;
+  databaseUrl: string;
+  env?: Record<string, string>;
+}) {
   const started = await Promise.allSettled(
     Array.from({ length: opts.count }, () =>
       startLedgerServer({
         databaseUrl: opts.databaseUrl,
-        env: { LEDGER_TRANSFER_DELAY_MS: String(STORM_TRANSFER_DELAY_MS) },
+        env: { LEDGER_TRANSFER_DELAY_MS: String(STORM_TRANSFER_DELAY_MS), ...opts.env },
       }),
     ),
   );
@@ -254,6 +258,8 @@ export function describeDuplicateStorm(opts: {
   dialect: Dialect;
   processes: number;
   settledAtCommit: string;
+  /** More environment for the servers (`PG_DRIVER`). */
+  env?: Record<string, string>;
 }) {
   const databases = useFreshDatabases();
   describe(opts.title, () => {
@@ -261,7 +267,11 @@ export function describeDuplicateStorm(opts: {
       timeout: 60_000 + stormKnobs.keys * 200,
     }, async () => {
       const databaseUrl = await databases.create(opts.dialect);
-      await using cluster = await startServers({ count: opts.processes, databaseUrl });
+      await using cluster = await startServers({
+        count: opts.processes,
+        databaseUrl,
+        env: opts.env,
+      });
       const storm = await runDuplicateStorm({ servers: cluster.servers, ...stormKnobs });
       const figures = await checkStorm({ servers: cluster.servers, databaseUrl, storm });
       console.info(`multiprocess ${opts.dialect}: ${JSON.stringify(figures)}`);

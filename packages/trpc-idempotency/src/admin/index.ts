@@ -11,4 +11,4 @@ export {
   type ReleaseResult,
 } from '../store/admin';
 export { type DatabaseTarget, DatabaseUrlError, parseDatabaseUrl } from './databaseUrl';
-export { openIdempotencyAdmin } from './openAdmin';
+export { openIdempotencyAdmin, type PgServerDriver } from './openAdmin';

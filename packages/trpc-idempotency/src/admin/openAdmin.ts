@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import type { PgServerDriver } from '../pg/admin';
 import { recordScope } from '../server/recordScope';
 import { DatabaseUnavailableError, type IdempotencyAdmin } from '../store/admin';
 import { parseDatabaseUrl, redact } from './databaseUrl';
@@ -9,22 +10,44 @@ import { parseDatabaseUrl, redact } from './databaseUrl';
  * opened, so a SQLite user needs no `pg` or `mysql2`, and so on. A SQLite file is
  * opened with better-sqlite3, or with `@libsql/client` where better-sqlite3
  * is not installed (a libSQL file is a SQLite file); a remote libSQL
- * database with `@libsql/client`.
+ * database with `@libsql/client`. Postgres is opened with node-postgres
+ * (`pg`) if it is installed, else with postgres.js.
  * Throws a `DatabaseUrlError` for a URL it cannot read, and a
  * {@link DatabaseUnavailableError} when the database cannot be opened or has
  * no records table.
  * @see README.md#operations-cli
  */
-export async function openIdempotencyAdmin(databaseUrl: string): Promise<IdempotencyAdmin> {
-  return withCallerScopes(await openDialectAdmin(databaseUrl));
+export async function openIdempotencyAdmin(
+  databaseUrl: string,
+  opts: {
+    /** Postgres: the driver to connect with; default node-postgres if `pg` is installed, else postgres.js. */
+    pgDriver?: PgServerDriver | undefined;
+  } = {},
+): Promise<IdempotencyAdmin> {
+  return withCallerScopes(await openDialectAdmin(databaseUrl, opts.pgDriver));
+}
+
+/** The drivers the admin can connect to Postgres with, from a URL. */
+export type { PgServerDriver };
+
+/** Whether `name` is a {@link PgServerDriver}. */
+export function isPgServerDriver(name: string): name is PgServerDriver {
+  return name === 'node-postgres' || name === 'postgres.js';
 }
 
 /** The dialect's admin, which takes scopes as records store them. */
-async function openDialectAdmin(databaseUrl: string): Promise<IdempotencyAdmin> {
+async function openDialectAdmin(
+  databaseUrl: string,
+  pgDriver: PgServerDriver | undefined,
+): Promise<IdempotencyAdmin> {
   const target = parseDatabaseUrl(databaseUrl);
   if (target.kind === 'postgres') {
-    const { pgIdempotencyAdmin } = await loadDriver('Postgres', 'pg', () => import('../pg/admin'));
-    return pgIdempotencyAdmin({ connectionString: target.connectionString });
+    const { pgIdempotencyAdmin } = await loadDriver(
+      'Postgres',
+      'pg or postgres',
+      () => import('../pg/admin'),
+    );
+    return pgIdempotencyAdmin({ connectionString: target.connectionString, driver: pgDriver });
   }
   if (target.kind === 'mysql') {
     const { mysqlIdempotencyAdmin } = await loadDriver(

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DatabaseUrlError } from '../admin/databaseUrl';
-import { openIdempotencyAdmin } from '../admin/openAdmin';
+import { isPgServerDriver, openIdempotencyAdmin } from '../admin/openAdmin';
 import { DatabaseUnavailableError, type IdempotencyAdmin, MAX_BATCH_SIZE } from '../store/admin';
 import { isTombstone } from '../store/lifecycle';
 
@@ -30,6 +30,11 @@ Options:
                           (default: $DATABASE_URL)
   --json                  machine-readable output
   -h, --help              help for the command
+
+Environment:
+  TRPC_IDEMPOTENCY_PG_DRIVER
+                          node-postgres or postgres.js, for Postgres (default:
+                          pg if installed, else postgres)
 
 Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 database unavailable
 or failed.
@@ -114,9 +119,17 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     return EXIT.usage;
   }
 
+  const pgDriver = io.env['TRPC_IDEMPOTENCY_PG_DRIVER'];
+  if (pgDriver !== undefined && !isPgServerDriver(pgDriver)) {
+    io.stderr.write(
+      `trpc-idempotency: TRPC_IDEMPOTENCY_PG_DRIVER must be node-postgres or postgres.js; got ${JSON.stringify(pgDriver)}\n`,
+    );
+    return EXIT.usage;
+  }
+
   let admin: IdempotencyAdmin;
   try {
-    admin = await openIdempotencyAdmin(databaseUrl);
+    admin = await openIdempotencyAdmin(databaseUrl, { pgDriver });
   } catch (error) {
     if (error instanceof DatabaseUrlError) {
       io.stderr.write(`trpc-idempotency: ${error.message}\n`);

@@ -52,3 +52,21 @@ export async function insertCompletedOrFind(
   }
   return { status: 'busy' };
 }
+
+/**
+ * A transactional execution whose transaction failed and rolled back, for any
+ * reason (the handler threw, a statement failed): the live record of its key
+ * if a concurrent execution stored one meanwhile, as `found`, so a legitimate
+ * retry that raced the first execution replays its result. This is how such a
+ * retry ends when its handler's own write fails because of the first (an
+ * insert of a unique column from the input waits on the first's row, then
+ * violates the constraint once it commits) before the key was ever looked
+ * at. Undefined when no record holds the key, or the lookup fails too: the
+ * original error stands.
+ */
+export async function foundAfterFailedWrite(
+  find: () => Promise<IdempotencyRecord | undefined>,
+): Promise<CommitResult<never> | undefined> {
+  const record = await find().catch(() => undefined);
+  return record ? { status: 'found', record } : undefined;
+}

@@ -1,3 +1,4 @@
+export { UnsupportedDriverError } from '../drizzle/unsupportedDriver';
 export { migratePgIdempotencyStore, PG_MIGRATIONS_TABLE } from './migrate';
 export { idempotencyRecords, type PgIdempotencyRow } from './schema';
 export {

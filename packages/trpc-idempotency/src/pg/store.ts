@@ -1,6 +1,4 @@
-import { and, fillPlaceholders, getTableName, type Query, sql } from 'drizzle-orm';
-import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
-import pg, { type Pool } from 'pg';
+import { and, getTableName, sql } from 'drizzle-orm';
 import {
   completedRecordValues,
   completionValues,
@@ -9,15 +7,18 @@ import {
   stepsColumn,
 } from '../drizzle/recordRow';
 import { recordStatementParts } from '../drizzle/recordStatements';
-import { insertCompletedOrFind, positiveInteger, purgeInBatches } from '../drizzle/storeOperations';
+import {
+  foundAfterFailedWrite,
+  insertCompletedOrFind,
+  positiveInteger,
+  purgeInBatches,
+} from '../drizzle/storeOperations';
 import type { StoredOutcome } from '../store/record';
 import type { CommitOptions, CommitResult, IdempotencyStore } from '../store/store';
+import { type AnyPgDatabase, pgDriverOf, postgresError } from './drivers';
 import { idempotencyRecords as t } from './schema';
 
-// biome-ignore lint/suspicious/noExplicitAny: any schema the user's database has
-type AnyPgDatabase = NodePgDatabase<any> & { $client: Pool };
-
-/** The transaction handle of a Drizzle node-postgres database. */
+/** The transaction handle of a Drizzle Postgres database, whatever its driver. */
 export type inferPgTransaction<TDb extends AnyPgDatabase> = Parameters<
   Parameters<TDb['transaction']>[0]
 >[0];
@@ -27,13 +28,17 @@ export type inferPgTransaction<TDb extends AnyPgDatabase> = Parameters<
  * @see README.md#postgres
  */
 export interface PgIdempotencyStoreOptions<TDb extends AnyPgDatabase> {
-  /** Your Drizzle database on a `pg.Pool` (node-postgres). */
+  /**
+   * Your Drizzle database: node-postgres on a `pg.Pool`, postgres.js or PGlite
+   * (README.md#postgres-drivers).
+   */
   db: TDb;
   /**
    * Transactional mode: the longest a first execution's commit waits for a
    * concurrent execution of the same key to commit or roll back, in ms (it
    * also never waits longer than the request's `inFlight.timeoutMs` left).
    * After it, the request answers `CONFLICT` (in progress). Default 2000.
+   * PGlite runs one transaction at a time, so there it never waits.
    */
   lockTimeoutMs?: number;
   /** Records deleted per purge batch. Default 1000. */
@@ -50,16 +55,22 @@ const LOCK_NOT_AVAILABLE = '55P03';
 const RECORDS_TABLE = getTableName(t);
 
 /**
- * An idempotency store in Postgres (or a Postgres-compatible engine) through
- * Drizzle node-postgres, for several server processes or machines. Lookups
- * and lease-mode writes are named prepared statements by primary key; purge
- * walks the expiry index in batches and skips rows other transactions hold.
+ * An idempotency store in Postgres (or a Postgres-compatible engine) on your
+ * Drizzle database, for several server processes or machines. The driver is
+ * detected: node-postgres (a `pg.Pool`), postgres.js or PGlite; any other is
+ * an `UnsupportedDriverError` (README.md#postgres-drivers). Lookups and lease-mode
+ * writes are prepared statements by primary key; purge walks the expiry
+ * index in batches and skips rows other transactions hold.
  *
  * A transactional first execution is one transaction: the handler's writes,
- * then the completed record's insert, sent together with `COMMIT` in one
- * round trip. A concurrent duplicate's insert blocks on the key's unique
- * index until the first commits (the duplicate's writes roll back and it
- * replays) or rolls back (it commits), bounded by `lockTimeoutMs`.
+ * then the completed record's insert, sent with `COMMIT` in one round trip
+ * where the driver allows it. A concurrent duplicate's insert blocks on the
+ * key's unique index until the first commits (the duplicate's writes roll
+ * back and it replays) or rolls back (it commits), bounded by
+ * `lockTimeoutMs`. If the transaction fails otherwise (the handler's insert of
+ * a unique column waited on a concurrent execution's row, then violated the
+ * constraint once that one committed), the key is looked up again after the
+ * rollback: a record stored meanwhile is the answer.
  * @see README.md#postgres
  */
 export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
@@ -67,11 +78,7 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
 ): PgIdempotencyStore<inferPgTransaction<TDb>> {
   type TTx = inferPgTransaction<TDb>;
   const { db } = opts;
-  if (!isPool(db.$client)) {
-    throw new TypeError(
-      'pgIdempotencyStore needs a Drizzle database on a pg.Pool: transactions need connections of their own',
-    );
-  }
+  const driver = pgDriverOf(db, { caller: 'pgIdempotencyStore', for: 'store' });
   const lockTimeoutMs = positiveInteger(
     'pgIdempotencyStore',
     'lockTimeoutMs',
@@ -154,20 +161,13 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
     )
     .prepare('trpc_idempotency_drop_responses');
 
-  // The end of a transactional execution, as SQL text with literal values: sent
-  // as one simple-protocol message with COMMIT (no parameters allowed there),
-  // it costs one round trip where a parameterized insert and COMMIT cost two.
-  // A key held by a live record makes the INSERT fail (unique violation), so
-  // COMMIT never runs and the writes roll back.
-  const fusedCommit = [
-    inlinable(
-      db
-        .delete(t)
-        .where(and(byId, replaceableBy({ path: p('path'), fingerprint: p('fingerprint') })))
-        .toSQL(),
-    ),
-    inlinable(db.insert(t).values(completedValues).toSQL()),
-  ];
+  const recordCommit = driver.recordCommit({
+    deleteReplaceable: db
+      .delete(t)
+      .where(and(byId, replaceableBy({ path: p('path'), fingerprint: p('fingerprint') })))
+      .toSQL(),
+    insertCompleted: db.insert(t).values(completedValues).toSQL(),
+  });
 
   const find = async (id: { scope: string; key: string; now: number }) => {
     const [row] = (await findStatement.execute(id)) as IdempotencyRecordRow[];
@@ -176,7 +176,7 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
   const changed = async (
     statement: { execute(values: Record<string, unknown>): Promise<unknown> },
     values: Record<string, unknown>,
-  ) => ((await statement.execute(values)) as pg.QueryResult).rowCount === 1;
+  ) => driver.changedRows(await statement.execute(values)) === 1;
   /** After the key turned out taken: the record that holds it, or busy if it vanished again. */
   const holder = async (opts: CommitOptions): Promise<CommitResult<never>> => {
     const record = await find(opts);
@@ -186,44 +186,40 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
   return {
     transactionKind: 'async',
     find,
-    commit<R>(
+    async commit<R>(
       commit: CommitOptions,
       write: (tx: TTx) => R,
       encode: (result: Awaited<R>) => StoredOutcome,
     ): Promise<CommitResult<Awaited<R>>> {
       // Never wait longer than the request may: 0 would mean no limit in Postgres, so 1 ms at least.
       const waitMs = Math.max(1, Math.min(lockTimeoutMs, Math.ceil(commit.maxWaitMs)));
-      return new Promise((resolve, reject) => {
-        let committed = false;
-        let finishing = false;
-        db.transaction(async (tx) => {
-          const result = await write(tx as TTx);
-          const outcome = encode(result as Awaited<R>);
-          const values = completedRecordValues(commit, outcome);
-          finishing = true;
-          // BEGIN again at the end: Drizzle commits the transaction it opened when
-          // this callback returns; that empty transaction travels after the answer.
-          await tx.execute(
-            sql.raw(
-              `SET LOCAL lock_timeout = ${waitMs}; ${fusedCommit.map((statement) => statement(values)).join('; ')}; COMMIT; BEGIN`,
-            ),
-          );
-          committed = true;
-          resolve({ status: 'committed', result: result as Awaited<R>, outcome });
-        }).catch(async (error: unknown) => {
-          // Committed already: only the empty transaction after it failed; nothing is lost.
-          if (committed) return;
-          // The records table's unique key only: a deferred constraint of the
-          // handler's own tables also fails at COMMIT, and is the handler's error.
-          if (finishing && driverError(error, UNIQUE_VIOLATION)?.table === RECORDS_TABLE) {
-            holder(commit).then(resolve, reject);
-          } else if (finishing && driverError(error, LOCK_NOT_AVAILABLE)) {
-            resolve({ status: 'busy' });
-          } else {
-            reject(error);
-          }
-        });
-      });
+      let outcome: StoredOutcome | undefined;
+      try {
+        const result = await recordCommit(
+          db,
+          async (tx) => {
+            const result = await write(tx as TTx);
+            outcome = encode(result as Awaited<R>);
+            return { result: result as Awaited<R>, record: completedRecordValues(commit, outcome) };
+          },
+          { waitMs },
+        );
+        return { status: 'committed', result, outcome: outcome! };
+      } catch (error) {
+        const failure = postgresError(error);
+        const finishing = outcome !== undefined;
+        // The records table's unique key only: a deferred constraint of the
+        // handler's own tables also fails at COMMIT, and is the handler's error.
+        if (finishing && failure?.code === UNIQUE_VIOLATION && failure.table === RECORDS_TABLE) {
+          return holder(commit);
+        }
+        if (finishing && failure?.code === LOCK_NOT_AVAILABLE) return { status: 'busy' };
+        // Rolled back for another reason, maybe because of a concurrent execution of
+        // this key (the handler's insert of a unique column waited on its row): its record.
+        const found = await foundAfterFailedWrite(() => find(commit));
+        if (found) return found;
+        throw error;
+      }
     },
     insertCompleted: (opts) =>
       insertCompletedOrFind(
@@ -256,13 +252,8 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
     purge: (purge) => {
       const batch =
         (statement: typeof purgeStatement | typeof dropResponsesStatement) =>
-        async (limit: number) => {
-          const { rowCount } = (await statement.execute({
-            now: purge.now,
-            limit,
-          })) as pg.QueryResult;
-          return rowCount ?? 0;
-        };
+        async (limit: number) =>
+          driver.changedRows(await statement.execute({ now: purge.now, limit }));
       return purgeInBatches(
         purge,
         purgeBatchSize,
@@ -271,50 +262,4 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
       );
     },
   };
-}
-
-/**
- * A statement Drizzle built, turned into a function of its placeholder values
- * that returns SQL text with every parameter written as a literal:
- * `pg.escapeLiteral` for text (correct whatever `standard_conforming_strings`
- * says), numbers only when they are safe integers.
- */
-function inlinable(query: Query): (values: Record<string, unknown>) => string {
-  const parts = query.sql.split(/\$(\d+)/);
-  return (values) => {
-    const params = fillPlaceholders(query.params, values);
-    let text = '';
-    for (let i = 0; i < parts.length; i++) {
-      text += i % 2 === 0 ? parts[i] : literal(params[Number(parts[i]) - 1]);
-    }
-    return text;
-  };
-}
-
-function literal(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'string') return pg.escapeLiteral(value);
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  throw new TypeError(`cannot write ${typeof value} ${String(value)} as a SQL literal`);
-}
-
-function isPool(client: unknown) {
-  return (
-    typeof client === 'object' &&
-    client !== null &&
-    'totalCount' in client &&
-    'idleCount' in client &&
-    typeof (client as { connect?: unknown }).connect === 'function'
-  );
-}
-
-/** Drizzle wraps driver errors: the error with this SQLSTATE along the cause chain, if any. */
-function driverError(error: unknown, code: string): { table?: string } | undefined {
-  for (let at = error, depth = 0; at && depth < 5; depth++) {
-    if (typeof at === 'object' && (at as { code?: unknown }).code === code) {
-      return at as { table?: string };
-    }
-    at = (at as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

@@ -149,7 +149,10 @@ export interface IdempotencyStore<TTx = unknown> {
    * replaceable), nothing is written and it is returned (`found`): a store
    * may look first and not run `write` (SQLite), or learn it at the insert and
    * roll the writes back (Postgres). A throw from `write` or `encode` rolls
-   * everything back and is rethrown as it is.
+   * everything back and is rethrown as it is, unless a store that can race
+   * (Postgres) finds a live record holding the key once rolled back: a
+   * concurrent execution stored it meanwhile and the write failed because of
+   * it (a unique column both inserted); then `found`.
    */
   commit<R>(
     opts: CommitOptions,

