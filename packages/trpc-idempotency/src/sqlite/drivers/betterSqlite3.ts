@@ -1,4 +1,4 @@
-import { and, sql } from 'drizzle-orm';
+import { and, getTableColumns, sql } from 'drizzle-orm';
 import {
   completedRecordValues,
   completionValues,
@@ -24,6 +24,7 @@ import type { BetterSqlite3Db } from '../driver';
 import { ADD_COLUMN, SQLITE_MIGRATIONS_TABLE, shippedSqliteMigrations } from '../migrations';
 import { idempotencyRecords as t } from '../schema';
 import type { SqliteIdempotencyStoreOptions } from '../store';
+import { rawStatement, rowReader } from './rawStatement';
 
 /**
  * The SQLite store on better-sqlite3, whose transactions are synchronous.
@@ -77,7 +78,13 @@ export function betterSqlite3Store<TTx>(
     stepsSet,
   } = recordStatementParts(t);
 
-  const findStatement = db.select().from(t).where(liveById).prepare();
+  // The two statements of every first execution and replay run raw (`rawStatement.ts`).
+  const findStatement = rawStatement<{ scope: string; key: string; now: number }>(
+    db.$client,
+    db.select().from(t).where(liveById).toSQL(),
+  );
+  findStatement.statement.raw(true);
+  const rowOf = rowReader<IdempotencyRecordRow>(Object.keys(getTableColumns(t)));
   // Insert, or replace a replaceable record; anything else is left alone and returns no row.
   const claimStatement = db
     .insert(t)
@@ -85,11 +92,14 @@ export function betterSqlite3Store<TTx>(
     .onConflictDoUpdate({ target: [t.scope, t.key], set: claimSet, setWhere: replaceable })
     .returning()
     .prepare();
-  const insertCompletedStatement = db
-    .insert(t)
-    .values(completedValues)
-    .onConflictDoUpdate({ target: [t.scope, t.key], set: completedSet, setWhere: replaceable })
-    .prepare();
+  const insertCompletedStatement = rawStatement<ReturnType<typeof completedRecordValues>>(
+    db.$client,
+    db
+      .insert(t)
+      .values(completedValues)
+      .onConflictDoUpdate({ target: [t.scope, t.key], set: completedSet, setWhere: replaceable })
+      .toSQL(),
+  );
   const completeStatement = db.update(t).set(completeSet).where(ownedInProgress).prepare();
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
@@ -118,8 +128,8 @@ export function betterSqlite3Store<TTx>(
     .prepare();
 
   const find = (id: { scope: string; key: string; now: number }): IdempotencyRecord | undefined => {
-    const row = findStatement.get(id) as IdempotencyRecordRow | undefined;
-    return row ? recordFromRow(row) : undefined;
+    const values = findStatement.statement.get(findStatement.bind(id)) as unknown[] | undefined;
+    return values ? recordFromRow(rowOf(values)) : undefined;
   };
   /** The live record holding the key against this request, if one does. */
   const holder = (opts: CommitOptions) => {
@@ -127,7 +137,9 @@ export function betterSqlite3Store<TTx>(
     return record && !isReplaceable(record, opts) ? record : undefined;
   };
   const insertCompleted = (opts: CommitOptions, outcome: StoredOutcome) => {
-    const { changes } = insertCompletedStatement.run(completedRecordValues(opts, outcome));
+    const { changes } = insertCompletedStatement.statement.run(
+      insertCompletedStatement.bind(completedRecordValues(opts, outcome)),
+    );
     return changes === 1;
   };
 
