@@ -131,17 +131,41 @@ export function betterSqlite3Store<TTx>(
     const values = findStatement.statement.get(findStatement.bind(id)) as unknown[] | undefined;
     return values ? recordFromRow(rowOf(values)) : undefined;
   };
-  /** The live record holding the key against this request, if one does. */
-  const holder = (opts: CommitOptions) => {
-    const record = find(opts);
-    return record && !isReplaceable(record, opts) ? record : undefined;
-  };
   const insertCompleted = (opts: CommitOptions, outcome: StoredOutcome) => {
     const { changes } = insertCompletedStatement.statement.run(
       insertCompletedStatement.bind(completedRecordValues(opts, outcome)),
     );
     return changes === 1;
   };
+
+  // The Drizzle handle a commit's write gets. better-sqlite3 runs one
+  // synchronous transaction at a time on its connection, and a Drizzle
+  // transaction object holds only the session and the schema, the same for
+  // every transaction: one made now serves every commit, where
+  // `db.transaction()` builds one (and better-sqlite3 its wrapper functions) per call.
+  const tx = db.transaction((handle) => handle) as unknown as TTx;
+  // One `BEGIN IMMEDIATE` transaction (SPEC 5.2): the write lock is taken
+  // first, so the re-check and the insert see the same database: a key
+  // completed by another process before this point is found, and the write
+  // does not run; after it, it cannot be.
+  const commitTransaction = db.$client.transaction(
+    (
+      commit: CommitOptions,
+      write: (tx: TTx) => unknown,
+      encode: (result: never) => StoredOutcome,
+    ): CommitResult<unknown> => {
+      const record = find(commit);
+      if (record && !isReplaceable(record, commit)) return { status: 'found', record };
+      // Synchronous by contract (`transactionKind: 'sync'`): a thenable here is a
+      // misuse that `encode` refuses, rolling the transaction back.
+      const result = write(tx);
+      const outcome = encode(result as never);
+      if (!insertCompleted(commit, outcome)) {
+        throw new Error('idempotency record changed inside an immediate transaction');
+      }
+      return { status: 'committed', result, outcome };
+    },
+  ).immediate;
 
   return {
     transactionKind: 'sync',
@@ -153,24 +177,7 @@ export function betterSqlite3Store<TTx>(
       write: (tx: TTx) => R,
       encode: (result: Awaited<R>) => StoredOutcome,
     ): Promise<CommitResult<Awaited<R>>> {
-      // BEGIN IMMEDIATE takes the write lock first, so the lookup and the insert
-      // see the same database: a key completed by another process before this
-      // point is found, after it cannot be.
-      return db.transaction(
-        (tx): CommitResult<Awaited<R>> => {
-          const record = holder(commit);
-          if (record) return { status: 'found', record };
-          // Synchronous by contract (`transactionKind: 'sync'`): a thenable here is a
-          // misuse that `encode` refuses, rolling the transaction back.
-          const result = write(tx as unknown as TTx) as Awaited<R>;
-          const outcome = encode(result);
-          if (!insertCompleted(commit, outcome)) {
-            throw new Error('idempotency record changed inside an immediate transaction');
-          }
-          return { status: 'committed', result, outcome };
-        },
-        { behavior: 'immediate' },
-      );
+      return commitTransaction(commit, write, encode) as CommitResult<Awaited<R>>;
     },
     insertCompleted: async (opts: InsertCompletedOptions) =>
       insertCompletedOrFind(
