@@ -22,7 +22,7 @@ import type {
 } from '../../store/store';
 import type { BetterSqlite3Db } from '../driver';
 import { ADD_COLUMN, SQLITE_MIGRATIONS_TABLE, shippedSqliteMigrations } from '../migrations';
-import { idempotencyRecords as t } from '../schema';
+import { purgeAt, idempotencyRecords as t } from '../schema';
 import type { SqliteIdempotencyStoreOptions } from '../store';
 import { rawStatement, rowReader } from './rawStatement';
 
@@ -104,6 +104,9 @@ export function betterSqlite3Store<TTx>(
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
   const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
+  // Both walks go by the purge index (`purgeAt`, schema.ts): every record
+  // either purge phase takes is due by then, so neither walk grows with the table.
+  const due = sql`${purgeAt(t)} <= ${p('now')}`;
   // By primary key, not rowid: a table made by earlier versions is WITHOUT
   // ROWID, and has none. SQLite runs the statement under one write
   // lock, so nothing can claim a record between the choice and the delete.
@@ -112,7 +115,7 @@ export function betterSqlite3Store<TTx>(
     .where(
       and(
         gone,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${gone} LIMIT ${p('limit')})`,
       ),
     )
     .prepare();
@@ -122,7 +125,7 @@ export function betterSqlite3Store<TTx>(
     .where(
       and(
         responseExpired,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${responseExpired} LIMIT ${p('limit')})`,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${responseExpired} LIMIT ${p('limit')})`,
       ),
     )
     .prepare();
