@@ -149,7 +149,7 @@ export function formatTargets(results: BenchResults, style: Style): string {
   );
   return renderTable(
     [
-      { title: 'measure (issue #12 targets)', align: 'left' },
+      { title: 'measure (issue #23 targets)', align: 'left' },
       { title: 'measured', align: 'right' },
       { title: 'target', align: 'right' },
       { title: 'result', align: 'left' },

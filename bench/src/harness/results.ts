@@ -57,7 +57,7 @@ export interface RowRatio {
 /** What a target's figure is: a quotient, a time in µs, or a count of round trips. */
 export type TargetUnit = 'ratio' | 'µs' | 'round trips';
 
-/** A target of issue #12, checked against this run. */
+/** A target of issue #23 (#12's, tightened), checked against this run. */
 export interface TargetCheck {
   id: string;
   description: string;

@@ -171,7 +171,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
       checkTarget({
         id: 'execute-vs-plain-query-builder',
         description: 'first execution ÷ plain, query-builder body',
-        limit: 1.2,
+        limit: 1.15,
         comparison: '<=',
         unit: 'ratio',
         measured: ratioTo('execute-queryBuilder', 'plain-queryBuilder'),
@@ -179,7 +179,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
       checkTarget({
         id: 'layer-cost-prepared',
         description: 'layer cost, prepared body (first − plain)',
-        limit: 25,
+        limit: 12,
         comparison: '<=',
         unit: 'µs',
         measured: roundDifference(get('execute-prepared'), get('plain-prepared')),

@@ -160,7 +160,7 @@ describe('the shipped migrations', () => {
       })) {
         for (const statement of migration.sql.map((s) => s.trim()).filter(Boolean)) {
           expect(statement, dialect).toMatch(
-            /^(CREATE TABLE IF NOT EXISTS|CREATE INDEX IF NOT EXISTS|ALTER TABLE \S+ ADD (COLUMN IF NOT EXISTS )?)/,
+            /^(CREATE TABLE IF NOT EXISTS|CREATE INDEX IF NOT EXISTS|DROP INDEX IF EXISTS|ALTER TABLE \S+ ADD (COLUMN IF NOT EXISTS )?)/,
           );
         }
       }
@@ -283,10 +283,8 @@ describe('SQLite', () => {
       )
       .all()
       .map((row) => row.name);
-    expect(indexes).toEqual([
-      'idempotency_records_expires_at_idx',
-      'idempotency_records_response_expires_at_idx',
-    ]);
+    // The expiry index of the release before is replaced by purge's one walk (schema.ts `purgeAt`).
+    expect(indexes).toEqual(['idempotency_records_purge_at_idx']);
     await expectOldRecordReplays(sqliteIdempotencyStore({ db }));
   });
 });

@@ -5,11 +5,69 @@ import type { IdempotentRequest } from './run';
 /** A running execution another request in this process may join. */
 interface Running {
   /** Its stored outcome, or the error it answered with. */
-  outcome: Promise<StoredOutcome>;
+  readonly outcome: Promise<StoredOutcome>;
   /** Lease mode, once claimed: until when it owns its record. Written only here. */
-  leaseExpiresAt: number | undefined;
+  readonly leaseExpiresAt: number | undefined;
   /** W3C `traceparent` of its span, if traced: a joined call's span links to it. */
-  traceContext: string | undefined;
+  readonly traceContext: string | undefined;
+}
+
+/**
+ * One execution registered in this process. Its outcome's promise is made
+ * only when a duplicate joins, which few requests meet: every request
+ * registers, and a promise, its resolvers and its rejection handler cost
+ * more than the rest of the registry (BENCHMARKS.md).
+ */
+class Execution implements Running {
+  leaseExpiresAt: number | undefined = undefined;
+  #outcome: Promise<StoredOutcome> | undefined;
+  #resolve: ((outcome: StoredOutcome) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  /** How it ended, when it ended before any duplicate asked. */
+  #ended: { outcome: StoredOutcome } | { error: unknown } | undefined;
+
+  constructor(
+    private readonly executions: Map<string, Running>,
+    private readonly id: string,
+    readonly traceContext: string | undefined,
+  ) {}
+
+  get outcome(): Promise<StoredOutcome> {
+    if (!this.#outcome) {
+      const ended = this.#ended;
+      this.#outcome = ended
+        ? 'outcome' in ended
+          ? Promise.resolve(ended.outcome)
+          : Promise.reject(ended.error)
+        : new Promise<StoredOutcome>((resolve, reject) => {
+            this.#resolve = resolve;
+            this.#reject = reject;
+          });
+      // A joiner may have stopped waiting: a rejection without listeners must not crash the process.
+      this.#outcome.catch(() => {});
+    }
+    return this.#outcome;
+  }
+
+  succeed(outcome: StoredOutcome) {
+    this.#ended = { outcome };
+    this.#resolve?.(outcome);
+  }
+
+  fail(error: unknown) {
+    this.#ended = { error };
+    this.#reject?.(error);
+  }
+
+  /** Lease mode: it owns its record until `leaseExpiresAt` (claimed or renewed). */
+  holdsLeaseUntil = (leaseExpiresAt: number) => {
+    this.leaseExpiresAt = leaseExpiresAt;
+  };
+
+  /** Unregisters it, unless a take-over in this process registered itself since. */
+  end() {
+    if (this.executions.get(this.id) === this) this.executions.delete(this.id);
+  }
 }
 
 // Per store: two builders on one store share their running executions.
@@ -44,34 +102,14 @@ export function createInProcessRegistry(store: AnyIdempotencyStore, clock: () =>
       return lease !== undefined && lease <= clock() ? undefined : found;
     },
     /** Registers `request` before its first `await`, so a duplicate arriving from now on joins. */
-    start(request: IdempotentRequest) {
-      let settle!: { succeed: (outcome: StoredOutcome) => void; fail: (error: unknown) => void };
-      const outcome = new Promise<StoredOutcome>((resolve, reject) => {
-        settle = { succeed: resolve, fail: reject };
-      });
-      // Nobody may have joined: a rejection without listeners must not crash the process.
-      outcome.catch(() => {});
+    start(request: IdempotentRequest): RegisteredExecution {
       const id = idOf(request);
-      const entry: Running = {
-        outcome,
-        leaseExpiresAt: undefined,
-        traceContext: request.telemetry?.traceContext,
-      };
-      executions.set(id, entry);
-      return {
-        ...settle,
-        /** Lease mode: it owns its record until `leaseExpiresAt` (claimed or renewed). */
-        holdsLeaseUntil(leaseExpiresAt: number) {
-          entry.leaseExpiresAt = leaseExpiresAt;
-        },
-        /** Unregisters it, unless a take-over in this process registered itself since. */
-        end: () => {
-          if (executions.get(id) === entry) executions.delete(id);
-        },
-      };
+      const execution = new Execution(executions, id, request.telemetry?.traceContext);
+      executions.set(id, execution);
+      return execution;
     },
   };
 }
 
 /** One execution registered in this process, as `start` returns it. */
-export type RegisteredExecution = ReturnType<ReturnType<typeof createInProcessRegistry>['start']>;
+export type RegisteredExecution = Pick<Execution, 'succeed' | 'fail' | 'holdsLeaseUntil' | 'end'>;

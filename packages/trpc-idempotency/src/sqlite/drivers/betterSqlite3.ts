@@ -1,4 +1,4 @@
-import { and, sql } from 'drizzle-orm';
+import { and, getTableColumns, sql } from 'drizzle-orm';
 import {
   completedRecordValues,
   completionValues,
@@ -22,8 +22,9 @@ import type {
 } from '../../store/store';
 import type { BetterSqlite3Db } from '../driver';
 import { ADD_COLUMN, SQLITE_MIGRATIONS_TABLE, shippedSqliteMigrations } from '../migrations';
-import { idempotencyRecords as t } from '../schema';
+import { purgeAt, idempotencyRecords as t } from '../schema';
 import type { SqliteIdempotencyStoreOptions } from '../store';
+import { rawStatement, rowReader } from './rawStatement';
 
 /**
  * The SQLite store on better-sqlite3, whose transactions are synchronous.
@@ -77,7 +78,13 @@ export function betterSqlite3Store<TTx>(
     stepsSet,
   } = recordStatementParts(t);
 
-  const findStatement = db.select().from(t).where(liveById).prepare();
+  // The two statements of every first execution and replay run raw (`rawStatement.ts`).
+  const findStatement = rawStatement<{ scope: string; key: string; now: number }>(
+    db.$client,
+    db.select().from(t).where(liveById).toSQL(),
+  );
+  findStatement.statement.raw(true);
+  const rowOf = rowReader<IdempotencyRecordRow>(Object.keys(getTableColumns(t)));
   // Insert, or replace a replaceable record; anything else is left alone and returns no row.
   const claimStatement = db
     .insert(t)
@@ -85,15 +92,21 @@ export function betterSqlite3Store<TTx>(
     .onConflictDoUpdate({ target: [t.scope, t.key], set: claimSet, setWhere: replaceable })
     .returning()
     .prepare();
-  const insertCompletedStatement = db
-    .insert(t)
-    .values(completedValues)
-    .onConflictDoUpdate({ target: [t.scope, t.key], set: completedSet, setWhere: replaceable })
-    .prepare();
+  const insertCompletedStatement = rawStatement<ReturnType<typeof completedRecordValues>>(
+    db.$client,
+    db
+      .insert(t)
+      .values(completedValues)
+      .onConflictDoUpdate({ target: [t.scope, t.key], set: completedSet, setWhere: replaceable })
+      .toSQL(),
+  );
   const completeStatement = db.update(t).set(completeSet).where(ownedInProgress).prepare();
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
   const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
+  // Both walks go by the purge index (`purgeAt`, schema.ts): every record
+  // either purge phase takes is due by then, so neither walk grows with the table.
+  const due = sql`${purgeAt(t)} <= ${p('now')}`;
   // By primary key, not rowid: a table made by earlier versions is WITHOUT
   // ROWID, and has none. SQLite runs the statement under one write
   // lock, so nothing can claim a record between the choice and the delete.
@@ -102,7 +115,7 @@ export function betterSqlite3Store<TTx>(
     .where(
       and(
         gone,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${gone} LIMIT ${p('limit')})`,
       ),
     )
     .prepare();
@@ -112,24 +125,50 @@ export function betterSqlite3Store<TTx>(
     .where(
       and(
         responseExpired,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${responseExpired} LIMIT ${p('limit')})`,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${responseExpired} LIMIT ${p('limit')})`,
       ),
     )
     .prepare();
 
   const find = (id: { scope: string; key: string; now: number }): IdempotencyRecord | undefined => {
-    const row = findStatement.get(id) as IdempotencyRecordRow | undefined;
-    return row ? recordFromRow(row) : undefined;
-  };
-  /** The live record holding the key against this request, if one does. */
-  const holder = (opts: CommitOptions) => {
-    const record = find(opts);
-    return record && !isReplaceable(record, opts) ? record : undefined;
+    const values = findStatement.statement.get(findStatement.bind(id)) as unknown[] | undefined;
+    return values ? recordFromRow(rowOf(values)) : undefined;
   };
   const insertCompleted = (opts: CommitOptions, outcome: StoredOutcome) => {
-    const { changes } = insertCompletedStatement.run(completedRecordValues(opts, outcome));
+    const { changes } = insertCompletedStatement.statement.run(
+      insertCompletedStatement.bind(completedRecordValues(opts, outcome)),
+    );
     return changes === 1;
   };
+
+  // The Drizzle handle a commit's write gets. better-sqlite3 runs one
+  // synchronous transaction at a time on its connection, and a Drizzle
+  // transaction object holds only the session and the schema, the same for
+  // every transaction: one made now serves every commit, where
+  // `db.transaction()` builds one (and better-sqlite3 its wrapper functions) per call.
+  const tx = db.transaction((handle) => handle) as unknown as TTx;
+  // One `BEGIN IMMEDIATE` transaction (SPEC 5.2): the write lock is taken
+  // first, so the re-check and the insert see the same database: a key
+  // completed by another process before this point is found, and the write
+  // does not run; after it, it cannot be.
+  const commitTransaction = db.$client.transaction(
+    (
+      commit: CommitOptions,
+      write: (tx: TTx) => unknown,
+      encode: (result: never) => StoredOutcome,
+    ): CommitResult<unknown> => {
+      const record = find(commit);
+      if (record && !isReplaceable(record, commit)) return { status: 'found', record };
+      // Synchronous by contract (`transactionKind: 'sync'`): a thenable here is a
+      // misuse that `encode` refuses, rolling the transaction back.
+      const result = write(tx);
+      const outcome = encode(result as never);
+      if (!insertCompleted(commit, outcome)) {
+        throw new Error('idempotency record changed inside an immediate transaction');
+      }
+      return { status: 'committed', result, outcome };
+    },
+  ).immediate;
 
   return {
     transactionKind: 'sync',
@@ -141,24 +180,7 @@ export function betterSqlite3Store<TTx>(
       write: (tx: TTx) => R,
       encode: (result: Awaited<R>) => StoredOutcome,
     ): Promise<CommitResult<Awaited<R>>> {
-      // BEGIN IMMEDIATE takes the write lock first, so the lookup and the insert
-      // see the same database: a key completed by another process before this
-      // point is found, after it cannot be.
-      return db.transaction(
-        (tx): CommitResult<Awaited<R>> => {
-          const record = holder(commit);
-          if (record) return { status: 'found', record };
-          // Synchronous by contract (`transactionKind: 'sync'`): a thenable here is a
-          // misuse that `encode` refuses, rolling the transaction back.
-          const result = write(tx as unknown as TTx) as Awaited<R>;
-          const outcome = encode(result);
-          if (!insertCompleted(commit, outcome)) {
-            throw new Error('idempotency record changed inside an immediate transaction');
-          }
-          return { status: 'committed', result, outcome };
-        },
-        { behavior: 'immediate' },
-      );
+      return commitTransaction(commit, write, encode) as CommitResult<Awaited<R>>;
     },
     insertCompleted: async (opts: InsertCompletedOptions) =>
       insertCompletedOrFind(

@@ -17,7 +17,7 @@ import type { StoredOutcome } from '../../store/record';
 import type { CommitOptions, CommitResult, IdempotencyStore } from '../../store/store';
 import type { LibsqlDb } from '../driver';
 import { ADD_COLUMN, SQLITE_MIGRATIONS_TABLE, shippedSqliteMigrations } from '../migrations';
-import { idempotencyRecords as t } from '../schema';
+import { purgeAt, idempotencyRecords as t } from '../schema';
 import type { SqliteIdempotencyStoreOptions } from '../store';
 
 /**
@@ -119,13 +119,16 @@ export function libsqlStore<TTx>(
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
   const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
+  // Both walks go by the purge index (`purgeAt`, schema.ts): every record
+  // either purge phase takes is due by then, so neither walk grows with the table.
+  const due = sql`${purgeAt(t)} <= ${p('now')}`;
   // One statement, so one write lock: nothing can claim a record between the choice and the delete.
   const purgeStatement = db
     .delete(t)
     .where(
       and(
         gone,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${gone} LIMIT ${p('limit')})`,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${gone} LIMIT ${p('limit')})`,
       ),
     )
     .prepare();
@@ -135,7 +138,7 @@ export function libsqlStore<TTx>(
     .where(
       and(
         responseExpired,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${responseExpired} LIMIT ${p('limit')})`,
+        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${responseExpired} LIMIT ${p('limit')})`,
       ),
     )
     .prepare();
