@@ -53,8 +53,9 @@ describe('the demo', () => {
     const report = await runDemo(
       { ...DEFAULT_DEMO_OPTIONS, transfers: 30, faultRate: 0.5, seed: 2, concurrency: 4 },
       { write: (text: string) => (stdout += text) },
-      // A retry after a lost answer finds the key expired and executes again.
-      { serverEnv: { IDEMPOTENCY_TTL_MS: '1' } },
+      // A retry after a lost answer finds the key gone (its response and its
+      // tombstone both expired) and executes again.
+      { serverEnv: { IDEMPOTENCY_TTL_MS: '1', IDEMPOTENCY_HORIZON_MS: '1' } },
     );
     expect(report.server.executed).toBeGreaterThan(30);
     expect(report.problems).toContain(
