@@ -33,7 +33,7 @@ import {
 } from '../internal/trpc';
 import { type Engine, idempotentRequest, isReplayedError } from './engine';
 import { idempotencyErrorShape } from './errors';
-import { fingerprintInput } from './fingerprint';
+import { type FingerprintOptions, fingerprintInput } from './fingerprint';
 import type { IdempotencyHandle } from './handle';
 import { markIdempotent } from './idempotentPaths';
 import { assertKeyJoinable } from './keyedInput';
@@ -48,6 +48,8 @@ export interface IdempotentBuilderOptions {
   parseKey: (rawInput: unknown, headerKey: string | undefined) => { idempotencyKey: string };
   /** The `scope` option. */
   scope: (opts: { ctx: never; path: string }) => string;
+  /** How inputs are fingerprinted: with the transformer's `serialize` of the wire. */
+  fingerprint: FingerprintOptions;
   config: Pick<ProcedureConfig, 'isDev' | 'errorFormatter'>;
   /** The builder's horizon: sent to clients in a header and in idempotency errors (SPEC 7.10). */
   horizonMs: number;
@@ -163,7 +165,7 @@ export function idempotentBuilder(
           scope,
           key: input.idempotencyKey,
           path: resolverOpts.path,
-          fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
+          fingerprint: fingerprintOf(await resolverOpts.getRawInput(), steps.fingerprint),
         });
         const { value, replayed } = await steps.engine.execute(
           request,
@@ -253,9 +255,9 @@ function withKey(input: unknown, idempotencyKey: string): IdempotencyKeyOutput {
   return isObject(input) ? { ...input, idempotencyKey } : { idempotencyKey };
 }
 
-function fingerprintOf(rawInput: unknown) {
+function fingerprintOf(rawInput: unknown, fingerprint: FingerprintOptions) {
   try {
-    return fingerprintInput(rawInput);
+    return fingerprintInput(rawInput, fingerprint);
   } catch (cause) {
     throw new TRPCError({
       code: 'BAD_REQUEST',
