@@ -209,7 +209,7 @@ describe('fingerprints over HTTP tell apart what the transformer tells apart', (
 /** Money whose amount only its own methods can read (a `#private` field). */
 class Money {
   readonly #cents: bigint;
-  private constructor(cents: bigint) {
+  constructor(cents: bigint) {
     this.#cents = cents;
   }
   static parse(text: string) {

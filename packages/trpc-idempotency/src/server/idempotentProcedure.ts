@@ -241,6 +241,7 @@ export function idempotentProcedure<
     scope: opts.scope as (scopeOpts: { ctx: never; path: string }) => string,
     // Inputs are fingerprinted with what the wire carries of them: the instance's transformer.
     fingerprint: { serialize: (value) => wire.serialize(value) },
+    onEvent: opts.onEvent,
     config,
     horizonMs,
   }) as never;
