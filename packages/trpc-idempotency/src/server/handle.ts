@@ -40,7 +40,7 @@ export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'asy
    * it propagate, the stored outcome answers the request (whatever the
    * handler returns or throws after it).
    */
-  commit<R>(write: (tx: TTx) => TKind extends 'sync' ? SyncWrite<R> : R): Promise<Awaited<R>>;
+  commit<R>(write: (tx: TTx) => [TKind] extends ['sync'] ? SyncWrite<R> : R): Promise<Awaited<R>>;
 }
 
 /**
