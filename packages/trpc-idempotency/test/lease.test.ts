@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import type { IdempotencyEvent } from '../src';
@@ -302,5 +303,16 @@ describe('lease mode', () => {
     expect(a.stripe).not.toBe(again.stripe);
     expect(a.stripe).not.toContain(key);
     expect(a.stripe).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Tenants whose names differ only in ill-formed UTF-16 never share a downstream key.
+    const downstream = await Promise.all(
+      ['acme\ud800', 'acme\udbff', 'acme\ufffd'].map((user) =>
+        factory({ user }).keys({ idempotencyKey: key, n: 1 }),
+      ),
+    );
+    expect(new Set(downstream.map((keys) => keys.stripe)).size).toBe(3);
+    // A well-formed scope keeps the key it always had.
+    expect(a.stripe).toBe(
+      createHash('sha256').update(`a\u0000${key}\u0000stripe`).digest('base64url'),
+    );
   });
 });

@@ -26,8 +26,7 @@ const UTF16_MARK = Buffer.from([0xff]);
  */
 export function recordScope(scope: string): string {
   if (LONE_SURROGATE.test(scope)) {
-    const units = Buffer.concat([UTF16_MARK, Buffer.from(scope, 'utf16le')]);
-    return `${HASHED_PREFIX}${hash('sha256', units, 'base64url')}`;
+    return `${HASHED_PREFIX}${hash('sha256', hashableText(scope), 'base64url')}`;
   }
   const plain =
     !scope.startsWith(HASHED_PREFIX) &&
@@ -35,6 +34,17 @@ export function recordScope(scope: string): string {
     (scope.length * 3 <= MAX_PLAIN_SCOPE_BYTES ||
       Buffer.byteLength(scope) <= MAX_PLAIN_SCOPE_BYTES);
   return plain ? scope : `${HASHED_PREFIX}${hash('sha256', scope, 'base64url')}`;
+}
+
+/**
+ * `text` as the bytes to hash without merging any two strings: a well-formed
+ * string as itself (hashed as UTF-8, so existing hashes stay), an ill-formed
+ * one as 0xFF and its UTF-16 code units, which no UTF-8 text can equal.
+ */
+export function hashableText(text: string): string | Buffer {
+  return LONE_SURROGATE.test(text)
+    ? Buffer.concat([UTF16_MARK, Buffer.from(text, 'utf16le')])
+    : text;
 }
 
 /**
