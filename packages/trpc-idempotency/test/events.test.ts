@@ -6,7 +6,7 @@
 import { TRPCError } from '@trpc/server';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
-import type { IdempotencyEvent } from '../src';
+import { type IdempotencyEvent, idempotentProcedure } from '../src';
 import { entries, gate, it, newKey, type SqliteTestDatabase } from './helpers/sqliteApp';
 import { t, userIdempotent } from './helpers/trpc';
 
@@ -105,6 +105,60 @@ describe('events', () => {
     expect(events).toEqual([
       expect.objectContaining({ type: 'failed', reason: 'IDEMPOTENCY_STORE_UNAVAILABLE' }),
     ]);
+  });
+
+  it('an empty scope and input that cannot be fingerprinted also end in one `failed` event, with the reason their error carries', async ({
+    database,
+  }) => {
+    const events: IdempotencyEvent[] = [];
+    let executions = 0;
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: database.store,
+      scope: ({ ctx }) => {
+        if (ctx.user === 'throws') throw new TRPCError({ code: 'UNAUTHORIZED' });
+        return ctx.user;
+      },
+      onEvent: (event) => events.push(event),
+    });
+    const router = t.router({
+      store: idempotent.input(z.object({ value: z.unknown() })).mutation(() => ++executions),
+    });
+    const callAs = (user: string, value: unknown) =>
+      t
+        .createCallerFactory(router)({ user })
+        .store({ idempotencyKey: newKey(), value })
+        .catch((error: unknown) => error);
+
+    expect(await callAs('', 1)).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      reason: 'IDEMPOTENCY_SCOPE_INVALID',
+      message: expect.stringMatching(/scope for `store` is empty/),
+    });
+    expect(await callAs('throws', 1)).toMatchObject({ code: 'UNAUTHORIZED' });
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    expect(await callAs('alice', cyclic)).toMatchObject({
+      code: 'BAD_REQUEST',
+      reason: 'IDEMPOTENCY_INPUT_NOT_FINGERPRINTABLE',
+      message: expect.stringMatching(/holds a cycle/),
+    });
+    expect(await callAs('alice', () => 1)).toMatchObject({
+      reason: 'IDEMPOTENCY_INPUT_NOT_FINGERPRINTABLE',
+    });
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'failed', reason: 'IDEMPOTENCY_SCOPE_INVALID', scope: '' }),
+      expect.objectContaining({ type: 'failed', reason: 'IDEMPOTENCY_SCOPE_INVALID', scope: '' }),
+      expect.objectContaining({
+        type: 'failed',
+        reason: 'IDEMPOTENCY_INPUT_NOT_FINGERPRINTABLE',
+        scope: 'alice',
+        path: 'store',
+      }),
+      expect.objectContaining({ type: 'failed', reason: 'IDEMPOTENCY_INPUT_NOT_FINGERPRINTABLE' }),
+    ]);
+    expect(executions).toBe(0);
+    expect(database.countRecords()).toBe(0);
   });
 
   it('joined duplicates of a transient failure each get one `joined` event with outcome none', async ({

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { QueryClient, QueryClientProvider, useMutation } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { createStore, entries } from 'idb-keyval';
 import { createElement, StrictMode } from 'react';
@@ -254,9 +254,10 @@ async function mountWith(props: { apiUrl: string; userId: string; kind: 'wrapped
   const { TRPCProvider, useTRPC } = await loadExample('reactQuery/trpc.ts');
   const { Operations } = await loadExample('reactQuery/Operations.tsx');
   const queryClient = new QueryClient();
-  const trpcClient = createTRPCClient({
+  const trpcClient = createTRPCClient<AnyTRPCRouter>({
     links: [
-      idempotencyLink({ procedures: { pay: true } }),
+      // The example's router is loaded at run time: any router's paths are accepted.
+      idempotencyLink<AnyTRPCRouter>({ procedures: { pay: true } }),
       httpBatchLink({
         url: props.apiUrl,
         transformer: superjson,

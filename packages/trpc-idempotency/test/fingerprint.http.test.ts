@@ -136,4 +136,87 @@ describe('fingerprints over HTTP tell apart what the transformer tells apart', (
     expect((await second.json()).error.data).toMatchObject({ reason: 'IDEMPOTENCY_KEY_REUSED' });
     expect(executions).toBe(1);
   });
+
+  it('superjson registerCustom: paying 9999.99 with the key first used for 1.00 (a Money with #private cents) is a 422, not the 1.00 replay', async () => {
+    using database = sqliteTestDatabase();
+    const transformer = new superjson();
+    transformer.registerCustom<Money, string>(
+      {
+        isApplicable: (value): value is Money => value instanceof Money,
+        serialize: (money) => money.toString(),
+        deserialize: (text) => Money.parse(text),
+      },
+      'Money',
+    );
+    const t = initTRPC.context<Ctx>().create({ transformer });
+    const paid: string[] = [];
+    const idempotent = idempotentProcedure({
+      procedure: t.procedure,
+      store: database.store,
+      scope: ({ ctx }) => ctx.user,
+    });
+    const router = t.router({
+      pay: idempotent.input(z.object({ amount: z.instanceof(Money) })).mutation(({ input }) => {
+        paid.push(input.amount.toString());
+        return { paid: input.amount.toString() };
+      }),
+    });
+    await using server = await httpTestServer(router);
+    const client = createTRPCClient<typeof router>({
+      links: [httpLink({ url: server.url, transformer, headers: { 'x-user-id': 'alice' } })],
+    });
+
+    const idempotencyKey = newKey();
+    expect(await client.pay.mutate({ idempotencyKey, amount: Money.parse('1.00') })).toEqual({
+      paid: '1.00',
+    });
+    const reused = await client.pay
+      .mutate({ idempotencyKey, amount: Money.parse('9999.99') })
+      .catch((error: unknown) => error);
+    expect((reused as TRPCClientError<typeof router>).data).toMatchObject({
+      httpStatus: 422,
+      reason: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    expect(await client.pay.mutate({ idempotencyKey, amount: Money.parse('1.00') })).toEqual({
+      paid: '1.00',
+    });
+    expect(paid).toEqual(['1.00']);
+
+    // A server-side caller with a class the transformer carries nothing of: refused, not merged.
+    class Opaque {
+      readonly #cents: number;
+      constructor(cents: number) {
+        this.#cents = cents;
+      }
+      get cents() {
+        return this.#cents;
+      }
+    }
+    const opaque = t.router({
+      pay: idempotent.input(z.object({ amount: z.instanceof(Opaque) })).mutation(() => 'paid'),
+    });
+    const refused = await t
+      .createCallerFactory(opaque)({ user: 'alice' })
+      .pay({ idempotencyKey: newKey(), amount: new Opaque(100) })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'BAD_REQUEST' });
+    expect((refused as Error).message).toMatch(
+      /instance of Opaque that the transformer carries nothing of/,
+    );
+  });
 });
+
+/** Money whose amount only its own methods can read (a `#private` field). */
+class Money {
+  readonly #cents: bigint;
+  constructor(cents: bigint) {
+    this.#cents = cents;
+  }
+  static parse(text: string) {
+    return new Money(BigInt(text.replace('.', '')));
+  }
+  toString() {
+    const digits = this.#cents.toString().padStart(3, '0');
+    return `${digits.slice(0, -2)}.${digits.slice(-2)}`;
+  }
+}

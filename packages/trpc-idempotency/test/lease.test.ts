@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect } from 'vitest';
 import { z } from 'zod';
 import type { IdempotencyEvent } from '../src';
@@ -157,6 +158,74 @@ describe('lease mode', () => {
     expect(executions).toBe(1);
   });
 
+  it('a zombie does not start its next step once its lease lapsed and another owner took over', async ({
+    database,
+  }) => {
+    const clock = manualClock();
+    const hang = gate();
+    const effects: string[] = [];
+    const ownerOn = (store: typeof database.store, name: string, waitFor?: Promise<void>) => {
+      const events: IdempotencyEvent[] = [];
+      const idempotent = userIdempotent({
+        store,
+        mode: 'lease',
+        leaseMs: LEASE_MS,
+        clock: clock.now,
+        inFlight: { timeoutMs: 0 },
+        onEvent: (event) => events.push(event),
+      });
+      const caller = callerOf({
+        pay: idempotent.mutation(async ({ ctx }) => {
+          await ctx.idempotency.step('reserve', () => effects.push(`${name} reserves`));
+          await waitFor;
+          await ctx.idempotency.step('charge', () => effects.push(`${name} charges`));
+          return name;
+        }),
+      });
+      return { caller, events };
+    };
+    const zombie = ownerOn(database.store, 'zombie', hang.opened);
+    const rescuer = ownerOn(database.openSecond().store, 'rescuer');
+    const idempotencyKey = newKey();
+
+    const zombieCall = zombie.caller.pay({ idempotencyKey }).catch((error: Error) => error);
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(LEASE_MS + 1);
+    expect(await rescuer.caller.pay({ idempotencyKey })).toBe('rescuer');
+    hang.open();
+    expect(await zombieCall).toMatchObject({ code: 'CONFLICT' });
+    expect(zombie.events).toMatchObject([{ type: 'fenced', attempt: 1 }]);
+    // The zombie's charge never ran: one charge in all, the rescuer's.
+    expect(effects).toEqual(['zombie reserves', 'rescuer charges']);
+  });
+
+  it('an owner past its lease that nobody took over renews before its next step, and completes', async ({
+    database,
+  }) => {
+    const clock = manualClock();
+    const effects: string[] = [];
+    const idempotent = userIdempotent({
+      store: database.store,
+      mode: 'lease',
+      leaseMs: LEASE_MS,
+      clock: clock.now,
+    });
+    const caller = callerOf({
+      pay: idempotent.mutation(async ({ ctx }) => {
+        await ctx.idempotency.step('reserve', () => effects.push('reserve'));
+        clock.advance(LEASE_MS + 1);
+        await ctx.idempotency.step('charge', () => effects.push('charge'));
+        return 'paid';
+      }),
+    });
+    const idempotencyKey = newKey();
+    expect(await caller.pay({ idempotencyKey })).toBe('paid');
+    expect(effects).toEqual(['reserve', 'charge']);
+    // Renewed: the record is completed, not open to a take-over.
+    expect(await caller.pay({ idempotencyKey })).toBe('paid');
+    expect(effects).toEqual(['reserve', 'charge']);
+  });
+
   it('rejects renewLease once the lease was lost', async ({ database }) => {
     const clock = manualClock();
     const hang = gate();
@@ -234,5 +303,16 @@ describe('lease mode', () => {
     expect(a.stripe).not.toBe(again.stripe);
     expect(a.stripe).not.toContain(key);
     expect(a.stripe).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Tenants whose names differ only in ill-formed UTF-16 never share a downstream key.
+    const downstream = await Promise.all(
+      ['acme\ud800', 'acme\udbff', 'acme\ufffd'].map((user) =>
+        factory({ user }).keys({ idempotencyKey: key, n: 1 }),
+      ),
+    );
+    expect(new Set(downstream.map((keys) => keys.stripe)).size).toBe(3);
+    // A well-formed scope keeps the key it always had.
+    expect(a.stripe).toBe(
+      createHash('sha256').update(`a\u0000${key}\u0000stripe`).digest('base64url'),
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { describe, expect } from 'vitest';
+import { describe, expect, vi } from 'vitest';
 import { z } from 'zod';
 import { idempotentProcedure, isFinalErrorDefault } from '../src';
 import { createEngine, idempotentRequest, isReplayedError } from '../src/server/engine';
@@ -111,15 +111,39 @@ describe('Idempotent-Replayed over HTTP', () => {
     expect(app.executions()).toBe(3);
   });
 
-  it('sends no marker, and still replays, without idempotencyResponseContext in the context', async ({
+  it('sends no marker, and still replays, without idempotencyResponseContext in the context, and warns once in development', async ({
     app,
   }) => {
-    await using server = await httpTestServer(app.router, { responseContext: false });
-    const idempotencyKey = newKey();
-    await server.mutate('pay', { idempotencyKey, amount: 5 });
-    const replay = await server.mutate('pay', { idempotencyKey, amount: 5 });
-    expect(replay.status).toBe(200);
-    expect(replay.headers.get('idempotent-replayed')).toBeNull();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      await using server = await httpTestServer(app.router, { responseContext: false });
+      const idempotencyKey = newKey();
+      await server.mutate('pay', { idempotencyKey, amount: 5 });
+      const replay = await server.mutate('pay', { idempotencyKey, amount: 5 });
+      expect(replay.status).toBe(200);
+      expect(replay.headers.get('idempotent-replayed')).toBeNull();
+      expect(warn.mock.calls).toEqual([
+        [expect.stringMatching(/found no idempotencyResponseContext\(\) in the request context/)],
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('does not warn when NODE_ENV is production', async () => {
+    vi.resetModules();
+    vi.stubEnv('NODE_ENV', 'production');
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const { idempotencyResponseHeaders } = await import('../src/server/responseHeaders');
+      expect(
+        idempotencyResponseHeaders({ errors: [], ctx: { user: 'a' }, info: { calls: [{}] } }),
+      ).toBeUndefined();
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      vi.unstubAllEnvs();
+    }
   });
 });
 

@@ -1,39 +1,37 @@
+import trpcClientPackage from '@trpc/client/package.json' with { type: 'json' };
 import trpcServerPackage from '@trpc/server/package.json' with { type: 'json' };
 import { expect, it } from 'vitest';
 import packageJson from '../package.json' with { type: 'json' };
 
+const lowestOf = (name: '@trpc/server' | '@trpc/client') =>
+  /^npm:@trpc\/(?:server|client)@(.+)$/.exec(packageJson.devDependencies[`${name}-lowest`])?.[1];
+
 /**
- * Which `@trpc/server` this run loads: the dev dependency, or, in the
- * `trpc-lowest` project (vitest.config.ts), the lowest version of the peer
- * range that the registry has, under the alias `@trpc/server-lowest`.
+ * Which `@trpc/server` and `@trpc/client` this run loads: the dev
+ * dependencies, or, in the `trpc-lowest` project (vitest.config.ts), the
+ * lowest version of the peer ranges, under the aliases `@trpc/server-lowest`
+ * and `@trpc/client-lowest`.
  */
-it('runs on the @trpc/server version it means to', () => {
-  const lowest = /^npm:@trpc\/server@(.+)$/.exec(
-    packageJson.devDependencies['@trpc/server-lowest'],
-  )?.[1];
-  const expected =
-    process.env['TRPC_UNDER_TEST'] === 'lowest'
-      ? lowest
-      : packageJson.devDependencies['@trpc/server'];
-  expect(trpcServerPackage.version).toBe(expected);
+it('runs on the @trpc/server and @trpc/client versions it means to', () => {
+  const lowest = process.env['TRPC_UNDER_TEST'] === 'lowest';
+  expect(trpcServerPackage.version).toBe(
+    lowest ? lowestOf('@trpc/server') : packageJson.devDependencies['@trpc/server'],
+  );
+  expect(trpcClientPackage.version).toBe(
+    lowest ? lowestOf('@trpc/client') : packageJson.devDependencies['@trpc/client'],
+  );
 });
 
-/** `11.25.0` → `[11, 25, 0]`, to compare versions without a semver dependency. */
-const parts = (version: string) => version.split('.').map(Number);
-const atMost = (a: string, b: string) => {
-  const [x, y] = [parts(a), parts(b)];
-  const differs = x.findIndex((part, index) => part !== y[index]);
-  return differs === -1 || x[differs]! < y[differs]!;
-};
+it('tests exactly the peer ranges’ lowest versions', () => {
+  for (const name of ['@trpc/server', '@trpc/client'] as const) {
+    const lowestAllowed = /^>=(\d+\.\d+\.\d+) <12$/.exec(packageJson.peerDependencies[name])?.[1];
+    expect(lowestAllowed, name).toBeDefined();
+    expect(lowestOf(name), name).toBe(lowestAllowed);
+  }
+});
 
-it('checks the builder no later than the peer range’s lowest version', () => {
-  const lowestAllowed = /^>=(\d+\.\d+\.\d+)/.exec(
-    packageJson.peerDependencies['@trpc/server'],
-  )?.[1];
-  const lowestRun = packageJson.devDependencies['@trpc/server-lowest'].replace(
-    'npm:@trpc/server@',
-    '',
-  );
-  expect(lowestAllowed).toBeDefined();
-  expect(atMost(lowestRun, lowestAllowed!)).toBe(true);
+it('admits the tRPC version @trpc/tanstack-react-query pins, so npm resolves the React stack', () => {
+  const pinned = packageJson.devDependencies['@trpc/tanstack-react-query'];
+  expect(lowestOf('@trpc/server')).toBe(pinned);
+  expect(lowestOf('@trpc/client')).toBe(pinned);
 });

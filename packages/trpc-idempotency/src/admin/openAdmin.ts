@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { PgServerDriver } from '../pg/admin';
-import { recordScope } from '../server/recordScope';
+import { operatorScope } from '../server/recordScope';
 import { DatabaseUnavailableError, type IdempotencyAdmin } from '../store/admin';
 import { parseDatabaseUrl, redact } from './databaseUrl';
 
@@ -92,14 +92,15 @@ async function openDialectAdmin(
 
 /**
  * `admin` taking the scope your builder's `scope` option returns, as the
- * engine stores it (a long one as its hash, `recordScope`): written once
- * here, above every dialect, so no dialect depends on the engine.
+ * engine stores it (a long one as its hash, `recordScope`), or that hash as
+ * the CLI prints it (`operatorScope`): written once here, above every
+ * dialect, so no dialect depends on the engine.
  */
 function withCallerScopes(admin: IdempotencyAdmin): IdempotencyAdmin {
   return {
     ...admin,
-    inspect: (id) => admin.inspect({ ...id, scope: recordScope(id.scope) }),
-    release: (opts) => admin.release({ ...opts, scope: recordScope(opts.scope) }),
+    inspect: (id) => admin.inspect({ ...id, scope: operatorScope(id.scope) }),
+    release: (opts) => admin.release({ ...opts, scope: operatorScope(opts.scope) }),
   };
 }
 

@@ -56,7 +56,8 @@ is a tombstone (completed, its response past its TTL: a retry answers
 IDEMPOTENCY_OUTCOME_EXPIRED until the horizon), and for a lease-mode record
 in progress, the steps it finished (a retry resumes after them). The stored response is shown only with --show-response (it may hold
 personal data). A scope longer than 200 bytes is looked up by its hash, as
-records store it.
+records store it; the hashed form this command prints (sha256:…) is taken
+as it is.
 `,
   purge: `Usage: trpc-idempotency purge [--dry-run] [--batch-size N] [--database-url URL] [--json]
 
@@ -71,7 +72,8 @@ never touched. --dry-run only counts what would be purged.
 
 Deletes a stuck in-progress record so the next request with its key executes
 again. Refuses while the record's lease is live (its owner may still be
-running) unless --force. Never deletes a completed record.
+running) unless --force. Never deletes a completed record. <scope> is the
+scope your builder returns, or the hashed form inspect prints (sha256:…).
 `,
 };
 

@@ -80,6 +80,14 @@ describe('the set of procedures the link touches', () => {
     });
   });
 
+  test('a link declared apart from createTRPCClient needs the router type: without it, a type error', () => {
+    // @ts-expect-error nothing could check 'orders.plac': the router type is missing
+    const unchecked = idempotencyLink({ procedures: { 'orders.plac': true } });
+    const checked = idempotencyLink<AppRouter>({ procedures: appProcedures });
+    createTRPCClient<AppRouter>({ links: [checked, httpBatchLink({ url })] });
+    expectTypeOf(unchecked).not.toBeAny();
+  });
+
   test('an unknown or plain path is a type error', () => {
     idempotencyLink<AppRouter>({
       // @ts-expect-error a plain mutation, though its input has an `idempotencyKey` field

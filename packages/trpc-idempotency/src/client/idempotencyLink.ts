@@ -34,9 +34,16 @@ export interface IdempotencyLinkOptions<TRouter extends AnyRouter = AnyRouter> {
    * The router's idempotent mutations, each path mapped to `true`: only these
    * get a key and retries. Every other call passes through as if the link
    * were absent. Typed from the router: a path missing or unknown is a
-   * type error (see {@link IdempotentProcedures}).
+   * type error (see {@link IdempotentProcedures}). Without a router type
+   * (a link declared apart from `createTRPCClient<AppRouter>` and without
+   * `idempotencyLink<AppRouter>`), nothing could be checked: a type error too.
    */
-  procedures: IdempotentProcedures<TRouter>;
+  procedures: [TRouter] extends [never]
+    ? // No object of paths satisfies this; the type error quotes its one key.
+      {
+        'idempotencyLink needs your router type to check these paths: write idempotencyLink<AppRouter>({ … }), or create it inside createTRPCClient<AppRouter>({ links: [ … ] })': never;
+      }
+    : IdempotentProcedures<TRouter>;
   /** Makes the key of one logical call. Default: a random UUID v4 from `crypto`. */
   generateKey?: (op: Operation) => string;
   /** Attempts per call, the first included. Default 5. */
@@ -182,7 +189,7 @@ function procedurePaths(procedures: unknown): ReadonlySet<string> {
  * ```
  * @see README.md#the-client-link
  */
-export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
+export function idempotencyLink<TRouter extends AnyRouter = never>(
   opts: IdempotencyLinkOptions<TRouter>,
 ): TRPCLink<TRouter> {
   const idempotent = procedurePaths((opts as { procedures?: unknown } | undefined)?.procedures);

@@ -116,6 +116,13 @@ export function outputTransformer(
   return isCombinedTransformer(transformer) ? transformer.output : transformer;
 }
 
+/** A transformer in either form `initTRPC.create({ transformer })` takes, as the input half. */
+export function inputTransformer(
+  transformer: TRPCDataTransformer | TRPCCombinedDataTransformer,
+): TRPCDataTransformer {
+  return isCombinedTransformer(transformer) ? transformer.input : transformer;
+}
+
 function isCombinedTransformer(value: unknown): value is TRPCCombinedDataTransformer {
   return (
     typeof value === 'object' &&

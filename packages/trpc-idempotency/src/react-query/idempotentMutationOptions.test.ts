@@ -71,7 +71,14 @@ test('keys are read from the variables, and required loudly', () => {
   for (const variables of [undefined, null, 'k', { idempotencyKey: '' }, { idempotencyKey: 7 }]) {
     expect(getIdempotencyKey(variables)).toBeUndefined();
   }
-  expect(() => requireIdempotencyKey({ amount: 1 }, [['transfers', 'create']])).toThrow(
-    'idempotent mutation [["transfers","create"]] has no `idempotencyKey` in its variables',
+  // Named by its procedure: tRPC's mutation key printed raw reads like a key.
+  expect(() =>
+    requireIdempotencyKey({ amount: 1 }, [['transfers', 'create'], { type: 'mutation' }]),
+  ).toThrow('idempotent mutation `transfers.create` was called without `idempotencyKey`');
+  expect(() => requireIdempotencyKey({ amount: 1 }, undefined)).toThrow(
+    'an idempotent mutation (no mutationKey) was called without',
+  );
+  expect(() => requireIdempotencyKey({ amount: 1 }, ['pay-form'])).toThrow(
+    'the idempotent mutation with mutationKey ["pay-form"] was called without',
   );
 });

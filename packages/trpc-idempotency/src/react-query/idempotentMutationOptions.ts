@@ -51,30 +51,71 @@ export class MissingIdempotencyKeyError extends Error {
 }
 
 /**
- * The key of `variables`, or a loud error: without it, each of TanStack
- * Query's retries would reach the link as a new call and get a new key.
+ * The key of `variables`, or a loud error that names the procedure: without
+ * it, each of TanStack Query's retries would reach the link as a new call and
+ * get a new key.
  */
 export function requireIdempotencyKey(variables: unknown, mutationKey: unknown): string {
   const key = getIdempotencyKey(variables);
   if (key !== undefined) return key;
   throw new MissingIdempotencyKeyError(
-    `idempotent mutation ${JSON.stringify(mutationKey)} has no \`${IDEMPOTENCY_KEY_FIELD}\` in its variables: ` +
+    `${describeMutation(mutationKey)} was called without \`${IDEMPOTENCY_KEY_FIELD}\` in its variables: ` +
       'call it through useIdempotentMutation, or pass a key you keep for the whole operation',
   );
 }
 
 /**
+ * The procedure a mutation key stands for, in words: tRPC's keys are
+ * `[['transfers', 'create'], { type: 'mutation' }]`, shown as
+ * `transfers.create`, so the message cannot be read as naming a key.
+ */
+function describeMutation(mutationKey: unknown): string {
+  const path = Array.isArray(mutationKey) ? mutationKey[0] : undefined;
+  if (Array.isArray(path) && path.length > 0 && path.every((part) => typeof part === 'string')) {
+    return `idempotent mutation \`${path.join('.')}\``;
+  }
+  return mutationKey === undefined
+    ? 'an idempotent mutation (no mutationKey)'
+    : `the idempotent mutation with mutationKey ${JSON.stringify(mutationKey)}`;
+}
+
+/**
+ * Mutation options whose variables must carry `idempotencyKey`: what
+ * {@link idempotentMutationOptions} returns, so a call without a key is a type
+ * error at `mutate()` rather than a failure at run time.
+ */
+export type KeyRequiredMutationOptions<TOptions> =
+  TOptions extends MutationOptions<
+    infer TData,
+    infer TError,
+    infer TVariables,
+    infer TOnMutateResult
+  >
+    ? Omit<TOptions, keyof MutationOptions> &
+        MutationOptions<TData, TError, TVariables & { idempotencyKey: string }, TOnMutateResult>
+    : never;
+
+/**
  * Mutation options for an idempotent mutation without persistence: the key
- * must be in the variables (checked before anything is sent), and TanStack
- * Query retries with {@link idempotentRetry} and {@link idempotentRetryDelay}
- * unless the options say otherwise. `usePendingOperations` adds persistence.
+ * must be in the variables (typed as required, and checked before anything is
+ * sent), and TanStack Query retries with {@link idempotentRetry} and
+ * {@link idempotentRetryDelay} unless the options say otherwise.
+ * `usePendingOperations` adds persistence; `useIdempotentMutation` adds the key.
  * @example
  * ```ts
- * useMutation(idempotentMutationOptions(trpc.transfers.create.mutationOptions()));
+ * const transfer = useMutation(idempotentMutationOptions(trpc.transfers.create.mutationOptions()));
+ * transfer.mutate({ ...input, idempotencyKey }); // a key you keep for the whole operation
  * ```
  * @see README.md#tanstack-query
  */
 export function idempotentMutationOptions<TOptions extends AnyMutationOptions>(
+  options: TOptions,
+): KeyRequiredMutationOptions<TOptions> {
+  return withIdempotentRetries(options) as unknown as KeyRequiredMutationOptions<TOptions>;
+}
+
+/** {@link idempotentMutationOptions} with the caller's own types, for the hooks that add the key. */
+export function withIdempotentRetries<TOptions extends AnyMutationOptions>(
   options: TOptions,
 ): TOptions {
   const onMutate = options.onMutate;

@@ -15,6 +15,7 @@ export {
   idempotentMutationOptions,
   idempotentRetry,
   idempotentRetryDelay,
+  type KeyRequiredMutationOptions,
   MissingIdempotencyKeyError,
 } from './idempotentMutationOptions';
 export {

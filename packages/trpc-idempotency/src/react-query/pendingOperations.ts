@@ -17,7 +17,7 @@ import { FALLBACK_HORIZON_MS, learnedServerHorizon, onServerHorizon } from '../s
 import {
   type AnyMutationOptions,
   getIdempotencyKey,
-  idempotentMutationOptions,
+  withIdempotentRetries,
 } from './idempotentMutationOptions';
 import { isOutcomeUnknown, type OutcomeUnknownCause, OutcomeUnknownError } from './operationState';
 
@@ -540,7 +540,7 @@ export function createPendingOperations<TRouter extends AnyRouter>(
       const mutation = cache.build(
         queryClient,
         {
-          ...idempotentMutationOptions(options),
+          ...withIdempotentRetries(options),
           ...(record.meta && { meta: record.meta }),
           ...(record.scope && { scope: record.scope }),
         },
@@ -591,7 +591,7 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   return {
     namespace,
     start,
-    mutationOptions: idempotentMutationOptions,
+    mutationOptions: withIdempotentRetries,
     resume,
     discard,
     wasResumed: (mutation) => resumed.has(mutation),

@@ -1,10 +1,11 @@
-import { QueryClient } from '@tanstack/react-query';
+import { QueryClient, useMutation } from '@tanstack/react-query';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
 import { t, userIdempotent } from '../../test/helpers/trpc';
 import type { AnyIdempotencyStore } from '../store/store';
+import { idempotentMutationOptions } from './idempotentMutationOptions';
 import type { OperationState } from './operationState';
 import { createPendingOperations } from './pendingOperations';
 import { useIdempotentMutation } from './useIdempotentMutation';
@@ -59,6 +60,17 @@ test('useIdempotentMutation: the operation, told honestly and typed', () => {
   if (operation?.error) expectTypeOf(operation.error.message).toBeString();
   expectTypeOf(transfer.newOperation).toEqualTypeOf<() => void>();
   expectTypeOf(transfer.discard).toEqualTypeOf<() => Promise<void>>();
+});
+
+test('idempotentMutationOptions: the key is required at mutate(), since nothing adds it', () => {
+  const transfer = useMutation(idempotentMutationOptions(trpc.transfers.create.mutationOptions()));
+  expectTypeOf(transfer.mutate).toBeCallableWith({ amount: 5, idempotencyKey: 'k' });
+  // @ts-expect-error without a key: each retry would otherwise reach the link as a new call
+  transfer.mutate({ amount: 5 });
+  expectTypeOf(transfer.mutateAsync({ amount: 5, idempotencyKey: 'k' })).resolves.toEqualTypeOf<{
+    id: string;
+    amount: number;
+  }>();
 });
 
 test('useIdempotentMutation refuses a plain mutation', () => {

@@ -21,7 +21,7 @@ import {
 import type { IdempotentInputBrand } from '../shared/idempotentInput';
 import { randomKey } from '../shared/randomKey';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
-import { getIdempotencyKey, idempotentMutationOptions } from './idempotentMutationOptions';
+import { getIdempotencyKey, withIdempotentRetries } from './idempotentMutationOptions';
 import {
   isAlreadyDone,
   isOutcomeUnknown,
@@ -269,7 +269,7 @@ export function useIdempotentMutation<
 ): UseIdempotentMutationResult<TData, TError, TVariables, TOnMutateResult> {
   const client = useQueryClient(queryClient);
   const pending = useContext(PendingOperationsContext);
-  const mutation = useMutation(idempotentMutationOptions(options), queryClient);
+  const mutation = useMutation(withIdempotentRetries(options), queryClient);
   const draft = useRef<Draft | undefined>(undefined);
   /** After `newOperation()`: the next submission adopts nothing. */
   const fresh = useRef(false);

@@ -32,13 +32,18 @@ import {
   setErrorShape,
 } from '../internal/trpc';
 import { type Engine, idempotentRequest, isReplayedError } from './engine';
-import { idempotencyErrorShape } from './errors';
-import { fingerprintInput } from './fingerprint';
+import { idempotencyErrorShape, inputNotFingerprintableError, scopeInvalidError } from './errors';
+import type { IdempotencyEvent, IdempotencyEventHandler } from './events';
+import { type FingerprintOptions, fingerprintInput } from './fingerprint';
 import type { IdempotencyHandle } from './handle';
 import { markIdempotent } from './idempotentPaths';
 import { assertKeyJoinable } from './keyedInput';
 import { IdempotencyKeyInvalidError, type IdempotencyKeyOutput } from './keyFormat';
+import { recordScope } from './recordScope';
 import { headerKeyOf, recordHorizon, recordReplay } from './responseHeaders';
+
+/** The reasons of a request refused before it reaches the engine. */
+type RefusalReason = Extract<IdempotencyEvent, { type: 'failed' }>['reason'];
 
 /** What the builder's steps need, resolved once by `idempotentProcedure`. */
 export interface IdempotentBuilderOptions {
@@ -48,6 +53,10 @@ export interface IdempotentBuilderOptions {
   parseKey: (rawInput: unknown, headerKey: string | undefined) => { idempotencyKey: string };
   /** The `scope` option. */
   scope: (opts: { ctx: never; path: string }) => string;
+  /** How inputs are fingerprinted: with the transformer's `serialize` of the wire. */
+  fingerprint: FingerprintOptions;
+  /** The `onEvent` option: a request refused before the engine gets its one event here. */
+  onEvent: IdempotencyEventHandler | undefined;
   config: Pick<ProcedureConfig, 'isDev' | 'errorFormatter'>;
   /** The builder's horizon: sent to clients in a header and in idempotency errors (SPEC 7.10). */
   horizonMs: number;
@@ -152,18 +161,39 @@ export function idempotentBuilder(
             keyOf(await resolverOpts.getRawInput(), resolverOpts.path, resolverOpts.ctx),
           );
         }
-        const scope = steps.scope({ ctx: resolverOpts.ctx as never, path: resolverOpts.path });
-        if (typeof scope !== 'string' || scope === '') {
-          throw new TRPCError({
-            code: 'INTERNAL_SERVER_ERROR',
-            message: `idempotency scope for \`${resolverOpts.path}\` is empty: the scope option must return a non-empty string`,
+        const arrivedAt = performance.now();
+        // A request refused before the engine still ends in its one event (README.md#events).
+        const refused = (scope: string, reason: RefusalReason) =>
+          steps.onEvent?.({
+            type: 'failed',
+            reason,
+            scope,
+            path: resolverOpts.path,
+            durationMs: performance.now() - arrivedAt,
           });
+        let scope: unknown;
+        try {
+          scope = steps.scope({ ctx: resolverOpts.ctx as never, path: resolverOpts.path });
+        } catch (error) {
+          refused('', 'IDEMPOTENCY_SCOPE_INVALID');
+          throw error;
+        }
+        if (typeof scope !== 'string' || scope === '') {
+          refused('', 'IDEMPOTENCY_SCOPE_INVALID');
+          throw scopeInvalidError({ path: resolverOpts.path, scope });
+        }
+        let fingerprint: string;
+        try {
+          fingerprint = fingerprintInput(await resolverOpts.getRawInput(), steps.fingerprint);
+        } catch (cause) {
+          refused(recordScope(scope), 'IDEMPOTENCY_INPUT_NOT_FINGERPRINTABLE');
+          throw inputNotFingerprintableError({ cause });
         }
         const request = idempotentRequest({
           scope,
           key: input.idempotencyKey,
           path: resolverOpts.path,
-          fingerprint: fingerprintOf(await resolverOpts.getRawInput()),
+          fingerprint,
         });
         const { value, replayed } = await steps.engine.execute(
           request,
@@ -251,16 +281,4 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** `input` with the key merged in, as tRPC merges the outputs of two input parsers. */
 function withKey(input: unknown, idempotencyKey: string): IdempotencyKeyOutput {
   return isObject(input) ? { ...input, idempotencyKey } : { idempotencyKey };
-}
-
-function fingerprintOf(rawInput: unknown) {
-  try {
-    return fingerprintInput(rawInput);
-  } catch (cause) {
-    throw new TRPCError({
-      code: 'BAD_REQUEST',
-      message: cause instanceof Error ? cause.message : 'input cannot be fingerprinted',
-      cause,
-    });
-  }
 }

@@ -82,6 +82,26 @@ export function responseNotStorableError(opts: { path: string; cause: unknown })
   });
 }
 
+/** The input cannot be fingerprinted, so no record can be bound to it (README.md#record-lifecycle). */
+export function inputNotFingerprintableError(opts: { cause: unknown }) {
+  return new IdempotencyError({
+    code: 'BAD_REQUEST',
+    reason: IDEMPOTENCY_REASONS.inputNotFingerprintable,
+    message: opts.cause instanceof Error ? opts.cause.message : 'the input cannot be fingerprinted',
+    cause: opts.cause,
+  });
+}
+
+/** The builder's `scope` option returned something other than a non-empty string. */
+export function scopeInvalidError(opts: { path: string; scope: unknown }) {
+  const got = typeof opts.scope === 'string' ? 'an empty string' : typeof opts.scope;
+  return new IdempotencyError({
+    code: 'INTERNAL_SERVER_ERROR',
+    reason: IDEMPOTENCY_REASONS.scopeInvalid,
+    message: `idempotency scope for \`${opts.path}\` is empty: the scope option must return a non-empty string (got ${got})`,
+  });
+}
+
 /** The reason and retry hint of an idempotency error, if `error` is one. */
 export function getIdempotencyErrorData(error: unknown): IdempotencyErrorData | undefined {
   if (error instanceof IdempotencyError) {

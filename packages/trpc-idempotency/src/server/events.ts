@@ -69,14 +69,19 @@ export type IdempotencyEvent =
     })
   | (EventBase & {
       /**
-       * The idempotency layer itself failed: the store was unreachable or
-       * refused a statement, or the outcome could not be stored (too large,
-       * not serializable). The request got a 500 with this reason.
+       * The request failed in the idempotency layer itself, with this reason
+       * in its error: the store was unreachable or refused a statement, or
+       * the outcome could not be stored (too large, not serializable) — a
+       * 500; the input could not be fingerprinted — a 400; or the `scope`
+       * option returned no usable scope (or threw) — a 500, with `scope` `''`.
        */
       type: 'failed';
       reason: Extract<
         IdempotencyReason,
-        'IDEMPOTENCY_STORE_UNAVAILABLE' | 'IDEMPOTENCY_RESPONSE_NOT_STORABLE'
+        | 'IDEMPOTENCY_STORE_UNAVAILABLE'
+        | 'IDEMPOTENCY_RESPONSE_NOT_STORABLE'
+        | 'IDEMPOTENCY_INPUT_NOT_FINGERPRINTABLE'
+        | 'IDEMPOTENCY_SCOPE_INVALID'
       >;
     });
 

@@ -156,6 +156,89 @@ describe('canonicalEncoding', () => {
   });
 });
 
+/** State in a `#private` field only: what `Object.keys` and `{...}` cannot see. */
+class PrivateMoney {
+  readonly #cents: number;
+  constructor(cents: number) {
+    this.#cents = cents;
+  }
+  get cents() {
+    return this.#cents;
+  }
+}
+class PrivateAndPublic {
+  readonly #secret: number;
+  readonly label: string;
+  constructor(secret: number, label: string) {
+    this.#secret = secret;
+    this.label = label;
+  }
+  get secret() {
+    return this.#secret;
+  }
+}
+
+describe('instances of your classes: fingerprinted as the transformer carries them', () => {
+  const transformer = new superjson();
+  transformer.registerCustom<PrivateMoney, string>(
+    {
+      isApplicable: (value): value is PrivateMoney => value instanceof PrivateMoney,
+      serialize: (money) => String(money.cents),
+      deserialize: (cents) => new PrivateMoney(Number(cents)),
+    },
+    'PrivateMoney',
+  );
+  transformer.registerClass(PrivateAndPublic, { identifier: 'PrivateAndPublic' });
+  const serialize = (value: unknown) => transformer.serialize(value);
+
+  it('superjson registerCustom: two amounts in #private fields get two fingerprints', () => {
+    const one = { amount: new PrivateMoney(100) };
+    const many = { amount: new PrivateMoney(999_999) };
+    expect(fingerprintInput(one, { serialize })).not.toBe(fingerprintInput(many, { serialize }));
+    expect(fingerprintInput(one, { serialize })).toBe(
+      fingerprintInput({ amount: new PrivateMoney(100) }, { serialize }),
+    );
+    // What the transformer delivers after a round trip is fingerprinted alike.
+    const delivered = transformer.deserialize(transformer.serialize(one));
+    expect(fingerprintInput(delivered, { serialize })).toBe(fingerprintInput(one, { serialize }));
+  });
+
+  it('the transformer form is not confused with plain data of the same shape', () => {
+    expect(fingerprintInput({ amount: new PrivateMoney(100) }, { serialize })).not.toBe(
+      fingerprintInput({ amount: '100' }, { serialize }),
+    );
+  });
+
+  it('superjson registerClass: what it carries (own fields, the class tag) counts, #private state it drops does not', () => {
+    const a = new PrivateAndPublic(1, 'x');
+    expect(fingerprintInput(a, { serialize })).not.toBe(
+      fingerprintInput(new PrivateAndPublic(1, 'y'), { serialize }),
+    );
+    expect(fingerprintInput(a, { serialize })).not.toBe(
+      fingerprintInput({ label: 'x' }, { serialize }),
+    );
+    expect(canonicalEncoding(a, { serialize })).toMatch(/^c16:PrivateAndPublicT/);
+  });
+
+  it('refuses an instance the transformer carries nothing of, instead of a silent collision', () => {
+    expect(() => fingerprintInput({ amount: new PrivateMoney(1) })).toThrow(
+      /instance of PrivateMoney that the transformer carries nothing of .*registerCustom/,
+    );
+    // superjson without a registration sends it as an empty object: the same refusal.
+    expect(() =>
+      fingerprintInput(
+        { amount: new PrivateMoney(1) },
+        { serialize: (v) => superjson.serialize(v) },
+      ),
+    ).toThrow(/carries nothing of/);
+    // An identity transformer (tRPC's default) hands the instance back: its own fields count.
+    const identity = (value: unknown) => value;
+    expect(fingerprintInput(new PrivateAndPublic(1, 'x'), { serialize: identity })).not.toBe(
+      fingerprintInput(new PrivateAndPublic(1, 'y'), { serialize: identity }),
+    );
+  });
+});
+
 describe('fingerprintInput', () => {
   it('ignores the idempotency key and key order', () => {
     expect(fingerprintInput({ idempotencyKey: 'a', x: 1, y: 2 })).toBe(

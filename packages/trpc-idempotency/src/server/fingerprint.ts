@@ -26,27 +26,59 @@ const MAX_VALUES = 1_000_000;
  * instance = "M" count (value value)* | "S" count value*    Map, Set (sorted)
  *        | "D" value | "R" text text | "B" text text        Date, RegExp, bytes (typed array…)
  *        | "E" text text count (text value)*                Error: name, message, own fields
- *        | "U" text | "K" value | "O" count (text value)*   URL, boxed primitive, other class
+ *        | "U" text | "K" value                            URL, boxed primitive
+ *        | "T" value | "O" count (text value)*             other class: as the transformer
+ *                                                          carries it, or its own fields
  * text   = length ":" UTF-16 code units      count = number ":"
  * ```
  *
+ * An instance of any other class (yours) is encoded as the transformer
+ * carries it: when `serialize` (the transformer's) gives it a form of its own
+ * — superjson's `registerCustom` or `registerClass` — that form (`T`), so
+ * state the transformer carries from `#private` fields counts; otherwise its
+ * own enumerable fields (`O`), what a transformer that treats it as plain
+ * data carries. An instance with neither is refused: its state, if any, is
+ * out of reach (`#private`), and two of them must not share a fingerprint
+ * silently.
+ *
  * Refused with a `TypeError` or `RangeError` naming the problem: a cycle
  * (superjson can deserialize one), nesting deeper than 256 levels, more than
- * 1 000 000 values, a function, and objects without a value of their own
- * (`WeakMap`, `Promise`…). Keys are read with `Object.keys` and written into
- * a fresh string, never assigned onto an object, so `__proto__` or
- * `constructor` in the input are keys like any other.
+ * 1 000 000 values, a function, objects without a value of their own
+ * (`WeakMap`, `Promise`…) and class instances the transformer carries
+ * nothing of. Keys are read with `Object.keys` and written into a fresh
+ * string, never assigned onto an object, so `__proto__` or `constructor` in
+ * the input are keys like any other.
  * @see README.md#record-lifecycle
  */
-export function canonicalEncoding(value: unknown): string {
-  const state: WalkState = { ancestors: new Set(), values: 0 };
+export function canonicalEncoding(value: unknown, opts: FingerprintOptions = {}): string {
+  const state: WalkState = {
+    ancestors: new Set(),
+    values: 0,
+    serialize: opts.serialize,
+    handedOn: new Set(),
+  };
   return encode(value, 0, state);
+}
+
+/**
+ * How inputs are fingerprinted.
+ * @see README.md#record-lifecycle
+ */
+export interface FingerprintOptions {
+  /**
+   * The transformer's `serialize` for inputs (what a client sends): an
+   * instance of a class of yours is fingerprinted by the form it gives it.
+   */
+  serialize?: ((value: unknown) => unknown) | undefined;
 }
 
 interface WalkState {
   /** The objects on the path from the root: meeting one again is a cycle. */
   ancestors: Set<object>;
   values: number;
+  serialize: ((value: unknown) => unknown) | undefined;
+  /** Instances whose serialized form is being encoded (superjson keeps an unregistered one as it is). */
+  handedOn: Set<object>;
 }
 
 const text = (value: string) => `${value.length}:${value}`;
@@ -82,6 +114,7 @@ function encode(value: unknown, depth: number, state: WalkState): string {
   if (value === null) return 'n';
   const object = value as object;
   if (state.ancestors.has(object)) {
+    if (state.handedOn.has(object)) throw new HandedOn();
     throw new TypeError(
       'input holds a cycle (an object inside itself): it cannot be fingerprinted',
     );
@@ -106,7 +139,8 @@ function encodeObject(object: object, depth: number, state: WalkState): string {
   if (prototype === Object.prototype || prototype === null) {
     return `o${ownFields(object, depth, state)}`;
   }
-  return `c${text(className(prototype))}${encodeInstance(object, depth, state)}`;
+  const name = className(prototype);
+  return `c${text(name)}${encodeInstance(object, name, depth, state)}`;
 }
 
 /** `count:` then each own enumerable string key, sorted, with its value. */
@@ -119,7 +153,7 @@ function ownFields(object: object, depth: number, state: WalkState): string {
 }
 
 /** What an object of a class holds, by the kind of value it is (its internal slots). */
-function encodeInstance(object: object, depth: number, state: WalkState): string {
+function encodeInstance(object: object, name: string, depth: number, state: WalkState): string {
   if (types.isMap(object)) {
     const entries: string[] = [];
     for (const [key, item] of object) {
@@ -155,7 +189,45 @@ function encodeInstance(object: object, depth: number, state: WalkState): string
   ) {
     throw new TypeError(`input holds a ${typeName(object)}, which has no value to fingerprint`);
   }
+  return encodeClassInstance(object, name, depth, state);
+}
+
+/**
+ * An instance of a class that is not built in, as the transformer carries
+ * it: its own serialized form if the transformer has one for it (told apart
+ * from the form of a plain object with the same fields), else its own fields.
+ */
+function encodeClassInstance(object: object, name: string, depth: number, state: WalkState) {
+  const { serialize } = state;
+  if (serialize) {
+    const carried = serialize(object);
+    const encoded = carried === object ? undefined : encodeCarried(object, carried, depth, state);
+    if (encoded !== undefined && encoded !== encode(serialize({ ...object }), depth, state)) {
+      return `T${encoded}`;
+    }
+  }
+  if (Object.keys(object).length === 0) {
+    throw new TypeError(
+      `input holds an instance of ${name || 'an anonymous class'} that the transformer carries nothing of (no own enumerable fields; #private fields cannot be read): register the class with the transformer (superjson.registerCustom) or pass plain data`,
+    );
+  }
   return `O${ownFields(object, depth, state)}`;
+}
+
+/** Met again inside its own serialized form: the transformer hands the instance on as it is. */
+class HandedOn {}
+
+/** The encoding of `carried`, `object`'s serialized form; `undefined` if it holds `object` itself. */
+function encodeCarried(object: object, carried: unknown, depth: number, state: WalkState) {
+  state.handedOn.add(object);
+  try {
+    return encode(carried, depth, state);
+  } catch (error) {
+    if (error instanceof HandedOn) return undefined;
+    throw error;
+  } finally {
+    state.handedOn.delete(object);
+  }
 }
 
 /** The name of the class an object belongs to, from its prototype's constructor. */
@@ -173,10 +245,11 @@ function typeName(object: object): string {
  * SHA-256 (base64url) of the {@link canonicalEncoding} of `input` without its
  * `idempotencyKey`: computed once, from the input as it arrived (after the
  * transformer deserialized it, before the input parsers ran), so a handler
- * that mutates its input cannot change it.
+ * that mutates its input cannot change it. Pass the transformer's input
+ * `serialize` so instances of your classes count with the state it carries.
  * @see README.md#record-lifecycle
  */
-export function fingerprintInput(input: unknown): string {
+export function fingerprintInput(input: unknown, opts: FingerprintOptions = {}): string {
   let rest = input;
   if (isPlainObject(input) && Object.hasOwn(input, IDEMPOTENCY_KEY_FIELD)) {
     const { [IDEMPOTENCY_KEY_FIELD]: _key, ...others } = input;
@@ -184,7 +257,7 @@ export function fingerprintInput(input: unknown): string {
   }
   // Hashed as UTF-16: lossless for every string, lone surrogates included (UTF-8 would
   // turn each into U+FFFD, and "\ud800" would collide with "\ufffd").
-  return hash('sha256', Buffer.from(canonicalEncoding(rest), 'utf16le'), 'base64url');
+  return hash('sha256', Buffer.from(canonicalEncoding(rest, opts), 'utf16le'), 'base64url');
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

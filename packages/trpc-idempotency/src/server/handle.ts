@@ -40,17 +40,18 @@ export interface TransactionalIdempotencyHandle<TTx, TKind extends 'sync' | 'asy
    * it propagate, the stored outcome answers the request (whatever the
    * handler returns or throws after it).
    */
-  commit<R>(
-    write: (tx: TTx) => R,
-    ...syncOnly: TKind extends 'sync'
-      ? [R] extends [never]
-        ? []
-        : [R] extends [PromiseLike<unknown>]
-          ? ['commit() runs a synchronous SQLite transaction: do async work before calling it']
-          : []
-      : []
-  ): Promise<Awaited<R>>;
+  commit<R>(write: (tx: TTx) => [TKind] extends ['sync'] ? SyncWrite<R> : R): Promise<Awaited<R>>;
 }
+
+/**
+ * What a `sync` store's `write` may return: anything but a promise. An async
+ * callback's promise meets this sentence instead, which the type error quotes.
+ */
+type SyncWrite<R> = [R] extends [never]
+  ? R
+  : [R] extends [PromiseLike<unknown>]
+    ? 'commit() runs a synchronous SQLite transaction: its callback must not be async — do the async work before calling commit()'
+    : R;
 
 /**
  * `ctx.idempotency` in lease mode: the execution owns its record for a lease,

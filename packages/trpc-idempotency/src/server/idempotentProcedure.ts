@@ -2,6 +2,7 @@ import type { TRPCCombinedDataTransformer, TRPCDataTransformer } from '@trpc/ser
 import {
   type AnyProcedureBuilder,
   type DefaultErrorData,
+  inputTransformer,
   type Overwrite,
   outputTransformer,
   type ProcedureBuilder,
@@ -195,6 +196,7 @@ export function idempotentProcedure<
       'idempotentProcedure: cannot read the transformer of the tRPC instance `procedure` comes from: pass the `transformer` option (the one you gave initTRPC.create(), or { serialize: (v) => v, deserialize: (v) => v } if none)',
     );
   }
+  const wire = inputTransformer(config.transformer ?? transformer);
   const mode: IdempotencyMode = opts.mode ?? 'transactional';
   const ttlMs = positive('ttlMs', opts.ttlMs ?? DEFAULTS.ttlMs);
   const horizonMs = positive('horizonMs', opts.horizonMs ?? Math.max(DEFAULTS.horizonMs, ttlMs));
@@ -237,6 +239,9 @@ export function idempotentProcedure<
     engine,
     parseKey: createKeyParser(opts.keyFormat).parse,
     scope: opts.scope as (scopeOpts: { ctx: never; path: string }) => string,
+    // Inputs are fingerprinted with what the wire carries of them: the instance's transformer.
+    fingerprint: { serialize: (value) => wire.serialize(value) },
+    onEvent: opts.onEvent,
     config,
     horizonMs,
   }) as never;

@@ -46,8 +46,33 @@ export async function runLeased(
     failure ??= error;
     return error;
   };
+  // Until when this execution owns its record: claimed, then moved on by each renewal.
+  let leaseExpiresAt = claimed.record.leaseExpiresAt;
+  const renewLease = async () => {
+    const renewedUntil = opts.clock() + opts.leaseMs;
+    let renewed: boolean;
+    try {
+      renewed = await viaStore(() =>
+        store.renewLease({
+          ...fenced,
+          leaseExpiresAt: renewedUntil,
+          expiresAt: renewedUntil + opts.ttlMs,
+        }),
+      );
+    } catch (error) {
+      throw fail(error as StoreFailure);
+    }
+    if (!renewed) throw fail(new LeaseLostError(request));
+    leaseExpiresAt = renewedUntil;
+    run.onLeaseRenewed(renewedUntil);
+  };
   const steps = createSteps({
     finished: claimed.record.steps,
+    // A step is a side effect: never start one on a lapsed lease, which another request may have
+    // taken over. Renewing (fenced) tells: still ours, and extended; or lost, and the step never runs.
+    beforeRun: async () => {
+      if (opts.clock() >= leaseExpiresAt) await renewLease();
+    },
     encode: (value) => encodeForStorage(() => opts.codec.encodeValue(value)),
     decode: (body) => opts.codec.decodeValue(body),
     save: async (all) => {
@@ -59,19 +84,7 @@ export async function runLeased(
 
   const handle: LeaseIdempotencyHandle = {
     ...handleOf(request, attempt),
-    async renewLease() {
-      const leaseExpiresAt = opts.clock() + opts.leaseMs;
-      let renewed: boolean;
-      try {
-        renewed = await viaStore(() =>
-          store.renewLease({ ...fenced, leaseExpiresAt, expiresAt: leaseExpiresAt + opts.ttlMs }),
-        );
-      } catch (error) {
-        throw fail(error as StoreFailure);
-      }
-      if (!renewed) throw fail(new LeaseLostError(request));
-      run.onLeaseRenewed(leaseExpiresAt);
-    },
+    renewLease,
     step: request.telemetry
       ? (name, fn) => request.telemetry!.step(name, fn, (run) => steps.run(name, run))
       : (name, fn) => steps.run(name, fn),
@@ -146,6 +159,8 @@ function createSteps(opts: {
   encode: (value: unknown) => string | null;
   decode: (body: string | null) => unknown;
   save: (steps: readonly StoredStep[]) => Promise<void>;
+  /** Before a step runs its function: rejects if this execution may no longer run it. */
+  beforeRun: () => Promise<void>;
   fail: <E extends LeaseLostError | StoreFailure | OutcomeNotStorable>(error: E) => E;
 }) {
   const stored = new Map(opts.finished.map((step) => [step.name, step]));
@@ -177,6 +192,7 @@ function createSteps(opts: {
         skipped.push(name);
         return opts.decode(earlier.body) as Awaited<T>;
       }
+      await opts.beforeRun();
       const value = await fn();
       let body: string | null;
       try {

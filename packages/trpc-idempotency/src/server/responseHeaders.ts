@@ -158,6 +158,23 @@ export function idempotencyResponseHeaders(
   return headers;
 }
 
+let warnedOfMissingContext = false;
+
+/**
+ * Without {@link idempotencyResponseContext} in the context, no call can be
+ * marked replayed: say so once in development, where the missing header is
+ * otherwise silent. A context that was never made (the request failed
+ * before) is not this mistake.
+ */
+function warnOfMissingContext(ctx: unknown) {
+  if (warnedOfMissingContext || typeof ctx !== 'object' || ctx === null) return;
+  if (globalThis.process?.env?.['NODE_ENV'] === 'production') return;
+  warnedOfMissingContext = true;
+  console.warn(
+    'trpc-idempotency: idempotencyResponseHeaders() found no idempotencyResponseContext() in the request context, so it can never send Idempotent-Replayed: spread ...idempotencyResponseContext() into what your createContext returns (README.md#response-headers). This warning is shown once, and not when NODE_ENV is production.',
+  );
+}
+
 /**
  * Whether tRPC asks for the headers before the calls have run (a streamed
  * response). A REST front-end (trpc-to-openapi) runs one call through a
@@ -169,7 +186,9 @@ function isStreamed(opts: IdempotencyResponseMetaOptions) {
 }
 
 function isReplayAsAWhole(opts: IdempotencyResponseMetaOptions) {
-  const replayed = recordOf(opts.ctx)?.replayedByCall;
+  const record = recordOf(opts.ctx);
+  if (!record) warnOfMissingContext(opts.ctx);
+  const replayed = record?.replayedByCall;
   if (!replayed || !opts.info || isStreamed(opts)) return false;
   // The REST front-end's one call is number 0.
   const calls = Math.max(1, opts.info.calls.length);

@@ -10,7 +10,7 @@ import type { AnyIdempotencyStore } from '../store/store';
 import type { IdempotencyEventHandler } from './events';
 import type { IdempotencyHandle } from './handle';
 import type { OutcomeCodec } from './outcome';
-import { recordScope } from './recordScope';
+import { hashableText, recordScope } from './recordScope';
 import type { CallTelemetry, Telemetry } from './telemetry';
 
 /**
@@ -138,7 +138,8 @@ export function handleOf(request: IdempotentRequest, attempt: number): Idempoten
     attempt,
     downstreamKey: (name) =>
       createHash('sha256')
-        .update(`${request.callerScope}\u0000${request.key}\u0000${name}`)
+        // Lossless for any string: scopes that differ only in a lone surrogate stay apart.
+        .update(hashableText(`${request.callerScope}\u0000${request.key}\u0000${name}`))
         .digest('base64url'),
   };
 }

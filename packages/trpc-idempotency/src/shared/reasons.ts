@@ -21,6 +21,10 @@ export const IDEMPOTENCY_REASONS = {
    * executed again: show it as done, without its result.
    */
   outcomeExpired: 'IDEMPOTENCY_OUTCOME_EXPIRED',
+  /** The input cannot be fingerprinted (a cycle, a function, too deep…): 400, fix the request. */
+  inputNotFingerprintable: 'IDEMPOTENCY_INPUT_NOT_FINGERPRINTABLE',
+  /** The server's `scope` option returned no usable scope (500): a server bug to fix. */
+  scopeInvalid: 'IDEMPOTENCY_SCOPE_INVALID',
 } as const;
 
 /** One of {@link IDEMPOTENCY_REASONS}. */

@@ -46,7 +46,8 @@ export interface IdempotencyAdmin {
   stats(opts: { now: number }): Promise<IdempotencyStats>;
   /**
    * The record as stored, expired or not. `scope` is the one your builder's
-   * `scope` option returns (stored as its SHA-256 when long: README.md#storage).
+   * `scope` option returns (stored as its SHA-256 when long: README.md#storage),
+   * or that stored `sha256:…` form, as `inspect` prints it.
    */
   inspect(
     id: RecordId,

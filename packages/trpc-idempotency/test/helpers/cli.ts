@@ -218,4 +218,47 @@ export function cliDatabaseCases(open: () => Promise<CliTestDatabase>) {
     }
     expect(await database.countRecords()).toBe(0);
   });
+
+  it('finds a long-scope record by the sha256: scope it prints, for inspect and release', async () => {
+    const database = await open();
+    const clock = manualClock();
+    const scope = `tenant:${'y'.repeat(300)}`;
+    await database.store.claim({
+      scope: recordScope(scope),
+      key: 'printed-scope',
+      path: 'pay',
+      fingerprint: 'f',
+      owner: 'o-printed',
+      now: clock.now(),
+      leaseExpiresAt: clock.now() + 1000,
+      expiresAt: clock.now() + 100_000,
+    });
+    const now = clock.now() + 10_000;
+    const shown = await runCliCaptured(['inspect', scope, 'printed-scope'], {
+      databaseUrl: database.url,
+      now,
+    });
+    const printed = /^scope\s+(\S+)$/m.exec(shown.stdout)?.[1];
+    expect(printed).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
+    const again = await runCliCaptured(['inspect', printed!, 'printed-scope', '--json'], {
+      databaseUrl: database.url,
+      now,
+    });
+    expect(again.code).toBe(EXIT.ok);
+    expect(JSON.parse(again.stdout)).toMatchObject({ scope: printed, owner: 'o-printed' });
+    expect(
+      await runCliCaptured(['release', printed!, 'printed-scope'], {
+        databaseUrl: database.url,
+        now,
+      }),
+    ).toMatchObject({ code: EXIT.ok });
+    expect(await database.countRecords()).toBe(0);
+    // A short scope that merely starts with sha256: is still the builder's scope, hashed.
+    expect(
+      await runCliCaptured(['inspect', 'sha256:short', 'printed-scope'], {
+        databaseUrl: database.url,
+        now,
+      }),
+    ).toMatchObject({ code: EXIT.refused });
+  });
 }

@@ -528,4 +528,37 @@ describe('pgIdempotencyStore through idempotentProcedure', () => {
       for (const builder of builders) builder.mockRestore();
     }
   });
+
+  it('scopes that differ only in lone surrogates never share a record (UTF-8 on the way to Postgres would merge them)', async () => {
+    const db = postgres.connect({ max: 2 });
+    try {
+      const store = pgIdempotencyStore({ db });
+      const served: string[] = [];
+      const router = t.router({
+        read: userIdempotent({ store, mode: 'lease' })
+          .input(z.object({ note: z.string() }))
+          .mutation(({ ctx }) => {
+            served.push(ctx.user);
+            return { secretOf: ctx.user };
+          }),
+      });
+      const idempotencyKey = newKey();
+      const tenants = ['acme\ud800', 'acme\udbff', 'acme\ufffd', 'acme'];
+      for (const user of tenants) {
+        const answer = await t.createCallerFactory(router)({ user }).read({
+          idempotencyKey,
+          note: 'n',
+        });
+        expect(answer.secretOf).toBe(user);
+      }
+      expect(served).toEqual(tenants);
+      const { rows } = await admin.execute<{ scope: string }>(
+        sql`SELECT scope FROM idempotency_records ORDER BY scope`,
+      );
+      expect(new Set(rows.map((row) => row.scope)).size).toBe(4);
+      expect(rows.map((row) => row.scope)).toContain('acme\ufffd');
+    } finally {
+      await db.$client.end();
+    }
+  });
 });
