@@ -15,6 +15,8 @@ Usage:
   ledger history <accountId>                       list the account's transfers, oldest first
   ledger demo [--transfers N] [--fault-rate R] [--seed S] [--concurrency C]
                                                    run the exactly-once demo on its own server
+                                                   (on a fresh SQLite file, or on the empty
+                                                   database env DEMO_DATABASE_URL names)
 
 Options:
   --url URL     the server's tRPC endpoint (env LEDGER_URL; default ${DEFAULT_URL})
@@ -254,7 +256,8 @@ async function demo(values: Values, io: CliIo) {
     faultRate: rate(values['fault-rate']),
   };
   try {
-    const report = await runDemo(options, io.stdout);
+    const databaseUrl = io.env['DEMO_DATABASE_URL']?.trim();
+    const report = await runDemo(options, io.stdout, databaseUrl ? { databaseUrl } : {});
     return report.problems.length === 0 ? EXIT.ok : EXIT.discrepancy;
   } catch (error) {
     io.stderr.write(`ledger demo: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -3,9 +3,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseUrlError, parseDatabaseUrl } from 'trpc-idempotency/admin';
 import type { Ledger } from './ledger';
+import { type OpenMysqlDatabase, openMysqlDatabase } from './mysql/database';
 import { type OpenPostgresDatabase, openPostgresDatabase, type PgDriverName } from './pg/database';
 import { type OpenSqliteDatabase, openSqliteDatabase } from './sqlite/database';
 
+export type { OpenMysqlDatabase } from './mysql/database';
 export type {
   OpenNodePostgresDatabase,
   OpenPostgresDatabase,
@@ -18,7 +20,7 @@ export type { OpenSqliteDatabase } from './sqlite/database';
  * An open database: its Drizzle handle, idempotency store and ledger, and how
  * to close them. `kind` tells the dialect apart.
  */
-export type OpenDatabase = OpenSqliteDatabase | OpenPostgresDatabase;
+export type OpenDatabase = OpenSqliteDatabase | OpenPostgresDatabase | OpenMysqlDatabase;
 
 /** An open ledger database of one dialect (see {@link OpenDatabase}). */
 export interface OpenLedgerDatabase<TKind extends string, TDb, TStore> {
@@ -35,9 +37,12 @@ export interface OpenLedgerDatabase<TKind extends string, TDb, TStore> {
 export interface OpenDatabaseOptions {
   /** SQLite: how long a statement waits for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number | undefined;
-  /** Postgres: connections in the pool. Default 10. */
+  /** Postgres and MySQL: connections in the pool. Default 10. */
   poolSize?: number | undefined;
-  /** Postgres: how long a transfer waits for its accounts' row locks, in ms. Default 5000. */
+  /**
+   * Postgres and MySQL: how long a transfer waits for its accounts' row locks, in ms
+   * (MySQL: whole seconds, rounded up). Default 5000.
+   */
   lockTimeoutMs?: number | undefined;
   /** Postgres: an idle pooled connection failed. */
   onPoolError?: ((error: Error) => void) | undefined;
@@ -68,8 +73,8 @@ export function defaultDatabaseUrl(): string {
 /**
  * Which database a `DATABASE_URL` selects, read by the library's
  * `parseDatabaseUrl` (the same reader as the `trpc-idempotency` command):
- * `postgres://…` or `postgresql://…` Postgres; `file:PATH` or a plain path
- * SQLite. Any other scheme is a {@link DatabaseUrlError}.
+ * `postgres://…` or `postgresql://…` Postgres; `mysql://…` MySQL or MariaDB;
+ * `file:PATH` or a plain path SQLite. Any other scheme is a {@link DatabaseUrlError}.
  */
 export function databaseKind(url: string): OpenDatabase['kind'] {
   return serverTarget(url).kind;
@@ -78,19 +83,13 @@ export function databaseKind(url: string): OpenDatabase['kind'] {
 /**
  * The URL read by the library, less what the library reads and this server
  * does not run on: a remote libSQL database (the library's SQLite store runs
- * on it; this server's ledger is written for better-sqlite3 and Postgres), and
- * MySQL (the library's MySQL store runs on it; this ledger has no MySQL tables).
+ * on it; this server's ledger is written for better-sqlite3, Postgres and MySQL).
  */
 function serverTarget(url: string) {
   const target = parseDatabaseUrl(url);
   if (target.kind === 'libsql') {
     throw new DatabaseUrlError(
-      'the example server runs on a SQLite file (file:PATH or a path) or Postgres (postgres://…), not on a remote libSQL database',
-    );
-  }
-  if (target.kind === 'mysql') {
-    throw new DatabaseUrlError(
-      'DATABASE_URL names a MySQL database: the example ledger server runs on SQLite (file:PATH) or Postgres (postgres://…)',
+      'the example server runs on a SQLite file (file:PATH or a path), Postgres (postgres://…) or MySQL (mysql://…), not on a remote libSQL database',
     );
   }
   return target;
@@ -100,7 +99,8 @@ function serverTarget(url: string) {
  * Opens the database `url` names and applies every migration (the ledger's
  * tables and the idempotency table): SQLite for `file:PATH` or a plain path
  * (relative paths from the current directory; the folder is created),
- * Postgres for `postgres://…` and `postgresql://…`.
+ * Postgres for `postgres://…` and `postgresql://…`, MySQL or MariaDB for
+ * `mysql://user:password@host:port/database`.
  */
 export async function openDatabase(
   url: string,
@@ -109,6 +109,12 @@ export async function openDatabase(
   const target = serverTarget(url);
   if (target.kind === 'postgres') {
     return openPostgresDatabase(target.connectionString, { ...opts, driver: opts.pgDriver });
+  }
+  if (target.kind === 'mysql') {
+    return openMysqlDatabase(target.uri, {
+      poolSize: opts.poolSize,
+      lockTimeoutMs: opts.lockTimeoutMs,
+    });
   }
   return openSqliteDatabase(absolute(target.path), opts);
 }
@@ -120,7 +126,9 @@ export async function openDatabase(
 export function sqlitePath(url: string): string {
   const target = serverTarget(url);
   if (target.kind !== 'sqlite') {
-    throw new DatabaseUrlError('DATABASE_URL names a Postgres database, not a SQLite file');
+    throw new DatabaseUrlError(
+      `DATABASE_URL names a ${target.kind === 'mysql' ? 'MySQL' : 'Postgres'} database, not a SQLite file`,
+    );
   }
   return absolute(target.path);
 }

@@ -85,7 +85,7 @@ export type LedgerExecution = Pick<
  * router is written once above them.
  */
 export interface Ledger {
-  readonly dialect: 'sqlite' | 'postgres';
+  readonly dialect: 'sqlite' | 'postgres' | 'mysql';
   /** The account, or NOT_FOUND. */
   getAccount(id: string): Promise<Account>;
   /** Transfers touching the account, oldest first; NOT_FOUND for an unknown account. */

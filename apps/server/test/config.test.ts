@@ -164,7 +164,7 @@ describe('readConfig', () => {
     expect(() => sqlitePath('file:')).toThrow(DatabaseUrlError);
   });
 
-  it('selects Postgres for postgres:// and postgresql://, SQLite for files, and refuses other schemes', async () => {
+  it('selects Postgres for postgres:// and postgresql://, MySQL for mysql://, SQLite for files, and refuses other schemes', async () => {
     expect(databaseKind('postgres://user@localhost/ledger')).toBe('postgres');
     expect(databaseKind('postgresql://localhost/ledger')).toBe('postgres');
     expect(databaseKind('POSTGRES://localhost/ledger')).toBe('postgres');
@@ -174,11 +174,12 @@ describe('readConfig', () => {
     await expect(openDatabase('mariadb://localhost/ledger')).rejects.toThrow(
       /unsupported DATABASE_URL scheme/,
     );
-    // The library reads mysql://, but the example ledger has no MySQL tables: a clear refusal.
-    expect(() => databaseKind('mysql://localhost/ledger')).toThrow(
-      /the example ledger server runs on SQLite \(file:PATH\) or Postgres/,
+    // MySQL and MariaDB: mysql:// in any case (the library's reader; mariadb:// is not a scheme it reads).
+    expect(databaseKind('mysql://user:pw@localhost:3306/ledger')).toBe('mysql');
+    expect(databaseKind('MySQL://localhost/ledger')).toBe('mysql');
+    expect(() => sqlitePath('mysql://localhost/ledger')).toThrow(
+      /DATABASE_URL names a MySQL database, not a SQLite file/,
     );
-    await expect(openDatabase('mysql://localhost/ledger')).rejects.toThrow(DatabaseUrlError);
   });
 
   it('refuses a remote libSQL database, which the library reads but this ledger does not run on', async () => {

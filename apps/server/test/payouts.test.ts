@@ -8,7 +8,7 @@ import {
   readLedger,
   startFakeGateway,
 } from '@ledger/testkit';
-import { DIALECTS, type Dialect, useFreshDatabases } from '@ledger/testkit/databases';
+import { type DatabaseKind, DIALECTS, useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
 import type { LedgerAppOptions } from '../src/app';
 import { createLogger } from '../src/logger';
@@ -23,7 +23,7 @@ const databases = useFreshDatabases();
  * paying through `gateway` (default: a fake gateway of its own, closed with it).
  */
 async function payoutApp(
-  dialect: Dialect,
+  dialect: DatabaseKind,
   opts: { gateway?: FakeGateway } & Omit<LedgerAppOptions, 'databaseUrl'> = {},
 ) {
   const logs: AppLogLine[] = [];
@@ -77,7 +77,7 @@ async function payoutApp(
   };
 }
 
-describe.each(DIALECTS)('payouts.create in process on %s', (dialect) => {
+describe.each([...DIALECTS, 'mysql'] as const)('payouts.create in process on %s', (dialect) => {
   it('reserves, pays through the gateway with its downstream key and records, in three steps; a retry replays', async () => {
     await using app = await payoutApp(dialect);
     const account = await app.openAccount(1000);

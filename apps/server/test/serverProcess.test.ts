@@ -8,7 +8,7 @@ import { balanceOf, read, transferInFlight } from './helpers/rawHttp';
 const databases = useFreshDatabases();
 
 /** The server process around its API: keys in flight across processes, start-up failures, its knobs. */
-describe.each(DIALECTS)('a key in flight on %s', (dialect) => {
+describe.each([...DIALECTS, 'mysql'] as const)('a key in flight on %s', (dialect) => {
   it('409 IDEMPOTENCY_IN_PROGRESS with retryAfterMs and Retry-After after the wait bound, then replays', async () => {
     // The transfer holds between its checks and its commit; a duplicate joins it
     // and waits at most 200 ms.

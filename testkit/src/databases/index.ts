@@ -2,6 +2,13 @@
  * `@ledger/testkit/databases`: fresh databases for tests (vitest) and the
  * bench. It loads vitest and the embedded Postgres, which the root entry does not.
  */
+
+export {
+  createMysqlTestDatabase,
+  type MysqlServer,
+  type MysqlTestDatabase,
+  startMysql,
+} from './mysql';
 export {
   createTestDatabase,
   type PostgresServer,
@@ -9,4 +16,9 @@ export {
   type StartPostgresServerOptions,
   startPostgresServer,
 } from './postgres';
-export { DIALECTS, type Dialect, useFreshDatabases } from './useFreshDatabases';
+export {
+  type DatabaseKind,
+  DIALECTS,
+  type Dialect,
+  useFreshDatabases,
+} from './useFreshDatabases';

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { parseDatabaseUrl } from 'trpc-idempotency/admin';
 
@@ -42,11 +43,12 @@ export interface LedgerSnapshot {
 /** An idempotency record's `scope` and `key` as one string, for maps. */
 export const recordId = (row: { scope: string; key: string }) => `${row.scope}\u0000${row.key}`;
 
-type Dialect = 'sqlite' | 'postgres';
+type Dialect = 'sqlite' | 'postgres' | 'mysql';
 
 /**
- * One query per part of the snapshot, the same SQL on both dialects (quoted
- * aliases keep their case on Postgres), and the columns that hold numbers.
+ * One query per part of the snapshot, the same SQL on every dialect (quoted
+ * aliases keep their case on Postgres; MySQL reads them as aliases too, and
+ * needs its reserved word `key` in backticks), and the columns that hold numbers.
  * Accounts come in the order they were opened: SQLite's rowid, else their
  * creation time.
  */
@@ -72,8 +74,10 @@ const PARTS = {
     numbers: ['amount'],
   },
   records: {
-    sql: () =>
-      'SELECT scope, key, path, attempt, state, outcome_kind AS "outcomeKind", response FROM idempotency_records ORDER BY scope, key',
+    sql: (dialect: Dialect) => {
+      const key = dialect === 'mysql' ? '`key`' : 'key';
+      return `SELECT scope, ${key}, path, attempt, state, outcome_kind AS "outcomeKind", response FROM idempotency_records ORDER BY scope, ${key}`;
+    },
     numbers: ['attempt'],
   },
 } satisfies Record<keyof LedgerSnapshot, { sql: (dialect: Dialect) => string; numbers: string[] }>;
@@ -107,15 +111,18 @@ export function readLedgerFile(file: string): LedgerSnapshot {
 }
 
 /**
- * What the database `databaseUrl` names holds (a SQLite file or a Postgres
- * database, as the library's `parseDatabaseUrl` reads the URL), read on a
- * connection of its own.
+ * What the database `databaseUrl` names holds (a SQLite file, a Postgres or
+ * a MySQL database, as the library's `parseDatabaseUrl` reads the URL), read
+ * on a connection of its own.
  */
 export async function readLedger(databaseUrl: string): Promise<LedgerSnapshot> {
   const target = parseDatabaseUrl(databaseUrl);
   if (target.kind === 'sqlite') return readLedgerFile(resolve(target.path));
+  if (target.kind === 'mysql') return readMysqlLedger(target.uri);
   if (target.kind !== 'postgres') {
-    throw new Error(`the example ledger runs on a SQLite file or Postgres, not ${target.kind}`);
+    throw new Error(
+      `the example ledger runs on a SQLite file, Postgres or MySQL, not ${target.kind}`,
+    );
   }
   const client = new pg.Client({ connectionString: target.connectionString });
   await client.connect();
@@ -128,5 +135,20 @@ export async function readLedger(databaseUrl: string): Promise<LedgerSnapshot> {
     return snapshotOf('postgres', (sql) => rows.get(sql)!);
   } finally {
     await client.end();
+  }
+}
+
+async function readMysqlLedger(uri: string): Promise<LedgerSnapshot> {
+  const connection = await mysql.createConnection({ uri });
+  try {
+    const rows = new Map<string, Row[]>();
+    for (const part of Object.values(PARTS)) {
+      const sql = part.sql('mysql');
+      const [result] = await connection.query(sql);
+      rows.set(sql, result as Row[]);
+    }
+    return snapshotOf('mysql', (sql) => rows.get(sql)!);
+  } finally {
+    await connection.end();
   }
 }

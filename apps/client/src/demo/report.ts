@@ -49,7 +49,7 @@ export function printReport(report: DemoReport, say: (line?: string) => void) {
     for (const problem of report.problems) say(`  ✗ ${problem}`);
     return;
   }
-  say('Checks (on the server’s database file, once it stopped)');
+  say('Checks (on the server’s database, once it stopped)');
   say('  ✓ every balance is exactly what the successful transfers say');
   say(
     `  ✓ it holds the ${transfers.succeeded} transfers that succeeded, each once, as the client saw them`,

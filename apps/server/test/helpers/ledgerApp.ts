@@ -19,6 +19,10 @@ export async function ledgerAppResource(opts: LedgerAppOptions & { databaseUrl: 
       if (database.kind === 'sqlite') {
         return (database.db.$client.prepare(query).get() as { n: number }).n;
       }
+      if (database.kind === 'mysql') {
+        const [rows] = await database.db.$client.query(query);
+        return Number((rows as Array<{ n: number }>)[0]!.n);
+      }
       if (database.driver === 'postgres.js') {
         return Number((await database.db.$client.unsafe<{ n: string }[]>(query))[0]!.n);
       }

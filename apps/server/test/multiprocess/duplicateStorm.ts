@@ -7,7 +7,7 @@ import {
   seededRandom,
   startLedgerServer,
 } from '@ledger/testkit';
-import { type Dialect, useFreshDatabases } from '@ledger/testkit/databases';
+import { type DatabaseKind, useFreshDatabases } from '@ledger/testkit/databases';
 import { describe, expect, it } from 'vitest';
 
 /** Reads a non-negative integer knob from the environment. */
@@ -255,7 +255,7 @@ async function inParallel<T>(
  */
 export function describeDuplicateStorm(opts: {
   title: string;
-  dialect: Dialect;
+  dialect: DatabaseKind;
   processes: number;
   settledAtCommit: string;
   /** More environment for the servers (`PG_DRIVER`). */
