@@ -84,8 +84,9 @@ describe.each(DIALECTS)('internal errors over HTTP on %s', (dialect) => {
           httpStatus: 500,
           path: 'accounts.open',
           requestId,
-          // The idempotency store's own failure keeps its reason: retry with the same key.
-          ...(reason ? { reason } : {}),
+          // The idempotency store's own failure keeps its reason (retry with the same key)
+          // and, like every idempotency error, the server's horizon (30 days by default).
+          ...(reason ? { reason, horizonMs: 30 * 24 * 60 * 60 * 1000 } : {}),
         },
       });
 
