@@ -22,12 +22,16 @@ export default async function setup(project: TestProject) {
  * (non-zero exit codes) stay, so an interrupted run still stops its server.
  */
 async function importKeepingExitCode<T>(load: () => Promise<T>): Promise<T> {
-  const events = ['beforeExit', 'message', 'exit'] as const;
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
+  // As a plain emitter: the three events' listeners differ in type, and only their identity matters.
+  const emitter: NodeJS.EventEmitter = process;
+  const events = ['beforeExit', 'message', 'exit'];
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
   const loaded = await load();
   for (const event of events) {
-    for (const listener of process.listeners(event)) {
-      if (!before.get(event)?.has(listener)) process.off(event, listener);
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.has(listener)) {
+        emitter.off(event, listener as (...args: unknown[]) => void);
+      }
     }
   }
   return loaded;
