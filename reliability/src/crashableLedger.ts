@@ -33,6 +33,9 @@ export async function crashableLedger(opts: CrashableLedgerOptions) {
   const { databaseUrl } = opts;
   const generations: LedgerServerProcess[] = [];
   let portChanges = 0;
+  // How long each kill left the clients without a server: from the kill to the next generation's readiness.
+  const downtimesMs: number[] = [];
+  let killedAt: number | undefined;
 
   async function start(port: number) {
     return startLedgerServer({
@@ -74,8 +77,13 @@ export async function crashableLedger(opts: CrashableLedgerOptions) {
     get portChanges() {
       return portChanges;
     },
+    /** Each kill's downtime so far (kill to the next generation's readiness), in ms. */
+    get downtimesMs(): readonly number[] {
+      return downtimesMs;
+    },
     /** SIGKILL: no shutdown, no cleanup, the process is gone when this resolves. */
     async kill() {
+      killedAt = performance.now();
       await current().stop('SIGKILL');
     },
     /** Starts the next generation on the same database (same port if possible). */
@@ -86,6 +94,8 @@ export async function crashableLedger(opts: CrashableLedgerOptions) {
         portChanges++;
         generations.push(await start(0));
       }
+      if (killedAt !== undefined) downtimesMs.push(Math.round(performance.now() - killedAt));
+      killedAt = undefined;
     },
     /** Every log line of every generation. */
     logs(): LogLine[] {

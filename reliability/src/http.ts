@@ -83,8 +83,11 @@ export interface PostUntilFinalOptions {
  * answer is a failure of the system under test.
  */
 export async function postUntilFinal(opts: PostUntilFinalOptions): Promise<CallRecord> {
-  const maxAttempts = opts.maxAttempts ?? 200;
-  const deadline = performance.now() + (opts.deadlineMs ?? 60_000);
+  // The deadline is the bound: a dead server refuses at once, so an attempts bound alone would
+  // measure how fast attempts burn (~125 ms apart at the cap), not how long the server was away.
+  const maxAttempts = opts.maxAttempts ?? 1000;
+  const startedAt = performance.now();
+  const deadline = startedAt + (opts.deadlineMs ?? 60_000);
   const baseDelayMs = opts.baseDelayMs ?? 10;
   const maxDelayMs = opts.maxDelayMs ?? 250;
   const body = JSON.stringify(opts.input);
@@ -115,6 +118,6 @@ export async function postUntilFinal(opts: PostUntilFinalOptions): Promise<CallR
     await sleep(Math.max(answer?.retryAfterMs ?? 0, opts.random() * cap));
   }
   throw new Error(
-    `no final answer for ${opts.path} (key ${String(opts.input['idempotencyKey'])}) after ${record.attempts} attempts: ${history.slice(-10).join(', ')}`,
+    `no final answer for ${opts.path} (key ${String(opts.input['idempotencyKey'])}) after ${record.attempts} attempts in ${Math.round(performance.now() - startedAt)} ms: ${history.slice(-10).join(', ')}`,
   );
 }

@@ -99,6 +99,7 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
       recordsLeftInProgress: leftInProgress,
       takeovers: takeovers.length,
       portChanges: ledger.portChanges,
+      maxDowntimeMs: Math.max(...ledger.downtimesMs),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     });
     // A run in which no kill hit a transfer in flight proves little: the delay makes that unlikely.

@@ -166,6 +166,7 @@ async function payoutCrashRun(opts: {
     ...checked.figures,
     aimedAt: countBy(snapshots.map((snapshot) => snapshot.aimedAt)),
     portChanges: ledger.portChanges,
+    maxDowntimeMs: Math.max(0, ...ledger.downtimesMs),
     seconds: Math.round((performance.now() - started) / 100) / 10,
   });
   // Aimed at every point, the kills caught payouts at every stage, inside `pay` included:
