@@ -281,6 +281,12 @@ describe('a resubmission after success, after a reload (SPEC 7.8)', () => {
     await sleep(150);
     const second = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
     await waitForAttribute(second, 'data-state', 'succeeded');
+    // Back to 30 in the same page: that transfer again, done before.
+    await page.getByTestId('transfer-amount').fill('30');
+    await sleep(150);
+    await page.getByTestId('transfer-submit').click();
+    await waitForAttribute(first, 'data-already-done', 'true');
+    expect(await page.getByTestId('operation').count()).toBe(4);
 
     await page.reload();
     await expect.poll(() => shownBalance(page, from)).toBe('65');
