@@ -215,6 +215,187 @@ describe('no duplicate from ordinary human behaviour', () => {
   });
 });
 
+describe('a resubmission after success, after a reload (SPEC 7.8)', () => {
+  /** Every key `page` sends to `path`, from now on, in order, with whether the server replayed it. */
+  function sentKeys(page: Page, path: string) {
+    const sent: Array<{ key: string; replayed: boolean }> = [];
+    page.on('response', async (response) => {
+      const request = response.request();
+      if (!request.url().includes(`/trpc/${path}`)) return;
+      const key = (JSON.parse(request.postData() ?? '{}') as { idempotencyKey?: string })
+        .idempotencyKey;
+      if (key) sent.push({ key, replayed: response.headers()['idempotent-replayed'] === 'true' });
+    });
+    return sent;
+  }
+
+  /** The accounts the page lists. */
+  function shownAccounts(page: Page) {
+    return page
+      .getByTestId('account')
+      .evaluateAll((elements) =>
+        elements.map((element) => element.getAttribute('data-account-id')),
+      );
+  }
+
+  it('open account Ada 100, reload, the same form sent again: one account, already done', async () => {
+    await using server = await ledgerServer({ webRoot });
+    const page = await context.newPage();
+    await page.goto(server.origin);
+    const id = await openAccount(page, 'Ada', 100);
+    const key = await page.getByTestId('operation').first().getAttribute('data-key');
+
+    await page.reload();
+    await expect.poll(() => shownAccounts(page)).toEqual([id]);
+    const sent = sentKeys(page, 'accounts.open');
+    await page.getByTestId('open-owner').fill('Ada');
+    await sleep(100);
+    await page.getByTestId('open-balance').fill('100');
+    await sleep(100);
+    const row = await submitOperation(page, () => page.getByTestId('open-submit').click());
+
+    expect(await row.getAttribute('data-key')).toBe(key);
+    await waitForAttribute(row, 'data-state', 'succeeded');
+    await waitForAttribute(row, 'data-already-done', 'true');
+    await waitForAttribute(row, 'data-replayed', 'true');
+    expect(await row.getAttribute('data-result-id')).toBe(id);
+    expect(await row.textContent()).toContain('Already done');
+    await expect
+      .poll(() => page.getByTestId('open-status').textContent())
+      .toContain('Already done');
+    expect(sent).toEqual([{ key, replayed: true }]);
+    expect((await server.events('accounts.open'))['executed']).toBe(1);
+    await expect.poll(() => shownAccounts(page)).toEqual([id]);
+  });
+
+  it('a transfer, reload, the same transfer typed and sent again: it moved the money once, already done', async () => {
+    await using server = await ledgerServer({ webRoot });
+    const { page, from, to } = await tabWithAccounts(server);
+    await fillTransfer(page, from, to, 30);
+    const first = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+    await waitForAttribute(first, 'data-state', 'succeeded');
+    const key = await first.getAttribute('data-key');
+    const transferId = await first.getAttribute('data-result-id');
+    // Another transfer after it: the first is still remembered by its input.
+    await page.getByTestId('transfer-amount').fill('5');
+    await sleep(150);
+    const second = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+    await waitForAttribute(second, 'data-state', 'succeeded');
+    // Back to 30 in the same page: that transfer again, done before.
+    await page.getByTestId('transfer-amount').fill('30');
+    await sleep(150);
+    await page.getByTestId('transfer-submit').click();
+    await waitForAttribute(first, 'data-already-done', 'true');
+    expect(await page.getByTestId('operation').count()).toBe(4);
+
+    await page.reload();
+    await expect.poll(() => shownBalance(page, from)).toBe('65');
+    const sent = sentKeys(page, 'transfers.create');
+    await fillTransfer(page, from, to, 30);
+    await sleep(100);
+    const row = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+
+    expect(await row.getAttribute('data-key')).toBe(key);
+    await waitForAttribute(row, 'data-state', 'succeeded');
+    await waitForAttribute(row, 'data-already-done', 'true');
+    await waitForAttribute(row, 'data-replayed', 'true');
+    expect(await row.getAttribute('data-result-id')).toBe(transferId);
+    expect(await row.textContent()).toContain('Already done');
+    await expect
+      .poll(() => page.getByTestId('transfer-status').textContent())
+      .toContain('Already done');
+    // A second click, 150 ms later: still that one.
+    await sleep(150);
+    await page.getByTestId('transfer-submit').click();
+    await sleep(300);
+    expect(sent.map((each) => each.key).every((each) => each === key)).toBe(true);
+    expect(sent[0]).toEqual({ key, replayed: true });
+    expect(await page.getByTestId('operation').count()).toBe(1);
+    expect((await server.ledger.transfers(from)).map((each) => each.amount)).toEqual([30, 5]);
+    expect((await server.events('transfers.create'))['executed']).toBe(2);
+    await expect.poll(() => shownBalance(page, from)).toBe('65');
+    await expect.poll(() => shownBalance(page, to)).toBe('35');
+  });
+
+  it('reload while the resubmission’s answer is on its way, the same transfer again: still the one transfer', async () => {
+    await using server = await ledgerServer({ webRoot });
+    const { page, from, to } = await tabWithAccounts(server);
+    await fillTransfer(page, from, to, 20);
+    const first = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+    await waitForAttribute(first, 'data-state', 'succeeded');
+    const key = (await first.getAttribute('data-key'))!;
+
+    // From now on each answer of transfers.create takes 800 ms to come back.
+    await page.route('**/trpc/transfers.create**', async (route) => {
+      const response = await route.fetch();
+      await sleep(800);
+      await route.fulfill({ response }).catch(() => {}); // the page may have reloaded meanwhile
+    });
+    await page.reload();
+    const sent = sentKeys(page, 'transfers.create');
+    await fillTransfer(page, from, to, 20);
+    const request = page.waitForRequest((each) => transferKeyOf(each) !== undefined);
+    await page.getByTestId('transfer-submit').click();
+    expect(transferKeyOf(await request)).toBe(key);
+    await sleep(200);
+    await page.reload();
+    await fillTransfer(page, from, to, 20);
+    await sleep(100);
+    await page.getByTestId('transfer-submit').click();
+
+    const row = operation(page, key);
+    await waitForAttribute(row, 'data-state', 'succeeded');
+    await waitForAttribute(row, 'data-already-done', 'true');
+    await sleep(300);
+    expect(await page.getByTestId('operation').count()).toBe(1);
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.every((each) => each.key === key && each.replayed)).toBe(true);
+    expect(await server.ledger.transfers(from)).toHaveLength(1);
+    expect((await server.events('transfers.create'))['executed']).toBe(1);
+    await expect.poll(() => shownBalance(page, from)).toBe('80');
+  });
+
+  it('after a reload, “New account” and “New transfer” with the same input: a second one, on purpose', async () => {
+    await using server = await ledgerServer({ webRoot });
+    const { page, from, to } = await tabWithAccounts(server);
+    await fillTransfer(page, from, to, 10);
+    const first = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+    await waitForAttribute(first, 'data-state', 'succeeded');
+    const firstKey = await first.getAttribute('data-key');
+
+    await page.reload();
+    await expect.poll(() => shownBalance(page, from)).toBe('90');
+    await page.getByTestId('transfer-new').click();
+    await sleep(100);
+    await fillTransfer(page, from, to, 10);
+    await sleep(100);
+    const second = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+    await waitForAttribute(second, 'data-state', 'succeeded');
+    const secondKey = await second.getAttribute('data-key');
+    expect(secondKey).not.toBe(firstKey);
+    expect(await second.getAttribute('data-already-done')).toBe('false');
+    expect(await second.getAttribute('data-replayed')).toBe('false');
+
+    await page.getByTestId('open-new').click();
+    await sleep(100);
+    const ada = await openAccount(page, 'Ada', 100);
+    expect(ada).not.toBe(from);
+
+    expect((await server.ledger.transfers(from)).map((each) => each.amount)).toEqual([10, 10]);
+    expect((await server.events('transfers.create'))['executed']).toBe(2);
+    expect((await server.events('accounts.open'))['executed']).toBe(3);
+    await expect.poll(() => shownBalance(page, from)).toBe('80');
+
+    // And after the next reload, the same transfer again is the second one, already done.
+    await page.reload();
+    await fillTransfer(page, from, to, 10);
+    const again = await submitOperation(page, () => page.getByTestId('transfer-submit').click());
+    expect(await again.getAttribute('data-key')).toBe(secondKey);
+    await waitForAttribute(again, 'data-already-done', 'true');
+    expect(await server.ledger.transfers(from)).toHaveLength(2);
+  });
+});
+
 describe('a day away (SPEC 7.10)', () => {
   /** Sends a transfer of 40 and closes the tab while the server runs it: its answer is lost. */
   async function closeMidFlight(server: Server) {

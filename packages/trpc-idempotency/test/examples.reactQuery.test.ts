@@ -183,6 +183,42 @@ describe('the React examples, against the Quickstart’s server', () => {
     page.close();
   });
 
+  it('PayForm after a reload: the same form again is the payment done before, “New payment” another', async () => {
+    const before = payments();
+    const first = await mountApp({ apiUrl: proxy.url, userId: 'gina' });
+    first.pay();
+    await vi.waitFor(() => expect(first.status()).toMatch(/^Paid: payment \d+$/));
+    const [done] = proxy.payRequests('gina');
+    first.close();
+
+    // The page reloads; the user fills in the same form and pays again.
+    const second = await mountApp({ apiUrl: proxy.url, userId: 'gina' });
+    second.pay();
+    await vi.waitFor(() => expect(second.status()).toMatch(/^Already paid: payment \d+$/));
+    const again = proxy.payRequests('gina')[1]!;
+    expect(again.keys).toEqual(done!.keys);
+    expect(again.replayed).toBe(true);
+    expect(payments()).toBe(before + 1);
+
+    // A new payment on purpose: a new key, a second payment; the next reload knows that one.
+    second.newPayment();
+    second.pay();
+    await vi.waitFor(() => expect(proxy.payRequests('gina')).toHaveLength(3));
+    const other = proxy.payRequests('gina')[2]!;
+    expect(other.keys).not.toEqual(done!.keys);
+    expect(other.replayed).toBe(false);
+    await vi.waitFor(() => expect(second.status()).toMatch(/^Paid: payment \d+$/));
+    expect(payments()).toBe(before + 2);
+    second.close();
+
+    const third = await mountApp({ apiUrl: proxy.url, userId: 'gina' });
+    third.pay();
+    await vi.waitFor(() => expect(third.status()).toMatch(/^Already paid: payment \d+$/));
+    expect(proxy.payRequests('gina')[3]).toMatchObject({ keys: other.keys, replayed: true });
+    expect(payments()).toBe(before + 2);
+    third.close();
+  });
+
   it('Operations: a payment whose answer never came is persisted, and resumed with its key by the next mount', async () => {
     const before = payments();
     const first = await mountApp({ apiUrl: proxy.url, userId: 'bob' });

@@ -1,13 +1,24 @@
 /**
  * The package as a registry user gets it: `pnpm pack` builds it, its README's
  * links resolve (inside the tarball or at the repository), its manifest says
- * where it lives, and a browser-only install needs no server peer.
+ * where it lives, a browser-only install needs no server peer, and the React
+ * entry imports without its optional idb-keyval.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../package.json' with { type: 'json' };
 
 const root = join(import.meta.dirname, '..');
@@ -94,40 +105,112 @@ describe('the package README', () => {
 });
 
 describe('pnpm pack on a fresh clone (no dist/)', () => {
-  it('builds dist/ into the tarball, every export target included', { timeout: 180_000 }, () => {
-    const clone = mkdtempSync(join(tmpdir(), 'trpc-idempotency-pack-'));
-    try {
-      const folder = join(clone, 'packages', 'trpc-idempotency');
-      for (const part of ['src', 'drizzle', 'examples']) {
-        cpSync(join(root, part), join(folder, part), { recursive: true });
-      }
-      for (const file of ['package.json', 'README.md', 'tsconfig.json', 'tsdown.config.ts']) {
-        cpSync(join(root, file), join(folder, file));
-      }
-      cpSync(join(repositoryRoot, 'tsconfig.base.json'), join(clone, 'tsconfig.base.json'));
-      symlinkSync(join(root, 'node_modules'), join(folder, 'node_modules'), 'dir');
-      expect(existsSync(join(folder, 'dist'))).toBe(false);
-      const output = execFileSync('npm', ['pack', '--json', '--pack-destination', clone], {
-        cwd: folder,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, npm_config_update_notifier: 'false' },
-      });
-      // The build's own output comes first on stdout; npm's JSON report is the last part.
-      const [packed] = JSON.parse(output.slice(output.search(/^\[$/m))) as {
-        files: { path: string }[];
-      }[];
-      const files = new Set(packed!.files.map((file) => file.path));
-      const targets = JSON.stringify(packageJson.exports).match(/\.\/dist\/[^"]+/g) ?? [];
-      expect(targets.length).toBeGreaterThan(10);
-      for (const target of targets) expect(files.has(target.slice(2)), target).toBe(true);
-      expect(files.has('dist/cli.mjs')).toBe(true);
-      expect(files.has('examples/quickstart/router.ts')).toBe(true);
-      expect([...files].some((file) => file.endsWith('.test.ts') && file.startsWith('src/'))).toBe(
-        false,
-      );
-    } finally {
-      rmSync(clone, { recursive: true, force: true });
+  let clone: string;
+  let tarball: string;
+  let packedFiles: Set<string>;
+
+  beforeAll(() => {
+    clone = mkdtempSync(join(tmpdir(), 'trpc-idempotency-pack-'));
+    const folder = join(clone, 'packages', 'trpc-idempotency');
+    for (const part of ['src', 'drizzle', 'examples']) {
+      cpSync(join(root, part), join(folder, part), { recursive: true });
     }
+    for (const file of ['package.json', 'README.md', 'tsconfig.json', 'tsdown.config.ts']) {
+      cpSync(join(root, file), join(folder, file));
+    }
+    cpSync(join(repositoryRoot, 'tsconfig.base.json'), join(clone, 'tsconfig.base.json'));
+    symlinkSync(join(root, 'node_modules'), join(folder, 'node_modules'), 'dir');
+    expect(existsSync(join(folder, 'dist'))).toBe(false);
+    const output = execFileSync('npm', ['pack', '--json', '--pack-destination', clone], {
+      cwd: folder,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
+    // The build's own output comes first on stdout; npm's JSON report is the last part.
+    const [packed] = JSON.parse(output.slice(output.search(/^\[$/m))) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
+    tarball = join(clone, packed!.filename);
+    packedFiles = new Set(packed!.files.map((file) => file.path));
+  }, 180_000);
+  afterAll(() => {
+    if (clone) rmSync(clone, { recursive: true, force: true });
+  });
+
+  it('builds dist/ into the tarball, every export target included', () => {
+    const targets = JSON.stringify(packageJson.exports).match(/\.\/dist\/[^"]+/g) ?? [];
+    expect(targets.length).toBeGreaterThan(10);
+    for (const target of targets) expect(packedFiles.has(target.slice(2)), target).toBe(true);
+    expect(packedFiles.has('dist/cli.mjs')).toBe(true);
+    expect(packedFiles.has('examples/quickstart/router.ts')).toBe(true);
+    expect(
+      [...packedFiles].some((file) => file.endsWith('.test.ts') && file.startsWith('src/')),
+    ).toBe(false);
+  });
+
+  /**
+   * An app with the tarball installed beside React and TanStack Query (and
+   * fake-indexeddb for a browser's IndexedDB), with idb-keyval or without:
+   * what the react-query entry does, from ESM and from CommonJS.
+   */
+  function reactQueryApp(opts: { idbKeyval: boolean }) {
+    const app = mkdtempSync(join(clone, 'app-'));
+    const modules = join(app, 'node_modules');
+    mkdirSync(join(modules, '@tanstack'), { recursive: true });
+    execFileSync('tar', ['-xzf', tarball, '-C', modules]);
+    renameSync(join(modules, 'package'), join(modules, 'trpc-idempotency'));
+    const peers = ['react', '@tanstack/react-query', 'fake-indexeddb'];
+    if (opts.idbKeyval) peers.push('idb-keyval');
+    for (const peer of peers) {
+      symlinkSync(realpathSync(join(root, 'node_modules', peer)), join(modules, peer), 'dir');
+    }
+    // Pending operations used: the store is opened (idb-keyval loaded) by resume().
+    const script = (load: string) => `
+      require('fake-indexeddb/auto');
+      const { QueryClient } = require('@tanstack/react-query');
+      (async () => {
+        const entry = ${load};
+        const errors = [];
+        const pending = entry.createPendingOperations({
+          queryClient: new QueryClient(),
+          procedures: {},
+          onStorageError: (error) => errors.push(String(error)),
+        });
+        await pending.resume();
+        console.log(JSON.stringify({ exports: Object.keys(entry).sort(), errors }));
+      })();`;
+    const run = (load: string) =>
+      JSON.parse(execFileSync('node', ['-e', script(load)], { cwd: app, encoding: 'utf8' })) as {
+        exports: string[];
+        errors: string[];
+      };
+    return {
+      esm: run("await import('trpc-idempotency/react-query')"),
+      cjs: run("require('trpc-idempotency/react-query')"),
+    };
+  }
+
+  it('trpc-idempotency/react-query imports without idb-keyval (an optional peer); pending operations then name it', () => {
+    const { esm, cjs } = reactQueryApp({ idbKeyval: false });
+    for (const { exports, errors } of [esm, cjs]) {
+      expect(exports).toContain('useIdempotentMutation');
+      expect(exports).toContain('createPendingOperations');
+      // Each use that needed the store (the horizon, the operations) said why it could not.
+      expect(errors.length).toBeGreaterThan(0);
+      for (const error of errors) {
+        expect(error).toContain(
+          'pending operations are kept in IndexedDB through idb-keyval, an optional peer dependency of trpc-idempotency',
+        );
+        expect(error).toContain('install it (npm install idb-keyval)');
+      }
+    }
+  });
+
+  it('with idb-keyval installed, pending operations load it when first used', () => {
+    const { esm, cjs } = reactQueryApp({ idbKeyval: true });
+    expect(esm).toEqual({ exports: cjs.exports, errors: [] });
+    expect(cjs.errors).toEqual([]);
   });
 });

@@ -77,16 +77,25 @@ export function operationStateOf(state: StateFields): OperationState | 'idle' {
 // biome-ignore lint/suspicious/noExplicitAny: any mutation of the cache, whatever its types.
 type AnyMutation = Mutation<any, any, any, any>;
 
+/** Marks a mutation sent with the key of an operation known to be done (by any copy of this package). */
+const DONE_BEFORE = Symbol.for('trpc-idempotency.doneBefore');
+
+/** `mutation` was sent with the key of an operation the pending operations remember as done. */
+export function markDoneBefore(mutation: AnyMutation) {
+  if (!(DONE_BEFORE in mutation)) Object.defineProperty(mutation, DONE_BEFORE, { value: true });
+}
+
 /**
  * True when `mutation` succeeded as a repeat of an operation already done:
- * an earlier submission with its key succeeded in this cache, or the server
+ * an earlier submission with its key succeeded in this cache or, with
+ * pending operations, before a reload (they remember it), or the server
  * answered that it ran before (`IDEMPOTENCY_OUTCOME_EXPIRED`). The UI says
  * "already done" (SPEC 7.8).
  * @see README.md#one-key-per-intent
  */
 export function isAlreadyDone(queryClient: QueryClient, mutation: AnyMutation): boolean {
   if (operationStateOf(mutation.state) !== 'succeeded') return false;
-  if (isIdempotencyOutcomeExpired(mutation.state.error)) return true;
+  if (isIdempotencyOutcomeExpired(mutation.state.error) || DONE_BEFORE in mutation) return true;
   const key = getIdempotencyKey(mutation.state.variables);
   if (key === undefined) return false;
   return queryClient

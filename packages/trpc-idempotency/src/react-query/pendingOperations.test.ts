@@ -1,8 +1,8 @@
 import 'fake-indexeddb/auto';
-import { MutationObserver, onlineManager, QueryClient } from '@tanstack/react-query';
+import { hashKey, MutationObserver, onlineManager, QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
-import { createStore, entries, type UseStore } from 'idb-keyval';
+import { createStore, entries, get, set, type UseStore } from 'idb-keyval';
 import { afterEach, describe, expect, vi } from 'vitest';
 import { itServing } from '../../test/helpers/httpServer';
 import { ledgerApp } from '../../test/helpers/ledgerApp';
@@ -15,7 +15,7 @@ import {
   idempotentMutationOptions,
   MissingIdempotencyKeyError,
 } from './idempotentMutationOptions';
-import { type OutcomeUnknownError, operationStateOf } from './operationState';
+import { isAlreadyDone, type OutcomeUnknownError, operationStateOf } from './operationState';
 import { createPendingOperations } from './pendingOperations';
 
 /** The operations persisted in `store`, without the entry that keeps the server's horizon. */
@@ -525,5 +525,167 @@ describe('retention on the client (SPEC 7.10)', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('operations remembered as done, across a reload (SPEC 7.8)', () => {
+  test('the same input submitted after a reload adopts the done one’s key: replayed, already done', async ({
+    app,
+    server,
+    store,
+    browser,
+  }) => {
+    const mutationKey = browser.trpc.pay.mutationOptions().mutationKey;
+    await browser.pay({ amount: 5, idempotencyKey: 'operation-0000000030' });
+    expect(browser.pending.completedIntent(mutationKey, { amount: 5 })).toBe(
+      'operation-0000000030',
+    );
+
+    // The page reloads: a new session on the same storage remembers it once resumed.
+    const after = session({ url: server.url, store });
+    expect(after.pending.completedIntent(mutationKey, { amount: 5 })).toBeUndefined();
+    expect(await after.pending.resume()).toEqual([]);
+    // Compared as the hook compares a resubmission: without its key, in any key order.
+    const key = after.pending.completedIntent(mutationKey, {
+      idempotencyKey: 'some-other-key-000001',
+      amount: 5,
+    });
+    expect(key).toBe('operation-0000000030');
+    expect(after.pending.completedIntent(mutationKey, { amount: 6 })).toBeUndefined();
+
+    const replayed = await after.pay({ amount: 5, idempotencyKey: key! });
+    expect(replayed).toEqual({ id: 1, label: 'pay', amount: 5 });
+    expect(app.executed).toEqual(['operation-0000000030']);
+    const [shown] = after.queryClient.getMutationCache().getAll();
+    expect(operationStateOf(shown!.state)).toBe('succeeded');
+    expect(isAlreadyDone(after.queryClient, shown!)).toBe(true);
+
+    // Another user's session knows nothing of it.
+    const bob = session({ url: server.url, store, namespace: 'bob', user: 'bob' });
+    await bob.pending.resume();
+    expect(bob.pending.completedIntent(mutationKey, { amount: 5 })).toBeUndefined();
+  });
+
+  test('kept in one versioned entry per namespace beside the pending operations, which it never becomes', async ({
+    server,
+    store,
+    browser,
+  }) => {
+    const before = Date.now();
+    await browser.pay({ amount: 5, idempotencyKey: 'operation-0000000031' });
+    await browser.pay({ amount: 7, idempotencyKey: 'operation-0000000032' });
+    await vi.waitUntil(
+      async () => ((await get('~completed-intents:alice', store))?.intents.length ?? 0) === 2,
+    );
+    const record = await get('~completed-intents:alice', store);
+    expect(record).toEqual({
+      format: 'completed-intents/1',
+      namespace: 'alice',
+      intents: [5, 7].map((amount, index) => ({
+        procedure: hashKey(browser.trpc.pay.mutationOptions().mutationKey),
+        input: JSON.stringify({ amount }),
+        idempotencyKey: `operation-000000003${index + 1}`,
+        firstSubmittedAt: expect.any(Number),
+        completedAt: expect.any(Number),
+      })),
+    });
+    expect(record.intents[0].firstSubmittedAt).toBeGreaterThanOrEqual(before);
+    expect(await operationsIn(store)).toEqual([]);
+
+    // A reload resumes nothing from it; a record of a format it does not know is ignored.
+    await set('~completed-intents:carol', { format: 'completed-intents/9', intents: [{}] }, store);
+    const after = session({ url: server.url, store });
+    expect(await after.pending.resume()).toEqual([]);
+    expect(after.sent).toEqual([]);
+    const carol = session({ url: server.url, store, namespace: 'carol' });
+    expect(await carol.pending.resume()).toEqual([]);
+    expect(carol.storageErrors).toEqual([]);
+  });
+
+  test('past the server’s horizon it is forgotten: the same input is a new operation', async ({
+    server,
+    store,
+    browser,
+  }) => {
+    const mutationKey = browser.trpc.pay.mutationOptions().mutationKey;
+    await browser.pay({ amount: 5, idempotencyKey: 'operation-0000000033' });
+    // The horizon the server told (its default, 30 days) with its answer.
+    const horizonMs = browser.pending.horizonMs();
+    expect(horizonMs).toBe(30 * 24 * 60 * 60 * 1000);
+
+    vi.useFakeTimers({ now: Date.now() + horizonMs + 60_000, toFake: ['Date'] });
+    try {
+      expect(browser.pending.completedIntent(mutationKey, { amount: 5 })).toBeUndefined();
+      const after = session({ url: server.url, store });
+      await after.pending.resume();
+      expect(after.pending.completedIntent(mutationKey, { amount: 5 })).toBeUndefined();
+      // Dropped from storage at the next change.
+      await after.pay({ amount: 6, idempotencyKey: 'operation-0000000034' });
+      await vi.waitUntil(
+        async () =>
+          (await get('~completed-intents:alice', store))?.intents.length === 1 &&
+          (await get('~completed-intents:alice', store))?.intents[0].idempotencyKey ===
+            'operation-0000000034',
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('forgotten when the user starts a new operation on purpose, after a reload too', async ({
+    server,
+    store,
+    browser,
+  }) => {
+    const mutationKey = browser.trpc.pay.mutationOptions().mutationKey;
+    await browser.pay({ amount: 5, idempotencyKey: 'operation-0000000035' });
+    await browser.pay({ amount: 8, idempotencyKey: 'operation-0000000036' });
+
+    await browser.pending.forgetIntent(mutationKey, { amount: 5 });
+    expect(browser.pending.completedIntent(mutationKey, { amount: 5 })).toBeUndefined();
+    expect(browser.pending.completedIntent(mutationKey, { amount: 8 })).toBe(
+      'operation-0000000036',
+    );
+
+    const after = session({ url: server.url, store });
+    await after.pending.resume();
+    expect(after.pending.completedIntent(mutationKey, { amount: 5 })).toBeUndefined();
+    expect(after.pending.completedIntent(mutationKey, { amount: 8 })).toBe('operation-0000000036');
+  });
+
+  test('a final failure is not remembered as done', async ({ store, browser }) => {
+    const mutationKey = browser.trpc.pay.mutationOptions().mutationKey;
+    await browser.pay({ amount: 5000, idempotencyKey: 'operation-0000000037' }).catch(() => {});
+    expect(browser.pending.completedIntent(mutationKey, { amount: 5000 })).toBeUndefined();
+    expect(await get('~completed-intents:alice', store)).toBeUndefined();
+  });
+
+  test('storage that cannot be written: the operation still runs, the loss is reported', async ({
+    app,
+    server,
+  }) => {
+    const broken = createStore('pending-broken', 'pending-operations');
+    const browser = session({ url: server.url, store: broken });
+    const mutationKey = browser.trpc.pay.mutationOptions().mutationKey;
+    vi.stubGlobal('indexedDB', {
+      open: () => {
+        throw new DOMException('quota exceeded', 'QuotaExceededError');
+      },
+    });
+    try {
+      expect(await browser.pay({ amount: 3, idempotencyKey: 'operation-0000000038' })).toEqual({
+        id: 1,
+        label: 'pay',
+        amount: 3,
+      });
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(app.executed).toEqual(['operation-0000000038']);
+    // Remembered in this page all the same.
+    expect(browser.pending.completedIntent(mutationKey, { amount: 3 })).toBe(
+      'operation-0000000038',
+    );
+    await vi.waitUntil(() => browser.storageErrors.length >= 2);
   });
 });

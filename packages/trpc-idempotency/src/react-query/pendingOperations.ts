@@ -8,18 +8,25 @@ import {
   type QueryClient,
 } from '@tanstack/react-query';
 import type { AnyTRPCRouter as AnyRouter } from '@trpc/server';
-import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
-import { isRetryableError } from '../client/errors';
+import type { UseStore } from 'idb-keyval';
+import { isIdempotencyOutcomeExpired, isRetryableError } from '../client/errors';
 import type { inferIdempotentPaths } from '../shared/idempotentInput';
 import { randomKey } from '../shared/randomKey';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
 import { FALLBACK_HORIZON_MS, learnedServerHorizon, onServerHorizon } from '../shared/retention';
+import { loadIdbKeyval } from './idbKeyval';
 import {
   type AnyMutationOptions,
   getIdempotencyKey,
   withIdempotentRetries,
 } from './idempotentMutationOptions';
-import { isOutcomeUnknown, type OutcomeUnknownCause, OutcomeUnknownError } from './operationState';
+import { intentInputOf } from './intentInput';
+import {
+  isOutcomeUnknown,
+  markDoneBefore,
+  type OutcomeUnknownCause,
+  OutcomeUnknownError,
+} from './operationState';
 
 // biome-ignore lint/suspicious/noExplicitAny: any mutation of the cache, whatever its types.
 type AnyMutation = Mutation<any, any, any, any>;
@@ -50,6 +57,45 @@ interface PendingOperationRecordV1 {
   };
 }
 
+/**
+ * An operation that succeeded, remembered so that the same input submitted
+ * again is that operation (SPEC 7.8), after a reload too.
+ */
+interface CompletedIntent {
+  /** Its procedure: `hashKey` of its mutation key. */
+  procedure: string;
+  /** Its input without the key, as {@link intentInputOf} tells one input from another. */
+  input: string;
+  idempotencyKey: string;
+  /** When it was first asked for: its age against the server's horizon, as a pending one's. */
+  firstSubmittedAt: number;
+  completedAt: number;
+}
+
+/**
+ * A namespace's completed intents, in one entry rewritten in one transaction
+ * per change. `format` is its version; not a `version` field, which readers
+ * of pending operations before it take for a pending operation's (1 or 2).
+ */
+interface CompletedIntentsRecord {
+  format: 'completed-intents/1';
+  namespace: string;
+  intents: CompletedIntent[];
+}
+
+/** The completed intents kept per namespace, the latest ones. */
+const MAX_COMPLETED_INTENTS = 100;
+
+/** The store's entry with a namespace's completed intents. */
+const completedIntentsId = (namespace: string) => `~completed-intents:${namespace}`;
+
+function readCompletedIntents(value: unknown): CompletedIntent[] {
+  const record = value as CompletedIntentsRecord | undefined;
+  if (typeof record !== 'object' || record === null) return [];
+  if (record.format !== 'completed-intents/1' || !Array.isArray(record.intents)) return [];
+  return record.intents;
+}
+
 /** Marks a mutation some pending operations already persist. */
 const INSTRUMENTED = Symbol.for('trpc-idempotency.pendingOperation');
 
@@ -78,8 +124,9 @@ export interface PendingOperationsOptions<TRouter extends AnyRouter> {
    */
   namespace?: string;
   /**
-   * The IndexedDB store to keep them in (from idb-keyval's `createStore`).
-   * Default: database `trpc-idempotency`, store `pending-operations`.
+   * The IndexedDB store to keep them in (from idb-keyval's `createStore`),
+   * with the operations remembered as done. Default: database
+   * `trpc-idempotency`, store `pending-operations`.
    */
   store?: UseStore;
   /**
@@ -148,6 +195,19 @@ export interface PendingOperations {
   resumed(): Promise<void> | undefined;
   /** True for a mutation {@link resume} put back: a submission of the same input adopts its key. */
   wasResumed(mutation: AnyMutation): boolean;
+  /**
+   * The key of this namespace's operation of the procedure `mutationKey` and
+   * the same `input` (compared without its key, as the hook compares a
+   * resubmission) that succeeded within the server's horizon, remembered
+   * across reloads (the latest 100): submitted again with it, the operation is
+   * replayed, not run again (SPEC 7.8). `undefined` if none.
+   */
+  completedIntent(mutationKey: MutationKey, input: unknown): string | undefined;
+  /**
+   * Forgets the operation done with this procedure and input: the user starts
+   * a new one on purpose (`useIdempotentMutation`'s `newOperation()`).
+   */
+  forgetIntent(mutationKey: MutationKey, input: unknown): Promise<void>;
   /** The horizon in force, in ms: the option, else the one learned from the server, else 24 h. */
   horizonMs(): number;
 }
@@ -230,14 +290,19 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   const procedures = registeredProcedures(opts.procedures as Record<string, AnyMutationOptions>);
 
   let store: UseStore | undefined = opts.store;
-  /** The store, opened on first use: IndexedDB may be missing (Node, some private modes). */
-  function openStore(): UseStore {
-    if (store) return store;
-    if (typeof indexedDB === 'undefined') {
+  /**
+   * idb-keyval and the store, loaded and opened on first use: idb-keyval is
+   * an optional peer, and IndexedDB may be missing (Node, some private modes).
+   */
+  let opened: { idb: Awaited<ReturnType<typeof loadIdbKeyval>>; store: UseStore } | undefined;
+  async function loadStore() {
+    const idb = await loadIdbKeyval();
+    if (!store && typeof indexedDB === 'undefined') {
       throw new Error('IndexedDB is not available: pending operations cannot survive a reload');
     }
-    store = createStore(DEFAULT_STORE.database, DEFAULT_STORE.store);
-    return store;
+    store ??= idb.createStore(DEFAULT_STORE.database, DEFAULT_STORE.store);
+    opened = { idb, store };
+    return opened;
   }
 
   const recordId = (idempotencyKey: string) => [namespace, idempotencyKey];
@@ -259,9 +324,9 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   function loadHorizon() {
     horizonLoaded ??= (async () => {
       try {
-        const stored = (await get(HORIZON_ENTRY, openStore())) as
-          | { horizonMs?: unknown }
-          | undefined;
+        // Synchronous once open: writes and deletes reach IndexedDB in the order they are made.
+        const { idb, store } = opened ?? (await loadStore());
+        const stored = (await idb.get(HORIZON_ENTRY, store)) as { horizonMs?: unknown } | undefined;
         if (typeof stored?.horizonMs === 'number') storedHorizonMs = stored.horizonMs;
       } catch (error) {
         onStorageError(error);
@@ -272,7 +337,8 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   async function storeHorizon(horizonMs: number) {
     storedHorizonMs = horizonMs;
     try {
-      await set(HORIZON_ENTRY, { horizonMs }, openStore());
+      const { idb, store } = opened ?? (await loadStore());
+      await idb.set(HORIZON_ENTRY, { horizonMs }, store);
     } catch (error) {
       onStorageError(error);
     }
@@ -283,6 +349,86 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   function pastHorizon(key: string) {
     const since = firstSubmitted.get(key);
     return since !== undefined && Date.now() - since > horizonMs();
+  }
+
+  /**
+   * This namespace's operations known to have succeeded, within the horizon:
+   * this page's, and those storage held when the first resume read it. Past
+   * the horizon one is dropped: the server no longer knows its key, so the same
+   * input submitted again is a new operation (SPEC 3.7, 7.10).
+   */
+  let completed: CompletedIntent[] = [];
+  const withinHorizon = (intent: CompletedIntent) =>
+    Date.now() - intent.firstSubmittedAt <= horizonMs();
+  /** `intents` with `change` applied, those past the horizon dropped, the latest kept. */
+  function revised(
+    intents: CompletedIntent[],
+    change: (all: CompletedIntent[]) => CompletedIntent[],
+  ) {
+    return change(intents)
+      .filter(withinHorizon)
+      .sort((a, b) => a.completedAt - b.completedAt)
+      .slice(-MAX_COMPLETED_INTENTS);
+  }
+  const sameIntent = (a: CompletedIntent, b: { procedure: string; input: string }) =>
+    a.procedure === b.procedure && a.input === b.input;
+
+  /** Applies `change` to the completed intents here and, in one transaction, in storage. */
+  async function reviseCompleted(change: (all: CompletedIntent[]) => CompletedIntent[]) {
+    completed = revised(completed, change);
+    try {
+      const { idb, store } = opened ?? (await loadStore());
+      await idb.update<CompletedIntentsRecord>(
+        completedIntentsId(namespace),
+        (stored) => ({
+          format: 'completed-intents/1',
+          namespace,
+          intents: revised(readCompletedIntents(stored), change),
+        }),
+        store,
+      );
+    } catch (error) {
+      onStorageError(error);
+    }
+  }
+
+  /** Remembers that the operation `key` of `mutation` succeeded. */
+  function rememberCompleted(mutation: AnyMutation, key: string, variables: unknown) {
+    const mutationKey = mutation.options.mutationKey;
+    if (!mutationKey) return;
+    const intent: CompletedIntent = {
+      procedure: hashKey(mutationKey),
+      input: intentInputOf(variables),
+      idempotencyKey: key,
+      firstSubmittedAt: firstSubmitted.get(key) ?? Date.now(),
+      completedAt: Date.now(),
+    };
+    void reviseCompleted((all) => [...all.filter((other) => !sameIntent(other, intent)), intent]);
+  }
+
+  /** The operation `key` remembered as done (within the horizon), if it is. */
+  function doneBefore(key: string) {
+    return completed.find((intent) => intent.idempotencyKey === key && withinHorizon(intent));
+  }
+
+  /** Adds what storage held to this page's completed intents (this page's win). */
+  function loadCompleted(stored: unknown) {
+    const here = completed;
+    completed = revised(readCompletedIntents(stored), (all) => [
+      ...all.filter((intent) => !here.some((mine) => sameIntent(mine, intent))),
+      ...here,
+    ]);
+  }
+
+  function completedIntent(mutationKey: MutationKey, input: unknown) {
+    const wanted = { procedure: hashKey(mutationKey), input: intentInputOf(input) };
+    const intent = completed.find((each) => sameIntent(each, wanted));
+    return intent && withinHorizon(intent) ? intent.idempotencyKey : undefined;
+  }
+
+  async function forgetIntent(mutationKey: MutationKey, input: unknown) {
+    const unwanted = { procedure: hashKey(mutationKey), input: intentInputOf(input) };
+    await reviseCompleted((all) => all.filter((intent) => !sameIntent(intent, unwanted)));
   }
 
   async function persist(mutation: AnyMutation, key: string, variables: unknown) {
@@ -297,7 +443,8 @@ export function createPendingOperations<TRouter extends AnyRouter>(
       ...(mutation.options.scope && { scope: mutation.options.scope }),
     };
     try {
-      await set(recordId(key), record, openStore());
+      const { idb, store } = opened ?? (await loadStore());
+      await idb.set(recordId(key), record, store);
     } catch (error) {
       onStorageError(error);
     }
@@ -305,7 +452,8 @@ export function createPendingOperations<TRouter extends AnyRouter>(
 
   async function forget(key: string) {
     try {
-      await del(recordId(key), openStore());
+      const { idb, store } = opened ?? (await loadStore());
+      await idb.del(recordId(key), store);
     } catch (error) {
       onStorageError(error);
     }
@@ -414,15 +562,21 @@ export function createPendingOperations<TRouter extends AnyRouter>(
         throw error;
       }
       stopWaiting(key);
-      if (!firstSubmitted.has(key)) firstSubmitted.set(key, Date.now());
+      // Sent again once it is done (a resubmission, after a reload too): the server replays it.
+      const done = doneBefore(key);
+      if (done) markDoneBefore(mutation);
+      if (!firstSubmitted.has(key)) firstSubmitted.set(key, done?.firstSubmittedAt ?? Date.now());
       written = persist(mutation, key, keyed);
       try {
         const data = await execute(keyed);
         settled(key);
+        rememberCompleted(mutation, key, keyed);
         return data;
       } catch (error) {
         if (isRetryableError(error) && !isOutcomeUnknown(error)) unresolved(mutation, key);
         else settled(key);
+        // It ran; the server no longer keeps its response.
+        if (isIdempotencyOutcomeExpired(error)) rememberCompleted(mutation, key, keyed);
         throw error;
       }
     };
@@ -498,7 +652,8 @@ export function createPendingOperations<TRouter extends AnyRouter>(
   async function resumeOnce(): Promise<AnyMutation[]> {
     let records: Array<[IDBValidKey, unknown]>;
     try {
-      records = await entries(openStore());
+      const { idb, store } = opened ?? (await loadStore());
+      records = await idb.entries(store);
     } catch (error) {
       onStorageError(error);
       return [];
@@ -506,6 +661,7 @@ export function createPendingOperations<TRouter extends AnyRouter>(
     await loadHorizon();
     const held = await heldByOthers();
     const inCache = new Set(cache.getAll().map((m) => getIdempotencyKey(m.state.variables)));
+    loadCompleted(records.find(([id]) => id === completedIntentsId(namespace))?.[1]);
     const restored: AnyMutation[] = [];
     for (const [, value] of records) {
       const record = readRecord(value);
@@ -595,6 +751,8 @@ export function createPendingOperations<TRouter extends AnyRouter>(
     resume,
     discard,
     wasResumed: (mutation) => resumed.has(mutation),
+    completedIntent,
+    forgetIntent,
     resumed: () => (firstResumeDone ? undefined : firstResume),
     horizonMs,
   };

@@ -3,6 +3,7 @@ import {
   hashKey,
   type MutateOptions,
   type Mutation,
+  type MutationKey,
   type QueryClient,
   type UseMutationOptions,
   type UseMutationResult,
@@ -22,6 +23,7 @@ import type { IdempotentInputBrand } from '../shared/idempotentInput';
 import { randomKey } from '../shared/randomKey';
 import { IDEMPOTENCY_KEY_FIELD } from '../shared/reasons';
 import { getIdempotencyKey, withIdempotentRetries } from './idempotentMutationOptions';
+import { intentInputOf } from './intentInput';
 import {
   isAlreadyDone,
   isOutcomeUnknown,
@@ -124,29 +126,6 @@ interface Draft {
   input: string;
 }
 
-/**
- * Key order-insensitive text of an input, to tell "the same form submitted
- * again" from "the form changed". Not a fingerprint: only compared in memory.
- */
-function sameInputText(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) return item;
-    if (Object.getPrototypeOf(item) !== Object.prototype) return item;
-    const record = item as Record<string, unknown>;
-    return Object.fromEntries(
-      Object.keys(record)
-        .sort()
-        .map((name) => [name, record[name]]),
-    );
-  });
-}
-
-function withoutKey(input: unknown): unknown {
-  if (typeof input !== 'object' || input === null) return input;
-  const { [IDEMPOTENCY_KEY_FIELD]: _key, ...rest } = input as Record<string, unknown>;
-  return rest;
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: any mutation of the cache, whatever its types.
 type AnyMutation = Mutation<any, any, any, any>;
 
@@ -161,9 +140,27 @@ function latestWithKey(queryClient: QueryClient, key: string): AnyMutation | und
 /**
  * The key of an operation of the same procedure and input the user did not
  * ask for from this form, whose outcome is still open or which a reload
- * resumed: a submission of the same input is that operation (SPEC 7.8).
+ * resumed, else of one the pending operations remember as done (before a
+ * reload too, within the server's horizon): a submission of the same input is
+ * that operation (SPEC 7.8).
  */
 function adoptableKey(opts: {
+  queryClient: QueryClient;
+  mutationKey: unknown;
+  input: string;
+  variables: unknown;
+  pending: PendingOperations | undefined;
+}): string | undefined {
+  return (
+    openOrResumedKey(opts) ??
+    (opts.mutationKey === undefined
+      ? undefined
+      : opts.pending?.completedIntent(opts.mutationKey as MutationKey, opts.variables))
+  );
+}
+
+/** The key of a matching operation of the cache still open, or resumed by a reload. */
+function openOrResumedKey(opts: {
   queryClient: QueryClient;
   mutationKey: unknown;
   input: string;
@@ -176,7 +173,7 @@ function adoptableKey(opts: {
     .filter((mutation) => {
       const key = mutation.options.mutationKey;
       if (procedure !== undefined && (!key || hashKey(key) !== procedure)) return false;
-      if (sameInputText(withoutKey(mutation.state.variables)) !== opts.input) return false;
+      if (intentInputOf(mutation.state.variables) !== opts.input) return false;
       const state = operationStateOf(mutation.state);
       if (state === 'pending' || state === 'waiting') return true;
       return state === 'succeeded' && opts.pending?.wasResumed(mutation) === true;
@@ -244,7 +241,10 @@ function outcomeOf<TData>(queryClient: QueryClient, mutation: AnyMutation) {
  * - A new key only when the input changes, after a final failure, or after
  *   `newOperation()` (the user starts a new operation on purpose).
  * - A submission whose input matches an operation still open, or one a reload
- *   resumed, adopts its key instead of starting a second one.
+ *   resumed, adopts its key instead of starting a second one; so does one that
+ *   matches an operation the pending operations remember as done (after a
+ *   reload too, within the server's horizon): the server replays it, and
+ *   `operation.alreadyDone` says so.
  * - Below a {@link PendingOperationsProvider} the operation is persisted until
  *   its outcome is known, tried again while it is unknown, and resumed after a
  *   reload. `operation.state` tells where it stands; a network failure is
@@ -280,21 +280,30 @@ export function useIdempotentMutation<
     select: (each) => `${each.mutationId}:${each.state.status}:${each.state.isPaused}`,
   });
 
+  /** The pending operations stop taking `input` for this procedure's operation done before. */
+  function forgetIntent(input: unknown) {
+    if (pending && options.mutationKey) void pending.forgetIntent(options.mutationKey, input);
+  }
+
   /** The variables to send for `input`, and the pending mutation already running them, if any. */
   function prepare(input: InputOf<TVariables>) {
     let key = getIdempotencyKey(input);
     if (key === undefined) {
-      const text = sameInputText(withoutKey(input));
+      const text = intentInputOf(input);
       const current = draft.current;
       const latest = current && latestWithKey(client, current.key);
       const same = current?.input === text && !(latest && endedForGood(latest));
       if (!same) {
+        // A new operation on purpose: nothing adopted, and the memory of the same input done
+        // before forgotten, so a resubmission after this one fails is not taken for that one.
+        if (fresh.current) forgetIntent(input);
         const adopted = fresh.current
           ? undefined
           : adoptableKey({
               queryClient: client,
               mutationKey: options.mutationKey,
               input: text,
+              variables: input,
               pending,
             });
         draft.current = { key: adopted ?? randomKey(), input: text };
@@ -302,7 +311,7 @@ export function useIdempotentMutation<
       fresh.current = false;
       key = draft.current!.key;
     } else {
-      draft.current = { key, input: sameInputText(withoutKey(input)) };
+      draft.current = { key, input: intentInputOf(input) };
     }
     const running = latestWithKey(client, key);
     const variables = { ...input, [IDEMPOTENCY_KEY_FIELD]: key } as unknown as TVariables;
@@ -344,6 +353,8 @@ export function useIdempotentMutation<
     },
     operation,
     newOperation() {
+      const done = draft.current && latestWithKey(client, draft.current.key);
+      if (done) forgetIntent(done.state.variables);
       draft.current = undefined;
       fresh.current = true;
       mutation.reset();
