@@ -26,7 +26,7 @@ type OpenTelemetryApi = typeof import('@opentelemetry/api');
 
 /** The instrumentation scope: what spans and metrics name as their source. */
 export const INSTRUMENTATION_NAME = 'trpc-idempotency';
-/** The package's version (a test keeps it equal to package.json's). */
+/** The package's version: `pnpm version-packages` rewrites it after `changeset version`; a test keeps it equal to package.json's. */
 export const INSTRUMENTATION_VERSION = '0.1.0';
 
 /**
