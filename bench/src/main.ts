@@ -8,8 +8,15 @@ import { runCpuProfiles } from './cpuProfiles';
 import { describeMachine } from './harness/machine';
 import { Progress } from './harness/progress';
 import { formatConsole, formatMarkdown } from './harness/report';
-import { type BenchResults, SUITE_IDS, type SuiteId, type SuiteResult } from './harness/results';
+import {
+  type BenchResults,
+  OPT_IN_SUITES,
+  SUITE_IDS,
+  type SuiteId,
+  type SuiteResult,
+} from './harness/results';
 import type { Suite } from './harness/suite';
+import { runDriversSuite } from './suites/drivers';
 import { runGrowthSuite } from './suites/growth';
 import { runHttpSuite } from './suites/http';
 import { runInProcessSuite } from './suites/inProcess';
@@ -26,6 +33,7 @@ const suites: Record<SuiteId, Suite> = {
   http: runHttpSuite,
   growth: runGrowthSuite,
   postgres: runPostgresSuite,
+  drivers: runDriversSuite,
 };
 
 const usage = `Usage: pnpm bench [--quick] [--only <suite>[,<suite>…]] [--update-benchmarks] [--out <dir>]
@@ -33,7 +41,9 @@ const usage = `Usage: pnpm bench [--quick] [--only <suite>[,<suite>…]] [--upda
 
   --quick              short runs: a smoke check of the harness, not figures to publish
   --only <suites>      run only these suites: ${SUITE_IDS.join(', ')}
-  --update-benchmarks  also write the results into BENCHMARKS.md (between its markers)
+  --update-benchmarks  also write the results into BENCHMARKS.md (between its markers);
+                       with --only ${OPT_IN_SUITES.join(', ')}: that suite's own section
+                       (${OPT_IN_SUITES.join(', ')}: not part of a full run, only with --only)
   --out <dir>          where latest.json and latest.md go (default bench/results)
   --cpu-prof           no suites: CPU profiles of plain tRPC, the first execution and the
                        replay (in process, the example's ledger), in <out>/profiles/`;
@@ -61,8 +71,14 @@ async function main() {
     console.log(usage);
     return;
   }
-  if (values['update-benchmarks'] && (values.quick || values.only)) {
-    throw new UsageError('--update-benchmarks takes a full run: no --quick, no --only');
+  const optInSection =
+    values.only && OPT_IN_SUITES.includes(values.only.trim() as SuiteId)
+      ? (values.only.trim() as SuiteId)
+      : undefined;
+  if (values['update-benchmarks'] && (values.quick || (values.only && !optInSection))) {
+    throw new UsageError(
+      `--update-benchmarks takes a full run (no --quick, no --only) or --only with one of ${OPT_IN_SUITES.join(', ')}`,
+    );
   }
   const outDir = values.out ?? join(benchDir, 'results');
   if (values['cpu-prof']) {
@@ -114,7 +130,7 @@ async function main() {
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(outDir, 'latest.md'), markdown);
   if (values['update-benchmarks']) {
-    updateBenchmarksFile(markdown);
+    updateBenchmarksFile(markdown, optInSection);
     written.push(benchmarksFile);
   }
   formatLikeTheRepository(written);
@@ -122,7 +138,7 @@ async function main() {
 }
 
 function selectSuites(only: string | undefined): SuiteId[] {
-  if (!only) return [...SUITE_IDS];
+  if (!only) return SUITE_IDS.filter((id) => !OPT_IN_SUITES.includes(id));
   const names = only.split(',').map((name) => name.trim().replace(/^inprocess$/, 'in-process'));
   for (const name of names) {
     if (!(SUITE_IDS as readonly string[]).includes(name)) {
@@ -132,15 +148,20 @@ function selectSuites(only: string | undefined): SuiteId[] {
   return SUITE_IDS.filter((id) => names.includes(id));
 }
 
-/** Replaces the generated section of BENCHMARKS.md, leaving the hand-written text alone. */
-function updateBenchmarksFile(markdown: string) {
+/**
+ * Replaces the generated section of BENCHMARKS.md (`bench:results`, or an
+ * opt-in suite's own `bench:<suite>`), leaving the hand-written text alone.
+ */
+function updateBenchmarksFile(markdown: string, optInSuite?: SuiteId) {
   const current = readFileSync(benchmarksFile, 'utf8');
-  const start = current.indexOf(MARKER_START);
-  const end = current.indexOf(MARKER_END);
+  const markerStart = optInSuite ? `<!-- bench:${optInSuite}:start -->` : MARKER_START;
+  const markerEnd = optInSuite ? `<!-- bench:${optInSuite}:end -->` : MARKER_END;
+  const start = current.indexOf(markerStart);
+  const end = current.indexOf(markerEnd);
   if (start === -1 || end < start) {
-    throw new Error(`${benchmarksFile} has no ${MARKER_START} … ${MARKER_END} section to update`);
+    throw new Error(`${benchmarksFile} has no ${markerStart} … ${markerEnd} section to update`);
   }
-  const next = `${current.slice(0, start + MARKER_START.length)}\n\n${markdown}\n${current.slice(end)}`;
+  const next = `${current.slice(0, start + markerStart.length)}\n\n${markdown}\n${current.slice(end)}`;
   mkdirSync(dirname(benchmarksFile), { recursive: true });
   writeFileSync(benchmarksFile, next);
 }

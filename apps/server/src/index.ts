@@ -46,8 +46,14 @@ export {
   type PayoutGatewayRequest,
 } from './payoutGateway';
 export { PAYOUT_PAUSE_POINTS, type PayoutPausePoint } from './payouts';
-export { PG_APPLICATION_NAME } from './pg/database';
+export { PG_APPLICATION_NAME, pgMigrationsFolder } from './pg/database';
+/**
+ * The ledger on a Postgres database opened elsewhere (any Drizzle Postgres
+ * driver, e.g. PGlite), with `pgMigrationsFolder`: the benchmarks.
+ */
+export { createPgLedger } from './pg/ledger';
 export type { AppRouter, LedgerContext } from './router';
+export { sqliteMigrationsFolder } from './sqlite/database';
 /** The ledger's SQLite tables (Drizzle), for code that queries them: the benchmarks. */
 export * as sqliteSchema from './sqlite/schema';
 export {

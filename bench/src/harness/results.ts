@@ -82,7 +82,12 @@ export interface SuiteResult {
   skipped?: string;
 }
 
-export const SUITE_IDS = ['in-process', 'http', 'growth', 'postgres'] as const;
+export const SUITE_IDS = ['in-process', 'http', 'growth', 'postgres', 'drivers'] as const;
+/**
+ * Suites a full run leaves out: only `--only` runs them, and `--update-benchmarks`
+ * writes each into a section of BENCHMARKS.md of its own (its own markers).
+ */
+export const OPT_IN_SUITES: readonly SuiteId[] = ['drivers'];
 export type SuiteId = (typeof SUITE_IDS)[number];
 
 export interface BenchResults {

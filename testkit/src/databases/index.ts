@@ -16,6 +16,7 @@ export {
   type StartPostgresServerOptions,
   startPostgresServer,
 } from './postgres';
+export { startHranaServer, startRoundTripCounter } from './roundTrips';
 export {
   type DatabaseKind,
   DIALECTS,

@@ -67,7 +67,9 @@ export const PG_APPLICATION_NAME = 'ledger-server';
 
 // Session advisory lock id: "ledgerdb" in ASCII, as a bigint.
 const MIGRATION_LOCK_ID = '7810759523990398050';
-const migrationsFolder = fileURLToPath(new URL('../../drizzle/pg', import.meta.url));
+/** The ledger's drizzle-kit migrations for Postgres (`drizzle/pg`). */
+export const pgMigrationsFolder = fileURLToPath(new URL('../../drizzle/pg', import.meta.url));
+const migrationsFolder = pgMigrationsFolder;
 
 /**
  * Connects a pool to the Postgres database `url` names and applies every

@@ -30,7 +30,10 @@ export type OpenSqliteDatabase = OpenLedgerDatabase<
 >;
 
 /** Where the migrations of the ledger's own tables are (drizzle-kit, `drizzle/sqlite`). */
-const migrationsFolder = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));
+export const sqliteMigrationsFolder = fileURLToPath(
+  new URL('../../drizzle/sqlite', import.meta.url),
+);
+const migrationsFolder = sqliteMigrationsFolder;
 
 /**
  * Opens (creating its folder) and migrates a SQLite ledger file; synchronous,
