@@ -5,7 +5,7 @@ import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { idempotentProcedure } from 'trpc-idempotency';
 import { migrateSqliteIdempotencyStore, sqliteIdempotencyStore } from 'trpc-idempotency/sqlite';
 import { z } from 'zod';
-import { authed } from './quickstart/router.js';
+import { authed } from './quickstart/router.js'; // your base procedure, as in the Quickstart
 
 export const db = drizzle({
   connection: {

@@ -12,7 +12,9 @@ import {
   text,
 } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgresJs } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
+import postgresJs from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { IdempotencyEvent } from '../../src';
@@ -96,6 +98,25 @@ describe('Postgres server drivers', () => {
       await sleep(5);
     }
   }
+
+  it('postgres.js: the migrations log no notices, as its default `onnotice` would at every start', async () => {
+    await using database = await createTestDatabase(postgres.serverUrl());
+    const notices: string[] = [];
+    const client = postgresJs(database.url, {
+      max: 1,
+      onnotice: (notice) => notices.push(String(notice['message'])),
+    });
+    try {
+      const db = drizzlePostgresJs({ client });
+      await migratePgIdempotencyStore(db);
+      await migratePgIdempotencyStore(db); // the schema and tables exist: IF NOT EXISTS notices
+      // The setting was the migration transaction's only: the session's own notices still come.
+      await db.execute(sql`CREATE SCHEMA IF NOT EXISTS drizzle`);
+      expect(notices).toEqual(['schema "drizzle" already exists, skipping']);
+    } finally {
+      await client.end();
+    }
+  });
 
   describe.each(Object.keys(connect) as (keyof typeof connect)[])('%s', (driver) => {
     it('migrates a new database from two processes at once, then again as a no-op', async () => {

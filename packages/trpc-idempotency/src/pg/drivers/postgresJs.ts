@@ -76,6 +76,9 @@ export const postgresJs: PgDriver = {
     await db.transaction(async (tx) => {
       // Held to the end of this transaction: another process migrating waits, then finds it done.
       await tx.execute(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_ID}::bigint)`);
+      // postgres.js logs every notice by default (`onnotice`: console.log), and the
+      // migrator's `CREATE … IF NOT EXISTS` answer one per existing object at every start.
+      await tx.execute(sql`SET LOCAL client_min_messages = warning`);
       // What Drizzle's migrator runs (`db.dialect.migrate(…, db.session, …)`), with its
       // own transaction folded into this one: postgres.js 3 has no nested transactions.
       const { dialect, _ } = tx as unknown as DrizzleInternals;
