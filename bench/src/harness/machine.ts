@@ -23,7 +23,18 @@ export function describeMachine(repositoryRoot: string): MachineInfo {
     sqlite: version,
     gitCommit: git(repositoryRoot, ['rev-parse', '--short', 'HEAD']),
     libraryDirty: dirty(repositoryRoot, 'packages/trpc-idempotency'),
+    library: libraryConditions().length > 0 ? 'source' : 'built',
   };
+}
+
+/**
+ * The `--conditions` flag this process runs under, if it resolves the
+ * library to its TypeScript source (`pnpm bench:source`); none when it runs
+ * the built package, as users do (`pnpm bench`). Child processes get the same.
+ */
+export function libraryConditions(): string[] {
+  const resolved = import.meta.resolve('trpc-idempotency');
+  return resolved.includes('/src/') ? ['--conditions=@trpc-idempotency/source'] : [];
 }
 
 // Read-only git queries: which revision was measured, and whether the tree had edits.

@@ -166,7 +166,7 @@ export function formatMachine(machine: MachineInfo): string {
       : `${machine.gitCommit}${machine.libraryDirty ? ' (library with uncommitted changes)' : ''}`;
   return [
     `${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.os}`,
-    `Node ${machine.node} (V8 ${machine.v8}), SQLite ${machine.sqlite}, revision ${revision}`,
+    `Node ${machine.node} (V8 ${machine.v8}), SQLite ${machine.sqlite}, revision ${revision}, library ${machine.library === 'built' ? 'built (dist/)' : 'from TypeScript source (tsx)'}`,
     `${machine.date}, load average at start ${machine.loadAverageAtStart.join(' / ')}`,
   ].join('\n');
 }

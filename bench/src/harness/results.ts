@@ -14,6 +14,8 @@ export interface MachineInfo {
   gitCommit: string | null;
   /** Whether packages/trpc-idempotency had uncommitted changes: then the revision is not the whole story. */
   libraryDirty: boolean | null;
+  /** What ran: the built package (`dist/`, what users install) or its TypeScript source through tsx. */
+  library: 'built' | 'source';
 }
 
 /** HTTP figures of one contender under load. */

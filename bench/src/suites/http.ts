@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { TransferRequest } from '@ledger/server';
 import autocannon from 'autocannon';
+import { libraryConditions } from '../harness/machine';
 import {
   checkTarget,
   type HttpSummary,
@@ -271,7 +272,8 @@ interface ServerHandle {
 function startServer(): Promise<ServerHandle> {
   const child: ChildProcess = fork(fileURLToPath(new URL('../http/server.ts', import.meta.url)), {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    execArgv: ['--conditions=@trpc-idempotency/source', '--import', 'tsx'],
+    // The same library as this process: built, or its source under the condition.
+    execArgv: [...libraryConditions(), '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const send = (message: ClientMessage) => child.send(message);
