@@ -3,8 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseUrlError, parseDatabaseUrl } from 'trpc-idempotency/admin';
 import type { Ledger } from './ledger';
-import { type OpenMysqlDatabase, openMysqlDatabase } from './mysql/database';
-import { type OpenPostgresDatabase, openPostgresDatabase, type PgDriverName } from './pg/database';
+import type { OpenMysqlDatabase } from './mysql/database';
+import type { OpenPostgresDatabase, PgDriverName } from './pg/database';
 import { type OpenSqliteDatabase, openSqliteDatabase } from './sqlite/database';
 
 export type { OpenMysqlDatabase } from './mysql/database';
@@ -107,10 +107,15 @@ export async function openDatabase(
   opts: OpenDatabaseOptions = {},
 ): Promise<OpenDatabase> {
   const target = serverTarget(url);
+  // Only the selected database's driver is loaded: the others' modules (mysql2, postgres.js and
+  // their Drizzle adapters) take about a second to import on a busy machine, and every start
+  // pays it, a restart after a crash included.
   if (target.kind === 'postgres') {
+    const { openPostgresDatabase } = await import('./pg/database');
     return openPostgresDatabase(target.connectionString, { ...opts, driver: opts.pgDriver });
   }
   if (target.kind === 'mysql') {
+    const { openMysqlDatabase } = await import('./mysql/database');
     return openMysqlDatabase(target.uri, {
       poolSize: opts.poolSize,
       lockTimeoutMs: opts.lockTimeoutMs,

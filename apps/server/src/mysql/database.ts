@@ -10,7 +10,7 @@ import {
   mysqlIdempotencyStore,
 } from 'trpc-idempotency/mysql';
 import type { OpenLedgerDatabase } from '../database';
-import { withoutPassword } from '../pg/database';
+import { withoutPassword } from '../withoutPassword';
 import { createMysqlLedger } from './ledger';
 import * as schema from './schema';
 

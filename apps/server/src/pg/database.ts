@@ -3,10 +3,9 @@ import { sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import { migrate as migratePostgresJs } from 'drizzle-orm/postgres-js/migrator';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import {
   type inferPgTransaction,
   migratePgIdempotencyStore,
@@ -14,6 +13,7 @@ import {
   pgIdempotencyStore,
 } from 'trpc-idempotency/pg';
 import type { OpenLedgerDatabase } from '../database';
+import { withoutPassword } from '../withoutPassword';
 import { createPgLedger } from './ledger';
 import * as schema from './schema';
 
@@ -83,8 +83,10 @@ export async function openPostgresDatabase(
 ): Promise<OpenPostgresDatabase> {
   const location = withoutPassword(url);
   const lockTimeoutMs = Math.trunc(opts.lockTimeoutMs ?? 5000);
-  const open = opts.driver === 'postgres.js' ? openPostgresJs : openNodePostgres;
-  const database = open(url, { ...opts, lockTimeoutMs });
+  const database =
+    opts.driver === 'postgres.js'
+      ? await openPostgresJs(url, { ...opts, lockTimeoutMs })
+      : openNodePostgres(url, { ...opts, lockTimeoutMs });
   try {
     await database.migrate();
     return database.opened;
@@ -125,7 +127,14 @@ function openNodePostgres(url: string, opts: PoolOptions) {
   return { opened, migrate: () => migrateLedger(pool) };
 }
 
-function openPostgresJs(url: string, opts: PoolOptions) {
+/** postgres.js and its Drizzle adapter are loaded only when `PG_DRIVER` selects it. */
+async function openPostgresJs(url: string, opts: PoolOptions) {
+  const [{ default: postgres }, { drizzle: drizzlePostgresJs }, { migrate: migratePostgresJs }] =
+    await Promise.all([
+      import('postgres'),
+      import('drizzle-orm/postgres-js'),
+      import('drizzle-orm/postgres-js/migrator'),
+    ]);
   const client = postgres(url, {
     max: opts.poolSize ?? 10,
     // Every session's lock wait (a transfer's row locks) is bounded from the start.
@@ -190,16 +199,5 @@ async function migrateLedger(pool: pg.Pool) {
   } finally {
     // A connection that failed mid-migration is discarded, not pooled.
     client.release(broken);
-  }
-}
-
-/** `postgres://user@host:port/db`: safe to log. */
-export function withoutPassword(url: string) {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return 'postgres://…';
   }
 }
