@@ -36,6 +36,8 @@ export async function crashableLedger(opts: CrashableLedgerOptions) {
   // How long each kill left the clients without a server: from the kill to the next generation's readiness.
   const downtimesMs: number[] = [];
   let killedAt: number | undefined;
+  // When the running generation became ready; after a kill, the killed one's until the next is.
+  let upSince = 0;
 
   async function start(port: number) {
     return startLedgerServer({
@@ -51,6 +53,7 @@ export async function crashableLedger(opts: CrashableLedgerOptions) {
 
   const current = () => generations.at(-1)!;
   generations.push(await start(0));
+  upSince = performance.now();
   const port = current().port;
 
   return {
@@ -77,6 +80,11 @@ export async function crashableLedger(opts: CrashableLedgerOptions) {
     get portChanges() {
       return portChanges;
     },
+    /**
+     * When the server last became ready (a `performance.now()` time): clients give a call
+     * their bounds from then (`serverUpSince`), as the kills are the test's, not the server's.
+     */
+    upSince: () => upSince,
     /** Each kill's downtime so far (kill to the next generation's readiness), in ms. */
     get downtimesMs(): readonly number[] {
       return downtimesMs;
@@ -86,15 +94,21 @@ export async function crashableLedger(opts: CrashableLedgerOptions) {
       killedAt = performance.now();
       await current().stop('SIGKILL');
     },
-    /** Starts the next generation on the same database (same port if possible). */
+    /**
+     * Starts the next generation on the same database, on the same port, or on a new one
+     * if another process took it meanwhile. Any other failure to start is the test's failure.
+     */
     async restart() {
       try {
         generations.push(await start(port));
-      } catch {
+      } catch (error) {
+        // The server's own words for a taken port ("cannot start: listen EADDRINUSE …").
+        if (!String(error).includes('EADDRINUSE')) throw error;
         portChanges++;
         generations.push(await start(0));
       }
-      if (killedAt !== undefined) downtimesMs.push(Math.round(performance.now() - killedAt));
+      upSince = performance.now();
+      if (killedAt !== undefined) downtimesMs.push(Math.round(upSince - killedAt));
       killedAt = undefined;
     },
     /** Every log line of every generation. */

@@ -1,4 +1,5 @@
 import { type Answer, answerOf, type CallRecord } from '@ledger/testkit';
+import { callBounds } from './callBounds';
 import { sleep } from './pool';
 
 /** Whether a client should send the same request again with the same key (the library README's retry rules). */
@@ -70,6 +71,8 @@ export interface PostUntilFinalOptions {
   /** Bounds: attempts and total time. A call that exceeds either fails the test. */
   maxAttempts?: number;
   deadlineMs?: number;
+  /** For a server the test keeps killing: when it last became ready; the bounds count from then (`callBounds`). */
+  serverUpSince?: () => number;
   attemptTimeoutMs?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -85,15 +88,17 @@ export interface PostUntilFinalOptions {
 export async function postUntilFinal(opts: PostUntilFinalOptions): Promise<CallRecord> {
   // The deadline is the bound: a dead server refuses at once, so an attempts bound alone would
   // measure how fast attempts burn (~125 ms apart at the cap), not how long the server was away.
-  const maxAttempts = opts.maxAttempts ?? 1000;
-  const startedAt = performance.now();
-  const deadline = startedAt + (opts.deadlineMs ?? 60_000);
+  const bounds = callBounds({
+    maxAttempts: opts.maxAttempts ?? 1000,
+    deadlineMs: opts.deadlineMs ?? 60_000,
+    serverUpSince: opts.serverUpSince,
+  });
   const baseDelayMs = opts.baseDelayMs ?? 10;
   const maxDelayMs = opts.maxDelayMs ?? 250;
   const body = JSON.stringify(opts.input);
   const record: Omit<CallRecord, 'final'> = { attempts: 0, successes: [], retriedFor: {} };
   const history: string[] = [];
-  while (record.attempts < maxAttempts && performance.now() < deadline) {
+  while (bounds.next()) {
     record.attempts++;
     let answer: Answer | undefined;
     let why: string;
@@ -118,6 +123,6 @@ export async function postUntilFinal(opts: PostUntilFinalOptions): Promise<CallR
     await sleep(Math.max(answer?.retryAfterMs ?? 0, opts.random() * cap));
   }
   throw new Error(
-    `no final answer for ${opts.path} (key ${String(opts.input['idempotencyKey'])}) after ${record.attempts} attempts in ${Math.round(performance.now() - startedAt)} ms: ${history.slice(-10).join(', ')}`,
+    `no final answer for ${opts.path} (key ${String(opts.input['idempotencyKey'])}) after ${bounds.describe()}: ${history.slice(-10).join(', ')}`,
   );
 }

@@ -72,6 +72,11 @@ export interface MutationClientsOptions<TInput extends object> {
   attemptTimeoutMs?: number;
   /** Stop after this many calls at most. Default 100 000. */
   maxCalls?: number;
+  /**
+   * For a server the test kills and restarts: when it last became ready
+   * (`crashableLedger`'s `upSince`). Each call's bounds count from then (`callBounds`).
+   */
+  serverUpSince?: () => number;
 }
 
 /**
@@ -118,6 +123,7 @@ export function mutationClients<TInput extends object>(opts: MutationClientsOpti
         input: { idempotencyKey: key, ...input },
         random,
         attemptTimeoutMs: opts.attemptTimeoutMs ?? 5000,
+        serverUpSince: opts.serverUpSince,
       });
     }
     return mutateUntilFinal({
@@ -128,6 +134,7 @@ export function mutationClients<TInput extends object>(opts: MutationClientsOpti
       // Shared by the typed workers: attempts are counted per round, approximately per call.
       takeRetries,
       random,
+      serverUpSince: opts.serverUpSince,
     });
   }
 

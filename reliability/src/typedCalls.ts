@@ -1,6 +1,7 @@
 import { answerOfClientError, type CallRecord } from '@ledger/testkit';
 import { TRPCClientError } from '@trpc/client';
 import { getRetryAfterMs, isRetryableError } from 'trpc-idempotency/client';
+import { callBounds } from './callBounds';
 import { sleep } from './pool';
 
 /** Options of {@link mutateUntilFinal}. */
@@ -16,6 +17,8 @@ export interface MutateUntilFinalOptions<T> {
   /** Rounds of the typed client (each up to the link's own attempts), and total time. */
   maxRounds?: number;
   deadlineMs?: number;
+  /** For a server the test keeps killing: when it last became ready; the bounds count from then (`callBounds`). */
+  serverUpSince?: () => number;
 }
 
 /**
@@ -25,11 +28,16 @@ export interface MutateUntilFinalOptions<T> {
  * does for a call whose outcome is unknown.
  */
 export async function mutateUntilFinal<T>(opts: MutateUntilFinalOptions<T>): Promise<CallRecord> {
-  const maxRounds = opts.maxRounds ?? 40;
-  const deadline = performance.now() + (opts.deadlineMs ?? 60_000);
+  // A round spends the link's attempts at once when the server is away (~1 s): counted like the
+  // raw client's attempts, from the call's start or the server's last readiness.
+  const bounds = callBounds({
+    maxAttempts: opts.maxRounds ?? 40,
+    deadlineMs: opts.deadlineMs ?? 60_000,
+    serverUpSince: opts.serverUpSince,
+  });
   const record: Omit<CallRecord, 'final'> = { attempts: 0, successes: [], retriedFor: {} };
   let last: unknown;
-  for (let round = 0; round < maxRounds && performance.now() < deadline; round++) {
+  while (bounds.next()) {
     try {
       const value = await opts.mutate();
       record.attempts += 1 + opts.takeRetries();
@@ -45,5 +53,7 @@ export async function mutateUntilFinal<T>(opts: MutateUntilFinalOptions<T>): Pro
       await sleep(Math.max(getRetryAfterMs(error) ?? 0, opts.random() * 100));
     }
   }
-  throw new Error(`no final answer from the typed client: ${String(last)}`);
+  throw new Error(
+    `no final answer from the typed client after ${bounds.describe('rounds')}: ${String(last)}`,
+  );
 }

@@ -52,6 +52,9 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
       seed: seed + 1,
       // A bound, not a target: the clients stop when the kills are done.
       maxCalls: byStrength({ small: 5_000, full: 50_000 }),
+      // The server is up a few hundred ms between kills and a restart takes seconds on a busy
+      // machine: a call's bounds count from the last restart, not across the test's own kills.
+      serverUpSince: ledger.upSince,
     });
 
     // Kill at random moments; while the process is dead, check what it left behind.
@@ -99,6 +102,7 @@ describe('crash: SIGKILL the ledger server while transfers are in flight', () =>
       recordsLeftInProgress: leftInProgress,
       takeovers: takeovers.length,
       portChanges: ledger.portChanges,
+      medianDowntimeMs: [...ledger.downtimesMs].sort((a, b) => a - b)[Math.floor(kills / 2)],
       maxDowntimeMs: Math.max(...ledger.downtimesMs),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     });

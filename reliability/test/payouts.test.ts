@@ -99,6 +99,8 @@ async function payoutCrashRun(opts: {
     seed: seed + 1,
     // Longer than a payout with all its pauses, so only kills make clients retry.
     attemptTimeoutMs: 8000,
+    // A call's bounds count from the last restart, not across the test's own kills.
+    serverUpSince: ledger.upSince,
   });
 
   // Kill `k` is aimed at generation `k - 1`'s pause point: a payout logs that it paused
