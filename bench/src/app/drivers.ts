@@ -255,17 +255,25 @@ function asBenchDatabase(database: OpenDatabase): BenchDatabase {
   return { store: database.store, ledger: database.ledger, plainExecution: plainTransaction(db) };
 }
 
-/** A new database on the Postgres server, opened by the example's `openDatabase` with `driver`. */
-async function openServerPg(serverUrl: string, driver: PgDriverName): Promise<DriverDatabase> {
-  const created = await createTestDatabase(serverUrl);
-  const open = async (url: string) => {
-    const opened = await openDatabase(url, { poolSize: 4, pgDriver: driver });
-    if (opened.kind !== 'postgres' || opened.driver !== driver) {
-      await opened.close();
-      throw new Error(`expected a Postgres database on ${driver}`);
-    }
-    return opened;
-  };
+/** A database created for the run on a database server, and dropped again. */
+interface CreatedDatabase extends AsyncDisposable {
+  url: string;
+}
+
+/**
+ * A new database on a Postgres or MySQL server (`created`), opened by the
+ * example's `openDatabase` (`open` checks it got the dialect and driver it
+ * asked for), with the records table it counts, and a second connection
+ * through a round-trip counter on demand.
+ */
+async function openServerDatabase(opts: {
+  created: CreatedDatabase;
+  open: (url: string) => Promise<OpenDatabase>;
+  /** The count of both tables, in the dialect's SQL (Postgres' `count(*)` is a bigint). */
+  countSql: (records: ReturnType<typeof sql.identifier>) => SQL;
+  records: Parameters<typeof getTableName>[0];
+}): Promise<DriverDatabase> {
+  const { created, open } = opts;
   let database: OpenDatabase;
   try {
     database = await open(created.url);
@@ -283,16 +291,12 @@ async function openServerPg(serverUrl: string, driver: PgDriverName): Promise<Dr
     plainExecution: bench.plainExecution,
     close,
   });
-  const records = sql.identifier(getTableName(pgRecords));
+  const countQuery = opts.countSql(sql.identifier(getTableName(opts.records)));
   return {
     ...bench,
     request,
     count: async () =>
-      countsFrom(
-        await (database.db as unknown as ExecutingDb).execute(
-          sql`SELECT (SELECT count(*)::int FROM transfers) AS transfers, (SELECT count(*)::int FROM ${records}) AS records`,
-        ),
-      ),
+      countsFrom(await (database.db as unknown as ExecutingDb).execute(countQuery)),
     async openCounted() {
       const counter = await startRoundTripCounter(created.url);
       const counted = await open(counter.url);
@@ -302,6 +306,24 @@ async function openServerPg(serverUrl: string, driver: PgDriverName): Promise<Dr
     },
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A new database on the Postgres server, opened by the example's `openDatabase` with `driver`. */
+async function openServerPg(serverUrl: string, driver: PgDriverName): Promise<DriverDatabase> {
+  return openServerDatabase({
+    created: await createTestDatabase(serverUrl),
+    async open(url) {
+      const opened = await openDatabase(url, { poolSize: 4, pgDriver: driver });
+      if (opened.kind !== 'postgres' || opened.driver !== driver) {
+        await opened.close();
+        throw new Error(`expected a Postgres database on ${driver}`);
+      }
+      return opened;
+    },
+    records: pgRecords,
+    countSql: (records) =>
+      sql`SELECT (SELECT count(*)::int FROM transfers) AS transfers, (SELECT count(*)::int FROM ${records}) AS records`,
+  });
 }
 
 /**
@@ -344,49 +366,18 @@ async function openPglite(): Promise<DriverDatabase> {
 
 /** A new database on the MySQL or MariaDB server, opened by the example's `openDatabase`. */
 async function openServerMysql(serverUrl: string): Promise<DriverDatabase> {
-  const created = await createMysqlTestDatabase(serverUrl);
-  const open = async (url: string) => {
-    const opened = await openDatabase(url, { poolSize: 4 });
-    if (opened.kind !== 'mysql') {
-      await opened.close();
-      throw new Error('expected a MySQL database');
-    }
-    return opened;
-  };
-  let database: OpenDatabase;
-  try {
-    database = await open(created.url);
-  } catch (error) {
-    await created[Symbol.asyncDispose]();
-    throw error;
-  }
-  const close = async () => {
-    await database.close();
-    await created[Symbol.asyncDispose]();
-  };
-  const bench = asBenchDatabase(database);
-  const request = await openBenchAccounts({
-    ledger: database.ledger,
-    plainExecution: bench.plainExecution,
-    close,
-  });
-  const records = sql.identifier(getTableName(mysqlRecords));
-  return {
-    ...bench,
-    request,
-    count: async () =>
-      countsFrom(
-        await (database.db as unknown as ExecutingDb).execute(
-          sql`SELECT (SELECT count(*) FROM transfers) AS transfers, (SELECT count(*) FROM ${records}) AS records`,
-        ),
-      ),
-    async openCounted() {
-      const counter = await startRoundTripCounter(created.url);
-      const counted = await open(counter.url);
-      return countedDatabase(asBenchDatabase(counted), counter, async () => {
-        await counted.close();
-      });
+  return openServerDatabase({
+    created: await createMysqlTestDatabase(serverUrl),
+    async open(url) {
+      const opened = await openDatabase(url, { poolSize: 4 });
+      if (opened.kind !== 'mysql') {
+        await opened.close();
+        throw new Error('expected a MySQL database');
+      }
+      return opened;
     },
-    [Symbol.asyncDispose]: close,
-  };
+    records: mysqlRecords,
+    countSql: (records) =>
+      sql`SELECT (SELECT count(*) FROM transfers) AS transfers, (SELECT count(*) FROM ${records}) AS records`,
+  });
 }
