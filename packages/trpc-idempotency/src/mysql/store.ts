@@ -249,19 +249,20 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     values: Record<string, unknown>,
   ) => matchedRows(header(await statement.execute(values))) === 1;
   /** Inserts the row, or replaces a replaceable one; false if a live record holds the key. */
-  const insertOrReplace = async (
+  const insertOrReplace = (
     insert: { execute(values: Record<string, unknown>): Promise<unknown> },
     replace: { execute(values: Record<string, unknown>): Promise<unknown> },
     values: Record<string, unknown>,
-  ) => {
-    try {
-      await insert.execute(values);
-      return true;
-    } catch (error) {
-      if (!driverError(error, ER_DUP_ENTRY)) throw error;
-    }
-    return updated(replace, values);
-  };
+  ) =>
+    againOnDeadlock(async () => {
+      try {
+        await insert.execute(values);
+        return true;
+      } catch (error) {
+        if (!driverError(error, ER_DUP_ENTRY)) throw error;
+      }
+      return updated(replace, values);
+    });
   /** After the key turned out taken: the record that holds it, or busy if it vanished again. */
   const holder = async (opts: CommitOptions): Promise<CommitResult<never>> => {
     const record = await find(opts);
@@ -402,20 +403,32 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
     release: async (fenced) =>
       header(await releaseStatement.execute({ ...fenced })).affectedRows === 1,
     purge: (purge) => {
-      const batch = (phase: 'delete' | 'dropResponses') => async (limit: number) => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return await purgeBatch(phase, { now: purge.now, limit });
-          } catch (error) {
-            // A batch that lost a deadlock to a request's transaction changed nothing: again.
-            if (attempt === 3 || !driverError(error, ER_LOCK_DEADLOCK)) throw error;
-          }
-        }
-      };
+      // A batch that lost a deadlock to a request's transaction changed nothing: again.
+      const batch = (phase: 'delete' | 'dropResponses') => (limit: number) =>
+        againOnDeadlock(() => purgeBatch(phase, { now: purge.now, limit }));
       return purgeInBatches(purge, purgeBatchSize, batch('delete'), batch('dropResponses'));
     },
   };
 }
+
+/**
+ * Runs the store's own autocommit statements again when InnoDB picks one as
+ * a deadlock's victim: a victim's statement changed nothing, and MySQL's
+ * advice is to try again. Concurrent inserts of one key deadlock now and then
+ * (their duplicate-key checks take shared locks that the insert or replace
+ * of another then waits behind). Never for a statement inside a transaction:
+ * there the deadlock rolled the whole transaction back.
+ */
+async function againOnDeadlock<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt === DEADLOCK_ATTEMPTS || !driverError(error, ER_LOCK_DEADLOCK)) throw error;
+    }
+  }
+}
+const DEADLOCK_ATTEMPTS = 5;
 
 /**
  * A key or scope longer than the primary key's columns: an error, never a
