@@ -1,4 +1,4 @@
-import { and, getTableColumns, sql } from 'drizzle-orm';
+import { getTableColumns } from 'drizzle-orm';
 import {
   completedRecordValues,
   completionValues,
@@ -22,7 +22,8 @@ import type {
 } from '../../store/store';
 import type { BetterSqlite3Db } from '../driver';
 import { ADD_COLUMN, SQLITE_MIGRATIONS_TABLE, shippedSqliteMigrations } from '../migrations';
-import { purgeAt, idempotencyRecords as t } from '../schema';
+import { purgeWalks } from '../purgeWalks';
+import { idempotencyRecords as t } from '../schema';
 import type { SqliteIdempotencyStoreOptions } from '../store';
 import { rawStatement, rowReader } from './rawStatement';
 
@@ -104,31 +105,9 @@ export function betterSqlite3Store<TTx>(
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
   const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
-  // Both walks go by the purge index (`purgeAt`, schema.ts): every record
-  // either purge phase takes is due by then, so neither walk grows with the table.
-  const due = sql`${purgeAt(t)} <= ${p('now')}`;
-  // By primary key, not rowid: a table made by earlier versions is WITHOUT
-  // ROWID, and has none. SQLite runs the statement under one write
-  // lock, so nothing can claim a record between the choice and the delete.
-  const purgeStatement = db
-    .delete(t)
-    .where(
-      and(
-        gone,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${gone} LIMIT ${p('limit')})`,
-      ),
-    )
-    .prepare();
-  const dropResponsesStatement = db
-    .update(t)
-    .set(dropResponseSet)
-    .where(
-      and(
-        responseExpired,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${responseExpired} LIMIT ${p('limit')})`,
-      ),
-    )
-    .prepare();
+  const walks = purgeWalks(db, { p, gone, responseExpired, dropResponseSet });
+  const purgeStatement = walks.deleteGone.prepare();
+  const dropResponsesStatement = walks.dropResponses.prepare();
 
   const find = (id: { scope: string; key: string; now: number }): IdempotencyRecord | undefined => {
     const values = findStatement.statement.get(findStatement.bind(id)) as unknown[] | undefined;

@@ -1,5 +1,5 @@
 import type { Client, InArgs, InStatement, Transaction } from '@libsql/client';
-import { and, fillPlaceholders, type Query, sql } from 'drizzle-orm';
+import { and, fillPlaceholders, type Query } from 'drizzle-orm';
 import {
   completedRecordValues,
   completionValues,
@@ -17,7 +17,8 @@ import type { StoredOutcome } from '../../store/record';
 import type { CommitOptions, CommitResult, IdempotencyStore } from '../../store/store';
 import type { LibsqlDb } from '../driver';
 import { ADD_COLUMN, SQLITE_MIGRATIONS_TABLE, shippedSqliteMigrations } from '../migrations';
-import { purgeAt, idempotencyRecords as t } from '../schema';
+import { purgeWalks } from '../purgeWalks';
+import { idempotencyRecords as t } from '../schema';
 import type { SqliteIdempotencyStoreOptions } from '../store';
 
 /**
@@ -119,29 +120,9 @@ export function libsqlStore<TTx>(
   const releaseStatement = db.delete(t).where(ownedInProgress).prepare();
   const renewStatement = db.update(t).set(renewSet).where(ownedInProgress).prepare();
   const saveStepsStatement = db.update(t).set(stepsSet).where(ownedInProgress).prepare();
-  // Both walks go by the purge index (`purgeAt`, schema.ts): every record
-  // either purge phase takes is due by then, so neither walk grows with the table.
-  const due = sql`${purgeAt(t)} <= ${p('now')}`;
-  // One statement, so one write lock: nothing can claim a record between the choice and the delete.
-  const purgeStatement = db
-    .delete(t)
-    .where(
-      and(
-        gone,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${gone} LIMIT ${p('limit')})`,
-      ),
-    )
-    .prepare();
-  const dropResponsesStatement = db
-    .update(t)
-    .set(dropResponseSet)
-    .where(
-      and(
-        responseExpired,
-        sql`(${t.scope}, ${t.key}) IN (SELECT ${t.scope}, ${t.key} FROM ${t} WHERE ${due} AND ${responseExpired} LIMIT ${p('limit')})`,
-      ),
-    )
-    .prepare();
+  const walks = purgeWalks(db, { p, gone, responseExpired, dropResponseSet });
+  const purgeStatement = walks.deleteGone.prepare();
+  const dropResponsesStatement = walks.dropResponses.prepare();
   // The end of a transactional execution, run on the transaction's own
   // libSQL handle as one batch: a replaceable record makes way, then the
   // completed record's plain insert fails on the primary key if a live record
