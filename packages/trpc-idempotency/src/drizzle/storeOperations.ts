@@ -1,5 +1,10 @@
 import type { IdempotencyRecord, StoredOutcome } from '../store/record';
-import { type CommitResult, checkPurgeOptions, type PurgeOptions } from '../store/store';
+import {
+  type ClaimResult,
+  type CommitResult,
+  checkPurgeOptions,
+  type PurgeOptions,
+} from '../store/store';
 
 /** A store option that must be a positive integer, checked when the store is made. */
 export function positiveInteger(store: string, name: string, value: number): number {
@@ -51,6 +56,26 @@ export async function insertCompletedOrFind(
     if (record) return { status: 'found', record };
   }
   return { status: 'busy' };
+}
+
+/**
+ * A lease-mode claim: the in-progress record inserted (or a replaceable one
+ * taken over) and read back, else the live record that holds the key. Tried
+ * twice, because the holder may be gone between the two statements (released,
+ * or expired this very millisecond): then the key is free again.
+ */
+export async function claimOrFind(
+  /** The record this claim now holds, or undefined if a live record holds the key. */
+  claim: () => IdempotencyRecord | undefined | Promise<IdempotencyRecord | undefined>,
+  find: () => IdempotencyRecord | undefined | Promise<IdempotencyRecord | undefined>,
+): Promise<ClaimResult> {
+  for (let round = 0; round < 2; round++) {
+    const claimed = await claim();
+    if (claimed) return { acquired: true, record: claimed, takenOver: claimed.attempt > 1 };
+    const record = await find();
+    if (record) return { acquired: false, record };
+  }
+  throw new Error('idempotency record vanished twice during one claim');
 }
 
 /**

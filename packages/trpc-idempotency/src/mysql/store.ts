@@ -9,7 +9,12 @@ import {
   stepsColumn,
 } from '../drizzle/recordRow';
 import { recordStatementParts } from '../drizzle/recordStatements';
-import { insertCompletedOrFind, positiveInteger, purgeInBatches } from '../drizzle/storeOperations';
+import {
+  claimOrFind,
+  insertCompletedOrFind,
+  positiveInteger,
+  purgeInBatches,
+} from '../drizzle/storeOperations';
 import { isReplaceable } from '../store/lifecycle';
 import type { RecordId, StoredOutcome } from '../store/record';
 import type { CommitOptions, CommitResult, IdempotencyStore } from '../store/store';
@@ -372,24 +377,20 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
         () => find(opts),
       );
     },
-    async claim(claim) {
+    claim(claim) {
       checkId(claim);
-      for (let round = 0; round < 2; round++) {
-        if (await insertOrReplace(claimInsert, claimReplace, { ...claim })) {
+      return claimOrFind(
+        async () => {
+          if (!(await insertOrReplace(claimInsert, claimReplace, { ...claim }))) return undefined;
           // No RETURNING in MySQL: read the row back. Owners are unique per
           // execution, so it is this claim's unless it already lost it.
           const record = await find(claim);
-          if (record?.owner === claim.owner && record.state === 'in_progress') {
-            return { acquired: true, record, takenOver: record.attempt > 1 };
-          }
-          if (record) return { acquired: false, record };
-          continue;
-        }
-        const record = await find(claim);
-        if (record) return { acquired: false, record };
-        // Gone between the two statements (released, or expired this very millisecond): claim again.
-      }
-      throw new Error('idempotency record vanished twice during one claim');
+          return record?.owner === claim.owner && record.state === 'in_progress'
+            ? record
+            : undefined;
+        },
+        () => find(claim),
+      );
     },
     renewLease: (renew) => updated(renewStatement, { ...renew }),
     saveSteps: (save) =>

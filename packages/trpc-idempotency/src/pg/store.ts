@@ -8,6 +8,7 @@ import {
 } from '../drizzle/recordRow';
 import { recordStatementParts } from '../drizzle/recordStatements';
 import {
+  claimOrFind,
   foundAfterFailedWrite,
   insertCompletedOrFind,
   positiveInteger,
@@ -227,18 +228,14 @@ export function pgIdempotencyStore<TDb extends AnyPgDatabase>(
         () => changed(insertCompletedStatement, completedRecordValues(opts, opts.outcome)),
         () => find(opts),
       ),
-    async claim(claim) {
-      for (let round = 0; round < 2; round++) {
-        const [row] = (await claimStatement.execute({ ...claim })) as IdempotencyRecordRow[];
-        if (row) {
-          return { acquired: true, record: recordFromRow(row), takenOver: row.attempt > 1 };
-        }
-        const record = await find(claim);
-        if (record) return { acquired: false, record };
-        // Gone between the two statements (released, or expired this very millisecond): claim again.
-      }
-      throw new Error('idempotency record vanished twice during one claim');
-    },
+    claim: (claim) =>
+      claimOrFind(
+        async () => {
+          const [row] = (await claimStatement.execute({ ...claim })) as IdempotencyRecordRow[];
+          return row && recordFromRow(row);
+        },
+        () => find(claim),
+      ),
     renewLease: (renew) => changed(renewStatement, { ...renew }),
     saveSteps: (save) =>
       changed(saveStepsStatement, {

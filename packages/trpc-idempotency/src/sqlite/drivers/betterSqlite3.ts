@@ -8,6 +8,7 @@ import {
 } from '../../drizzle/recordRow';
 import { recordStatementParts } from '../../drizzle/recordStatements';
 import {
+  claimOrFind,
   insertCompletedOrFind,
   positiveInteger,
   purgeInBatches,
@@ -167,18 +168,14 @@ export function betterSqlite3Store<TTx>(
         () => insertCompleted(opts, opts.outcome),
         () => find(opts),
       ),
-    async claim(claim) {
-      for (let round = 0; round < 2; round++) {
-        const row = claimStatement.get({ ...claim }) as IdempotencyRecordRow | undefined;
-        if (row) {
-          return { acquired: true, record: recordFromRow(row), takenOver: row.attempt > 1 };
-        }
-        const record = find(claim);
-        if (record) return { acquired: false, record };
-        // Gone between the two statements (released, or expired this very millisecond): claim again.
-      }
-      throw new Error('idempotency record vanished twice during one claim');
-    },
+    claim: (claim) =>
+      claimOrFind(
+        () => {
+          const row = claimStatement.get({ ...claim }) as IdempotencyRecordRow | undefined;
+          return row && recordFromRow(row);
+        },
+        () => find(claim),
+      ),
     async renewLease(renew) {
       return renewStatement.run({ ...renew }).changes === 1;
     },
