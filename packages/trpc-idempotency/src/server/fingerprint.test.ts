@@ -389,3 +389,98 @@ describe('fingerprintInput, property-based (fast-check)', () => {
     );
   });
 });
+
+describe('fingerprintInput: stored fingerprints stay what they were', () => {
+  // Records outlive releases: a retry that reaches a newer server must find the
+  // fingerprint its first request stored, or it is refused with a 422. These
+  // values were computed by the release that first stored them; a faster
+  // encoding must give exactly these.
+  const wire = { serialize: (value: unknown) => superjson.serialize(value) };
+  const stored: [string, () => unknown, string, boolean?][] = [
+    [
+      'a transfer (its key left out)',
+      () => ({
+        fromAccountId: 'acc_a',
+        toAccountId: 'acc_b',
+        amount: 1,
+        idempotencyKey: 'k-0-000000000001',
+      }),
+      'C_SZ2QSN__adOm-yzCOZ1A_CSrKnIt3xzSg8Gii0vA4',
+    ],
+    [
+      'the same transfer without a key',
+      () => ({ fromAccountId: 'acc_a', toAccountId: 'acc_b', amount: 1 }),
+      'C_SZ2QSN__adOm-yzCOZ1A_CSrKnIt3xzSg8Gii0vA4',
+    ],
+    [
+      'nested objects, arrays, holes, null, undefined',
+      () => ({
+        // biome-ignore lint/suspicious/noSparseArray: a hole is one of the values encoded
+        b: [1, , 'x', null, undefined, { z: -0, y: Number.NaN }],
+        a: { c: true, d: false },
+        idempotencyKey: 'kkkkkkkkkkkkkkkk',
+      }),
+      'OtHYW04Pe2XDsEa9gWppiKNSJNrvm2qepYYQDdu_AJo',
+    ],
+    [
+      'a lone surrogate and astral text',
+      () => ({ s: '\ud800', t: 'héllo 😀', u: '' }),
+      'hNzC8w8kIxqGq2wD4lTZFtu4C9K7kX33b-so5Cim_N4',
+    ],
+    [
+      'numbers and a bigint',
+      () => ({ n: [0, 1.5, -2e-7, 1e21, Number.POSITIVE_INFINITY], b: 12345678901234567890n }),
+      'q8qHLAfLEgXSQcEyEG7w4YYHrOpcnYO2YafhguAOvMg',
+    ],
+    [
+      'Map, Set, Date, RegExp, bytes, URL, Error',
+      () => ({
+        m: new Map<unknown, unknown>([
+          ['b', 2],
+          [1, 'a'],
+        ]),
+        s: new Set(['y', 'x']),
+        d: new Date(0),
+        r: /a+/gi,
+        u8: new Uint8Array([1, 2]),
+        url: new URL('https://example.com/a?b=1'),
+        e: new TypeError('boom'),
+      }),
+      '7Kpi5PYWXjwTVD_baJhizTPUpykdnsvojnUmchTaHuw',
+    ],
+    [
+      'a class the transformer registered',
+      () => ({ p: Object.assign(new Point(), { x: 3 }) }),
+      '7qemNOzDlZZc7IMwUcnjAxCCoiSNQ-QEOkKPQUkmYKc',
+      true,
+    ],
+    [
+      'a top-level array',
+      () => [1, 'two', { three: 3 }],
+      'JDgvOoMJ_n-TyKTQo83YcuD--FsceKQxZbQhCtDREwA',
+    ],
+    ['a string', () => 'plain', 'VNG5fE2GLy1s1iyTSHQCrvNSxJAA8VU9dxflXrPyJRw'],
+    [
+      'a key field that is not a string (left out all the same)',
+      () => ({ idempotencyKey: 42, a: 1 }),
+      'ckaHpcKZuyuZW_d5r-A-09C-Zs66aCgDhP8lBkfdFZo',
+    ],
+    [
+      '__proto__ and constructor as keys',
+      () =>
+        JSON.parse(
+          '{"__proto__": {"x": 1}, "constructor": "c", "idempotencyKey": "kkkkkkkkkkkkkkkk"}',
+        ),
+      'OurIHIFiu7Nmv9qBYGQvHs_f41AGgYgIY1H6u1MyuWs',
+    ],
+    [
+      'a null-prototype object',
+      () => Object.assign(Object.create(null), { b: 1, a: 2, idempotencyKey: 'kkkkkkkkkkkkkkkk' }),
+      'ctyd5ha06O_KG19UxNofvQGIguOHQAsbtQVJi3yqHic',
+    ],
+  ];
+
+  it.each(stored)('%s', (_, input, fingerprint, withSuperjson) => {
+    expect(fingerprintInput(input(), withSuperjson ? wire : {})).toBe(fingerprint);
+  });
+});

@@ -51,13 +51,11 @@ const MAX_VALUES = 1_000_000;
  * @see README.md#record-lifecycle
  */
 export function canonicalEncoding(value: unknown, opts: FingerprintOptions = {}): string {
-  const state: WalkState = {
-    ancestors: new Set(),
-    values: 0,
-    serialize: opts.serialize,
-    handedOn: new Set(),
-  };
-  return encode(value, 0, state);
+  return encode(value, 0, walkState(opts));
+}
+
+function walkState(opts: FingerprintOptions): WalkState {
+  return { ancestors: new Set(), values: 0, serialize: opts.serialize, handedOn: undefined };
 }
 
 /**
@@ -77,8 +75,11 @@ interface WalkState {
   ancestors: Set<object>;
   values: number;
   serialize: ((value: unknown) => unknown) | undefined;
-  /** Instances whose serialized form is being encoded (superjson keeps an unregistered one as it is). */
-  handedOn: Set<object>;
+  /**
+   * Instances whose serialized form is being encoded (superjson keeps an
+   * unregistered one as it is); made when the first one is met.
+   */
+  handedOn: Set<object> | undefined;
 }
 
 const text = (value: string) => `${value.length}:${value}`;
@@ -114,7 +115,7 @@ function encode(value: unknown, depth: number, state: WalkState): string {
   if (value === null) return 'n';
   const object = value as object;
   if (state.ancestors.has(object)) {
-    if (state.handedOn.has(object)) throw new HandedOn();
+    if (state.handedOn?.has(object)) throw new HandedOn();
     throw new TypeError(
       'input holds a cycle (an object inside itself): it cannot be fingerprinted',
     );
@@ -137,16 +138,16 @@ function encodeObject(object: object, depth: number, state: WalkState): string {
   }
   const prototype = Object.getPrototypeOf(object);
   if (prototype === Object.prototype || prototype === null) {
-    return `o${ownFields(object, depth, state)}`;
+    return `o${ownFields(object, Object.keys(object), depth, state)}`;
   }
   const name = className(prototype);
   return `c${text(name)}${encodeInstance(object, name, depth, state)}`;
 }
 
-/** `count:` then each own enumerable string key, sorted, with its value. */
-function ownFields(object: object, depth: number, state: WalkState): string {
+/** `count:` then each of `keys` (own enumerable string keys), sorted, with its value. */
+function ownFields(object: object, keys: string[], depth: number, state: WalkState): string {
   const record = object as Record<string, unknown>;
-  const keys = Object.keys(record).sort();
+  keys.sort();
   let out = `${keys.length}:`;
   for (const key of keys) out += text(key) + encode(record[key], depth, state);
   return out;
@@ -177,7 +178,7 @@ function encodeInstance(object: object, name: string, depth: number, state: Walk
   }
   if (types.isNativeError(object) || object instanceof Error) {
     const error = object as Error;
-    return `E${text(String(error.name))}${text(String(error.message))}${ownFields(error, depth, state)}`;
+    return `E${text(String(error.name))}${text(String(error.message))}${ownFields(error, Object.keys(error), depth, state)}`;
   }
   if (object instanceof URL) return `U${text(object.href)}`;
   if (types.isBoxedPrimitive(object)) return `K${encode(object.valueOf(), depth, state)}`;
@@ -211,7 +212,7 @@ function encodeClassInstance(object: object, name: string, depth: number, state:
       `input holds an instance of ${name || 'an anonymous class'} that the transformer carries nothing of (no own enumerable fields; #private fields cannot be read): register the class with the transformer (superjson.registerCustom) or pass plain data`,
     );
   }
-  return `O${ownFields(object, depth, state)}`;
+  return `O${ownFields(object, Object.keys(object), depth, state)}`;
 }
 
 /** Met again inside its own serialized form: the transformer hands the instance on as it is. */
@@ -219,6 +220,7 @@ class HandedOn {}
 
 /** The encoding of `carried`, `object`'s serialized form; `undefined` if it holds `object` itself. */
 function encodeCarried(object: object, carried: unknown, depth: number, state: WalkState) {
+  state.handedOn ??= new Set();
   state.handedOn.add(object);
   try {
     return encode(carried, depth, state);
@@ -250,18 +252,28 @@ function typeName(object: object): string {
  * @see README.md#record-lifecycle
  */
 export function fingerprintInput(input: unknown, opts: FingerprintOptions = {}): string {
-  let rest = input;
-  if (isPlainObject(input) && Object.hasOwn(input, IDEMPOTENCY_KEY_FIELD)) {
-    const { [IDEMPOTENCY_KEY_FIELD]: _key, ...others } = input;
-    rest = others;
-  }
   // Hashed as UTF-16: lossless for every string, lone surrogates included (UTF-8 would
   // turn each into U+FFFD, and "\ud800" would collide with "\ufffd").
-  return hash('sha256', Buffer.from(canonicalEncoding(rest, opts), 'utf16le'), 'base64url');
+  return hash('sha256', Buffer.from(encodeInput(input, walkState(opts)), 'utf16le'), 'base64url');
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
+/**
+ * The canonical encoding of `input` as if its `idempotencyKey` field were
+ * not there: a plain object's fields are encoded without it, in place,
+ * where a copy without the key would cost an object on every call.
+ */
+function encodeInput(input: unknown, state: WalkState): string {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return encode(input, 0, state);
+  }
+  const prototype = Object.getPrototypeOf(input);
+  if (prototype !== Object.prototype && prototype !== null) return encode(input, 0, state);
+  const keys = Object.keys(input);
+  const keyAt = keys.indexOf(IDEMPOTENCY_KEY_FIELD);
+  if (keyAt === -1) return encode(input, 0, state);
+  keys.splice(keyAt, 1);
+  // What `encode` does for the root: it counts as a value, and it is its own first ancestor.
+  state.values++;
+  state.ancestors.add(input);
+  return `o${ownFields(input, keys, 1, state)}`;
 }
