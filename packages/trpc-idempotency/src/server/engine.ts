@@ -39,7 +39,14 @@ import type { IdempotencyHandle, LeaseIdempotencyHandle } from './handle';
 import { createInProcessRegistry, type RegisteredExecution } from './inProcess';
 import { runLeased } from './leaseRun';
 import { type EngineOptions, type IdempotentRequest, type RunResult, remainingWaitMs } from './run';
-import { isLayerFailure, type LayerFailure, StoreFailure, viaStore } from './signals';
+import {
+  asStoreFailure,
+  isLayerFailure,
+  type LayerFailure,
+  StoreFailure,
+  viaStore,
+} from './signals';
+import type { CallTelemetry } from './telemetry';
 import { runTransactional } from './transactionalRun';
 
 export type { EngineOptions, IdempotentRequest, InFlightOptions } from './run';
@@ -61,7 +68,8 @@ export interface ExecutionAnswer {
  * a new way for a request to end is a new kind here and a case there.
  */
 type Result =
-  | (Extract<RunResult, { kind: 'executed' }> & { waited: boolean })
+  /** The handler ran here; `waited` if it first waited for another execution of the key. */
+  | (Extract<RunResult, { kind: 'executed' }> & { waited?: boolean })
   /** A completed record with this request's path and input. */
   | { kind: 'replayed'; record: IdempotencyRecord; waited: boolean }
   /** A tombstone with this request's path and input: it ran, its response is gone (SPEC 3.7). */
@@ -102,24 +110,35 @@ export function createEngine(opts: EngineOptions) {
   const { store, clock } = opts;
   const running = createInProcessRegistry(store, clock);
 
-  /** Run `handler` at most once for `request`'s key, answering every duplicate identically. */
-  async function execute(
+  /**
+   * Run `handler` at most once for `request`'s key, answering every duplicate
+   * identically. Not `async` itself: without telemetry the request goes
+   * straight on, one promise fewer on every call (BENCHMARKS.md).
+   */
+  function execute(
     request: IdempotentRequest,
     handler: (handle: IdempotencyHandle) => Promise<unknown>,
   ): Promise<ExecutionAnswer> {
     const loading = opts.telemetry?.ready();
-    if (loading) await loading;
+    if (loading) return loading.then(() => execute(request, handler));
     const telemetry = opts.telemetry?.startCall({
       path: request.path,
       scope: request.callerScope,
       key: request.key,
     });
     if (!telemetry) return executeRequest(request, handler);
-    // The handler runs with the call's span active: its own spans are children of it.
+    return executeTraced({ ...request, telemetry }, handler);
+  }
+
+  /** `execute` with the call's span active: the handler's own spans are children of it. */
+  async function executeTraced(
+    request: IdempotentRequest & { telemetry: CallTelemetry },
+    handler: (handle: IdempotencyHandle) => Promise<unknown>,
+  ): Promise<ExecutionAnswer> {
     try {
-      return await telemetry.run(() => executeRequest({ ...request, telemetry }, handler));
+      return await request.telemetry.run(() => executeRequest(request, handler));
     } catch (error) {
-      telemetry.abandon(error);
+      request.telemetry.abandon(error);
       throw error;
     }
   }
@@ -162,7 +181,7 @@ export function createEngine(opts: EngineOptions) {
       // immutable until it expires, so a retry is answered without a write lock.
       let record = await find(request);
       for (let round = 1; ; round++) {
-        if (record && !isReplaceable(record, { ...request, now: clock() })) {
+        if (record && !isReplaceable(record, at(request))) {
           const answered = resultOfRecord(request, record, waited);
           if (answered) return answered;
           const ended = await waitForOwner(request, record);
@@ -185,7 +204,7 @@ export function createEngine(opts: EngineOptions) {
             case 'busy':
               return { kind: 'conflict', retryAfterMs: retryHint() };
             case 'executed':
-              return { ...run, waited };
+              return waited ? { ...run, waited } : run;
             default:
               return run;
           }
@@ -216,7 +235,7 @@ export function createEngine(opts: EngineOptions) {
         }
         record = claim.record;
         // A store must acquire what it may replace: looping on its word would never end.
-        if (round > 3 && isReplaceable(record, { ...request, now: clock() })) {
+        if (round > 3 && isReplaceable(record, at(request))) {
           throw new StoreFailure('the store did not acquire a record it may replace');
         }
       }
@@ -267,11 +286,7 @@ export function createEngine(opts: EngineOptions) {
       await sleep(Math.min(pollMs, remaining));
       pollMs = Math.min(pollMs * 2, POLL_MAX_MS);
       const found = await find(request);
-      if (
-        !found ||
-        found.state === 'completed' ||
-        isReplaceable(found, { ...request, now: clock() })
-      ) {
+      if (!found || found.state === 'completed' || isReplaceable(found, at(request))) {
         return { kind: 'ended', record: found };
       }
       current = found;
@@ -312,14 +327,13 @@ export function createEngine(opts: EngineOptions) {
   }
 
   function settleResult(request: IdempotentRequest, result: Result): Settlement {
-    const waitedMs = (waited: boolean) => (waited ? performance.now() - request.arrivedAt : 0);
     switch (result.kind) {
       case 'executed':
         event(request, 'executed', {
           outcome: result.outcome.kind,
           attempt: result.attempt,
           takenOver: result.takenOver,
-          waitedMs: waitedMs(result.waited),
+          waitedMs: waitedMs(request, result.waited === true),
           stepsRun: result.stepsRun,
           stepsSkipped: result.stepsSkipped,
         });
@@ -331,7 +345,10 @@ export function createEngine(opts: EngineOptions) {
           return settle(request, { kind: 'failed', failure });
         }
         request.telemetry?.answeredFrom(result.record);
-        event(request, 'replayed', { outcome: outcome.kind, waitedMs: waitedMs(result.waited) });
+        event(request, 'replayed', {
+          outcome: outcome.kind,
+          waitedMs: waitedMs(request, result.waited),
+        });
         return { outcome, replayed: true };
       }
       case 'expired':
@@ -400,20 +417,31 @@ export function createEngine(opts: EngineOptions) {
     fields: Omit<Extract<IdempotencyEvent, { type: T }>, 'type' | 'scope' | 'path' | 'durationMs'>,
   ) {
     if (!opts.onEvent && !request.telemetry) return;
+    // Its own keys before the type's fields: added after a spread, each would
+    // cost a new hidden class on every call (recordRow.ts).
     const built = {
       type,
-      ...fields,
       scope: request.scope,
       path: request.path,
       durationMs: performance.now() - request.arrivedAt,
+      ...fields,
     } as IdempotencyEvent;
     request.telemetry?.end(built);
     opts.onEvent?.(built);
   }
 
   /** The live record `request` looks for, through the store. */
-  function find(request: IdempotentRequest) {
-    return viaStore(() => store.find({ scope: request.scope, key: request.key, now: clock() }));
+  async function find(request: IdempotentRequest) {
+    try {
+      return await store.find({ scope: request.scope, key: request.key, now: clock() });
+    } catch (cause) {
+      throw asStoreFailure(cause);
+    }
+  }
+
+  /** What `isReplaceable` needs of `request`, now. */
+  function at(request: IdempotentRequest) {
+    return { path: request.path, fingerprint: request.fingerprint, now: clock() };
   }
 
   /** When to retry a key in progress: when its lease ends, within [50 ms, `retryAfterMs`]. */
@@ -429,6 +457,11 @@ export function createEngine(opts: EngineOptions) {
 
 /** The engine of one idempotent builder, as `createEngine` makes it. */
 export type Engine = ReturnType<typeof createEngine>;
+
+/** How long `request` waited for another execution, for its event (0 if it did not). */
+function waitedMs(request: IdempotentRequest, waited: boolean) {
+  return waited ? performance.now() - request.arrivedAt : 0;
+}
 
 /** A new owner token: unique per execution, and says which process ran it. */
 function nextOwner() {

@@ -54,7 +54,9 @@ export async function runLeased(
     try {
       renewed = await viaStore(() =>
         store.renewLease({
-          ...fenced,
+          scope: fenced.scope,
+          key: fenced.key,
+          owner: fenced.owner,
           leaseExpiresAt: renewedUntil,
           expiresAt: renewedUntil + opts.ttlMs,
         }),
@@ -73,29 +75,31 @@ export async function runLeased(
     beforeRun: async () => {
       if (opts.clock() >= leaseExpiresAt) await renewLease();
     },
-    encode: (value) => encodeForStorage(() => opts.codec.encodeValue(value)),
+    encode: (value) => encodeForStorage(opts.codec.encodeValue, value),
     decode: (body) => opts.codec.decodeValue(body),
     save: async (all) => {
-      const saved = await viaStore(() => store.saveSteps({ ...fenced, steps: all }));
+      const saved = await viaStore(() =>
+        store.saveSteps({ scope: fenced.scope, key: fenced.key, owner: fenced.owner, steps: all }),
+      );
       if (!saved) throw new LeaseLostError(request);
     },
     fail,
   });
 
-  const handle: LeaseIdempotencyHandle = {
-    ...handleOf(request, attempt),
+  const leaseMembers: Pick<LeaseIdempotencyHandle, 'renewLease' | 'step'> = {
     renewLease,
     step: request.telemetry
       ? (name, fn) => request.telemetry!.step(name, fn, (run) => steps.run(name, run))
       : (name, fn) => steps.run(name, fn),
   };
+  const handle: LeaseIdempotencyHandle = handleOf(request, attempt, leaseMembers);
 
   let outcome: StoredOutcome;
   try {
     const value = await run.handler(handle);
     await steps.idle();
     if (failure) throw failure;
-    outcome = encodeForStorage(() => opts.codec.encodeResult(value));
+    outcome = encodeForStorage(opts.codec.encodeResult, value);
   } catch (error) {
     await steps.idle();
     const cause = failure ?? error;
@@ -109,7 +113,7 @@ export async function runLeased(
       return { kind: 'released', attempt, error: cause };
     }
     try {
-      outcome = encodeForStorage(() => opts.codec.encodeError(getTRPCErrorFromUnknown(cause)));
+      outcome = encodeForStorage(opts.codec.encodeError, getTRPCErrorFromUnknown(cause));
     } catch (notStorable) {
       await releaseQuietly(opts, fenced);
       throw notStorable;
@@ -117,11 +121,16 @@ export async function runLeased(
   }
 
   const now = opts.clock();
+  const { responseExpiresAt, expiresAt } = completionInstants(opts, now);
   const completed = await viaStore(() =>
     store.complete({
-      ...fenced,
+      scope: fenced.scope,
+      key: fenced.key,
+      owner: fenced.owner,
       outcome,
-      ...completionInstants(opts, now),
+      now,
+      responseExpiresAt,
+      expiresAt,
       traceContext: request.telemetry?.traceContext,
     }),
   );

@@ -48,10 +48,10 @@ export function isLayerFailure(error: unknown): error is LayerFailure {
   return error instanceof StoreFailure || error instanceof OutcomeNotStorable;
 }
 
-/** Encodes for storage; a value that cannot be stored is a loud {@link OutcomeNotStorable}. */
-export function encodeForStorage<T>(encode: () => T): T {
+/** `encode(value)` for storage; a value that cannot be stored is a loud {@link OutcomeNotStorable}. */
+export function encodeForStorage<V, T>(encode: (value: V) => T, value: V): T {
   try {
-    return encode();
+    return encode(value);
   } catch (cause) {
     throw new OutcomeNotStorable(cause instanceof Error ? cause.message : String(cause), {
       cause,
@@ -64,8 +64,13 @@ export async function viaStore<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (cause) {
-    throw cause instanceof StoreFailure
-      ? cause
-      : new StoreFailure('idempotency store call failed', { cause });
+    throw asStoreFailure(cause);
   }
+}
+
+/** A store call's failure as the {@link StoreFailure} the engine answers with. */
+export function asStoreFailure(cause: unknown): StoreFailure {
+  return cause instanceof StoreFailure
+    ? cause
+    : new StoreFailure('idempotency store call failed', { cause });
 }

@@ -1,5 +1,6 @@
 import { getTRPCErrorFromUnknown } from '@trpc/server';
-import type { CommitOptions, CommitResult } from '../store/store';
+import type { StoredOutcome } from '../store/record';
+import type { CommitOptions, CommitResult, InsertCompletedOptions } from '../store/store';
 import type { TransactionalIdempotencyHandle } from './handle';
 import {
   completionInstants,
@@ -39,51 +40,67 @@ export async function runTransactional(
 ): Promise<TransactionalRunResult> {
   const { store } = opts;
   const { request, owner } = run;
-  const recordOf = (now: number): CommitOptions => ({
-    scope: request.scope,
-    key: request.key,
-    path: request.path,
-    fingerprint: request.fingerprint,
-    owner,
-    ...completionInstants(opts, now),
-    maxWaitMs: remainingWaitMs(opts, request),
-    traceContext: request.telemetry?.traceContext,
-  });
+  // The outcome is set only for `insertCompleted`, declared always: one object shape (recordRow.ts).
+  const recordOf = (
+    now: number,
+    outcome?: StoredOutcome,
+  ): CommitOptions & { outcome?: StoredOutcome } => {
+    const { responseExpiresAt, expiresAt } = completionInstants(opts, now);
+    return {
+      scope: request.scope,
+      key: request.key,
+      path: request.path,
+      fingerprint: request.fingerprint,
+      owner,
+      now,
+      responseExpiresAt,
+      expiresAt,
+      maxWaitMs: remainingWaitMs(opts, request),
+      traceContext: request.telemetry?.traceContext,
+      outcome,
+    };
+  };
 
   // What `commit` decided: once set, it is the result, whatever the handler does next.
   let decided: CommitResult<unknown> | undefined;
   let failure: LayerFailure | undefined;
+  // The commit, while it runs: a handler that did not await it still gets its answer.
   let committing: Promise<unknown> | undefined;
+  let called = false;
 
-  const commit = async (write: (tx: unknown) => unknown) => {
-    if (committing) throw new Error('commit() may be called only once per execution');
-    const now = opts.clock();
-    const attempt = (async () => {
-      try {
-        return await store.commit(
-          recordOf(now),
-          guardWrite(store.transactionKind, write),
-          (result) => encodeForStorage(() => opts.codec.encodeResult(result)),
-        );
-      } catch (error) {
-        if (error instanceof HandlerThrew) throw error.error;
-        failure =
-          error instanceof OutcomeNotStorable
-            ? error
-            : new StoreFailure('idempotency store commit failed', { cause: error });
-        throw failure;
-      }
-    })();
-    committing = attempt.catch(() => {});
-    decided = await attempt;
+  /** The store's transaction with the handler's write: its result, or why there is none. */
+  const commitOnce = async (write: (tx: unknown) => unknown) => {
+    try {
+      decided = await store.commit(
+        recordOf(opts.clock()),
+        guardWrite(store.transactionKind, write),
+        (result) => encodeForStorage(opts.codec.encodeResult, result),
+      );
+    } catch (error) {
+      if (error instanceof HandlerThrew) throw error.error;
+      failure =
+        error instanceof OutcomeNotStorable
+          ? error
+          : new StoreFailure('idempotency store commit failed', { cause: error });
+      throw failure;
+    } finally {
+      committing = undefined;
+    }
     if (decided.status === 'committed') return decided.result;
     throw new KeyAnsweredElsewhere();
   };
 
-  const handle: AnyTransactionalHandle = {
-    ...handleOf(request, 1),
-    commit: commit as AnyTransactionalHandle['commit'],
+  const commit = (write: (tx: unknown) => unknown): Promise<unknown> => {
+    if (called) return Promise.reject(new Error('commit() may be called only once per execution'));
+    called = true;
+    const attempt = commitOnce(write);
+    committing = attempt.then(ignore, ignore);
+    return attempt;
   };
+
+  const handle = handleOf(request, 1, {
+    commit: commit as AnyTransactionalHandle['commit'],
+  }) as AnyTransactionalHandle;
 
   let value: unknown;
   let thrown: { error: unknown } | undefined;
@@ -93,7 +110,7 @@ export async function runTransactional(
     thrown = { error };
   }
   // A handler that did not await its commit still gets the commit's answer.
-  await committing;
+  if (committing) await committing;
   if (decided) return resultOf(decided);
   if (failure) throw failure;
   let outcome: ReturnType<typeof opts.codec.encodeResult>;
@@ -102,15 +119,16 @@ export async function runTransactional(
     if (!opts.isFinalError(thrown.error)) {
       return { kind: 'released', attempt: 1, error: thrown.error };
     }
-    const error = getTRPCErrorFromUnknown(thrown.error);
-    outcome = encodeForStorage(() => opts.codec.encodeError(error));
+    outcome = encodeForStorage(opts.codec.encodeError, getTRPCErrorFromUnknown(thrown.error));
   } else {
-    outcome = encodeForStorage(() => opts.codec.encodeResult(value));
+    outcome = encodeForStorage(opts.codec.encodeResult, value);
   }
-  return resultOf(
-    await viaStore(() => store.insertCompleted({ ...recordOf(opts.clock()), outcome })),
-  );
+  const record = recordOf(opts.clock(), outcome) as InsertCompletedOptions;
+  return resultOf(await viaStore(() => store.insertCompleted(record)));
 }
+
+const NO_STEPS: readonly string[] = Object.freeze([]);
+const ignore = () => {};
 
 /** A transactional write's result: ours, or the record that held the key. */
 function resultOf(stored: CommitResult<unknown>): TransactionalRunResult {
@@ -121,8 +139,8 @@ function resultOf(stored: CommitResult<unknown>): TransactionalRunResult {
         outcome: stored.outcome,
         attempt: 1,
         takenOver: false,
-        stepsRun: [],
-        stepsSkipped: [],
+        stepsRun: NO_STEPS,
+        stepsSkipped: NO_STEPS,
       };
     case 'found':
       return { kind: 'held', record: stored.record };
