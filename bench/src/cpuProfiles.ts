@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { keyedRequest } from './app/benchRequest';
 import { completedKey, createSqliteBenchCaller, createSqliteBenchRouter } from './app/router';
 import { openBenchSqlite } from './app/sqlite';
 import { profileCalls, summarizeProfile } from './harness/cpuProfile';
@@ -32,7 +33,7 @@ export async function runCpuProfiles(opts: {
   const { request } = database;
   const caller = createSqliteBenchCaller(createSqliteBenchRouter(database), USER).prepared;
   const replayKey = await completedKey((idempotencyKey) =>
-    caller.idempotent({ ...request, idempotencyKey }),
+    caller.idempotent(keyedRequest(request, idempotencyKey)),
   );
 
   const targets = [
@@ -40,12 +41,12 @@ export async function runCpuProfiles(opts: {
     {
       name: 'first-execution',
       what: 'idempotent, first execution',
-      run: () => caller.idempotent({ ...request, idempotencyKey: randomUUID() }),
+      run: () => caller.idempotent(keyedRequest(request, randomUUID())),
     },
     {
       name: 'replay',
       what: 'idempotent, replay',
-      run: () => caller.idempotent({ ...request, idempotencyKey: replayKey }),
+      run: () => caller.idempotent(keyedRequest(request, replayKey)),
     },
   ];
   opts.progress.plan(targets.length * 2);

@@ -22,3 +22,22 @@ export async function openBenchAccounts(opts: {
     throw error;
   }
 }
+
+/**
+ * `request` with an idempotency key, as a client's request arrives (a fresh
+ * object with every field its own). Not `{ ...request, idempotencyKey }`: on
+ * Node 20's V8 a key added after a spread costs a new hidden class, about a
+ * microsecond on every call, which only the idempotent contenders would pay
+ * (BENCHMARKS.md, issue #23).
+ */
+export function keyedRequest(
+  request: TransferRequest,
+  idempotencyKey: string,
+): TransferRequest & { idempotencyKey: string } {
+  return {
+    fromAccountId: request.fromAccountId,
+    toAccountId: request.toAccountId,
+    amount: request.amount,
+    idempotencyKey,
+  };
+}

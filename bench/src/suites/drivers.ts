@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startMysql } from '@ledger/testkit/databases';
+import { keyedRequest } from '../app/benchRequest';
 import {
   BENCH_DRIVERS,
   type BenchDriverId,
@@ -58,12 +59,12 @@ type ContenderId = (typeof CONTENDERS)[number]['id'];
 async function callsOn(database: BenchDatabase, request: DriverDatabase['request']) {
   const caller = createPgBenchCaller(createPgBenchRouter(database), USER).ledger;
   const replayKey = await completedKey((idempotencyKey) =>
-    caller.idempotent({ ...request, idempotencyKey }),
+    caller.idempotent(keyedRequest(request, idempotencyKey)),
   );
   const run: Record<ContenderId, () => Promise<unknown>> = {
     plain: () => caller.plain(request),
-    execute: () => caller.idempotent({ ...request, idempotencyKey: randomUUID() }),
-    replay: () => caller.idempotent({ ...request, idempotencyKey: replayKey }),
+    execute: () => caller.idempotent(keyedRequest(request, randomUUID())),
+    replay: () => caller.idempotent(keyedRequest(request, replayKey)),
   };
   return run;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { getTableColumns } from 'drizzle-orm';
 import { idempotencyRecords } from 'trpc-idempotency/sqlite';
+import { keyedRequest } from '../app/benchRequest';
 import { createSqliteBenchCaller, createSqliteBenchRouter } from '../app/router';
 import { type BenchSqlite, openBenchSqlite, RECORDS_TABLE } from '../app/sqlite';
 import {
@@ -47,10 +48,10 @@ export async function runGrowthSuite(ctx: SuiteContext): Promise<SuiteResult> {
       const { request } = database;
       const caller = createSqliteBenchCaller(createSqliteBenchRouter(database), USER).prepared;
       const templateKey = randomUUID();
-      const template = await caller.idempotent({ ...request, idempotencyKey: templateKey });
+      const template = await caller.idempotent(keyedRequest(request, templateKey));
       seedRecords(database, { size, scope: USER, templateKey });
       entry.seedS = (performance.now() - started) / 1000;
-      const replayed = await caller.idempotent({ ...request, idempotencyKey: seedKey(7, size) });
+      const replayed = await caller.idempotent(keyedRequest(request, seedKey(7, size)));
       if (JSON.stringify(replayed) !== JSON.stringify(template)) {
         throw new Error(`growth: a seeded key did not replay the stored response (${size})`);
       }
@@ -68,7 +69,7 @@ export async function runGrowthSuite(ctx: SuiteContext): Promise<SuiteResult> {
           run: () => {
             const idempotencyKey = randomUUID();
             added.push(idempotencyKey);
-            return caller.idempotent({ ...request, idempotencyKey });
+            return caller.idempotent(keyedRequest(request, idempotencyKey));
           },
         },
         {

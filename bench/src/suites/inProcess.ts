@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { keyedRequest } from '../app/benchRequest';
 import { completedKey, createSqliteBenchCaller, createSqliteBenchRouter } from '../app/router';
 import { openBenchSqlite } from '../app/sqlite';
 import { createSqliteFloor } from '../app/sqliteFloor';
@@ -67,7 +68,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
   for (const body of BODIES) {
     const procedures = caller[body.id];
     const replayKey = await completedKey((idempotencyKey) =>
-      procedures.idempotent({ ...request, idempotencyKey }),
+      procedures.idempotent(keyedRequest(request, idempotencyKey)),
     );
     contenders.push(
       {
@@ -79,14 +80,14 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
         id: `execute-${body.id}`,
         label: `${body.label}: idempotent, first execution`,
         run: counted(`execute-${body.id}`, () =>
-          procedures.idempotent({ ...request, idempotencyKey: randomUUID() }),
+          procedures.idempotent(keyedRequest(request, randomUUID())),
         ),
       },
       {
         id: `replay-${body.id}`,
         label: `${body.label}: idempotent, replay`,
         run: counted(`replay-${body.id}`, () =>
-          procedures.idempotent({ ...request, idempotencyKey: replayKey }),
+          procedures.idempotent(keyedRequest(request, replayKey)),
         ),
       },
     );

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { keyedRequest } from '../app/benchRequest';
 import { openBenchPg } from '../app/pg';
 import { createPgFloor } from '../app/pgFloor';
 import { type BenchPostgres, startBenchPostgres } from '../app/postgres';
@@ -48,7 +49,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
   const floor = await createPgFloor(database.db.$client, { lockTimeoutMs: LOCK_TIMEOUT_MS });
   try {
     const replayKey = await completedKey((idempotencyKey) =>
-      caller.idempotent({ ...request, idempotencyKey }),
+      caller.idempotent(keyedRequest(request, idempotencyKey)),
     );
     const calls = { floor: 0, plain: 0, execute: 0, replay: 0 };
     const contenders: (Contender & { id: keyof typeof calls })[] = [
@@ -73,7 +74,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
         label: 'idempotent, first execution',
         run: () => {
           calls.execute++;
-          return caller.idempotent({ ...request, idempotencyKey: randomUUID() });
+          return caller.idempotent(keyedRequest(request, randomUUID()));
         },
       },
       {
@@ -81,7 +82,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
         label: 'idempotent, replay',
         run: () => {
           calls.replay++;
-          return caller.idempotent({ ...request, idempotencyKey: replayKey });
+          return caller.idempotent(keyedRequest(request, replayKey));
         },
       },
     ];
