@@ -146,7 +146,8 @@ export function idempotentBuilder(
       if (!isObject(parsed)) return mw.next({ input: parsed });
       // As tRPC merges two input parsers' outputs: the key's, then this parser's.
       const input = isObject(mw.input)
-        ? { ...mw.input, idempotencyKey, ...parsed }
+        ? // shape: only where a middleware before the first .input() passed an input
+          { ...mw.input, idempotencyKey, ...parsed }
         : { idempotencyKey, ...parsed };
       return mw.next({ input });
     });
@@ -197,6 +198,7 @@ export function idempotentBuilder(
           request,
           (idempotency: IdempotencyHandle) =>
             Promise.resolve(
+              // shape: overrides tRPC's own `input` and `ctx` of the resolver's options
               resolver({ ...resolverOpts, input, ctx: withHandle(resolverOpts.ctx, idempotency) }),
             ),
         );
@@ -225,6 +227,7 @@ export function idempotentBuilder(
   const wrap = (builder: AnyProcedureBuilder, chain: Chain): AnyProcedureBuilder => {
     const derived = (next: unknown, nextChain: Chain = chain) =>
       isProcedureBuilder(next) ? wrap(next, nextChain) : next;
+    // shape: once per builder, when the procedure is defined
     const keyed: Chain = { ...chain, keyChecked: true };
     return new Proxy(builder, {
       get(target, prop, receiver) {
@@ -259,6 +262,7 @@ export function idempotentBuilder(
           case 'errors':
             return (formatter: Parameters<AnyProcedureBuilder['errors']>[0]) => {
               const from = chain.formatterInChain ? target : target.errors(idempotencyErrorShape);
+              // shape: once per builder, when the procedure is defined
               return derived(from.errors(formatter), { ...chain, formatterInChain: true });
             };
         }
@@ -301,5 +305,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** `input` with the key merged in, as tRPC merges the outputs of two input parsers. */
 function withKey(input: unknown, idempotencyKey: string): IdempotencyKeyOutput {
-  return isObject(input) ? { ...input, idempotencyKey } : { idempotencyKey };
+  if (!isObject(input)) return { idempotencyKey };
+  // The key declared first and set after the spread, so it wins over the input's own:
+  // a key added after a leading spread costs a hidden class per call (test/hotPathShapes.test.ts).
+  const merged: IdempotencyKeyOutput = { idempotencyKey, ...input };
+  merged.idempotencyKey = idempotencyKey;
+  return merged;
 }

@@ -127,6 +127,7 @@ export function createEngine(opts: EngineOptions) {
       key: request.key,
     });
     if (!telemetry) return executeRequest(request, handler);
+    // shape: overrides the request's declared `telemetry` (`idempotentRequest`)
     return executeTraced({ ...request, telemetry }, handler);
   }
 
@@ -204,6 +205,7 @@ export function createEngine(opts: EngineOptions) {
             case 'busy':
               return { kind: 'conflict', retryAfterMs: retryHint() };
             case 'executed':
+              // shape: only after waiting for another execution
               return waited ? { ...run, waited } : run;
             default:
               return run;
@@ -231,6 +233,7 @@ export function createEngine(opts: EngineOptions) {
             handler: handler as (handle: LeaseIdempotencyHandle) => Promise<unknown>,
             onLeaseRenewed: execution.holdsLeaseUntil,
           });
+          // shape: lease mode, whose claim and lease writes cost far more
           return run.kind === 'executed' ? { ...run, waited } : run;
         }
         record = claim.record;

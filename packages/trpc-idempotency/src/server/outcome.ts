@@ -63,6 +63,7 @@ function toStoredError(error: TRPCError): StoredError {
   const stored: StoredError = { code: error.code, message: error.message };
   const cause = error.cause;
   if (cause instanceof Error && cause !== error) {
+    // shape: a final error's outcome, once per stored error
     stored.cause = { ...plainFields(cause), name: cause.name, message: cause.message };
   }
   return stored;

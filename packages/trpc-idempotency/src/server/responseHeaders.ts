@@ -134,7 +134,8 @@ export interface IdempotencyResponseMetaOptions {
 export function idempotencyResponseHeaders(
   opts: IdempotencyResponseMetaOptions,
 ): Record<string, string> | undefined {
-  let headers: Record<string, string> | undefined;
+  // Filled by assignment: a key added after a spread costs a new hidden class per call (recordRow.ts).
+  const headers: Record<string, string> = {};
   let retryAfterMs: number | undefined;
   let horizonMs = recordOf(opts.ctx)?.horizonMs;
   for (const error of opts.errors) {
@@ -146,17 +147,21 @@ export function idempotencyResponseHeaders(
       horizonMs = Math.min(horizonMs ?? data.horizonMs, data.horizonMs);
   }
   if (retryAfterMs !== undefined) {
-    headers = { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
   }
-  if (isReplayAsAWhole(opts)) headers = { ...headers, 'idempotent-replayed': 'true' };
+  if (isReplayAsAWhole(opts)) {
+    headers['idempotent-replayed'] = 'true';
+  }
   if (horizonMs !== undefined && !isStreamed(opts)) {
-    headers = { ...headers, 'idempotency-horizon-ms': String(Math.floor(horizonMs)) };
+    headers['idempotency-horizon-ms'] = String(Math.floor(horizonMs));
   }
   if (opts.errors.length > 0 && opts.errors.every(isUnfixableByRetry)) {
-    headers = { ...headers, [IDEMPOTENCY_SHOULD_RETRY_HEADER.toLowerCase()]: 'false' };
+    headers[SHOULD_RETRY_HEADER] = 'false';
   }
-  return headers;
+  return Object.keys(headers).length > 0 ? headers : undefined;
 }
+
+const SHOULD_RETRY_HEADER = IDEMPOTENCY_SHOULD_RETRY_HEADER.toLowerCase();
 
 let warnedOfMissingContext = false;
 
