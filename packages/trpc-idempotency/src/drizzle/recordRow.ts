@@ -59,11 +59,11 @@ export function stepsColumn(steps: readonly StoredStep[]): string | null {
 }
 
 // Both are written out field by field, the completion extras included (null
-// when unset): on Node 20's V8, an object literal that spreads one object and
-// then adds keys of its own costs about a microsecond per added key (a new
-// hidden class each time), 11 µs for the nine here, once per first execution
-// (BENCHMARKS.md, issue #23). The same holds wherever this package builds an
-// object on a request's path.
+// when unset): on Node 20's V8, an object literal that starts with a spread
+// and then adds keys costs about a microsecond per added key (a new hidden
+// class each time), 11 µs for the nine here, once per first execution
+// (BENCHMARKS.md, issue #23). test/hotPathShapes.test.ts keeps such literals
+// off a request's path.
 
 /** The placeholder values of the completed record a transactional execution inserts. */
 export function completedRecordValues(opts: CommitOptions, outcome: StoredOutcome) {
