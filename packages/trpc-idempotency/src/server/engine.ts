@@ -420,14 +420,12 @@ export function createEngine(opts: EngineOptions) {
     fields: Omit<Extract<IdempotencyEvent, { type: T }>, 'type' | 'scope' | 'path' | 'durationMs'>,
   ) {
     if (!opts.onEvent && !request.telemetry) return;
-    // Its own keys before the type's fields: added after a spread, each would
-    // cost a new hidden class on every call (recordRow.ts).
     const built = {
       type,
+      ...fields,
       scope: request.scope,
       path: request.path,
       durationMs: performance.now() - request.arrivedAt,
-      ...fields,
     } as IdempotencyEvent;
     request.telemetry?.end(built);
     opts.onEvent?.(built);
