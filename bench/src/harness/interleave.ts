@@ -43,6 +43,15 @@ export function interleaveSteps(contenders: number, opts: { rounds: number }) {
   return contenders * (opts.rounds + 1);
 }
 
+/** Each contender's result by id, from `interleave`'s map: an id it did not time is a bug in the suite. */
+export function resultsById(results: Map<string, ContenderResult>) {
+  return (id: string): ContenderResult => {
+    const result = results.get(id);
+    if (!result) throw new Error(`no result for ${id}`);
+    return result;
+  };
+}
+
 /**
  * Times the contenders side by side with mitata: a warm-up of each, then
  * rounds in which every contender runs for `roundMs` (a garbage collection

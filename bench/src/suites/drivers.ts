@@ -19,6 +19,7 @@ import {
   interleave,
   interleaveSteps,
   MITATA_TIMING,
+  resultsById,
   roundP99Ratio,
   roundRatio,
 } from '../harness/interleave';
@@ -191,11 +192,7 @@ export async function runDriversSuite(ctx: SuiteContext): Promise<SuiteResult> {
     progress: ctx.progress,
     title: 'drivers',
   });
-  const get = (id: string) => {
-    const result = results.get(id);
-    if (!result) throw new Error(`no result for ${id}`);
-    return result;
-  };
+  const get = resultsById(results);
 
   const notes: string[] = [];
   for (const { driver, database } of checks) {

@@ -7,9 +7,9 @@ import { createSqliteBenchCaller, createSqliteBenchRouter } from '../app/router'
 import { type BenchSqlite, openBenchSqlite, RECORDS_TABLE } from '../app/sqlite';
 import {
   type Contender,
-  type ContenderResult,
   interleave,
   interleaveSteps,
+  resultsById,
   roundRatio,
 } from '../harness/interleave';
 import { checkTarget, type ResultRow, type SuiteResult } from '../harness/results';
@@ -102,11 +102,7 @@ export async function runGrowthSuite(ctx: SuiteContext): Promise<SuiteResult> {
         for (const prune of pruners) prune();
       },
     });
-    const get = (id: string): ContenderResult => {
-      const result = results.get(id);
-      if (!result) throw new Error(`no result for ${id}`);
-      return result;
-    };
+    const get = resultsById(results);
     const smallest = sizes[0] ?? 0;
     const largest = sizes[sizes.length - 1] ?? 0;
     const rows: ResultRow[] = contenders.map((contender) => {

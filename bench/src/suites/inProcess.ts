@@ -5,10 +5,10 @@ import { openBenchSqlite } from '../app/sqlite';
 import { createSqliteFloor } from '../app/sqliteFloor';
 import {
   type Contender,
-  type ContenderResult,
   interleave,
   interleaveSteps,
   MITATA_TIMING,
+  resultsById,
   roundDifference,
   roundP99Ratio,
   roundRatio,
@@ -98,11 +98,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
     progress: ctx.progress,
     title: 'in-process',
   });
-  const get = (id: string): ContenderResult => {
-    const result = results.get(id);
-    if (!result) throw new Error(`no result for ${id}`);
-    return result;
-  };
+  const get = resultsById(results);
 
   const count = (prefix: string) =>
     [...calls].reduce((sum, [id, n]) => (id.startsWith(prefix) ? sum + n : sum), 0);

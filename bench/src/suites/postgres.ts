@@ -9,6 +9,7 @@ import {
   interleave,
   interleaveSteps,
   MITATA_TIMING,
+  resultsById,
   roundP99Ratio,
   roundRatio,
 } from '../harness/interleave';
@@ -103,11 +104,7 @@ export async function runPostgresSuite(ctx: SuiteContext): Promise<SuiteResult> 
       progress: ctx.progress,
       title: 'postgres',
     });
-    const get = (id: string) => {
-      const result = results.get(id);
-      if (!result) throw new Error(`no result for ${id}`);
-      return result;
-    };
+    const get = resultsById(results);
     const counts = await database.count();
     const executions = 1 + calls.execute;
     const expectedTransfers = calls.floor + calls.plain + executions;
