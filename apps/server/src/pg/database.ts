@@ -69,7 +69,6 @@ export const PG_APPLICATION_NAME = 'ledger-server';
 const MIGRATION_LOCK_ID = '7810759523990398050';
 /** The ledger's drizzle-kit migrations for Postgres (`drizzle/pg`). */
 export const pgMigrationsFolder = fileURLToPath(new URL('../../drizzle/pg', import.meta.url));
-const migrationsFolder = pgMigrationsFolder;
 
 /**
  * Connects a pool to the Postgres database `url` names and applies every
@@ -163,7 +162,7 @@ async function openPostgresJs(url: string, opts: PoolOptions) {
       await tx.execute(sql`SET LOCAL lock_timeout = 0`);
       await tx.execute(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_ID}::bigint)`);
       await migratePostgresJs(tx as never, {
-        migrationsFolder,
+        migrationsFolder: pgMigrationsFolder,
         migrationsTable: '__ledger_migrations',
       });
       await migratePgIdempotencyStore(tx);
@@ -187,7 +186,10 @@ async function migrateLedger(pool: pg.Pool) {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     try {
       const db = drizzle({ client });
-      await migrate(db, { migrationsFolder, migrationsTable: '__ledger_migrations' });
+      await migrate(db, {
+        migrationsFolder: pgMigrationsFolder,
+        migrationsTable: '__ledger_migrations',
+      });
       await migratePgIdempotencyStore(db);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);

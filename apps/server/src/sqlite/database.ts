@@ -33,7 +33,6 @@ export type OpenSqliteDatabase = OpenLedgerDatabase<
 export const sqliteMigrationsFolder = fileURLToPath(
   new URL('../../drizzle/sqlite', import.meta.url),
 );
-const migrationsFolder = sqliteMigrationsFolder;
 
 /**
  * Opens (creating its folder) and migrates a SQLite ledger file; synchronous,
@@ -58,7 +57,10 @@ export function openSqliteDatabase(
     const db = drizzle(client, { schema });
     retryAtStartup(() => {
       client.pragma('journal_mode = WAL');
-      migrate(db, { migrationsFolder, migrationsTable: '__ledger_migrations' });
+      migrate(db, {
+        migrationsFolder: sqliteMigrationsFolder,
+        migrationsTable: '__ledger_migrations',
+      });
       migrateSqliteIdempotencyStore(db);
     });
     // After the migrations: the store prepares its statements on its table.
