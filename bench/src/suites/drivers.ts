@@ -256,6 +256,19 @@ export async function runDriversSuite(ctx: SuiteContext): Promise<SuiteResult> {
         measured: execute - plain,
       }),
     );
+    const plainInAll = roundTripsInAll.get(`${driver}:plain`);
+    const executeInAll = roundTripsInAll.get(`${driver}:execute`);
+    if (plainInAll === undefined || executeInAll === undefined) continue;
+    targets.push(
+      checkTarget({
+        id: `drivers-round-trips-in-all-${driver}`,
+        description: `${DRIVER_LABELS[driver]} first execution: round trips in all`,
+        limit: 1,
+        comparison: '<=',
+        unit: 'round trips',
+        measured: executeInAll - plainInAll,
+      }),
+    );
   }
 
   return {
@@ -264,7 +277,7 @@ export async function runDriversSuite(ctx: SuiteContext): Promise<SuiteResult> {
     description: [
       'Each driver on a database of its own, all in one process and one interleaved run: the example’s transfer as plain tRPC (the body in a plain Drizzle transaction), as an idempotent first execution (a fresh key; transactional mode) and as a replay of a completed key, one call at a time. `× plain` compares with plain tRPC on the same driver and database, round by round.',
       'Bodies: better-sqlite3 the example’s SQLite ledger (statements prepared once); libSQL the same five statements with the query builder, each awaited (the example’s SQLite ledger is synchronous, for better-sqlite3); node-postgres, postgres.js and PGlite the example’s Postgres ledger (`apps/server/src/pg/ledger.ts`); mysql2 the example’s MySQL ledger. Databases: SQLite files in WAL mode; embedded Postgres 17 (`synchronous_commit = off`) through the example’s `openDatabase` (pool of 4); PGlite in memory; MariaDB from Debian (`innodb_flush_log_at_trx_commit = 2`, pool of 4); remote libSQL is the library’s Hrana stand-in (a Node process on better-sqlite3, not sqld: its latencies say nothing about Turso, its round trips are the protocol’s).',
-      `\`round trips\`: for the drivers that talk to a server, each contender’s calls counted through a TCP proxy on a second connection to the same database (a round trip starts whenever the client sends after the server spoke, so pipelined messages count once), ${COUNTING_CALLS} calls after ${COUNTING_WARMUP_CALLS} warm-up calls, until the call answers (the notes give them in all, with what the driver sends after the answer: Drizzle’s own \`COMMIT\` where the store already committed); in-process drivers have none.`,
+      `\`round trips\`: for the drivers that talk to a server, each contender’s calls counted through a TCP proxy on a second connection to the same database (a round trip starts whenever the client sends after the server spoke, so pipelined messages count once), ${COUNTING_CALLS} calls after ${COUNTING_WARMUP_CALLS} warm-up calls, until the call answers (the notes and targets give them in all too, with what the driver sends after the answer: on remote libSQL, Drizzle’s own \`COMMIT\` and the stream’s close where the store already committed); in-process drivers have none.`,
     ].join('\n\n'),
     settings: { ...settings, timing: MITATA_TIMING },
     rows,

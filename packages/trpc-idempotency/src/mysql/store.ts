@@ -1,6 +1,7 @@
 import { and, fillPlaceholders, type Query, type SQL, sql } from 'drizzle-orm';
 import type { MySql2Database } from 'drizzle-orm/mysql2';
 import { format, type ResultSetHeader } from 'mysql2';
+import { endedByStore } from '../drizzle/ownCommit';
 import {
   completedRecordValues,
   completionValues,
@@ -305,17 +306,13 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
           if (connection) lockWaitSet.delete(connection);
           if (multipleStatements) {
             try {
-              // BEGIN again at the end: Drizzle commits the transaction it opened when
-              // this callback returns; that empty transaction travels after the answer.
               await tx.execute(
-                sql.raw(
-                  [setLockWait, insertLiteral(values), 'COMMIT', 'BEGIN']
-                    .filter(Boolean)
-                    .join('; '),
-                ),
+                sql.raw([setLockWait, insertLiteral(values), 'COMMIT'].filter(Boolean).join('; ')),
               );
               if (connection) lockWaitSet.set(connection, waitS);
               fusedCommit = true;
+              // Drizzle's own COMMIT would follow, with nothing left to commit.
+              endedByStore(tx);
               resolve({ status: 'committed', result, outcome });
               return;
             } catch (error) {
@@ -340,7 +337,7 @@ export function mysqlIdempotencyStore<TDb extends AnyMysqlDatabase>(
             if (committed) resolve(committed);
           },
           (error: unknown) => {
-            // Committed already: only the empty transaction after it failed; nothing is lost.
+            // Committed already: only what Drizzle did after it failed; nothing is lost.
             if (fusedCommit) return;
             answerFailure(error).then(resolve, reject);
           },

@@ -1,4 +1,5 @@
 import { fillPlaceholders, type Query, sql } from 'drizzle-orm';
+import { endedByStore } from '../../drizzle/ownCommit';
 import { type AnyPgDatabase, clientOf, type PgDriver, sessionKind } from './driver';
 
 // Session advisory lock id: "trpcidem" in ASCII, as a bigint.
@@ -23,8 +24,8 @@ interface PoolClientLike {
  * The end of a transactional execution costs one round trip: the record's
  * statements and `COMMIT` go as one simple-protocol message (which allows
  * several statements but no parameters, so the values are written as
- * literals). Drizzle's own `COMMIT` then closes an empty transaction, after
- * the answer.
+ * literals). Drizzle's own `COMMIT`, which would follow with nothing left to
+ * commit, is answered without a round trip (`endedByStore`).
  */
 export const nodePostgres: PgDriver = {
   name: 'node-postgres',
@@ -38,18 +39,17 @@ export const nodePostgres: PgDriver = {
         let committed = false;
         db.transaction(async (tx) => {
           const { result, record } = await work(tx);
-          // BEGIN again at the end: Drizzle commits the transaction it opened when
-          // this callback returns; that empty transaction travels after the answer.
           // A key held by a live record fails the INSERT, so COMMIT never runs.
           await tx.execute(
             sql.raw(
-              `SET LOCAL lock_timeout = ${waitMs}; ${deleteReplaceable(record)}; ${insertCompleted(record)}; COMMIT; BEGIN`,
+              `SET LOCAL lock_timeout = ${waitMs}; ${deleteReplaceable(record)}; ${insertCompleted(record)}; COMMIT`,
             ),
           );
           committed = true;
+          endedByStore(tx);
           resolve(result);
         }).catch((error: unknown) => {
-          // Committed already: only the empty transaction after it failed; nothing is lost.
+          // Committed already: only what Drizzle did after it failed; nothing is lost.
           if (!committed) reject(error);
         });
       });
