@@ -77,10 +77,9 @@ export async function runGrowthSuite(ctx: SuiteContext): Promise<SuiteResult> {
           label: `replay, ${formatCount(size)} records`,
           // A random completed record each time: lookups touch the whole table, not one hot page.
           run: () =>
-            caller.idempotent({
-              ...request,
-              idempotencyKey: seedKey(Math.floor(Math.random() * size), size),
-            }),
+            caller.idempotent(
+              keyedRequest(request, seedKey(Math.floor(Math.random() * size), size)),
+            ),
         },
       );
       const client = database.db.$client;
