@@ -287,6 +287,8 @@ describe('readConfig', () => {
         expect.arrayContaining(['accounts', 'transfers', 'idempotency_records']),
       );
       expect(database.db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
+      // Lookups read the mapped file (BENCHMARKS.md, growth): 1 GiB.
+      expect(database.db.$client.pragma('mmap_size', { simple: true })).toBe(2 ** 30);
       await database.close();
       expect(existsSync(join(dir, 'nested', 'deeper', 'ledger.db'))).toBe(true);
     } finally {
