@@ -89,6 +89,7 @@ export function formatSuiteTable(suite: SuiteResult, style: Style): string {
         right('p99 ms'),
         right('requests'),
         right('failures'),
+        right('server CPU µs'),
         ...ratioHeaders,
       ],
       suite.rows.map((row) => [
@@ -98,6 +99,7 @@ export function formatSuiteTable(suite: SuiteResult, style: Style): string {
         row.http ? row.http.p99Ms.toFixed(2) : '–',
         row.http ? String(row.http.requests) : '–',
         row.http ? String(row.http.failures) : '–',
+        row.http ? row.http.serverCpuUs.toFixed(0) : '–',
         ...ratioCells(row, names),
       ]),
       style,

@@ -28,6 +28,11 @@ export interface HttpSummary {
   /** Connection errors, timeouts and non-2xx answers. */
   failures: number;
   durationS: number;
+  /**
+   * The server process's CPU time per answered request, in µs: what a request
+   * costs the server whatever the load generator gets of the machine.
+   */
+  serverCpuUs: number;
 }
 
 /** One line of a result table. */
@@ -52,7 +57,12 @@ export interface ResultRow {
 export interface RowRatio {
   column: string;
   to: string;
-  what: 'median latency' | 'p99 latency' | 'throughput' | 'median latency difference';
+  what:
+    | 'median latency'
+    | 'p99 latency'
+    | 'throughput'
+    | 'server CPU per request'
+    | 'median latency difference';
   value: number;
 }
 

@@ -40,7 +40,8 @@ function shutdown() {
 
 process.on('message', (message: ClientMessage) => {
   if (message.type === 'count') {
-    send({ type: 'counts', ...database.count() });
+    const { user, system } = process.cpuUsage();
+    send({ type: 'counts', ...database.count(), cpuUs: user + system });
   } else if (message.type === 'close') {
     shutdown();
   }

@@ -86,6 +86,8 @@ export async function runHttpSuite(ctx: SuiteContext): Promise<SuiteResult> {
         after = settled;
       }
       const written = after.transfers - before.transfers;
+      // The server's CPU over the phase and its settling tail, per request answered.
+      const serverCpuUs = (after.cpuUs - before.cpuUs) / Math.max(1, result.summary.requests);
       before = after;
       if (phase.id === 'replay') {
         replayRequests += result.successes;
@@ -93,7 +95,7 @@ export async function runHttpSuite(ctx: SuiteContext): Promise<SuiteResult> {
       } else if (written < result.successes || written > result.successes + CONNECTIONS) {
         problems.push(`${phase.id}: ${result.successes} successes but ${written} transfers`);
       }
-      return result;
+      return { ...result, summary: { ...result.summary, serverCpuUs } };
     };
     for (const phase of phases) {
       ctx.progress.step(`http · warm-up · ${phase.label}`);
@@ -129,6 +131,13 @@ export async function runHttpSuite(ctx: SuiteContext): Promise<SuiteResult> {
             run.summary.requestsPerSec / (plainRuns[round]?.summary.requestsPerSec ?? Number.NaN),
         ),
       );
+    const cpuRatio = (id: Phase['id']) =>
+      median(
+        all(id).map(
+          (run, round) =>
+            run.summary.serverCpuUs / (plainRuns[round]?.summary.serverCpuUs ?? Number.NaN),
+        ),
+      );
     const rows: ResultRow[] = phases.map((phase) => ({
       id: phase.id,
       label: phase.label,
@@ -140,13 +149,23 @@ export async function runHttpSuite(ctx: SuiteContext): Promise<SuiteResult> {
           what: 'throughput',
           value: throughputRatio(phase.id),
         },
+        {
+          column: 'server CPU × plain',
+          to: 'plain',
+          what: 'server CPU per request',
+          value: cpuRatio(phase.id),
+        },
       ],
     }));
+    const cpuOf = (id: Phase['id']) => combine(all(id)).serverCpuUs;
+    notes.push(
+      `Server CPU per request: a first execution costs ${(cpuOf('execute') - cpuOf('plain')).toFixed(0)} µs more than a plain call, a replay ${(cpuOf('plain') - cpuOf('replay')).toFixed(0)} µs less (all rounds pooled); on a core of its own the server's throughput would follow the inverse of \`server CPU × plain\`.`,
+    );
     return {
       id: 'http',
       title: `Over HTTP: ${CONNECTIONS} concurrent connections`,
       description:
-        'tRPC standalone HTTP adapter on 127.0.0.1 in a server process of its own: the example’s SQLite database and ledger (the prepared body of the in-process suite), one connection, as in the ledger server; autocannon with 64 keep-alive connections, one request in flight on each, a new JSON body per request (a fresh key for first executions; one of 256 completed keys, round robin, for replays). Latency is timed per request by the load generator.',
+        'tRPC standalone HTTP adapter on 127.0.0.1 in a server process of its own: the example’s SQLite database and ledger (the prepared body of the in-process suite), one connection, as in the ledger server; autocannon with 64 keep-alive connections, one request in flight on each, a new JSON body per request (a fresh key for first executions; one of 256 completed keys, round robin, for replays). Latency is timed per request by the load generator; `server CPU µs` is the server process’s CPU time (user and system) over each phase and the requests still landing after it, per request answered.',
       settings,
       rows,
       targets: [
@@ -224,6 +243,8 @@ async function runAutocannon(opts: {
       requests: result.requests.total,
       failures: result.errors + result.timeouts + result.non2xx,
       durationS: result.duration,
+      // Filled in by the phase, which reads the server's CPU time before and after.
+      serverCpuUs: Number.NaN,
     },
   };
 }
@@ -240,6 +261,12 @@ function combine(runs: LoadResult[]): HttpSummary {
     requests: runs.reduce((sum, run) => sum + run.summary.requests, 0),
     failures: runs.reduce((sum, run) => sum + run.summary.failures, 0),
     durationS,
+    serverCpuUs:
+      runs.reduce((sum, run) => sum + run.summary.serverCpuUs * run.summary.requests, 0) /
+      Math.max(
+        1,
+        runs.reduce((sum, run) => sum + run.summary.requests, 0),
+      ),
   };
 }
 
