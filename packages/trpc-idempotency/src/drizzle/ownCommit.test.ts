@@ -24,6 +24,15 @@ describe('endedByStore', () => {
     expect(tx.sent).toHaveLength(3);
   });
 
+  it('keeps a handle’s own execute for everything else', async () => {
+    const sent: unknown[] = [];
+    const tx = { execute: (query: unknown) => Promise.resolve(sent.push(query)) };
+    endedByStore(tx);
+    await tx.execute(sql`commit`);
+    await tx.execute(sql`select 1`);
+    expect(sent).toHaveLength(1);
+  });
+
   it('leaves other handles of the same class alone', async () => {
     const ended = new Handle();
     const open = new Handle();

@@ -19,13 +19,13 @@ interface TransactionHandle {
  * tests of both stores show which of the two happens.
  */
 export function endedByStore(tx: unknown): void {
-  (tx as TransactionHandle).execute = executeAfterOwnCommit;
+  const handle = tx as TransactionHandle;
+  // Whatever `execute` was, inherited or the handle's own.
+  const execute = handle.execute;
+  handle.execute = (query) => (isCommit(query) ? COMMITTED : execute.call(handle, query));
 }
 
-function executeAfterOwnCommit(this: TransactionHandle, query: unknown): Promise<unknown> {
-  if (isCommit(query)) return Promise.resolve(undefined);
-  return (Object.getPrototypeOf(this) as TransactionHandle).execute.call(this, query);
-}
+const COMMITTED = Promise.resolve(undefined);
 
 /** Drizzle's `sql\`commit\``: one string chunk that says `commit`. */
 function isCommit(query: unknown): boolean {
