@@ -242,33 +242,26 @@ export async function runDriversSuite(ctx: SuiteContext): Promise<SuiteResult> {
   });
 
   const targets: TargetCheck[] = [];
+  const counts = [
+    { id: 'round-trips', when: 'before the answer', perCall: roundTrips },
+    { id: 'round-trips-in-all', when: 'in all', perCall: roundTripsInAll },
+  ];
   for (const driver of measured) {
-    const plain = roundTrips.get(`${driver}:plain`);
-    const execute = roundTrips.get(`${driver}:execute`);
-    if (plain === undefined || execute === undefined) continue;
-    targets.push(
-      checkTarget({
-        id: `drivers-round-trips-${driver}`,
-        description: `${DRIVER_LABELS[driver]} first execution: round trips before the answer`,
-        limit: 1,
-        comparison: '<=',
-        unit: 'round trips',
-        measured: execute - plain,
-      }),
-    );
-    const plainInAll = roundTripsInAll.get(`${driver}:plain`);
-    const executeInAll = roundTripsInAll.get(`${driver}:execute`);
-    if (plainInAll === undefined || executeInAll === undefined) continue;
-    targets.push(
-      checkTarget({
-        id: `drivers-round-trips-in-all-${driver}`,
-        description: `${DRIVER_LABELS[driver]} first execution: round trips in all`,
-        limit: 1,
-        comparison: '<=',
-        unit: 'round trips',
-        measured: executeInAll - plainInAll,
-      }),
-    );
+    for (const { id, when, perCall } of counts) {
+      const plain = perCall.get(`${driver}:plain`);
+      const execute = perCall.get(`${driver}:execute`);
+      if (plain === undefined || execute === undefined) continue;
+      targets.push(
+        checkTarget({
+          id: `drivers-${id}-${driver}`,
+          description: `${DRIVER_LABELS[driver]} first execution: round trips ${when}`,
+          limit: 1,
+          comparison: '<=',
+          unit: 'round trips',
+          measured: execute - plain,
+        }),
+      );
+    }
   }
 
   return {

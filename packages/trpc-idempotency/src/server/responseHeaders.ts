@@ -134,8 +134,9 @@ export interface IdempotencyResponseMetaOptions {
 export function idempotencyResponseHeaders(
   opts: IdempotencyResponseMetaOptions,
 ): Record<string, string> | undefined {
-  // Filled by assignment: a key added after a spread costs a new hidden class per call (recordRow.ts).
-  const headers: Record<string, string> = {};
+  // Made when the first header is set, and filled by assignment: a key added
+  // after a spread costs a new hidden class per call (recordRow.ts).
+  let headers: Record<string, string> | undefined;
   let retryAfterMs: number | undefined;
   let horizonMs = recordOf(opts.ctx)?.horizonMs;
   for (const error of opts.errors) {
@@ -147,21 +148,32 @@ export function idempotencyResponseHeaders(
       horizonMs = Math.min(horizonMs ?? data.horizonMs, data.horizonMs);
   }
   if (retryAfterMs !== undefined) {
-    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    headers = withHeader(
+      headers,
+      'retry-after',
+      String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    );
   }
   if (isReplayAsAWhole(opts)) {
-    headers['idempotent-replayed'] = 'true';
+    headers = withHeader(headers, 'idempotent-replayed', 'true');
   }
   if (horizonMs !== undefined && !isStreamed(opts)) {
-    headers['idempotency-horizon-ms'] = String(Math.floor(horizonMs));
+    headers = withHeader(headers, 'idempotency-horizon-ms', String(Math.floor(horizonMs)));
   }
   if (opts.errors.length > 0 && opts.errors.every(isUnfixableByRetry)) {
-    headers[SHOULD_RETRY_HEADER] = 'false';
+    headers = withHeader(headers, SHOULD_RETRY_HEADER, 'false');
   }
-  return Object.keys(headers).length > 0 ? headers : undefined;
+  return headers;
 }
 
 const SHOULD_RETRY_HEADER = IDEMPOTENCY_SHOULD_RETRY_HEADER.toLowerCase();
+
+/** `headers` with `name` set, made on the first one: a plain procedure's success has none. */
+function withHeader(headers: Record<string, string> | undefined, name: string, value: string) {
+  const set = headers ?? {};
+  set[name] = value;
+  return set;
+}
 
 let warnedOfMissingContext = false;
 
