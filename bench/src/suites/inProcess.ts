@@ -45,7 +45,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
   const settings = ctx.quick
     ? { rounds: 3, roundMs: 100, warmupMs: 100 }
     : { rounds: 10, roundMs: 400, warmupMs: 500 };
-  const contenderCount = 3 + BODIES.length * 3;
+  const contenderCount = 4 + BODIES.length * 3;
   ctx.progress.plan(1 + interleaveSteps(contenderCount, settings));
   ctx.progress.step('in-process · set-up');
 
@@ -78,6 +78,13 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
       label: 'reference: floor + key lookup and completed record, raw, one transaction',
       run: counted('reference', () =>
         floor.transferWithRecord({ ...request, createdBy: USER }, randomUUID()),
+      ),
+    },
+    {
+      id: 'librarySql',
+      label: 'the library’s SQL, raw: the key’s lookup, then the reference',
+      run: counted('librarySql', () =>
+        floor.transferWithLookupAndRecord({ ...request, createdBy: USER }, randomUUID()),
       ),
     },
   ];
@@ -133,7 +140,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
     [...calls].reduce((sum, [id, n]) => (id.startsWith(prefix) ? sum + n : sum), 0);
   const counts = database.count();
   // The reference's records are in the table too (path `transfers.reference`).
-  const executions = count('execute-') + BODIES.length + count('reference');
+  const executions = count('execute-') + BODIES.length + count('reference') + count('librarySql');
   const expectedTransfers = count('floor') + count('keyRow') + count('plain-') + executions;
   const keyRows = floor.keyRows();
   const notes = [
@@ -142,8 +149,10 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
     `The reference (the issue’s: the floor’s transfer plus the key’s lookup and the completed record’s insert into the library’s records table, raw statements in the transfer’s own transaction, not nested in a SAVEPOINT, SHA-256 fingerprint, JSON answer) costs ${roundDifference(get('reference'), get('floor')).toFixed(1)} µs over the floor, same round (median over rounds): what the record costs by itself on this table, whatever code writes it; the prepared body’s layer cost is ${roundDifference(get('execute-prepared'), get('plain-prepared')).toFixed(1)} µs.`,
     'Both bodies are the example’s transfer (`apps/server/src/sqlite/ledger.ts`: read both accounts, check, debit, credit, insert the transfer row) on its schema and migrations; the replays of the two bodies do the same work (the body does not run), so their difference is noise.',
   ];
+  const librarySql = roundDifference(get('librarySql'), get('floor'));
   notes.push(
-    `Per key row (each difference ÷ the issue’s floor’s, same round, median over rounds): the reference’s record ${perKeyRow('reference', 'floor').toFixed(2)}×, the prepared body’s layer ${perKeyRow('execute-prepared', 'plain-prepared').toFixed(2)}×; the issue allowed the layer ${ISSUE_LAYER_PER_KEY_ROW}× (12 µs where its key row cost 6.8 µs).`,
+    `The library’s SQL (the reference with the key’s lookup before its transaction, as a first execution sends it) costs ${librarySql.toFixed(1)} µs over the floor: of the prepared body’s ${roundDifference(get('execute-prepared'), get('plain-prepared')).toFixed(1)} µs layer cost, the rest is the library’s code, tRPC’s and Drizzle’s around it.`,
+    `Per key row (each difference ÷ the issue’s floor’s, same round, median over rounds): the reference’s record ${perKeyRow('reference', 'floor').toFixed(2)}×, the library’s SQL ${perKeyRow('librarySql', 'floor').toFixed(2)}×, the prepared body’s layer ${perKeyRow('execute-prepared', 'plain-prepared').toFixed(2)}×; the issue allowed the layer ${ISSUE_LAYER_PER_KEY_ROW}× (12 µs where its key row cost 6.8 µs).`,
   );
   if (
     counts.transfers !== expectedTransfers ||
