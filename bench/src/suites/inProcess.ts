@@ -139,21 +139,20 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
   const count = (prefix: string) =>
     [...calls].reduce((sum, [id, n]) => (id.startsWith(prefix) ? sum + n : sum), 0);
   const counts = database.count();
-  // The reference's records are in the table too (path `transfers.reference`).
+  // The reference's and the library's-SQL floor's records are in the table too
+  // (path `transfers.reference`).
   const executions = count('execute-') + BODIES.length + count('reference') + count('librarySql');
   const expectedTransfers = count('floor') + count('keyRow') + count('plain-') + executions;
   const keyRows = floor.keyRows();
+  const layerCost = roundDifference(get('execute-prepared'), get('plain-prepared'));
   const notes = [
     `${count('replay-')} replays and ${count('execute-')} first executions ran; the database holds ${counts.records} idempotency records, ${keyRows} key rows and ${counts.transfers} transfers (expected ${executions}, ${count('keyRow')} and ${expectedTransfers}: replays wrote nothing).`,
     `The issue’s floor (the floor’s transfer plus one prepared insert of a narrow key row: key, SHA-256 fingerprint, JSON answer; no lookup, no state, no expiry, in a table of the bench’s) costs ${roundDifference(get('keyRow'), get('floor')).toFixed(1)} µs over the floor, same round (median over rounds): the least a layer that keeps keys writes, on this schema and disk.`,
-    `The reference (the issue’s: the floor’s transfer plus the key’s lookup and the completed record’s insert into the library’s records table, raw statements in the transfer’s own transaction, not nested in a SAVEPOINT, SHA-256 fingerprint, JSON answer) costs ${roundDifference(get('reference'), get('floor')).toFixed(1)} µs over the floor, same round (median over rounds): what the record costs by itself on this table, whatever code writes it; the prepared body’s layer cost is ${roundDifference(get('execute-prepared'), get('plain-prepared')).toFixed(1)} µs.`,
+    `The reference (the issue’s: the floor’s transfer plus the key’s lookup and the completed record’s insert into the library’s records table, raw statements in the transfer’s own transaction, not nested in a SAVEPOINT, SHA-256 fingerprint, JSON answer) costs ${roundDifference(get('reference'), get('floor')).toFixed(1)} µs over the floor: what the record costs by itself on this table, whatever code writes it.`,
+    `The library’s SQL (the reference with the key’s lookup before its transaction, as a first execution sends it) costs ${roundDifference(get('librarySql'), get('floor')).toFixed(1)} µs over the floor: of the prepared body’s ${layerCost.toFixed(1)} µs layer cost, the rest is the library’s code, tRPC’s and Drizzle’s around it.`,
+    `Per key row (each difference ÷ the issue’s floor’s, same round, median over rounds): the reference’s record ${perKeyRow('reference', 'floor').toFixed(2)}×, the library’s SQL ${perKeyRow('librarySql', 'floor').toFixed(2)}×, the prepared body’s layer ${layerPerKeyRow.toFixed(2)}×; the issue allowed the layer ${ISSUE_LAYER_PER_KEY_ROW}× (12 µs where its key row cost 6.8 µs).`,
     'Both bodies are the example’s transfer (`apps/server/src/sqlite/ledger.ts`: read both accounts, check, debit, credit, insert the transfer row) on its schema and migrations; the replays of the two bodies do the same work (the body does not run), so their difference is noise.',
   ];
-  const librarySql = roundDifference(get('librarySql'), get('floor'));
-  notes.push(
-    `The library’s SQL (the reference with the key’s lookup before its transaction, as a first execution sends it) costs ${librarySql.toFixed(1)} µs over the floor: of the prepared body’s ${roundDifference(get('execute-prepared'), get('plain-prepared')).toFixed(1)} µs layer cost, the rest is the library’s code, tRPC’s and Drizzle’s around it.`,
-    `Per key row (each difference ÷ the issue’s floor’s, same round, median over rounds): the reference’s record ${perKeyRow('reference', 'floor').toFixed(2)}×, the library’s SQL ${perKeyRow('librarySql', 'floor').toFixed(2)}×, the prepared body’s layer ${perKeyRow('execute-prepared', 'plain-prepared').toFixed(2)}×; the issue allowed the layer ${ISSUE_LAYER_PER_KEY_ROW}× (12 µs where its key row cost 6.8 µs).`,
-  );
   if (
     counts.transfers !== expectedTransfers ||
     counts.records !== executions ||
@@ -234,7 +233,7 @@ export async function runInProcessSuite(ctx: SuiteContext): Promise<SuiteResult>
         limit: 12,
         comparison: '<=',
         unit: 'µs',
-        measured: roundDifference(get('execute-prepared'), get('plain-prepared')),
+        measured: layerCost,
       }),
       ...BODIES.map((body) =>
         checkTarget({
