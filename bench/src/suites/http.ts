@@ -253,20 +253,19 @@ async function runAutocannon(opts: {
 function combine(runs: LoadResult[]): HttpSummary {
   const durationS = runs.reduce((sum, run) => sum + run.summary.durationS, 0);
   const successes = runs.reduce((sum, run) => sum + run.successes, 0);
+  const requests = runs.reduce((sum, run) => sum + run.summary.requests, 0);
   const latencies = Float64Array.from(runs.flatMap((run) => run.latenciesMs)).sort();
   return {
     requestsPerSec: successes / durationS,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
-    requests: runs.reduce((sum, run) => sum + run.summary.requests, 0),
+    requests,
     failures: runs.reduce((sum, run) => sum + run.summary.failures, 0),
     durationS,
+    // Each run's CPU per request, weighted by its requests.
     serverCpuUs:
       runs.reduce((sum, run) => sum + run.summary.serverCpuUs * run.summary.requests, 0) /
-      Math.max(
-        1,
-        runs.reduce((sum, run) => sum + run.summary.requests, 0),
-      ),
+      Math.max(1, requests),
   };
 }
 
